@@ -1,0 +1,3 @@
+from mlflow_migrate_plugin.cli import main
+
+main()

@@ -1,0 +1,68 @@
+"""The Click group and its error handling; command modules register on :data:`migrate`."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+
+
+def _first_line(message: str) -> str:
+    lines = [line.strip() for line in str(message).strip().splitlines() if line.strip()]
+    return lines[0] if lines else "unknown error"
+
+
+class MigrateGroup(click.Group):
+    """Turns library errors into one readable line and an exit code."""
+
+    def invoke(self, ctx: click.Context):
+        # MLflow prints a "View run" link on stdout when a run ends; our output is the summary.
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Interrupted; what was being imported has been removed.", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            from ..errors import UsageError
+
+            if isinstance(exc, UsageError):
+                raise click.UsageError(str(exc), ctx) from None
+            verbose = ctx.meta.get("mlflow_migrate.verbose") or os.environ.get(
+                "MLFLOW_MIGRATE_VERBOSE", ""
+            ).lower() in ("1", "true", "yes")
+            if verbose:
+                traceback.print_exc()
+            click.echo(f"Error: {_describe(exc)}", err=True)
+            sys.exit(1)
+
+
+def _describe(exc: BaseException) -> str:
+    from mlflow.exceptions import MlflowException
+
+    from ..errors import MigrateError
+
+    if isinstance(exc, MigrateError):
+        return _first_line(str(exc))
+    if isinstance(exc, MlflowException):
+        return f"MLflow: {_first_line(exc.message)}"
+    if isinstance(exc, OSError):
+        return _first_line(str(exc))
+    return f"{type(exc).__name__}: {_first_line(str(exc))} (run with --verbose for the traceback)"
+
+
+@click.group(name="migrate", cls=MigrateGroup, context_settings={"max_content_width": 100})
+def migrate() -> None:
+    """Move MLflow runs, experiments, registered models and model versions between tracking
+    servers (open-source MLflow, Databricks, Unity Catalog) with nothing lost.
+
+    Export commands write a directory (run.json, experiment.json, model.json, artifacts/);
+    import commands read one, including directories written by mlflow-export-import; copy
+    commands do both through a temporary directory. The source or destination server is
+    --tracking-uri, else $MLFLOW_TRACKING_URI. Imports can be rerun: what was imported before
+    is skipped, never duplicated.
+    """

@@ -1,0 +1,76 @@
+"""Option factories shared by the commands, so that one option has one name and one help text.
+
+Boolean options take both spellings scripts written for mlflow-export-import use:
+``--export-deleted-runs`` alone and ``--export-deleted-runs True``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import click
+
+from ..transfer.engine import DEFAULT_WORKERS
+
+
+def bool_option(name: str, help: str, default: bool = False):
+    return click.option(name, type=click.BOOL, is_flag=False, flag_value=True, default=default,
+                        show_default=True, help=help)
+
+
+def text_option(name: str, help: str, required: bool = False, default=None):
+    return click.option(name, type=str, required=required, default=default, help=help,
+                        show_default=default is not None)
+
+
+def tracking_uri_option(role: str = ""):
+    """``--tracking-uri`` and ``--registry-uri`` of the server a command works on."""
+    where = f" of the {role} server" if role else ""
+
+    def decorate(fn):
+        fn = click.option(
+            "--registry-uri", envvar="MLFLOW_REGISTRY_URI", default=None,
+            help=f"Model registry URI{where}. Default: $MLFLOW_REGISTRY_URI, else as MLflow "
+                 "derives it from the tracking URI.",
+        )(fn)
+        return click.option(
+            "--tracking-uri", envvar="MLFLOW_TRACKING_URI", default=None,
+            help=f"Tracking URI{where}. Default: $MLFLOW_TRACKING_URI, else MLflow's default "
+                 "(a local sqlite:///mlflow.db).",
+        )(fn)
+
+    return decorate
+
+
+def notebook_formats_option(fn):
+    return text_option(
+        "--notebook-formats", default="",
+        help="Databricks notebook formats to export: SOURCE, HTML, JUPYTER or DBC "
+             "(comma separated).",
+    )(fn)
+
+
+def common_options(fn):
+    """--workers and --verbose, on every command."""
+
+    @click.option("--workers", type=click.IntRange(1, 64), default=DEFAULT_WORKERS,
+                  show_default=True, envvar="MLFLOW_MIGRATE_WORKERS",
+                  help="Concurrent transfers (files, metric batches). Also "
+                       "$MLFLOW_MIGRATE_WORKERS.")
+    @click.option("--verbose", "-v", is_flag=True, default=False, envvar="MLFLOW_MIGRATE_VERBOSE",
+                  help="Show debug logging, and a traceback on error.")
+    @functools.wraps(fn)
+    def wrapper(*args, verbose: bool, **kwargs):
+        ctx = click.get_current_context()
+        ctx.meta["mlflow_migrate.verbose"] = verbose
+        if verbose:
+            import logging
+
+            logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def split_list(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]

@@ -1,0 +1,95 @@
+"""How the CLI shows progress and results: a live status line on a terminal, plain lines else."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import click
+
+from ..report import Phase, Progress, Report
+
+
+def _human(n: float, unit: str) -> str:
+    if unit == "bytes":
+        for suffix in ("B", "KB", "MB", "GB", "TB"):
+            if abs(n) < 1024 or suffix == "TB":
+                return f"{n:.1f} {suffix}" if suffix != "B" else f"{int(n)} B"
+            n /= 1024
+    return f"{int(n)} {unit}".rstrip()
+
+
+class _CliPhase(Phase):
+    def __init__(self, owner: CliProgress, label: str, total: int | None, unit: str):
+        self.owner, self.label, self.total, self.unit = owner, label, total, unit
+        self.done = 0
+        self.started = time.monotonic()
+        self.closed = False
+
+    def advance(self, n: int = 1) -> None:
+        with self.owner.lock:
+            self.done += n
+        self.owner.redraw(self)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.owner.finished(self)
+
+
+class CliProgress(Progress):
+    """Progress for the terminal (one live line, redrawn at most ten times a second) or for logs
+    and CI (a line when each phase with work ends)."""
+
+    def __init__(self, stream=None, live: bool | None = None):
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty() if live is None else live
+        self.lock = threading.Lock()
+        self._last_draw = 0.0
+
+    def phase(self, label: str, total: int | None, unit: str = "") -> Phase:
+        return _CliPhase(self, label, total, unit)
+
+    def note(self, message: str) -> None:
+        self._clear()
+        click.echo(message, file=self.stream)
+
+    def redraw(self, phase: _CliPhase) -> None:
+        if not self.live:
+            return
+        now = time.monotonic()
+        if now - self._last_draw < 0.1:
+            return
+        self._last_draw = now
+        total = f"/{_human(phase.total, phase.unit)}" if phase.total else ""
+        pct = f" {100 * phase.done / phase.total:5.1f}%" if phase.total else ""
+        line = f"{phase.label}: {_human(phase.done, phase.unit)}{total}{pct}"
+        self.stream.write("\r\033[K" + line[:200])
+        self.stream.flush()
+
+    def finished(self, phase: _CliPhase) -> None:
+        if phase.done == 0 and not phase.total:
+            return
+        self._clear()
+        seconds = time.monotonic() - phase.started
+        click.echo(f"{phase.label}: {_human(phase.done, phase.unit)} in {seconds:.1f}s",
+                   file=self.stream)
+
+    def _clear(self) -> None:
+        if self.live:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def print_summary(report: Report, started: float) -> None:
+    """The closing lines: what moved, per kind of object, warnings, and the time it took."""
+    for warning in report.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    for line in report.summary_lines():
+        click.echo(line)
+    for outcome in report.outcomes:
+        if outcome.status == "failed":
+            click.echo(f"FAILED {outcome.kind} {outcome.source_id}: {outcome.detail}", err=True)
+    click.echo(f"Done in {time.monotonic() - started:.1f}s.")

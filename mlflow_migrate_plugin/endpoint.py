@@ -1,0 +1,127 @@
+"""One side of a migration: its tracking and registry URIs and the clients built on them.
+
+This is the only module that builds MLflow clients and artifact repositories. Every client gets
+explicit URIs; MLflow's process-wide tracking URI is never read for work nor set.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from .errors import UnreachableError
+
+CONNECT_TIMEOUT_ENV = "MLFLOW_MIGRATE_CONNECT_TIMEOUT"
+DEFAULT_CONNECT_TIMEOUT = 10.0
+
+
+def default_tracking_uri() -> str:
+    """The URI MLflow itself would use: $MLFLOW_TRACKING_URI, else its local default store."""
+    import mlflow
+
+    return mlflow.get_tracking_uri()
+
+
+def default_registry_uri(tracking_uri: str) -> str:
+    """$MLFLOW_REGISTRY_URI, else MLflow's documented default for the tracking URI."""
+    env = os.environ.get("MLFLOW_REGISTRY_URI")
+    if env:
+        return env
+    if tracking_uri == "databricks" or tracking_uri.startswith("databricks://"):
+        return "databricks-uc" + tracking_uri[len("databricks"):]
+    return tracking_uri
+
+
+def redact(uri: str | None) -> str | None:
+    """The URI without user:password, safe to print or write into an export."""
+    if not uri:
+        return uri
+    parsed = urllib.parse.urlsplit(uri)
+    if parsed.password is None and parsed.username is None:
+        return uri
+    host = parsed.hostname or ""
+    if parsed.port:
+        host = f"{host}:{parsed.port}"
+    return urllib.parse.urlunsplit(parsed._replace(netloc=host))
+
+
+def connect_timeout() -> float:
+    value = os.environ.get(CONNECT_TIMEOUT_ENV)
+    return float(value) if value else DEFAULT_CONNECT_TIMEOUT
+
+
+@dataclass
+class Endpoint:
+    """A tracking server plus its model registry, as one side of a migration."""
+
+    tracking_uri: str
+    registry_uri: str
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @classmethod
+    def resolve(cls, tracking_uri: str | None = None, registry_uri: str | None = None) -> Endpoint:
+        """Fill in missing URIs the way MLflow would, so that they can be shown to the user."""
+        tracking = tracking_uri or default_tracking_uri()
+        return cls(tracking, registry_uri or default_registry_uri(tracking))
+
+    @cached_property
+    def client(self):
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
+
+    def artifact_repo(self, artifact_uri: str):
+        """MLflow's artifact repository for ``artifact_uri``, bound to this side's servers."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        return get_artifact_repository(
+            artifact_uri, tracking_uri=self.tracking_uri, registry_uri=self.registry_uri
+        )
+
+    @property
+    def is_databricks(self) -> bool:
+        return _scheme(self.tracking_uri) == "databricks"
+
+    @property
+    def registry_is_unity_catalog(self) -> bool:
+        return _scheme(self.registry_uri) == "databricks-uc"
+
+    @property
+    def display(self) -> str:
+        """Tracking (and registry, if different) URI without credentials."""
+        tracking = redact(self.tracking_uri)
+        if self.registry_uri == self.tracking_uri:
+            return tracking
+        return f"{tracking} (registry {redact(self.registry_uri)})"
+
+    def same_server_as(self, other: Endpoint) -> bool:
+        return redact(self.tracking_uri) == redact(other.tracking_uri)
+
+    def check_reachable(self, timeout: float | None = None) -> None:
+        """Fail fast, within ``timeout`` seconds, when an HTTP server does not accept connections.
+
+        MLflow's client retries a refused connection with backoff for minutes; a plain TCP connect
+        tells the user at once that the address is wrong or the server is down.
+        """
+        timeout = connect_timeout() if timeout is None else timeout
+        for uri in {self.tracking_uri, self.registry_uri}:
+            parsed = urllib.parse.urlsplit(uri)
+            if parsed.scheme not in ("http", "https"):
+                continue
+            port = parsed.port or (443 if parsed.scheme == "https" else 80)
+            try:
+                with socket.create_connection((parsed.hostname, port), timeout=timeout):
+                    pass
+            except OSError as exc:
+                raise UnreachableError(
+                    f"cannot reach {redact(uri)} within {timeout:g}s ({exc.strerror or exc}); "
+                    f"is the server running? (set {CONNECT_TIMEOUT_ENV} to wait longer)"
+                ) from None
+
+
+def _scheme(uri: str) -> str:
+    return urllib.parse.urlsplit(uri).scheme if "://" in uri else uri.split(":")[0]

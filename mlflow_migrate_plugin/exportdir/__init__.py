@@ -1,0 +1,1 @@
+"""The only package that knows export file names and JSON shapes."""

@@ -1,0 +1,118 @@
+"""File names, JSON envelopes and the format version of an export directory.
+
+Every JSON file has three parts: ``system`` (who wrote it and in what format), ``info`` (facts
+about the export: counts, the artifact manifest, where the metric history is) and ``mlflow`` (the
+object as MLflow shows it, built from public properties). mlflow-export-import writes the same
+envelope, with ``system.export_file_version`` and no ``system.format``; both are read.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import ExportDirError
+
+RUN_JSON = "run.json"
+EXPERIMENT_JSON = "experiment.json"
+MODEL_JSON = "model.json"
+VERSION_JSON = "version.json"
+ARTIFACTS_DIR = "artifacts"
+METRICS_FILE = "metrics.jsonl"
+LOGGED_MODELS_DIR = "logged_models"
+RUNS_DIR = "runs"
+
+FORMAT_NAME = "mlflow-migrate"
+FORMAT_VERSION = 1
+# export_file_version values written by mlflow-export-import that we know how to read.
+REFERENCE_FILE_VERSIONS = {None, "1", "2"}
+
+
+def system_part(script: str, source_uri: str | None) -> dict[str, Any]:
+    """Provenance of an export. Never holds a secret: the URI comes in already redacted."""
+    import mlflow
+
+    from .. import __version__
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        user = None
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "package_version": __version__,
+        "script": script,
+        "export_time": int(time.time()),
+        "mlflow_version": mlflow.__version__,
+        "mlflow_tracking_uri": source_uri,
+        "platform": {"python_version": platform.python_version(), "system": platform.system()},
+        "user": user,
+    }
+
+
+def write_json(path: str | os.PathLike, document: dict[str, Any]) -> None:
+    """Write atomically: a reader never sees half a file, and a crash leaves the old one or none."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(document, f, indent=2, ensure_ascii=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: str | os.PathLike, what: str) -> dict[str, Any]:
+    """Read one of the export's JSON files, checking its envelope and format version."""
+    path = Path(path)
+    if path.is_symlink():
+        raise ExportDirError(f"{path}: is a symlink; export files must be regular files")
+    if not path.is_file():
+        raise ExportDirError(
+            f"{path}: not found; is '{path.parent}' a {what} export directory "
+            "(or was the export interrupted)?"
+        )
+    try:
+        with open(path, encoding="utf-8") as f:
+            document = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ExportDirError(f"{path}: not valid JSON ({exc}); the file is corrupt") from None
+    if not isinstance(document, dict) or not isinstance(document.get("mlflow"), dict):
+        raise ExportDirError(f"{path}: has no 'mlflow' part; not a {what} export file")
+    check_format(path, document.get("system") or {})
+    return document
+
+
+def check_format(path: Path, system: dict[str, Any]) -> None:
+    if "format" in system:
+        if system["format"] != FORMAT_NAME:
+            raise ExportDirError(f"{path}: unknown export format {system['format']!r}")
+        version = system.get("format_version")
+        if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+            raise ExportDirError(
+                f"{path}: format version {version!r} is not supported by this release "
+                f"(it reads versions 1 to {FORMAT_VERSION}); upgrade mlflow-migrate"
+            )
+        return
+    version = system.get("export_file_version")
+    if version is not None:
+        version = str(version)
+    if version not in REFERENCE_FILE_VERSIONS:
+        raise ExportDirError(
+            f"{path}: mlflow-export-import file version {version!r} is not supported "
+            f"(known: {', '.join(sorted(v for v in REFERENCE_FILE_VERSIONS if v))})"
+        )
+
+
+def is_own_format(document: dict[str, Any]) -> bool:
+    return (document.get("system") or {}).get("format") == FORMAT_NAME

@@ -1,0 +1,253 @@
+"""A run's export directory: ``run.json``, ``metrics.jsonl``, ``artifacts/``, ``logged_models/``.
+
+The writer streams the metric history to ``metrics.jsonl`` (one point a line) so that neither the
+export nor the import holds a run's whole history in memory, and writes ``run.json`` last: a
+directory without it is an interrupted export. The reader also accepts run directories written by
+mlflow-export-import, whose ``run.json`` holds the metric history inline and has no manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import ExportDirError
+from .layout import (
+    ARTIFACTS_DIR,
+    LOGGED_MODELS_DIR,
+    METRICS_FILE,
+    RUN_JSON,
+    is_own_format,
+    read_json,
+    write_json,
+)
+from .paths import ArtifactFile, manifest_from, safe_join, verify_file, walk_files
+
+_OWN_ENTRIES = (RUN_JSON, METRICS_FILE, ARTIFACTS_DIR, LOGGED_MODELS_DIR)
+
+
+class MetricsWriter:
+    """Appends metric points to ``metrics.jsonl``; safe to call from several threads."""
+
+    def __init__(self, path: Path):
+        self._file = open(path, "w", encoding="utf-8")
+        self._lock = threading.Lock()
+        self.points = 0
+        self.keys: set[str] = set()
+
+    def write(self, points: list[dict[str, Any]]) -> None:
+        lines = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in points)
+        with self._lock:
+            self._file.write(lines)
+            self.points += len(points)
+            self.keys.update(p["key"] for p in points)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class RunDirWriter:
+    """Writes one run's export directory."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        for name in _OWN_ENTRIES:  # a previous export here must not leak into this one
+            old = self.path / name
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old)
+            elif old.exists() or old.is_symlink():
+                old.unlink()
+        self.artifacts_root = self.path / ARTIFACTS_DIR
+        self.artifacts_root.mkdir()
+
+    def logged_model_root(self, model_id: str) -> Path:
+        root = self.path / LOGGED_MODELS_DIR / model_id / ARTIFACTS_DIR
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+
+    def open_metrics(self) -> MetricsWriter:
+        return MetricsWriter(self.path / METRICS_FILE)
+
+    def finish(self, system: dict, mlflow_part: dict, metrics: MetricsWriter,
+               artifacts: list[ArtifactFile], model_artifacts: dict[str, list[ArtifactFile]],
+               extra_info: dict | None = None) -> None:
+        """Write ``run.json`` with the manifest; until it exists the export is incomplete."""
+        metrics.close()
+        info = {
+            "metrics": {
+                "file": METRICS_FILE,
+                "points": metrics.points,
+                "keys": len(metrics.keys),
+                "bytes": (self.path / METRICS_FILE).stat().st_size,
+            },
+            "artifacts": _manifest(artifacts),
+            "logged_models": {mid: _manifest(files) for mid, files in model_artifacts.items()},
+            **(extra_info or {}),
+        }
+        write_json(self.path / RUN_JSON, {"system": system, "info": info, "mlflow": mlflow_part})
+
+
+def _manifest(files: list[ArtifactFile]) -> dict:
+    files = sorted(files, key=lambda f: f.path)
+    return {"count": len(files), "bytes": sum(f.size for f in files),
+            "files": [f.to_dict() for f in files]}
+
+
+class RunDir:
+    """Reads one run's export directory, in either format, into one normalized record."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise ExportDirError(f"{self.path}: not a directory")
+        document = read_json(self.path / RUN_JSON, "run")
+        self.system: dict[str, Any] = document.get("system") or {}
+        self.info: dict[str, Any] = document.get("info") or {}
+        self.own_format = is_own_format(document)
+        try:
+            self.record = _normalize(document["mlflow"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ExportDirError(f"{self.path / RUN_JSON}: malformed run record ({exc})") from None
+        self._inline_metrics = document["mlflow"].get("metrics") if not self.own_format else None
+
+    @property
+    def source_run_id(self) -> str:
+        return self.record["info"]["run_id"]
+
+    # Metric history ---------------------------------------------------------------------------
+
+    def metric_points(self) -> int:
+        if self.own_format:
+            return int((self.info.get("metrics") or {}).get("points", 0))
+        return sum(len(v) for v in _inline_points(self._inline_metrics).values())
+
+    def iter_metric_batches(self, size: int) -> Iterator[list[dict[str, Any]]]:
+        """Metric points in batches of ``size``; streams our own format from disk."""
+        if not self.own_format:
+            batch: list[dict[str, Any]] = []
+            for key, points in _inline_points(self._inline_metrics).items():
+                for p in points:
+                    batch.append({"key": key, **p})
+                    if len(batch) >= size:
+                        yield batch
+                        batch = []
+            if batch:
+                yield batch
+            return
+        path = self.path / METRICS_FILE
+        expected = self.metric_points()
+        if expected == 0 and not path.exists():
+            return
+        if path.is_symlink() or not path.is_file():
+            raise ExportDirError(f"{path}: missing; the export is incomplete")
+        seen = 0
+        batch = []
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                try:
+                    point = json.loads(line)
+                    point["key"], point["value"], point["timestamp"], point["step"]  # noqa: B018
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    raise ExportDirError(f"{path}:{lineno}: not a metric point") from None
+                batch.append(point)
+                seen += 1
+                if len(batch) >= size:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
+        if seen != expected:
+            raise ExportDirError(
+                f"{path}: holds {seen} metric points, run.json recorded {expected}; corrupt"
+            )
+
+    def check_metrics_file(self) -> None:
+        """Cheap check before anything is created: the history file is there and whole."""
+        if not self.own_format or self.metric_points() == 0:
+            return
+        path = self.path / METRICS_FILE
+        if path.is_symlink() or not path.is_file():
+            raise ExportDirError(f"{path}: missing; the export is incomplete")
+        expected_bytes = (self.info.get("metrics") or {}).get("bytes")
+        if expected_bytes is not None and path.stat().st_size != expected_bytes:
+            raise ExportDirError(f"{path}: size differs from the export's record; corrupt")
+
+    # Artifacts --------------------------------------------------------------------------------
+
+    def artifact_files(self) -> list[ArtifactFile]:
+        return self._files(self.path / ARTIFACTS_DIR, (self.info.get("artifacts") or {}))
+
+    def logged_model_files(self, model_id: str) -> list[ArtifactFile]:
+        root = self.logged_model_root(model_id)
+        manifests = self.info.get("logged_models") or {}
+        return self._files(root, manifests.get(model_id) or {})
+
+    def artifacts_root(self) -> Path:
+        return self.path / ARTIFACTS_DIR
+
+    def logged_model_root(self, model_id: str) -> Path:
+        return safe_join(self.path, f"{LOGGED_MODELS_DIR}/{model_id}/{ARTIFACTS_DIR}")
+
+    def _files(self, root: Path, manifest: dict) -> list[ArtifactFile]:
+        if self.own_format:
+            return manifest_from(manifest.get("files") or [])
+        return walk_files(root)
+
+    def verify(self, root: Path, files: list[ArtifactFile]) -> None:
+        """Check every file against the manifest (size and sha256) before anything is created."""
+        for entry in files:
+            verify_file(root, entry)
+
+
+def _inline_points(metrics: Any) -> dict[str, list[dict[str, Any]]]:
+    """mlflow-export-import's metrics: ``{key: [points]}``, or ``{key: value}`` in old files."""
+    if not metrics:
+        return {}
+    if isinstance(metrics, list):  # [{"key":..., "value":...}, ...]
+        out: dict[str, list] = {}
+        for m in metrics:
+            out.setdefault(m["key"], []).append(_point(m))
+        return out
+    return {
+        key: [_point(p) for p in value] if isinstance(value, list)
+        else [{"value": value, "timestamp": 0, "step": 0}]
+        for key, value in metrics.items()
+    }
+
+
+def _point(p: dict[str, Any]) -> dict[str, Any]:
+    return {"value": p["value"], "timestamp": int(p.get("timestamp") or 0),
+            "step": int(p.get("step") or 0)}
+
+
+def _as_dict(items: Any) -> dict[str, str]:
+    if not items:
+        return {}
+    if isinstance(items, dict):
+        return {str(k): "" if v is None else str(v) for k, v in items.items()}
+    return {str(i["key"]): "" if i.get("value") is None else str(i["value"]) for i in items}
+
+
+def _normalize(mlflow_part: dict[str, Any]) -> dict[str, Any]:
+    info = dict(mlflow_part["info"])
+    info.setdefault("run_id", info.get("run_uuid"))
+    if not info.get("run_id"):
+        raise ValueError("info.run_id is missing")
+    inputs = mlflow_part.get("inputs") or {}
+    outputs = mlflow_part.get("outputs") or {}
+    return {
+        "info": {k: v for k, v in info.items() if not k.startswith("_")},
+        "params": _as_dict(mlflow_part.get("params")),
+        "tags": _as_dict(mlflow_part.get("tags")),
+        "inputs": {
+            "dataset_inputs": list(inputs.get("dataset_inputs") or []),
+            "model_inputs": list(inputs.get("model_inputs") or []),
+        },
+        "outputs": {"model_outputs": list(outputs.get("model_outputs") or [])},
+        "logged_models": list(mlflow_part.get("logged_models") or []),
+    }

@@ -1,0 +1,429 @@
+"""Runs: exported with their full history, artifacts and LoggedModels; imported with nothing lost.
+
+Import order matters (DESIGN.md section 4): the run is created with its start time, name, user and
+parent; LoggedModels are created before the metrics that link to them; params, tags, metrics and
+artifacts then move concurrently; inputs and outputs follow; the run is terminated with its status
+and end time, and deleted last, because a deleted run refuses writes.
+"""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import (
+    Dataset,
+    DatasetInput,
+    InputTag,
+    LoggedModelInput,
+    LoggedModelOutput,
+    Param,
+    RunStatus,
+    RunTag,
+)
+from mlflow.exceptions import MlflowException
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME, MLFLOW_USER
+from mlflow.utils.validation import (
+    MAX_ENTITY_KEY_LENGTH,
+    MAX_PARAM_VAL_LENGTH,
+    MAX_PARAMS_TAGS_PER_BATCH,
+    MAX_TAG_VAL_LENGTH,
+)
+
+from .. import idmap
+from ..endpoint import Endpoint, redact
+from ..errors import NotFoundError, ValueTooLongError
+from ..exportdir.layout import system_part
+from ..exportdir.paths import ArtifactFile
+from ..exportdir.run_dir import RunDir, RunDirWriter
+from ..report import EXPORTED, IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
+from ..transfer import artifacts, metrics
+from ..transfer.engine import Engine, Task
+from ..transfer.mlmodel import MLmodelRewriter
+from . import experiment as experiment_handler
+from . import logged_model
+
+SOURCE_INFO_PREFIX = idmap.PREFIX + "source.run."
+SOURCE_EXPORT_PREFIX = idmap.PREFIX + "source.export."
+SOURCE_USER = idmap.PREFIX + "source.user_id"
+_INFO_FIELDS = ("run_id", "experiment_id", "user_id", "status", "start_time", "end_time",
+                "lifecycle_stage", "artifact_uri", "run_name")
+
+
+@dataclass
+class RunImportOptions:
+    """How import-run treats what the export holds (the CLI options of the same names)."""
+
+    import_source_tags: bool = False
+    use_src_user_id: bool = False
+    mlmodel_fix: bool = True
+    # Import again even when the run was imported before (a second copy).
+    fresh: bool = False
+
+
+# Export ---------------------------------------------------------------------------------------
+
+def get_run(src: Endpoint, run_id: str):
+    try:
+        return src.client.get_run(run_id)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            raise NotFoundError(f"run '{run_id}' not found on {src.display}") from None
+        raise
+
+
+def record(run) -> dict[str, Any]:
+    """The export record of a run, from its public properties."""
+    info = run.info
+    inputs = run.inputs
+    outputs = run.outputs
+    return {
+        "info": {field: getattr(info, field) for field in _INFO_FIELDS},
+        "params": dict(run.data.params),
+        "tags": dict(run.data.tags),
+        "inputs": {
+            "dataset_inputs": [
+                {
+                    "dataset": {
+                        "name": d.dataset.name, "digest": d.dataset.digest,
+                        "source_type": d.dataset.source_type, "source": d.dataset.source,
+                        "schema": d.dataset.schema, "profile": d.dataset.profile,
+                    },
+                    "tags": [{"key": t.key, "value": t.value} for t in d.tags],
+                }
+                for d in (inputs.dataset_inputs if inputs else [])
+            ],
+            "model_inputs": [
+                {"model_id": m.model_id} for m in (getattr(inputs, "model_inputs", None) or [])
+            ],
+        },
+        "outputs": {
+            "model_outputs": [
+                {"model_id": o.model_id, "step": o.step}
+                for o in (outputs.model_outputs if outputs else [])
+            ]
+        },
+    }
+
+
+def export(src: Endpoint, run_id: str, output_dir: str | Path, engine: Engine,
+           report: Report, progress: Progress = NO_PROGRESS,
+           extra_info: dict | None = None) -> Path:
+    """Write the run, its metric history, artifacts and LoggedModels to ``output_dir``."""
+    run = get_run(src, run_id)
+    client = src.client
+    writer = RunDirWriter(output_dir)
+    models = logged_model.models_of_run(client, run)
+    repo = src.artifact_repo(run.info.artifact_uri)
+    run_files = artifacts.list_tree(repo, engine)
+    model_tasks: list[Task] = []
+    model_manifests: dict[str, list[ArtifactFile]] = {}
+    for model in models:
+        model_tasks += logged_model.export_tasks(
+            src, model, writer.logged_model_root(model.model_id), engine, model_manifests
+        )
+    metric_writer = writer.open_metrics()
+    points = progress.phase(f"run {run_id}: metric history", None, "points")
+    data = progress.phase(f"run {run_id}: artifacts", artifacts.total_bytes(run_files), "bytes")
+    downloaded: list[ArtifactFile] = []
+    try:
+        engine.run(
+            metrics.export_tasks(client, run_id, sorted(run.data.metrics), metric_writer, points),
+            _collecting(artifacts.download(repo, run_files, writer.artifacts_root, engine, data),
+                        downloaded),
+            model_tasks,
+        )
+    finally:
+        points.close()
+        data.close()
+    mlflow_part = record(run)
+    mlflow_part["logged_models"] = [logged_model.record(m) for m in models]
+    writer.finish(
+        system_part("export-run", redact(src.tracking_uri)), mlflow_part, metric_writer,
+        downloaded, model_manifests, extra_info,
+    )
+    report.add("run", run_id, EXPORTED, str(output_dir),
+               f"{metric_writer.points} metric points, {len(downloaded)} artifacts, "
+               f"{len(models)} logged models")
+    return Path(output_dir)
+
+
+def _collecting(tasks, sink: list):
+    for task in tasks:
+        yield (lambda t=task: sink.append(t()))
+
+
+# Import ---------------------------------------------------------------------------------------
+
+def check_values(rec: dict[str, Any], where: Path) -> None:
+    """Refuse values the server would silently truncate, before anything is created."""
+    for kind, values, limit in (("param", rec["params"], MAX_PARAM_VAL_LENGTH),
+                                ("tag", rec["tags"], MAX_TAG_VAL_LENGTH)):
+        for key, value in values.items():
+            if len(key) > MAX_ENTITY_KEY_LENGTH:
+                raise ValueTooLongError(
+                    f"{where}: {kind} key {key[:40]!r}... is {len(key)} characters; "
+                    f"MLflow keeps {MAX_ENTITY_KEY_LENGTH}"
+                )
+            if value is not None and len(value) > limit:
+                raise ValueTooLongError(
+                    f"{where}: {kind} {key!r} is {len(value)} characters long; the destination "
+                    f"keeps only {limit} and would cut it silently"
+                )
+
+
+def read_and_verify(input_dir: str | Path, engine: Engine) -> RunDir:
+    """Open a run export and check all of it (JSON, history file, every artifact) up front."""
+    run_dir = RunDir(input_dir)
+    check_values(run_dir.record, run_dir.path / "run.json")
+    run_dir.check_metrics_file()
+    checks = [artifacts.verify_tasks(run_dir.artifacts_root(), run_dir.artifact_files())]
+    for model in run_dir.record["logged_models"]:
+        mid = model["model_id"]
+        checks.append(artifacts.verify_tasks(run_dir.logged_model_root(mid),
+                                             run_dir.logged_model_files(mid)))
+    engine.run(*checks)
+    return run_dir
+
+
+def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report,
+            experiment_name: str | None = None, experiment_id: str | None = None,
+            options: RunImportOptions | None = None, progress: Progress = NO_PROGRESS,
+            run_dir: RunDir | None = None) -> str:
+    """Import one run export into ``dst``; return the destination run id.
+
+    A run imported before (same source id, import complete) is skipped; one whose import was
+    interrupted is discarded and imported again. On any failure, what this call created is
+    removed before the error propagates.
+    """
+    options = options or RunImportOptions()
+    run_dir = run_dir or read_and_verify(input_dir, engine)
+    rec = run_dir.record
+    src_id = run_dir.source_run_id
+    if experiment_id is None:
+        experiment_id = experiment_handler.ensure(dst, experiment_name, report)
+    client = dst.client
+
+    if not options.fresh:
+        done = idmap.find_complete_run(client, experiment_id, src_id)
+        if done is not None:
+            report.add("run", src_id, SKIPPED, done.info.run_id, "already imported")
+            return done.info.run_id
+    for stale in idmap.find_runs(client, experiment_id, src_id):
+        if stale.data.tags.get(idmap.STATE) != idmap.STATE_COMPLETE:
+            discard(dst, stale.info.run_id, [])
+
+    info = rec["info"]
+    first_tags, later_tags = _destination_tags(dst, rec, run_dir, experiment_id, options, report)
+    run = client.create_run(experiment_id, start_time=info.get("start_time"), tags=first_tags,
+                            run_name=info.get("run_name"))
+    run_id = run.info.run_id
+    created_models: dict[str, Any] = {}
+    try:
+        _create_models(dst, rec, src_id, run_id, experiment_id, created_models)
+        model_ids = {old: new.model_id for old, new in created_models.items()}
+        repo = dst.artifact_repo(run.info.artifact_uri)
+        rewrite = MLmodelRewriter({src_id: run_id}, model_ids) if options.mlmodel_fix else None
+        run_files = run_dir.artifact_files()
+        points = progress.phase(f"run {src_id}: metric history", run_dir.metric_points(), "points")
+        data = progress.phase(f"run {src_id}: artifacts", artifacts.total_bytes(run_files),
+                              "bytes")
+        try:
+            engine.run(
+                _param_and_tag_tasks(client, run_id, rec["params"], later_tags),
+                metrics.import_tasks(client, run_id, run_dir.iter_metric_batches(
+                    metrics.BATCH_SIZE), _model_link(rec, src_id, model_ids, report), points),
+                artifacts.upload(repo, run_dir.artifacts_root(), run_files, rewrite, data),
+                *[
+                    artifacts.upload(
+                        dst.artifact_repo(new.artifact_location), run_dir.logged_model_root(old),
+                        run_dir.logged_model_files(old), rewrite,
+                    )
+                    for old, new in created_models.items()
+                ],
+            )
+        finally:
+            points.close()
+            data.close()
+        _log_inputs_and_outputs(dst, rec, run_id, experiment_id, model_ids, report)
+        for model in rec["logged_models"]:
+            logged_model.finalize(dst, model, model_ids[model["model_id"]])
+        _adopt_waiting_children(dst, experiment_id, src_id, run_id)
+        client.set_tag(run_id, idmap.STATE, idmap.STATE_COMPLETE)
+        _finish(client, run_id, info)
+    except BaseException:
+        discard(dst, run_id, [m.model_id for m in created_models.values()])
+        raise
+    for old, new in model_ids.items():
+        report.add("logged_model", old, IMPORTED, new)
+    report.add("run", src_id, IMPORTED, run_id)
+    return run_id
+
+
+def _destination_tags(dst: Endpoint, rec: dict, run_dir: RunDir, experiment_id: str,
+                      options: RunImportOptions, report: Report):
+    """Tags to create the run with (identity, user, parent), and the rest for log_batch."""
+    src_id = run_dir.source_run_id
+    info = rec["info"]
+    tags = dict(rec["tags"])
+    for marker in idmap.MARKER_TAGS | {idmap.PENDING_PARENT}:
+        tags.pop(marker, None)
+    first = {idmap.SOURCE_RUN_ID: src_id, idmap.STATE: idmap.STATE_STARTED}
+
+    source_user = tags.get(MLFLOW_USER) or info.get("user_id")
+    if options.use_src_user_id and source_user:
+        first[MLFLOW_USER] = source_user
+    else:
+        first[MLFLOW_USER] = _current_user()
+        if source_user and source_user != first[MLFLOW_USER]:
+            tags[SOURCE_USER] = source_user
+    tags.pop(MLFLOW_USER, None)
+
+    parent = tags.pop(MLFLOW_PARENT_RUN_ID, None)
+    if parent:
+        found = idmap.find_complete_run(dst.client, experiment_id, parent)
+        if found is not None:
+            first[MLFLOW_PARENT_RUN_ID] = found.info.run_id
+        else:
+            first[idmap.PENDING_PARENT] = parent
+            report.warn(
+                f"run {src_id}: parent run {parent} is not on the destination yet; its id is "
+                f"kept in tag '{idmap.PENDING_PARENT}' and the link is made when it is imported"
+            )
+    if info.get("run_name"):
+        tags.setdefault(MLFLOW_RUN_NAME, info["run_name"])
+
+    if options.import_source_tags:
+        for field in _INFO_FIELDS:
+            if info.get(field) is not None:
+                tags[SOURCE_INFO_PREFIX + field] = str(info[field])
+        system = run_dir.system
+        for field in ("mlflow_version", "mlflow_tracking_uri", "export_time"):
+            if system.get(field) is not None:
+                tags[SOURCE_EXPORT_PREFIX + field] = redact(str(system[field]))
+    return first, tags
+
+
+def _current_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def _create_models(dst: Endpoint, rec: dict, src_id: str, run_id: str, experiment_id: str,
+                   created: dict[str, Any]) -> None:
+    """Create the run's LoggedModels; ``created`` maps each source id to the new model."""
+    for model in rec["logged_models"]:
+        source_run = run_id if model.get("source_run_id") in (src_id, None) else None
+        created[model["model_id"]] = logged_model.create(dst, model, experiment_id, source_run)
+
+
+def _param_and_tag_tasks(client, run_id: str, params: dict, tags: dict) -> list[Task]:
+    param_list = [Param(k, v) for k, v in params.items()]
+    tag_list = [RunTag(k, v) for k, v in tags.items()]
+    n = MAX_PARAMS_TAGS_PER_BATCH
+    tasks = []
+    for i in range(0, max(len(param_list), len(tag_list)), n):
+        p, t = param_list[i:i + n], tag_list[i:i + n]
+        tasks.append(lambda p=p, t=t: client.log_batch(run_id, params=p, tags=t,
+                                                       synchronous=True))
+    return tasks
+
+
+def _model_link(rec: dict, src_id: str, model_ids: dict[str, str], report: Report):
+    """Which history points also belong to a LoggedModel (so they are logged with its new id)."""
+    links: dict[tuple, tuple] = {}
+    for model in rec["logged_models"]:
+        new_id = model_ids[model["model_id"]]
+        for m in model.get("metrics") or []:
+            if m.get("run_id") not in (src_id, None):
+                report.warn(f"logged model {model['model_id']}: metric {m['key']!r} was logged "
+                            f"by run {m['run_id']}, not this run; it is not linked")
+                continue
+            key = (m["key"], int(m["timestamp"]), int(m["step"]), float(m["value"]))
+            links[key] = (new_id, m.get("dataset_name"), m.get("dataset_digest"))
+    if not links:
+        return None
+
+    def link(point: dict):
+        return links.get((point["key"], int(point["timestamp"]), int(point["step"]),
+                          float(point["value"])))
+
+    return link
+
+
+def _log_inputs_and_outputs(dst: Endpoint, rec: dict, run_id: str, experiment_id: str,
+                            model_ids: dict[str, str], report: Report) -> None:
+    client = dst.client
+    datasets = [
+        DatasetInput(
+            Dataset(d["dataset"]["name"], d["dataset"]["digest"], d["dataset"]["source_type"],
+                    d["dataset"]["source"], d["dataset"].get("schema"),
+                    d["dataset"].get("profile")),
+            [InputTag(t["key"], t["value"]) for t in d.get("tags") or []],
+        )
+        for d in rec["inputs"]["dataset_inputs"]
+    ]
+    models_in = []
+    for m in rec["inputs"]["model_inputs"]:
+        new = model_ids.get(m["model_id"]) or _imported_model(client, experiment_id, m["model_id"])
+        if new:
+            models_in.append(LoggedModelInput(new))
+        else:
+            report.warn(f"run {rec['info']['run_id']}: input model {m['model_id']} is not on the "
+                        "destination; the input link is not recreated")
+    if datasets or models_in:
+        client.log_inputs(run_id, datasets=datasets or None, models=models_in or None)
+    outputs = [LoggedModelOutput(model_ids[o["model_id"]], int(o.get("step") or 0))
+               for o in rec["outputs"]["model_outputs"] if o["model_id"] in model_ids]
+    if outputs:
+        client.log_outputs(run_id, outputs)
+
+
+def _imported_model(client, experiment_id: str, source_model_id: str) -> str | None:
+    found = idmap.find_logged_models(client, experiment_id, source_model_id)
+    return found[0].model_id if found else None
+
+
+def _adopt_waiting_children(dst: Endpoint, experiment_id: str, src_id: str, run_id: str) -> None:
+    """Children imported before this parent get their parent link now."""
+    client = dst.client
+    for child in idmap.find_children_waiting(client, experiment_id, src_id):
+        deleted = child.info.lifecycle_stage == "deleted"
+        if deleted:
+            client.restore_run(child.info.run_id)
+        client.set_tag(child.info.run_id, MLFLOW_PARENT_RUN_ID, run_id)
+        client.delete_tag(child.info.run_id, idmap.PENDING_PARENT)
+        if deleted:
+            client.delete_run(child.info.run_id)
+
+
+def _finish(client, run_id: str, info: dict) -> None:
+    status = info.get("status") or "FINISHED"
+    if status != RunStatus.to_string(RunStatus.RUNNING):
+        client.set_terminated(run_id, status, end_time=info.get("end_time"))
+    if info.get("lifecycle_stage") == "deleted":
+        client.delete_run(run_id)
+
+
+def discard(dst: Endpoint, run_id: str, model_ids: list[str]) -> None:
+    """Remove what a failed or interrupted import created, so that a rerun starts clean.
+
+    MLflow's API can only soft-delete: the run moves to the deleted state without its source
+    marker (so it is never mistaken for an import), and ``mlflow gc`` purges it.
+    """
+    client = dst.client
+    for model_id in model_ids:
+        _quietly(logged_model.discard, dst, model_id)
+    _quietly(client.delete_tag, run_id, idmap.SOURCE_RUN_ID)
+    _quietly(client.delete_run, run_id)
+
+
+def _quietly(fn, *args) -> None:
+    try:
+        fn(*args)
+    except Exception:  # cleanup is best effort; the original error is what the user needs
+        pass

@@ -1,0 +1,71 @@
+"""Source identities stored on the destination, so that imports can be rerun without duplicates.
+
+Every object an import creates carries the id it had on the source in a tag. An import first looks
+for that tag (MLflow's client retries POSTs, so a create that seemed to fail may have happened);
+the completion tag tells a finished import from one that was interrupted.
+"""
+
+from __future__ import annotations
+
+from mlflow.entities import ViewType
+
+PREFIX = "mlflow_migrate."
+SOURCE_RUN_ID = PREFIX + "source.run_id"
+SOURCE_MODEL_ID = PREFIX + "source.model_id"
+# Set when a child's parent is not on the destination yet; the parent's import links it later.
+PENDING_PARENT = PREFIX + "source.parent_run_id"
+STATE = PREFIX + "import_state"
+STATE_STARTED = "started"
+STATE_COMPLETE = "complete"
+
+MARKER_TAGS = frozenset({SOURCE_RUN_ID, SOURCE_MODEL_ID, STATE})
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "\\'") + "'"
+
+
+def find_runs(client, experiment_id: str, source_run_id: str) -> list:
+    """Runs in the experiment (any lifecycle) imported from ``source_run_id``."""
+    return client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{SOURCE_RUN_ID}` = {_quote(source_run_id)}",
+        run_view_type=ViewType.ALL,
+        max_results=100,
+    )
+
+
+def find_complete_run(client, experiment_id: str, source_run_id: str):
+    for run in find_runs(client, experiment_id, source_run_id):
+        if run.data.tags.get(STATE) == STATE_COMPLETE:
+            return run
+    return None
+
+
+def find_children_waiting(client, experiment_id: str, source_parent_id: str) -> list:
+    return client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{PENDING_PARENT}` = {_quote(source_parent_id)}",
+        run_view_type=ViewType.ALL,
+        max_results=10000,
+    )
+
+
+def find_logged_models(client, experiment_id: str, source_model_id: str) -> list:
+    return list(client.search_logged_models(
+        [experiment_id],
+        filter_string=f"tags.`{SOURCE_MODEL_ID}` = {_quote(source_model_id)}",
+    ))
+
+
+def model_id_map_of_run(client, run) -> dict[str, str]:
+    """Source LoggedModel id -> destination id, for the models an imported run produced."""
+    mapping: dict[str, str] = {}
+    found = client.search_logged_models(
+        [run.info.experiment_id], filter_string=f"source_run_id = {_quote(run.info.run_id)}"
+    )
+    for model in found:
+        source = (model.tags or {}).get(SOURCE_MODEL_ID)
+        if source:
+            mapping[source] = model.model_id
+    return mapping

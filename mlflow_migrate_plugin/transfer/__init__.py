@@ -1,0 +1,1 @@
+"""Moving bytes: the worker pool, artifacts through MLflow's repositories, metric histories."""

@@ -1,0 +1,70 @@
+"""Metric histories: every point with its step and timestamp, paged out and batched in.
+
+Reading uses ``get_metric_history`` per key, several keys at once (MLflow's bulk-interval endpoint
+samples and would lose points). Writing uses ``log_batch`` with MLflow's batch limit, several
+batches at once; points are streamed, never held for the whole run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+from mlflow.entities import Metric
+from mlflow.utils.validation import MAX_METRICS_PER_BATCH
+
+from ..exportdir.run_dir import MetricsWriter
+from ..report import NO_PROGRESS, Phase
+from .engine import Task
+
+# Maps a point to (model_id, dataset_name, dataset_digest) when it also belongs to a LoggedModel.
+ModelLink = Callable[[dict], "tuple[str, str | None, str | None] | None"]
+
+BATCH_SIZE = MAX_METRICS_PER_BATCH
+
+
+def export_tasks(client, run_id: str, keys: Iterable[str], writer: MetricsWriter,
+                 phase: Phase | None = None) -> Iterator[Task]:
+    phase = phase or NO_PROGRESS.phase("", None)
+    for key in keys:
+        yield _export_task(client, run_id, key, writer, phase)
+
+
+def _export_task(client, run_id: str, key: str, writer: MetricsWriter, phase: Phase) -> Task:
+    def task() -> int:
+        history = client.get_metric_history(run_id, key)
+        writer.write([
+            {"key": key, "value": m.value, "timestamp": m.timestamp, "step": m.step}
+            for m in history
+        ])
+        phase.advance(len(history))
+        return len(history)
+
+    return task
+
+
+def import_tasks(client, run_id: str, batches: Iterable[list[dict]], link: ModelLink | None = None,
+                 phase: Phase | None = None) -> Iterator[Task]:
+    phase = phase or NO_PROGRESS.phase("", None)
+    for batch in batches:
+        yield _import_task(client, run_id, batch, link, phase)
+
+
+def _import_task(client, run_id: str, batch: list[dict], link: ModelLink | None,
+                 phase: Phase) -> Task:
+    def task() -> int:
+        metrics = [_to_metric(p, link) for p in batch]
+        client.log_batch(run_id, metrics=metrics, synchronous=True)
+        phase.advance(len(metrics))
+        return len(metrics)
+
+    return task
+
+
+def _to_metric(point: dict, link: ModelLink | None) -> Metric:
+    model = link(point) if link else None
+    if model is None:
+        return Metric(point["key"], float(point["value"]), int(point["timestamp"]),
+                      int(point["step"]))
+    model_id, dataset_name, dataset_digest = model
+    return Metric(point["key"], float(point["value"]), int(point["timestamp"]), int(point["step"]),
+                  model_id=model_id, dataset_name=dataset_name, dataset_digest=dataset_digest)

@@ -1,0 +1,71 @@
+"""Shared fixtures: two real ``mlflow server`` processes for the session, and sqlite stores.
+
+Each test makes its own experiment names (``unique_name``), so tests share the servers safely.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+
+import pytest
+
+from mlflow_migrate_plugin.endpoint import Endpoint
+from tests.servers import start_server
+
+# The library must never depend on MLflow's process-wide URI: make any such use fail loudly.
+os.environ["MLFLOW_TRACKING_URI"] = "unconfigured-by-tests://use-explicit-uris"
+os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+
+
+@pytest.fixture(scope="session")
+def src_server(tmp_path_factory):
+    server = start_server(tmp_path_factory.mktemp("src-server"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def dst_server(tmp_path_factory):
+    server = start_server(tmp_path_factory.mktemp("dst-server"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def src(src_server) -> Endpoint:
+    return Endpoint(src_server.url, src_server.url)
+
+
+@pytest.fixture
+def dst(dst_server) -> Endpoint:
+    return Endpoint(dst_server.url, dst_server.url)
+
+
+@pytest.fixture
+def sqlite_endpoint(tmp_path, monkeypatch):
+    """A factory of plain ``sqlite:///`` stores (no server); artifacts go under tmp_path."""
+    monkeypatch.chdir(tmp_path)
+    counter = itertools.count()
+
+    def make(name: str | None = None) -> Endpoint:
+        db = tmp_path / f"{name or 'store'}-{next(counter)}.db"
+        uri = f"sqlite:///{db}"
+        return Endpoint(uri, uri)
+
+    return make
+
+
+_names = itertools.count()
+
+
+@pytest.fixture
+def unique_name(request):
+    """A factory of experiment/model names unique to this test."""
+    base = request.node.name.replace("[", "-").replace("]", "")[:60]
+
+    def make(prefix: str = "") -> str:
+        return f"{prefix}{base}-{next(_names)}-{uuid.uuid4().hex[:6]}"
+
+    return make

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +56,18 @@ def sqlite_endpoint(tmp_path, monkeypatch):
         return Endpoint(uri, uri)
 
     return make
+
+
+# shared/ lies beside the repository (in CI too: a copy next to the fresh clone).
+SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def shared_fixtures() -> Path:
+    """The reference tool's real export directories (read-only)."""
+    if not SHARED_FIXTURES.is_dir():
+        raise RuntimeError(f"shared fixtures not found at {SHARED_FIXTURES}")
+    return SHARED_FIXTURES
 
 
 _names = itertools.count()

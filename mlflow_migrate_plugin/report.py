@@ -59,7 +59,8 @@ class Report:
         return dict(Counter((o.kind, o.status) for o in self.outcomes))
 
     def find(self, kind: str, status: str | None = None) -> list[Outcome]:
-        return [o for o in self.outcomes if o.kind == kind and (status is None or o.status == status)]
+        return [o for o in self.outcomes
+                if o.kind == kind and (status is None or o.status == status)]
 
     @property
     def failed(self) -> bool:

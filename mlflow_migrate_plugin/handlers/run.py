@@ -213,7 +213,9 @@ def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report
             return done.info.run_id
     for stale in idmap.find_runs(client, experiment_id, src_id):
         if stale.data.tags.get(idmap.STATE) != idmap.STATE_COMPLETE:
-            discard(dst, stale.info.run_id, [])
+            # The interrupted import may have created LoggedModels too: they go with it.
+            stale_models = list(idmap.model_id_map_of_run(client, stale).values())
+            discard(dst, stale.info.run_id, stale_models)
 
     info = rec["info"]
     first_tags, later_tags = _destination_tags(dst, rec, run_dir, experiment_id, options, report)

@@ -1,0 +1,1 @@
+"""Benchmarks of mlflow-migrate against the floor of moving the same data (see README.md)."""

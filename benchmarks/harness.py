@@ -1,0 +1,163 @@
+"""What every benchmark shares: two local servers, measured subprocesses, and the result files.
+
+The servers are the tests' (``tests/servers.py``): ``mlflow server`` with a sqlite backend and
+proxied artifacts on a free loopback port, here in a temporary folder of the benchmark's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from tests.servers import ServerProcess, start_server
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
+
+
+def quiet_mlflow() -> None:
+    """No "View run at" lines from MLflow on stdout between the benchmark's own lines."""
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+
+
+@contextlib.contextmanager
+def workdir(keep: bool = False) -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="mlflow-migrate-bench-"))
+    try:
+        yield root
+    finally:
+        if keep:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def two_servers(root: Path, server_workers: int = 1) -> Iterator[tuple[Server, Server]]:
+    """Servers A (source) and B (destination).
+
+    MLflow's job runner is switched off: it starts about eight extra processes per server that
+    a migration never uses, and on a small machine their start-up load would blur the figures.
+    """
+    extra = ["--workers", str(server_workers)] if server_workers != 1 else []
+    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    started: list[ServerProcess] = []
+    try:
+        for name in ("server-a", "server-b"):
+            started.append(start_server(root / name, extra_args=extra, env=env))
+        yield Server(started[0]), Server(started[1])
+    finally:
+        for server in started:
+            server.stop()
+
+
+class Server:
+    """A running server: its URI and the CPU time its processes have used so far."""
+
+    def __init__(self, process: ServerProcess):
+        self.url = process.url
+        self._root = psutil.Process(process.process.pid)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the server and every process under it (uvicorn workers)."""
+        total = 0.0
+        for proc in [self._root, *self._root.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        return total
+
+
+@dataclass
+class Measured:
+    """One measured job: its own wall time (imports excluded), the process's wall time from
+    start to exit, its peak resident memory, and CPU seconds spent by it and by each server.
+
+    On a shared machine wall times vary with the load; CPU seconds vary much less, so they
+    show where the work goes even when the wall time is noisy.
+    """
+
+    label: str
+    seconds: float
+    process_seconds: float
+    peak_rss_mb: float
+    import_rss_mb: float
+    cpu: dict[str, float]
+    detail: dict | None = None
+
+    def row(self) -> dict:
+        return {"label": self.label, "seconds": round(self.seconds, 2),
+                "process_seconds": round(self.process_seconds, 2),
+                "peak_rss_mb": round(self.peak_rss_mb, 1),
+                "import_rss_mb": round(self.import_rss_mb, 1),
+                "cpu_seconds": {k: round(v, 2) for k, v in self.cpu.items()},
+                "detail": self.detail}
+
+
+def measure(label: str, job: str, args: list[str], root: Path, servers: dict[str, Server],
+            python: str | None = None, env: dict | None = None) -> Measured:
+    """Run ``python -m benchmarks.measure`` for ``job`` in a fresh process and read its result.
+
+    A job that fails stops the benchmark with its output: a fast wrong result must not pass.
+    """
+    result_file = root / f"measure-{time.monotonic_ns()}.json"
+    log_file = root / f"measure-{time.monotonic_ns()}.log"
+    proc_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    proc_env.pop("MLFLOW_TRACKING_URI", None)
+    proc_env.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    cpu_before = {name: server.cpu_seconds() for name, server in servers.items()}
+    started = time.perf_counter()
+    with open(log_file, "w") as log:
+        done = subprocess.run([python or sys.executable, "-m", "benchmarks.measure",
+                               str(result_file), job, *args],
+                              cwd=REPO, env=proc_env, stdout=log, stderr=subprocess.STDOUT)
+    process_seconds = time.perf_counter() - started
+    cpu = {name: server.cpu_seconds() - cpu_before[name] for name, server in servers.items()}
+    output = log_file.read_text(errors="replace")
+    if done.returncode != 0 or not result_file.exists():
+        raise RuntimeError(f"{label}: exit {done.returncode}\n{output[-4000:]}")
+    result = json.loads(result_file.read_text())
+    cpu["client"] = result["cpu_seconds"]
+    return Measured(label, result["seconds"], process_seconds, result["peak_rss_mb"],
+                    result["import_rss_mb"], cpu, result.get("detail"))
+
+
+def machine() -> dict:
+    """Where and under what load the figures were taken."""
+    load = os.getloadavg()
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average": [round(x, 2) for x in load],
+        "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def markdown_table(rows: list[list], header: list[str]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_results(name: str, data: dict, table: str) -> Path:
+    """``benchmarks/results/<name>-<time>.json`` and ``.md``; returns the JSON path."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = RESULTS / f"{name}-{stamp}.json"
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    path.with_suffix(".md").write_text(table + "\n")
+    return path

@@ -1,0 +1,105 @@
+"""The shape the experiment and model benchmarks share: the same export and import, with the
+tool's default worker pool and with ``--workers 1``, on the same servers in the same run.
+
+Each export and import runs in a fresh process (``benchmarks.measure``), so its wall time and
+peak RSS are its own; the caller checks each import's result on the destination.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlflow_migrate_plugin.transfer.engine import DEFAULT_WORKERS
+
+from . import harness
+
+
+@dataclass
+class Pass:
+    """One export + import at a given pool size."""
+
+    workers: int | None  # None: the tool's default
+    export: harness.Measured
+    import_: harness.Measured
+
+    @property
+    def seconds(self) -> float:
+        return self.export.seconds + self.import_.seconds
+
+    @property
+    def label(self) -> str:
+        return f"default ({DEFAULT_WORKERS})" if self.workers is None else str(self.workers)
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server-workers", type=int, default=1,
+                        help="uvicorn workers of each mlflow server (default 1, as in the tests)")
+    parser.add_argument("--tool-python", default=None,
+                        help="Python that runs the tool (default: this one); see README.md")
+    parser.add_argument("--keep", action="store_true", help="keep the servers' folder")
+
+
+def measure_passes(root: Path, servers: dict, tool_python: str | None,
+                   export_args: Callable[[Path], list[str]],
+                   import_args: Callable[[Path, str], list[str]],
+                   check: Callable[[str], None]) -> list[Pass]:
+    """Export then import with the default pool, then with one worker. ``import_args`` gets the
+    export directory and a suffix for destination names ("default" or "w1"); ``check`` gets the
+    same suffix after the import and raises if the destination is not complete."""
+    passes = []
+    for workers in (None, 1):
+        suffix = "default" if workers is None else f"w{workers}"
+        option = [] if workers is None else ["--workers", str(workers)]
+        out = root / f"export-{suffix}"
+        results = []
+        for step, args in (("export", export_args(out)), ("import", import_args(out, suffix))):
+            label = f"{step}, workers {'default' if workers is None else workers}"
+            m = harness.measure(label, "cli", [*args, *option], root, servers, tool_python)
+            print(f"  {label}: {m.seconds:.2f}s, peak RSS {m.peak_rss_mb:.0f} MB")
+            results.append(m)
+        check(suffix)
+        passes.append(Pass(workers, *results))
+    return passes
+
+
+def results(name: str, workload: dict, passes: list[Pass], target_speedup: float,
+            target_rss_mb: float) -> dict:
+    pool, one = passes
+    peak = max(max(p.export.peak_rss_mb, p.import_.peak_rss_mb) for p in passes)
+    speedup = one.seconds / pool.seconds
+    return {
+        "benchmark": name,
+        "machine": harness.machine(),
+        "workload": workload,
+        "passes": [{"workers": p.label, "export": p.export.row(), "import": p.import_.row(),
+                    "seconds": p.seconds} for p in passes],
+        "speedup": speedup,
+        "export_speedup": one.export.seconds / pool.export.seconds,
+        "import_speedup": one.import_.seconds / pool.import_.seconds,
+        "peak_rss_mb": peak,
+        "targets": {"speedup": target_speedup, "peak_rss_mb": target_rss_mb,
+                    "speedup_met": speedup >= target_speedup, "rss_met": peak < target_rss_mb},
+    }
+
+
+def table(data: dict, what: str) -> str:
+    rows = [
+        [p["workers"], f"{p['export']['seconds']:.2f}", f"{p['import']['seconds']:.2f}",
+         f"{p['seconds']:.2f}", f"{p['export']['peak_rss_mb']:.0f}",
+         f"{p['import']['peak_rss_mb']:.0f}"]
+        for p in data["passes"]
+    ]
+    m, t = data["machine"], data["targets"]
+    return (
+        f"{what}; {m['cpus']} CPUs, load {m['load_average']}\n\n"
+        + harness.markdown_table(rows, ["workers", "export s", "import s", "total s",
+                                        "export peak RSS MB", "import peak RSS MB"])
+        + f"\n\nspeed-up of the default pool over one worker: **{data['speedup']:.1f}x** "
+        f"(export {data['export_speedup']:.1f}x, import {data['import_speedup']:.1f}x; target "
+        f">= {t['speedup']}x: {'met' if t['speedup_met'] else 'NOT met'}); peak RSS "
+        f"{data['peak_rss_mb']:.0f} MB (target < {t['peak_rss_mb']}: "
+        f"{'met' if t['rss_met'] else 'NOT met'})"
+    )

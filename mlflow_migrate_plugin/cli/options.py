@@ -19,8 +19,11 @@ def bool_option(name: str, help: str, default: bool = False):
 
 
 def text_option(name: str, help: str, required: bool = False, default=None):
-    return click.option(name, type=str, required=required, default=default, help=help,
-                        show_default=default is not None)
+    # Click 8.3+ takes an explicit default=None as a value, which silently satisfies
+    # required=True: pass a default only when there is one.
+    extra = {} if default is None else {"default": default}
+    return click.option(name, type=str, required=required, help=help,
+                        show_default=default is not None, **extra)
 
 
 def tracking_uri_option(role: str = ""):

@@ -73,7 +73,8 @@ def start_server(root: Path, *, artifacts: str | None = None, extra_args: list[s
         args += ["--app-name", app_name]
     args += list(extra_args)
     log_path = root / "server.log"
-    proc_env = {**os.environ, **(env or {})}
+    # The server's background job runner (GenAI jobs) is not needed here and costs two processes.
+    proc_env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
     proc_env.pop("MLFLOW_TRACKING_URI", None)
     with open(log_path, "w") as log:
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=root,

@@ -194,9 +194,12 @@ class RunDir:
         return safe_join(self.path, f"{LOGGED_MODELS_DIR}/{model_id}/{ARTIFACTS_DIR}")
 
     def _files(self, root: Path, manifest: dict) -> list[ArtifactFile]:
+        # Walked in both formats: a symlink anywhere below root, or root itself being one, is
+        # refused even when the manifest does not list it.
+        found = walk_files(root)
         if self.own_format:
             return manifest_from(manifest.get("files") or [])
-        return walk_files(root)
+        return found
 
     def verify(self, root: Path, files: list[ArtifactFile]) -> None:
         """Check every file against the manifest (size and sha256) before anything is created."""

@@ -111,9 +111,12 @@ class RunDir:
         self.own_format = is_own_format(document)
         try:
             self.record = _normalize(document["mlflow"])
+            # mlflow-export-import keeps the history inline: check every point now, before
+            # anything is created, rather than fail halfway through an import.
+            self._inline_metrics = (None if self.own_format
+                                    else _inline_points(document["mlflow"].get("metrics")))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ExportDirError(f"{self.path / RUN_JSON}: malformed run record ({exc})") from None
-        self._inline_metrics = document["mlflow"].get("metrics") if not self.own_format else None
 
     @property
     def source_run_id(self) -> str:
@@ -124,13 +127,13 @@ class RunDir:
     def metric_points(self) -> int:
         if self.own_format:
             return int((self.info.get("metrics") or {}).get("points", 0))
-        return sum(len(v) for v in _inline_points(self._inline_metrics).values())
+        return sum(len(v) for v in self._inline_metrics.values())
 
     def iter_metric_batches(self, size: int) -> Iterator[list[dict[str, Any]]]:
         """Metric points in batches of ``size``; streams our own format from disk."""
         if not self.own_format:
             batch: list[dict[str, Any]] = []
-            for key, points in _inline_points(self._inline_metrics).items():
+            for key, points in self._inline_metrics.items():
                 for p in points:
                     batch.append({"key": key, **p})
                     if len(batch) >= size:
@@ -224,7 +227,7 @@ def _inline_points(metrics: Any) -> dict[str, list[dict[str, Any]]]:
 
 
 def _point(p: dict[str, Any]) -> dict[str, Any]:
-    return {"value": p["value"], "timestamp": int(p.get("timestamp") or 0),
+    return {"value": float(p["value"]), "timestamp": int(p.get("timestamp") or 0),
             "step": int(p.get("step") or 0)}
 
 

@@ -35,6 +35,8 @@ class MigrateGroup(click.Group):
             verbose = ctx.meta.get("mlflow_migrate.verbose") or os.environ.get(
                 "MLFLOW_MIGRATE_VERBOSE", ""
             ).lower() in ("1", "true", "yes")
+            if sys.stderr.isatty():  # start below a live progress line, not after it
+                sys.stderr.write("\r\033[K")
             if verbose:
                 traceback.print_exc()
             click.echo(f"Error: {_describe(exc)}", err=True)

@@ -128,16 +128,16 @@ def export(src: Endpoint, run_id: str, output_dir: str | Path, engine: Engine,
     points = progress.phase(f"run {run_id}: metric history", None, "points")
     data = progress.phase(f"run {run_id}: artifacts", artifacts.total_bytes(run_files), "bytes")
     downloaded: list[ArtifactFile] = []
-    try:
-        engine.run(
-            metrics.export_tasks(client, run_id, sorted(run.data.metrics), metric_writer, points),
-            _collecting(artifacts.download(repo, run_files, writer.artifacts_root, engine, data),
-                        downloaded),
-            model_tasks,
-        )
-    finally:
-        points.close()
-        data.close()
+    # Phases are closed only when they complete: a closed phase reports its work as done, and
+    # after a failure the error is the one thing to show.
+    engine.run(
+        metrics.export_tasks(client, run_id, sorted(run.data.metrics), metric_writer, points),
+        _collecting(artifacts.download(repo, run_files, writer.artifacts_root, engine, data),
+                    downloaded),
+        model_tasks,
+    )
+    points.close()
+    data.close()
     mlflow_part = record(run)
     mlflow_part["logged_models"] = [logged_model.record(m) for m in models]
     writer.finish(
@@ -232,23 +232,21 @@ def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report
         points = progress.phase(f"run {src_id}: metric history", run_dir.metric_points(), "points")
         data = progress.phase(f"run {src_id}: artifacts", artifacts.total_bytes(run_files),
                               "bytes")
-        try:
-            engine.run(
-                _param_and_tag_tasks(client, run_id, rec["params"], later_tags),
-                metrics.import_tasks(client, run_id, run_dir.iter_metric_batches(
-                    metrics.BATCH_SIZE), _model_link(rec, src_id, model_ids, report), points),
-                artifacts.upload(repo, run_dir.artifacts_root(), run_files, rewrite, data),
-                *[
-                    artifacts.upload(
-                        dst.artifact_repo(new.artifact_location), run_dir.logged_model_root(old),
-                        run_dir.logged_model_files(old), rewrite,
-                    )
-                    for old, new in created_models.items()
-                ],
-            )
-        finally:
-            points.close()
-            data.close()
+        engine.run(  # phases closed only on success, as in export()
+            _param_and_tag_tasks(client, run_id, rec["params"], later_tags),
+            metrics.import_tasks(client, run_id, run_dir.iter_metric_batches(
+                metrics.BATCH_SIZE), _model_link(rec, src_id, model_ids, report), points),
+            artifacts.upload(repo, run_dir.artifacts_root(), run_files, rewrite, data),
+            *[
+                artifacts.upload(
+                    dst.artifact_repo(new.artifact_location), run_dir.logged_model_root(old),
+                    run_dir.logged_model_files(old), rewrite,
+                )
+                for old, new in created_models.items()
+            ],
+        )
+        points.close()
+        data.close()
         _log_inputs_and_outputs(dst, rec, run_id, experiment_id, model_ids, report)
         for model in rec["logged_models"]:
             logged_model.finalize(dst, model, model_ids[model["model_id"]])

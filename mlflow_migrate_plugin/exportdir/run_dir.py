@@ -245,6 +245,8 @@ def _normalize(mlflow_part: dict[str, Any]) -> dict[str, Any]:
     if not info.get("run_id"):
         raise ValueError("info.run_id is missing")
     inputs = mlflow_part.get("inputs") or {}
+    if isinstance(inputs, list):  # some mlflow-export-import versions: the dataset inputs alone
+        inputs = {"dataset_inputs": inputs}
     outputs = mlflow_part.get("outputs") or {}
     return {
         "info": {k: v for k, v in info.items() if not k.startswith("_")},

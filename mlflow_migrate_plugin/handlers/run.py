@@ -292,8 +292,15 @@ def _destination_tags(dst: Endpoint, rec: dict, run_dir: RunDir, experiment_id: 
                 f"run {src_id}: parent run {parent} is not on the destination yet; its id is "
                 f"kept in tag '{idmap.PENDING_PARENT}' and the link is made when it is imported"
             )
-    if info.get("run_name"):
-        tags.setdefault(MLFLOW_RUN_NAME, info["run_name"])
+    run_name = info.get("run_name")
+    if run_name:
+        # MLflow keeps the run name and this tag as one field (the tag, logged after create,
+        # would rename the run): the name the source showed wins.
+        other = tags.get(MLFLOW_RUN_NAME)
+        if other not in (None, run_name):
+            report.warn(f"run {src_id}: tag '{MLFLOW_RUN_NAME}' ({other!r}) differs from the run "
+                        f"name {run_name!r}; the run name is kept")
+        tags[MLFLOW_RUN_NAME] = run_name
 
     if options.import_source_tags:
         for field in _INFO_FIELDS:

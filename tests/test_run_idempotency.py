@@ -117,3 +117,20 @@ def test_rerun_after_an_interrupted_import_is_then_skipped(dst, exported, unique
     assert skipped.destination_id == imported.destination_id
     assert [r.info.run_id for r in _imported_runs(dst, name, source_run_id)] == [
         imported.destination_id]
+
+
+def test_second_import_of_a_deleted_run_is_skipped(src, dst, unique_name, tmp_path):
+    exp_id = builders.experiment(src, unique_name("src-"))
+    built = builders.make_run(src, exp_id, metric_keys=1, steps=2, logged_model=False,
+                              classic_model=False, deleted=True)
+    api.export_run(built.run_id, tmp_path / "deleted", tracking_uri=src.tracking_uri)
+    name = unique_name("dst-")
+
+    first = api.import_run(tmp_path / "deleted", name, tracking_uri=dst.tracking_uri)
+    second = api.import_run(tmp_path / "deleted", name, tracking_uri=dst.tracking_uri)
+
+    [imported] = first.find("run", "imported")
+    [skipped] = second.find("run", "skipped")
+    assert skipped.destination_id == imported.destination_id
+    [run] = _all_runs(dst, name)
+    assert run.info.lifecycle_stage == "deleted"

@@ -13,7 +13,7 @@ import json
 
 import pytest
 import yaml
-from mlflow.entities import Metric
+from mlflow.entities import Metric, Param
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_USER
 
 from mlflow_migrate_plugin import api, idmap
@@ -349,3 +349,87 @@ def test_import_source_tags_record_source_info_and_provenance_without_credential
     assert set(export_tags) == {"mlflow_version", "mlflow_tracking_uri", "export_time"}
     assert not any("s3cr3t-pw" in v for v in tags.values())
     _assert_same_run(src, built.run_id, dst, dst_run_id, allowed_tags=set(source_tags))
+
+
+# Awkward but legal content ----------------------------------------------------------------------
+
+def test_import_run_keeps_special_metric_values_and_keys(src, dst, unique_name, tmp_path):
+    exp_id = builders.experiment(src, unique_name("src-"))
+    built = builders.make_run(src, exp_id, metric_keys=0, logged_model=False,
+                              classic_model=False)
+    values = [float("nan"), float("inf"), float("-inf"), -0.0, 1e-300, 1.7976931348623157e308,
+              0.1 + 0.2]
+    src.client.log_batch(built.run_id, metrics=[
+        Metric(key, value, 1_700_000_000_000 + i, i)
+        for key in ("train/loss", "val loss", "acc.top-1") for i, value in enumerate(values)])
+
+    dst_run_id = _roundtrip(src, dst, built.run_id, tmp_path, unique_name("dst-"),
+                            use_src_user_id=True)
+
+    # Compared with what the source shows (its store keeps infinities as +-max float), by repr
+    # so that NaN equals NaN and -0.0 differs from 0.0.
+    for key in ("train/loss", "val loss", "acc.top-1"):
+        copied, original = (
+            [(m.step, m.timestamp, repr(m.value))
+             for m in sorted(side.client.get_metric_history(run_id, key), key=lambda m: m.step)]
+            for side, run_id in ((dst, dst_run_id), (src, built.run_id)))
+        assert copied == original
+        assert len(copied) == len(values) and copied[0][2] == "nan"
+
+
+def test_import_run_keeps_hundreds_of_params_and_tags(src, dst, unique_name, tmp_path):
+    exp_id = builders.experiment(src, unique_name("src-"))
+    built = builders.make_run(src, exp_id, metric_keys=1, steps=1, logged_model=False,
+                              classic_model=False,
+                              extra_tags={f"tag_{i:03}": f"t{i}" for i in range(230)})
+    src.client.log_batch(built.run_id, params=[
+        Param(f"param_{i:03}", "" if i == 7 else f"v{i}") for i in range(250)])
+
+    dst_run_id = _roundtrip(src, dst, built.run_id, tmp_path, unique_name("dst-"),
+                            use_src_user_id=True)
+
+    data = dst.client.get_run(dst_run_id).data
+    assert len([k for k in data.params if k.startswith("param_")]) == 250
+    assert data.params["param_007"] == ""
+    assert len([k for k in data.tags if k.startswith("tag_")]) == 230
+    _assert_same_run(src, built.run_id, dst, dst_run_id)
+
+
+def test_import_run_keeps_artifact_names_with_spaces_unicode_and_symbols(src, dst, unique_name,
+                                                                         tmp_path):
+    exp_id = builders.experiment(src, unique_name("src-"))
+    built = builders.make_run(src, exp_id, metric_keys=0, logged_model=False,
+                              classic_model=False)
+    local = tmp_path / "odd"
+    (local / "dir with space" / "ünïcödé").mkdir(parents=True)
+    # ('#' and '?' are left out: MLflow's proxied upload already cuts a name there.)
+    names = ["dir with space/file 1.txt", "dir with space/ünïcödé/naïve 100%.json",
+             "a+b=c&d.csv", "semi;colon's [x].txt", "~tilde@at,comma.txt"]
+    for i, name in enumerate(names):
+        (local / name).write_text(f"content {i} ✓")
+    src.client.log_artifacts(built.run_id, str(local), "odd")
+
+    dst_run_id = _roundtrip(src, dst, built.run_id, tmp_path, unique_name("dst-"))
+
+    files = artifact_tree(dst.artifact_repo(dst.client.get_run(dst_run_id).info.artifact_uri),
+                          "odd")
+    assert files == {f"odd/{name}": f"content {i} ✓".encode() for i, name in enumerate(names)}
+
+
+def test_deleted_child_imported_before_its_parent_is_linked_and_stays_deleted(
+        src, dst, unique_name, tmp_path):
+    exp_id = builders.experiment(src, unique_name("src-"))
+    parent = builders.make_run(src, exp_id, name="parent", logged_model=False,
+                               classic_model=False)
+    child = builders.make_run(src, exp_id, name="child", parent_run_id=parent.run_id,
+                              logged_model=False, classic_model=False, deleted=True)
+    dst_exp = unique_name("dst-")
+
+    dst_child = _roundtrip(src, dst, child.run_id, tmp_path, dst_exp, use_src_user_id=True)
+    dst_parent = _roundtrip(src, dst, parent.run_id, tmp_path, dst_exp, use_src_user_id=True)
+
+    linked = dst.client.get_run(dst_child)
+    assert linked.info.lifecycle_stage == "deleted"
+    assert linked.data.tags[MLFLOW_PARENT_RUN_ID] == dst_parent
+    assert idmap.PENDING_PARENT not in linked.data.tags
+    _assert_same_run(src, child.run_id, dst, dst_child, parent=dst_parent)

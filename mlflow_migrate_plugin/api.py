@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .endpoint import Endpoint
+from .endpoint import Endpoint, reserve_http_connections
 from .handlers import run as run_handler
 from .report import NO_PROGRESS, Progress, Report
 from .transfer.engine import DEFAULT_WORKERS, Engine
@@ -23,6 +23,13 @@ def _endpoint(tracking_uri: str | None, registry_uri: str | None = None) -> Endp
     endpoint = Endpoint.resolve(tracking_uri, registry_uri)
     endpoint.check_reachable()
     return endpoint
+
+
+def _engine(workers: int) -> Engine:
+    # Object workers (a run or a version each) and the engine's transfer threads can all be in
+    # a request at once; each needs a kept-alive connection of its own.
+    reserve_http_connections(2 * workers + 1)
+    return Engine(workers)
 
 
 def export_run(
@@ -37,7 +44,7 @@ def export_run(
     """Export a run (any lifecycle state) with its metric history, artifacts and LoggedModels."""
     src = _endpoint(tracking_uri)
     report = Report()
-    with Engine(workers) as engine:
+    with _engine(workers) as engine:
         run_handler.export(src, run_id, output_dir, engine, report, progress)
     if notebook_formats:
         _export_notebook(src, run_id, output_dir, notebook_formats, report)
@@ -68,7 +75,7 @@ def import_run(
         import_source_tags=import_source_tags, use_src_user_id=use_src_user_id,
         mlmodel_fix=mlmodel_fix, fresh=fresh,
     )
-    with Engine(workers) as engine:
+    with _engine(workers) as engine:
         run_handler.import_(dst, input_dir, engine, report, experiment_name=experiment_name,
                             options=options, progress=progress)
     if dst_notebook_dir:

@@ -54,6 +54,23 @@ def connect_timeout() -> float:
     return float(value) if value else DEFAULT_CONNECT_TIMEOUT
 
 
+def reserve_http_connections(count: int) -> None:
+    """Let MLflow's HTTP session keep ``count`` connections per server open, one for each
+    thread that may be in a request at the same time.
+
+    MLflow keeps at most ``MLFLOW_HTTP_POOL_MAXSIZE`` (default 10) connections per host; with
+    more threads, each request beyond them opens a connection and drops it afterwards, and a
+    fresh connection to an ``mlflow server`` waits longer for its first answer (DESIGN.md
+    section 5). MLflow reads the variable when it builds its session, at the first request of
+    the process, so this must run before that. A larger value set by the user is kept.
+    """
+    from mlflow.environment_variables import MLFLOW_HTTP_POOL_MAXSIZE
+
+    if MLFLOW_HTTP_POOL_MAXSIZE.get() < count:
+        os.environ[MLFLOW_HTTP_POOL_MAXSIZE.name] = str(count)
+
+
+
 @dataclass
 class Endpoint:
     """A tracking server plus its model registry, as one side of a migration."""

@@ -19,6 +19,23 @@ SKIPPED = "skipped"
 FAILED = "failed"
 
 
+def failure_reason(exc: BaseException) -> str:
+    """The one line recorded for an object that failed (the rest of its work goes on)."""
+    text = (getattr(exc, "message", None) or str(exc)).strip()
+    if not text:
+        return type(exc).__name__
+    from mlflow.exceptions import MlflowException
+
+    from .errors import MigrateError
+
+    line = text.splitlines()[0]
+    if isinstance(exc, (MigrateError, OSError)):
+        return line
+    if isinstance(exc, MlflowException):
+        return f"MLflow: {line}"
+    return f"{type(exc).__name__}: {line}"
+
+
 @dataclass
 class Outcome:
     """One object moved (or not): kind ('run', 'logged_model', ...), ids, status and why."""

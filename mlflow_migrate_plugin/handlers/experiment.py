@@ -1,10 +1,42 @@
-"""Experiments: find or create the destination experiment of an import."""
+"""Experiments: export an experiment with its runs, import one, and find or create it.
+
+Runs move through the run handler (:mod:`.run`), one run per object worker, all their files and
+metric batches through the one shared :class:`~..transfer.engine.Engine`. A run that fails is
+reported with its reason and the others go on. On import, parents go before their children so
+that every ``mlflow.parentRunId`` points at the imported parent; runs imported before are
+skipped, and a run an interrupted import left half made is replaced, so reruns never duplicate.
+"""
 
 from __future__ import annotations
 
-from ..endpoint import Endpoint
-from ..errors import MigrateError, NotFoundError
-from ..report import Report
+import shutil
+import threading
+from pathlib import Path
+
+from mlflow.entities import LifecycleStage
+from mlflow.exceptions import MlflowException
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+from mlflow.utils.validation import MAX_EXPERIMENT_TAG_KEY_LENGTH, MAX_EXPERIMENT_TAG_VAL_LENGTH
+
+from .. import idmap
+from ..endpoint import Endpoint, redact
+from ..errors import MigrateError, NotFoundError, UnreachableError, ValueTooLongError
+from ..exportdir.experiment_dir import (
+    ExperimentDir,
+    ExperimentDirWriter,
+    RunEntry,
+    experiment_record,
+)
+from ..exportdir.layout import system_part
+from ..exportdir.run_dir import RunDir
+from ..report import EXPORTED, FAILED, NO_PROGRESS, SKIPPED, Progress, Report, failure_reason
+from ..transfer.engine import Engine
+from ..transfer.object_pool import run_parents_first
+from . import experiment_models, logged_model
+from . import run as run_handler
+from .run_selection import RunSelection, select
+
+SOURCE_EXPERIMENT_PREFIX = idmap.PREFIX + "source.experiment."
 
 
 def ensure(dst: Endpoint, name: str, report: Report, tags: dict[str, str] | None = None) -> str:
@@ -18,6 +50,13 @@ def ensure(dst: Endpoint, name: str, report: Report, tags: dict[str, str] | None
                 "('mlflow experiments restore') or import under another name"
             )
         return experiment.experiment_id
+    if dst.is_databricks:  # a workspace path, whose folder must exist; some tags are refused
+        from ..databricks import tags as databricks_tags
+        from ..databricks.workspace import ensure_experiment_parent
+
+        ensure_experiment_parent(dst, name)
+        tags = databricks_tags.drop_rejected(tags or {}, databricks_tags.REJECTED_EXPERIMENT_TAGS,
+                                             "experiment", report)
     experiment_id = client.create_experiment(name, tags=tags or None)
     report.add("experiment", name, "created", experiment_id)
     return experiment_id
@@ -25,8 +64,6 @@ def ensure(dst: Endpoint, name: str, report: Report, tags: dict[str, str] | None
 
 def get(src: Endpoint, name_or_id: str):
     """The experiment named ``name_or_id``, else the one with that id."""
-    from mlflow.exceptions import MlflowException
-
     client = src.client
     experiment = client.get_experiment_by_name(name_or_id)
     if experiment is None:
@@ -37,3 +74,248 @@ def get(src: Endpoint, name_or_id: str):
     if experiment is None:
         raise NotFoundError(f"experiment '{name_or_id}' not found on {src.display}")
     return experiment
+
+
+# Export ---------------------------------------------------------------------------------------
+
+def export(src: Endpoint, experiment: str, output_dir: str | Path, engine: Engine,
+           report: Report, selection: RunSelection | None = None, *, workers: int = 1,
+           progress: Progress = NO_PROGRESS, export_permissions: bool = False,
+           notebook_formats: list[str] | None = None) -> Path:
+    """Write ``experiment`` (name or id), its selected runs and its own LoggedModels.
+
+    Each run goes to ``<output_dir>/runs/<run_id>/`` exactly as export-run writes it; a run that
+    fails is listed in ``experiment.json`` with its reason, and the others are exported.
+    """
+    selection = selection or RunSelection()
+    exp = get(src, experiment)
+    chosen = select(src.client, exp, selection, engine, report)
+    writer = ExperimentDirWriter(output_dir)
+    failed = list(chosen.failed)
+    for item in failed:
+        report.add("run", item["run_id"], FAILED, None, item["reason"])
+
+    runs = {run.info.run_id: run for run in chosen.runs}
+    exported: dict[str, dict] = {}
+    phase = progress.phase(f"exporting runs of '{exp.name}'", len(runs), "runs")
+    lock = threading.Lock()
+
+    def export_one(run_id: str) -> None:
+        run = runs[run_id]
+        path = writer.run_dir(run_id)
+        try:
+            run_handler.export(src, run_id, path, engine, report)
+            with lock:
+                exported[run_id] = {
+                    "run_id": run_id,
+                    "parent_run_id": run.data.tags.get(MLFLOW_PARENT_RUN_ID),
+                    "lifecycle_stage": run.info.lifecycle_stage,
+                    "status": run.info.status,
+                    "start_time": run.info.start_time,
+                }
+        except Exception as exc:
+            shutil.rmtree(path, ignore_errors=True)  # no half-written run in the export
+            report.add("run", run_id, FAILED, None, failure_reason(exc))
+            with lock:
+                failed.append({"run_id": run_id, "reason": failure_reason(exc)})
+        finally:
+            phase.advance()
+
+    try:
+        run_parents_first(runs, lambda _: None, export_one, workers)
+    finally:
+        phase.close()
+
+    models = experiment_models.unproduced(src.client, exp.experiment_id, chosen.runs)
+    manifests: dict = {}
+    engine.run(experiment_models.export_tasks(src, models, writer, engine, manifests))
+    for model in models:
+        report.add("logged_model", model.model_id, EXPORTED, str(output_dir), "experiment-level")
+    extra = export_databricks_objects(src, exp, writer.path, sorted(exported), report,
+                                      export_permissions=export_permissions,
+                                      notebook_formats=notebook_formats or [])
+    listed = [exported[run_id] for run_id in runs if run_id in exported]
+    writer.finish(
+        system_part("export-experiment", redact(src.tracking_uri)), experiment_record(exp),
+        listed, failed, [logged_model.record(m) for m in models], manifests,
+        extra_mlflow=extra,
+        extra_info={"selection": {
+            "run_ids": selection.run_ids, "run_start_time": selection.run_start_time,
+            "export_deleted_runs": selection.export_deleted_runs,
+            "check_nested_runs": selection.check_nested_runs,
+        }},
+    )
+    report.add("experiment", exp.experiment_id, EXPORTED, str(output_dir),
+               f"{len(listed)} runs exported, {len(failed)} failed")
+    return Path(output_dir)
+
+
+def export_databricks_objects(src: Endpoint, experiment, output_dir: Path, run_ids: list[str],
+                              report: Report, *, export_permissions: bool,
+                              notebook_formats: list[str]) -> dict:
+    """Hook for Databricks: the experiment's permissions and its runs' notebooks.
+
+    Returns entries for the ``mlflow`` part of ``experiment.json`` (mlflow-export-import keeps
+    permissions under ``mlflow.permissions``); notebooks go into each run's folder.
+    """
+    if export_permissions:
+        report.warn("--export-permissions: experiment permissions need a Databricks source; "
+                    "nothing exported")
+    if notebook_formats:
+        report.warn("--notebook-formats: notebook export needs a Databricks source; nothing "
+                    "exported")
+    return {}
+
+
+# Import ---------------------------------------------------------------------------------------
+
+def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: Engine,
+            report: Report, options: run_handler.RunImportOptions | None = None, *,
+            workers: int = 1, progress: Progress = NO_PROGRESS, import_permissions: bool = False,
+            dst_notebook_dir: str | None = None) -> str:
+    """Import an experiment export into ``experiment_name``; return the experiment id.
+
+    The experiment is created with its tags and description if it does not exist; otherwise
+    the runs are added to it and its own metadata stays as it is.
+    """
+    options = options or run_handler.RunImportOptions()
+    exp_dir = ExperimentDir(input_dir)
+    for item in exp_dir.failed_at_export:
+        why = f" ({item['reason']})" if item.get("reason") else ""
+        report.warn(f"run {item['run_id']} failed at export{why}; it is not in {exp_dir.path}")
+    experiment_id, delete_after = _destination(dst, exp_dir, experiment_name, options, report)
+    try:
+        model_ids = experiment_models.import_all(dst, exp_dir, experiment_id, engine, report)
+        entries = _with_parents(exp_dir.runs, report)
+        run_ids = _import_runs(dst, entries, experiment_id, engine, report, options, workers,
+                               progress)
+        experiment_models.relink_metrics(dst, exp_dir, model_ids, run_ids, report)
+        import_databricks_objects(dst, exp_dir, experiment_id, run_ids, report,
+                                  import_permissions=import_permissions,
+                                  dst_notebook_dir=dst_notebook_dir)
+    finally:
+        if delete_after:  # also when interrupted: a rerun restores it for its own time
+            dst.client.delete_experiment(experiment_id)
+            report.warn(f"experiment '{experiment_name}' is deleted on the source, so it is "
+                        "deleted on the destination too ('mlflow experiments restore' brings it "
+                        "back)")
+    return experiment_id
+
+
+def _destination(dst: Endpoint, exp_dir: ExperimentDir, name: str,
+                 options: run_handler.RunImportOptions, report: Report) -> tuple[str, bool]:
+    """The destination experiment's id, and whether to delete it at the end (as the source is).
+
+    A deleted source experiment is created, filled, then deleted; a rerun finds it deleted and
+    restores it for the time of the import.
+    """
+    source = exp_dir.experiment
+    source_deleted = source.get("lifecycle_stage") == LifecycleStage.DELETED
+    existing = dst.client.get_experiment_by_name(name)
+    if existing is not None:
+        if source_deleted and existing.lifecycle_stage == LifecycleStage.DELETED:
+            dst.client.restore_experiment(existing.experiment_id)
+            return existing.experiment_id, True
+        return ensure(dst, name, report), False
+    tags = dict(source["tags"])
+    for marker in idmap.MARKER_TAGS:
+        tags.pop(marker, None)
+    if options.import_source_tags:
+        for field, value in source.items():
+            if field != "tags" and value is not None:
+                tags[SOURCE_EXPERIMENT_PREFIX + field] = redact(str(value))
+    for key, value in tags.items():
+        if len(key) > MAX_EXPERIMENT_TAG_KEY_LENGTH or len(value) > MAX_EXPERIMENT_TAG_VAL_LENGTH:
+            raise ValueTooLongError(
+                f"{exp_dir.path}: experiment tag {key[:40]!r} is longer than MLflow keeps "
+                f"({MAX_EXPERIMENT_TAG_KEY_LENGTH} for a key, {MAX_EXPERIMENT_TAG_VAL_LENGTH} "
+                "for a value)"
+            )
+    return ensure(dst, name, report, tags), source_deleted
+
+
+def _with_parents(entries: list[RunEntry], report: Report) -> list[RunEntry]:
+    """Entries whose folder is there, each with its parent (read from run.json if unlisted)."""
+    usable = []
+    for entry in entries:
+        if entry.path is None:
+            report.add("run", entry.run_id, FAILED, None,
+                       "listed in experiment.json but its folder is missing")
+            continue
+        if not entry.parent_known:
+            try:
+                run_dir = RunDir(entry.path)
+            except MigrateError as exc:
+                report.add("run", entry.run_id, FAILED, None, failure_reason(exc))
+                continue
+            # run.json has the last word on ids (the folder name usually agrees).
+            entry.run_id = run_dir.source_run_id
+            entry.parent_run_id = run_dir.record["tags"].get(MLFLOW_PARENT_RUN_ID)
+            entry.parent_known = True
+        usable.append(entry)
+    return usable
+
+
+def _import_runs(dst: Endpoint, entries: list[RunEntry], experiment_id: str, engine: Engine,
+                 report: Report, options: run_handler.RunImportOptions, workers: int,
+                 progress: Progress) -> dict[str, str]:
+    """Import every run, parents first; return source run id -> destination run id."""
+    by_id = {entry.run_id: entry for entry in entries}
+    imported: dict[str, str] = {}
+    lock = threading.Lock()
+    unreachable = threading.Event()
+    phase = progress.phase("importing runs", len(by_id), "runs")
+    client = dst.client
+
+    def import_one(run_id: str) -> None:
+        try:
+            if unreachable.is_set():
+                report.add("run", run_id, FAILED, None,
+                           f"not attempted: {dst.display} stopped answering")
+                return
+            done = None if options.fresh else idmap.find_complete_run(client, experiment_id,
+                                                                      run_id)
+            if done is not None:  # skip before reading and hashing its files again
+                report.add("run", run_id, SKIPPED, done.info.run_id, "already imported")
+                new_id = done.info.run_id
+            else:
+                new_id = run_handler.import_(dst, by_id[run_id].path, engine, report,
+                                             experiment_id=experiment_id, options=options)
+            with lock:
+                imported[run_id] = new_id
+        except Exception as exc:
+            report.add("run", run_id, FAILED, None, failure_reason(exc))
+            if not unreachable.is_set() and not _answers(dst):
+                unreachable.set()
+        finally:
+            phase.advance()
+
+    try:
+        run_parents_first(by_id, lambda run_id: by_id[run_id].parent_run_id, import_one, workers)
+    finally:
+        phase.close()
+    return imported
+
+
+def _answers(endpoint: Endpoint) -> bool:
+    try:
+        endpoint.check_reachable(timeout=5)
+    except UnreachableError:
+        return False
+    return True
+
+
+def import_databricks_objects(dst: Endpoint, exp_dir: ExperimentDir, experiment_id: str,
+                              run_ids: dict[str, str], report: Report, *,
+                              import_permissions: bool, dst_notebook_dir: str | None) -> None:
+    """Hook for Databricks: the experiment's permissions and its runs' notebooks.
+
+    ``run_ids`` maps each source run id to the destination run, to find the notebook each run
+    folder holds and where to put it under ``dst_notebook_dir``.
+    """
+    if import_permissions:
+        report.warn("--import-permissions: experiment permissions need a Databricks "
+                    "destination; skipped")
+    if dst_notebook_dir:
+        report.warn("--dst-notebook-dir: notebook import needs a Databricks destination; "
+                    "skipped")

@@ -1,0 +1,202 @@
+"""An experiment's export directory: ``experiment.json``, a folder per run, ``logged_models/``.
+
+Our export writes each run where export-run would (``runs/<run_id>/``) and the experiment's own
+LoggedModels (those no run produced) under ``logged_models/<model_id>/artifacts/``, with their
+records and manifests in ``experiment.json``. That file is written last: a directory without it
+is an interrupted export.
+
+The reader also takes mlflow-export-import's directories: runs in ``<dir>/<run_id>/`` or
+``<dir>/runs/<run_id>/``, the run list in ``mlflow.runs``, ``info.ok_runs`` or (oldest files)
+``export_info.ok_runs``, and experiment tags as a mapping or as a list of key/value pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ExportDirError, UnsafePathError
+from .layout import (
+    ARTIFACTS_DIR,
+    EXPERIMENT_JSON,
+    LOGGED_MODELS_DIR,
+    RUN_JSON,
+    RUNS_DIR,
+    is_own_format,
+    read_json,
+    write_json,
+)
+from .paths import ArtifactFile, manifest_from, safe_join
+
+_EXPERIMENT_FIELDS = ("experiment_id", "name", "artifact_location", "lifecycle_stage",
+                      "creation_time", "last_update_time")
+
+
+def experiment_record(experiment) -> dict[str, Any]:
+    """The export record of an experiment, from its public properties."""
+    record = {field: getattr(experiment, field, None) for field in _EXPERIMENT_FIELDS}
+    record["tags"] = dict(sorted((experiment.tags or {}).items()))
+    return record
+
+
+@dataclass
+class RunEntry:
+    """One run listed in an experiment export: its source id, folder and (if known) parent."""
+
+    run_id: str
+    path: Path | None
+    parent_run_id: str | None = None
+    # False when the listing does not say (mlflow-export-import): read run.json to learn it.
+    parent_known: bool = False
+
+
+class ExperimentDirWriter:
+    """Writes an experiment's export directory; :meth:`finish` writes ``experiment.json``."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        old = self.path / EXPERIMENT_JSON
+        if old.exists() or old.is_symlink():  # until finish() the directory reads as incomplete
+            old.unlink()
+
+    def run_dir(self, run_id: str) -> Path:
+        return safe_join(self.path, f"{RUNS_DIR}/{run_id}")
+
+    def logged_model_root(self, model_id: str) -> Path:
+        root = safe_join(self.path, f"{LOGGED_MODELS_DIR}/{model_id}/{ARTIFACTS_DIR}")
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+
+    def finish(self, system: dict, experiment: dict, runs: list[dict], failed: list[dict],
+               models: list[dict], model_artifacts: dict[str, list[ArtifactFile]],
+               extra_mlflow: dict | None = None, extra_info: dict | None = None) -> None:
+        """Write ``experiment.json``.
+
+        ``runs`` holds one ``{"run_id", "parent_run_id", "lifecycle_stage", "status",
+        "start_time"}`` per exported run, ``failed`` one ``{"run_id", "reason"}`` per run that
+        could not be exported.
+        """
+        listed = [{**r, "dir": f"{RUNS_DIR}/{r['run_id']}"} for r in runs]
+        info = {
+            "num_total_runs": len(runs) + len(failed),
+            "num_ok_runs": len(runs),
+            "num_failed_runs": len(failed),
+            "ok_runs": [r["run_id"] for r in runs],
+            "failed_runs": failed,
+            "runs": listed,
+            "num_logged_models": len(models),
+            "logged_models": {
+                mid: {"dir": f"{LOGGED_MODELS_DIR}/{mid}", "artifacts": _manifest(files)}
+                for mid, files in model_artifacts.items()
+            },
+            **(extra_info or {}),
+        }
+        mlflow_part = {
+            "experiment": experiment,
+            "runs": [r["run_id"] for r in runs],
+            "logged_models": models,
+            **(extra_mlflow or {}),
+        }
+        write_json(self.path / EXPERIMENT_JSON,
+                   {"system": system, "info": info, "mlflow": mlflow_part})
+
+
+def _manifest(files: list[ArtifactFile]) -> dict:
+    files = sorted(files, key=lambda f: f.path)
+    return {"count": len(files), "bytes": sum(f.size for f in files),
+            "files": [f.to_dict() for f in files]}
+
+
+class ExperimentDir:
+    """Reads an experiment export directory, in either format."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise ExportDirError(f"{self.path}: not a directory")
+        document = read_json(self.path / EXPERIMENT_JSON, "experiment")
+        self.system: dict[str, Any] = document.get("system") or {}
+        self.info: dict[str, Any] = document.get("info") or {}
+        self.own_format = is_own_format(document)
+        self._mlflow = document["mlflow"]
+        where = self.path / EXPERIMENT_JSON
+        try:
+            self.experiment = _normalize_experiment(self._mlflow["experiment"])
+            self.runs = self._run_entries(document)
+            self.failed_at_export = _failed_runs(self.info)
+            self.logged_models: list[dict[str, Any]] = list(self._mlflow.get("logged_models")
+                                                             or [])
+        except UnsafePathError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ExportDirError(f"{where}: malformed experiment record ({exc})") from None
+
+    # Runs -------------------------------------------------------------------------------------
+
+    def _run_entries(self, document: dict) -> list[RunEntry]:
+        if self.own_format:
+            return [
+                RunEntry(r["run_id"], safe_join(self.path, r["dir"]), r.get("parent_run_id"),
+                         True)
+                for r in self.info.get("runs") or []
+            ]
+        ids = self._mlflow.get("runs")
+        if ids is None:
+            ids = self.info.get("ok_runs")
+        if ids is None:
+            ids = (document.get("export_info") or {}).get("ok_runs")
+        if ids is None:
+            return [RunEntry(p.name, p) for p in self._scan_run_dirs()]
+        return [RunEntry(str(i), self._find_run_dir(str(i))) for i in ids]
+
+    def _find_run_dir(self, run_id: str) -> Path | None:
+        """``<dir>/<run_id>/`` or ``<dir>/runs/<run_id>/``: the one holding run.json."""
+        for candidate in (run_id, f"{RUNS_DIR}/{run_id}"):
+            path = safe_join(self.path, candidate)
+            if (path / RUN_JSON).is_file():
+                return path
+        return None
+
+    def _scan_run_dirs(self) -> list[Path]:
+        found = []
+        for base in (self.path, self.path / RUNS_DIR):
+            if base.is_dir() and not base.is_symlink():
+                found += sorted(p for p in base.iterdir()
+                                if p.is_dir() and not p.is_symlink() and (p / RUN_JSON).is_file())
+        return found
+
+    # Experiment-level LoggedModels ------------------------------------------------------------
+
+    def logged_model_root(self, model_id: str) -> Path:
+        return safe_join(self.path, f"{LOGGED_MODELS_DIR}/{model_id}/{ARTIFACTS_DIR}")
+
+    def logged_model_files(self, model_id: str) -> list[ArtifactFile]:
+        entry = (self.info.get("logged_models") or {}).get(model_id) or {}
+        return manifest_from((entry.get("artifacts") or {}).get("files") or [])
+
+
+def _normalize_experiment(experiment: dict[str, Any]) -> dict[str, Any]:
+    record = {field: experiment.get(field) for field in _EXPERIMENT_FIELDS}
+    record["tags"] = _tags(experiment.get("tags"))
+    return record
+
+
+def _tags(tags: Any) -> dict[str, str]:
+    if not tags:
+        return {}
+    if isinstance(tags, dict):
+        return {str(k): "" if v is None else str(v) for k, v in tags.items()}
+    return {str(t["key"]): "" if t.get("value") is None else str(t["value"]) for t in tags}
+
+
+def _failed_runs(info: dict[str, Any]) -> list[dict[str, str | None]]:
+    """Runs the export could not write: ours record a reason, mlflow-export-import only ids."""
+    out = []
+    for item in info.get("failed_runs") or []:
+        if isinstance(item, dict):
+            out.append({"run_id": str(item.get("run_id")), "reason": item.get("reason")})
+        else:
+            out.append({"run_id": str(item), "reason": None})
+    return out

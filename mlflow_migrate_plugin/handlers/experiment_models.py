@@ -1,0 +1,137 @@
+"""An experiment's own MLflow 3 LoggedModels: those no exported run produced.
+
+A run's models travel with the run (:mod:`.run`). The others (created with no source run, for
+example registered from outside a training run) are exported with the experiment and recreated
+before its runs, so that runs which used them as inputs link to the new ids. Metrics that runs
+logged against such a model are linked again once those runs are on the destination.
+
+While a model is being imported it carries ``mlflow_migrate.import_state = started``; a model
+found with that tag was interrupted and is replaced, one without it is complete and skipped.
+"""
+
+from __future__ import annotations
+
+from mlflow.entities import LifecycleStage, Metric
+
+from .. import idmap
+from ..endpoint import Endpoint
+from ..exportdir.experiment_dir import ExperimentDir, ExperimentDirWriter
+from ..exportdir.paths import ArtifactFile
+from ..report import FAILED, IMPORTED, SKIPPED, Report, failure_reason
+from ..transfer import artifacts
+from ..transfer.engine import Engine, Task
+from ..transfer.mlmodel import MLmodelRewriter
+from . import logged_model
+
+
+def unproduced(client, experiment_id: str, exported_runs: list) -> list:
+    """LoggedModels of the experiment with no source run and not an output of an exported run."""
+    outputs = {o.model_id for run in exported_runs
+               for o in (run.outputs.model_outputs if run.outputs else [])}
+    models, token = [], None
+    while True:
+        page = client.search_logged_models([experiment_id], page_token=token)
+        models += [m for m in page if not m.source_run_id and m.model_id not in outputs]
+        token = page.token
+        if not token:
+            return models
+
+
+def export_tasks(src: Endpoint, models: list, writer: ExperimentDirWriter, engine: Engine,
+                 manifests: dict[str, list[ArtifactFile]]) -> list[Task]:
+    """Download tasks for the models' artifacts; fills ``manifests`` as they run."""
+    tasks: list[Task] = []
+    for model in models:
+        tasks += logged_model.export_tasks(src, model, writer.logged_model_root(model.model_id),
+                                           engine, manifests)
+    return tasks
+
+
+def import_all(dst: Endpoint, exp_dir: ExperimentDir, experiment_id: str, engine: Engine,
+               report: Report) -> dict[str, str]:
+    """Recreate the experiment's own models; return source id -> destination id.
+
+    A model that fails is reported and left out; the others, and the runs, still import.
+    """
+    created: dict[str, str] = {}
+    for rec in exp_dir.logged_models:
+        source_id = rec["model_id"]
+        try:
+            created[source_id] = _import_one(dst, exp_dir, rec, experiment_id, engine, report)
+        except Exception as exc:
+            report.add("logged_model", source_id, FAILED, None, failure_reason(exc))
+    return created
+
+
+def _import_one(dst: Endpoint, exp_dir: ExperimentDir, rec: dict, experiment_id: str,
+                engine: Engine, report: Report) -> str:
+    client = dst.client
+    source_id = rec["model_id"]
+    found = idmap.find_logged_models(client, experiment_id, source_id)
+    for model in found:
+        if (model.tags or {}).get(idmap.STATE) != idmap.STATE_STARTED:
+            report.add("logged_model", source_id, SKIPPED, model.model_id, "already imported")
+            return model.model_id
+    for stale in found:  # an interrupted import left it half made
+        logged_model.discard(dst, stale.model_id)
+    root = exp_dir.logged_model_root(source_id)
+    files = exp_dir.logged_model_files(source_id)
+    engine.run(artifacts.verify_tasks(root, files))
+    marked = {**rec, "tags": {**(rec.get("tags") or {}), idmap.STATE: idmap.STATE_STARTED}}
+    model = logged_model.create(dst, marked, experiment_id, None)
+    try:
+        rewrite = MLmodelRewriter({}, {source_id: model.model_id})
+        engine.run(artifacts.upload(dst.artifact_repo(model.artifact_location), root, files,
+                                    rewrite))
+        logged_model.finalize(dst, rec, model.model_id)
+        client.delete_logged_model_tag(model.model_id, idmap.STATE)
+    except BaseException:
+        try:
+            logged_model.discard(dst, model.model_id)
+        except Exception:  # best effort: the rerun replaces a model still marked started
+            pass
+        raise
+    report.add("logged_model", source_id, IMPORTED, model.model_id)
+    return model.model_id
+
+
+def relink_metrics(dst: Endpoint, exp_dir: ExperimentDir, model_ids: dict[str, str],
+                   run_ids: dict[str, str], report: Report) -> None:
+    """Link the models' metrics to the imported runs that logged them (idempotent)."""
+    client = dst.client
+    for rec in exp_dir.logged_models:
+        new_id = model_ids.get(rec["model_id"])
+        wanted = [m for m in rec.get("metrics") or [] if m.get("run_id")]
+        if not new_id or not wanted:
+            continue
+        have = {(m.key, m.timestamp, m.step, m.value, m.run_id)
+                for m in client.get_logged_model(new_id).metrics or []}
+        by_run: dict[str, list[Metric]] = {}
+        for m in wanted:
+            run_id = run_ids.get(m["run_id"])
+            if run_id is None:
+                report.warn(f"logged model {rec['model_id']}: metric {m['key']!r} was logged by "
+                            f"run {m['run_id']}, which this import does not hold; not linked")
+                continue
+            key = (m["key"], int(m["timestamp"]), int(m["step"]), float(m["value"]), run_id)
+            if key in have:
+                continue
+            by_run.setdefault(run_id, []).append(Metric(
+                m["key"], float(m["value"]), int(m["timestamp"]), int(m["step"]),
+                model_id=new_id, dataset_name=m.get("dataset_name"),
+                dataset_digest=m.get("dataset_digest"),
+            ))
+        for run_id, metrics in by_run.items():
+            _log_to_run(client, run_id, metrics)
+
+
+def _log_to_run(client, run_id: str, metrics: list[Metric]) -> None:
+    """log_batch, briefly restoring a deleted run (a deleted run refuses writes)."""
+    deleted = client.get_run(run_id).info.lifecycle_stage == LifecycleStage.DELETED
+    if deleted:
+        client.restore_run(run_id)
+    try:
+        client.log_batch(run_id, metrics=metrics, synchronous=True)
+    finally:
+        if deleted:
+            client.delete_run(run_id)

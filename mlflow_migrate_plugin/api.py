@@ -14,7 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from .endpoint import Endpoint, reserve_http_connections
+from .handlers import experiment as experiment_handler
 from .handlers import run as run_handler
+from .handlers.run_selection import RunSelection
 from .report import NO_PROGRESS, Progress, Report
 from .transfer.engine import DEFAULT_WORKERS, Engine
 
@@ -89,3 +91,74 @@ def _export_notebook(src: Endpoint, run_id: str, output_dir, formats, report: Re
 
 def _import_notebook(dst: Endpoint, input_dir, notebook_dir: str, report: Report) -> None:
     report.warn("--dst-notebook-dir: notebook import needs a Databricks destination; skipped")
+
+
+def export_experiment(
+    experiment: str,
+    output_dir: str | Path,
+    *,
+    run_ids: list[str] | str | None = None,
+    run_start_time: str | None = None,
+    export_deleted_runs: bool = False,
+    check_nested_runs: bool = False,
+    export_permissions: bool = False,
+    notebook_formats: list[str] | None = None,
+    tracking_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Export an experiment (name or id) with its runs and its own LoggedModels to a directory.
+
+    ``run_ids`` (a list, or comma separated) exports only those runs, and with
+    ``check_nested_runs`` all their descendants too; ``run_start_time`` (UTC date, YYYY-MM-DD)
+    keeps runs started on or after that day; ``export_deleted_runs`` includes deleted runs.
+    ``workers`` runs are exported at a time, their files and metric histories sharing one pool
+    of as many transfers. A run that fails is reported (``report.failed``) and the others are
+    exported.
+    """
+    src = _endpoint(tracking_uri)
+    report = Report()
+    if isinstance(run_ids, str):
+        run_ids = [r.strip() for r in run_ids.split(",") if r.strip()]
+    selection = RunSelection(run_ids=run_ids or None, run_start_time=run_start_time or None,
+                             export_deleted_runs=export_deleted_runs,
+                             check_nested_runs=check_nested_runs)
+    with _engine(workers) as engine:
+        experiment_handler.export(
+            src, experiment, output_dir, engine, report, selection, workers=workers,
+            progress=progress, export_permissions=export_permissions,
+            notebook_formats=notebook_formats,
+        )
+    return report
+
+
+def import_experiment(
+    input_dir: str | Path,
+    experiment_name: str,
+    *,
+    import_source_tags: bool = False,
+    use_src_user_id: bool = False,
+    import_permissions: bool = False,
+    dst_notebook_dir: str | None = None,
+    tracking_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Import an experiment export (ours or mlflow-export-import's) into ``experiment_name``.
+
+    The experiment is created with its tags and description if it does not exist, else the
+    runs are added to it. Parents are imported before their children, which link to them.
+    Rerunning adds nothing, and completes an import that was interrupted. A run that fails is
+    reported (``report.failed``) and the others are imported.
+    """
+    dst = _endpoint(tracking_uri)
+    report = Report()
+    options = run_handler.RunImportOptions(import_source_tags=import_source_tags,
+                                           use_src_user_id=use_src_user_id)
+    with _engine(workers) as engine:
+        experiment_handler.import_(
+            dst, input_dir, experiment_name, engine, report, options, workers=workers,
+            progress=progress, import_permissions=import_permissions,
+            dst_notebook_dir=dst_notebook_dir,
+        )
+    return report

@@ -10,6 +10,9 @@ import click
 
 from ..report import Phase, Progress, Report
 
+# Without a terminal, a running phase prints its status at most this often (seconds).
+PLAIN_LINE_INTERVAL = 10.0
+
 
 def _human(n: float, unit: str) -> str:
     if unit == "bytes":
@@ -25,6 +28,7 @@ class _CliPhase(Phase):
         self.owner, self.label, self.total, self.unit = owner, label, total, unit
         self.done = 0
         self.started = time.monotonic()
+        self.last_line = self.started
         self.closed = False
 
     def advance(self, n: int = 1) -> None:
@@ -57,17 +61,26 @@ class CliProgress(Progress):
         click.echo(message, file=self.stream)
 
     def redraw(self, phase: _CliPhase) -> None:
-        if not self.live:
-            return
         now = time.monotonic()
+        if not self.live:
+            # Logs and CI: a plain line now and then, so that a long phase shows it moves.
+            with self.lock:
+                if now - phase.last_line < PLAIN_LINE_INTERVAL:
+                    return
+                phase.last_line = now
+            click.echo(self._status(phase), file=self.stream)
+            return
         if now - self._last_draw < 0.1:
             return
         self._last_draw = now
+        self.stream.write("\r\033[K" + self._status(phase)[:200])
+        self.stream.flush()
+
+    @staticmethod
+    def _status(phase: _CliPhase) -> str:
         total = f"/{_human(phase.total, phase.unit)}" if phase.total else ""
         pct = f" {100 * phase.done / phase.total:5.1f}%" if phase.total else ""
-        line = f"{phase.label}: {_human(phase.done, phase.unit)}{total}{pct}"
-        self.stream.write("\r\033[K" + line[:200])
-        self.stream.flush()
+        return f"{phase.label}: {_human(phase.done, phase.unit)}{total}{pct}"
 
     def finished(self, phase: _CliPhase) -> None:
         if phase.done == 0 and not phase.total:

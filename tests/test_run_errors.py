@@ -397,6 +397,17 @@ def test_logged_model_id_leading_outside_the_export_is_refused(export_dir, dst, 
     assert dst.client.get_experiment_by_name(name) is None
 
 
+def test_import_into_a_deleted_experiment_is_refused(export_dir, dst, unique_name):
+    name = unique_name("dst-")
+    dst.client.delete_experiment(dst.client.create_experiment(name))
+
+    result = _import_cli(export_dir, dst, name)
+
+    _assert_one_line_error(result, name, "deleted")
+    experiment = dst.client.get_experiment_by_name(name)
+    assert dst.client.search_runs([experiment.experiment_id], run_view_type=ViewType.ALL) == []
+
+
 # Values the destination would cut ----------------------------------------------------------------
 
 @pytest.mark.parametrize("part,key,length,limit", [

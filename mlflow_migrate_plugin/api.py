@@ -44,6 +44,9 @@ def export_run(
     progress: Progress = NO_PROGRESS,
 ) -> Report:
     """Export a run (any lifecycle state) with its metric history, artifacts and LoggedModels."""
+    from .databricks.notebooks import parse_formats
+
+    notebook_formats = parse_formats(notebook_formats)  # a bad format fails before any work
     src = _endpoint(tracking_uri)
     report = Report()
     with _engine(workers) as engine:
@@ -86,11 +89,20 @@ def import_run(
 
 
 def _export_notebook(src: Endpoint, run_id: str, output_dir, formats, report: Report) -> None:
-    report.warn("--notebook-formats: notebook export needs a Databricks source; nothing exported")
+    """The run's notebook revision into its exported folder (a Databricks source only)."""
+    from .databricks import notebooks
+
+    notebooks.export_run_notebook(src, run_id, output_dir, formats, report)
 
 
 def _import_notebook(dst: Endpoint, input_dir, notebook_dir: str, report: Report) -> None:
-    report.warn("--dst-notebook-dir: notebook import needs a Databricks destination; skipped")
+    """The imported run's SOURCE notebook into ``<notebook_dir>/<run id>/`` (Databricks only)."""
+    from .databricks import notebooks
+
+    for outcome in report.find("run"):
+        if outcome.destination_id and outcome.status in ("imported", "skipped"):
+            notebooks.import_run_notebook(dst, input_dir, outcome.destination_id, notebook_dir,
+                                          report)
 
 
 def export_experiment(

@@ -95,9 +95,31 @@ class Endpoint:
         """MLflow's artifact repository for ``artifact_uri``, bound to this side's servers."""
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
+        if self.is_databricks:
+            from .databricks.workspace import run_artifact_repo
+
+            repo = run_artifact_repo(artifact_uri, self.tracking_uri, self.registry_uri)
+            if repo is not None:
+                return repo
         return get_artifact_repository(
             artifact_uri, tracking_uri=self.tracking_uri, registry_uri=self.registry_uri
         )
+
+    @cached_property
+    def workspace(self):
+        """databricks-sdk WorkspaceClient of the tracking side (a Databricks URI only)."""
+        from .databricks.workspace import client_for_uri
+
+        return client_for_uri(self.tracking_uri)
+
+    @cached_property
+    def registry_workspace(self):
+        """databricks-sdk WorkspaceClient of the registry side (Unity Catalog grants)."""
+        from .databricks.workspace import client_for_uri
+
+        if self.registry_uri == self.tracking_uri:
+            return self.workspace
+        return client_for_uri(self.registry_uri)
 
     @property
     def is_databricks(self) -> bool:

@@ -33,6 +33,7 @@ from mlflow.utils.validation import (
 )
 
 from .. import idmap
+from ..databricks import tags as databricks_tags
 from ..endpoint import Endpoint, redact
 from ..errors import NotFoundError, ValueTooLongError
 from ..exportdir.layout import system_part
@@ -310,6 +311,9 @@ def _destination_tags(dst: Endpoint, rec: dict, run_dir: RunDir, experiment_id: 
         for field in ("mlflow_version", "mlflow_tracking_uri", "export_time"):
             if system.get(field) is not None:
                 tags[SOURCE_EXPORT_PREFIX + field] = redact(str(system[field]))
+    if dst.is_databricks:  # the token decides the user; some mlflow.* tags are refused
+        first, tags = databricks_tags.for_databricks_run(
+            first, tags, source_user, SOURCE_USER, options.use_src_user_id, report)
     return first, tags
 
 

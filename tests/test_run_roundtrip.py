@@ -433,3 +433,23 @@ def test_deleted_child_imported_before_its_parent_is_linked_and_stays_deleted(
     assert linked.data.tags[MLFLOW_PARENT_RUN_ID] == dst_parent
     assert idmap.PENDING_PARENT not in linked.data.tags
     _assert_same_run(src, child.run_id, dst, dst_child, parent=dst_parent)
+
+
+# Plain sqlite stores (no server) ----------------------------------------------------------------
+
+@pytest.mark.slow
+def test_import_run_between_sqlite_stores_reproduces_every_field(sqlite_endpoint, tmp_path):
+    src, dst = sqlite_endpoint("src"), sqlite_endpoint("dst")
+    exp_id = builders.experiment(src, "sqlite-source")
+    built = builders.make_run(src, exp_id, status="KILLED", metric_keys=2, steps=1200)
+
+    dst_run_id = _roundtrip(src, dst, built.run_id, tmp_path, "sqlite-destination",
+                            use_src_user_id=True)
+
+    id_map = _assert_same_run(src, built.run_id, dst, dst_run_id)
+    [src_model] = built.model_ids
+    expected = logged_model_view(src, src_model)
+    actual = logged_model_view(dst, id_map[src_model])
+    expected["artifacts"] = _expected_artifacts(expected["artifacts"], id_map)
+    actual["artifacts"] = _parsed_mlmodels(actual["artifacts"])
+    assert actual == expected

@@ -54,11 +54,13 @@ class ServerProcess:
 
 
 def start_server(root: Path, *, artifacts: str | None = None, extra_args: list[str] = (),
-                 env: dict | None = None, app_name: str | None = None) -> ServerProcess:
+                 env: dict | None = None, app_name: str | None = None,
+                 port: int | None = None) -> ServerProcess:
     """Start ``mlflow server`` with a sqlite backend under ``root`` and proxied artifacts
-    (``--artifacts-destination``, default a folder under ``root``), and wait for /health."""
+    (``--artifacts-destination``, default a folder under ``root``), and wait for /health.
+    ``port`` restarts a stopped server at its address (same ``root``, same data)."""
     root.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     args = [
         mlflow_executable(), "server",
         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",

@@ -189,6 +189,23 @@ def test_export_run_writes_every_metric_point(src, unique_name, tmp_path):
     assert points == expected
 
 
+def test_export_into_a_used_directory_replaces_the_previous_export(src, dst, unique_name,
+                                                                  tmp_path):
+    exp_id = builders.experiment(src, unique_name("src-"))
+    first = builders.make_run(src, exp_id, name="first")
+    second = builders.make_run(src, exp_id, name="second", logged_model=False,
+                               classic_model=False, metric_keys=1, steps=2)
+    out = tmp_path / "reused"
+    _export(src, first.run_id, out)
+
+    _export(src, second.run_id, out)
+    dst_run_id = _import(dst, out, unique_name("dst-"), use_src_user_id=True)
+
+    assert not (out / "logged_models").exists()
+    assert not (out / "artifacts" / "classic_model").exists()
+    _assert_same_run(src, second.run_id, dst, dst_run_id)
+
+
 # Models -----------------------------------------------------------------------------------------
 
 def test_import_run_points_model_outputs_at_the_new_logged_model(src, dst, unique_name,

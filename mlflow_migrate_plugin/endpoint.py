@@ -149,6 +149,10 @@ class Endpoint:
         timeout = connect_timeout() if timeout is None else timeout
         for uri in {self.tracking_uri, self.registry_uri}:
             parsed = urllib.parse.urlsplit(uri)
+            if parsed.scheme in ("databricks", "databricks-uc"):
+                from .databricks.workspace import refuse_overridden_profile
+
+                refuse_overridden_profile(uri)  # before any call reaches the wrong workspace
             if parsed.scheme not in ("http", "https"):
                 continue
             port = parsed.port or (443 if parsed.scheme == "https" else 80)

@@ -54,7 +54,7 @@ def client_for_uri(uri: str) -> WorkspaceClient:
 
     if not is_databricks_uri(uri):
         raise UsageError(f"'{uri}' is not a Databricks URI (databricks or databricks://PROFILE)")
-    _refuse_overridden_profile(uri)
+    refuse_overridden_profile(uri)
     try:
         creds = get_databricks_host_creds(uri)
     except Exception as exc:  # MLflow raises several types for a missing or broken config
@@ -72,7 +72,7 @@ def client_for_uri(uri: str) -> WorkspaceClient:
     return WorkspaceClient(host=creds.host, username=creds.username, password=creds.password)
 
 
-def _refuse_overridden_profile(uri: str) -> None:
+def refuse_overridden_profile(uri: str) -> None:
     """databricks-sdk reads DATABRICKS_HOST before the profile, so a profile URI would quietly
     reach the workspace of the environment; copying between two profiles would then read and
     write one workspace. Refuse that instead of guessing."""

@@ -362,3 +362,26 @@ def test_export_listing_matches_runs_dir_layout(nested, exported):
     assert {r["run_id"] for r in doc["info"]["runs"]} == nested.all_runs
     for entry in doc["info"]["runs"]:
         assert (exported / entry["dir"] / "run.json").is_file()
+
+
+def test_deleted_source_experiment_ends_deleted_and_reimports_without_duplicates(
+        src, dst, unique_name, tmp_path):
+    exp_id = eb.builders.experiment(src, unique_name("src-"), tags={"team": "gone"})
+    run = eb.light_run(src, exp_id, name="in-deleted-experiment")
+    src.client.delete_experiment(exp_id)  # MLflow deletes its runs with it
+    without = api.export_experiment(exp_id, tmp_path / "none", tracking_uri=src.tracking_uri)
+    api.export_experiment(exp_id, tmp_path / "exp", tracking_uri=src.tracking_uri,
+                          export_deleted_runs=True)
+    name = unique_name("dst-")
+
+    first = _import(dst, tmp_path / "exp", name)
+    second = _import(dst, tmp_path / "exp", name)
+
+    assert not first.failed and not second.failed
+    exp = dst.client.get_experiment_by_name(name)
+    assert exp.lifecycle_stage == "deleted" and exp.tags["team"] == "gone"
+    assert set(eb.run_id_map(dst, exp.experiment_id)) == {run}
+    assert [o.source_id for o in second.find("run", "skipped")] == [run]
+    assert dst.client.get_run(eb.run_id_map(dst, exp.experiment_id)[run]).info.lifecycle_stage \
+        == "deleted"
+    assert any("add --export-deleted-runs" in w for w in without.warnings)

@@ -162,13 +162,13 @@ def export_databricks_objects(src: Endpoint, experiment, output_dir: Path, run_i
     Returns entries for the ``mlflow`` part of ``experiment.json`` (mlflow-export-import keeps
     permissions under ``mlflow.permissions``); notebooks go into each run's folder.
     """
-    if export_permissions:
-        report.warn("--export-permissions: experiment permissions need a Databricks source; "
-                    "nothing exported")
-    if notebook_formats:
-        report.warn("--notebook-formats: notebook export needs a Databricks source; nothing "
-                    "exported")
-    return {}
+    from ..databricks import extras
+    from ..exportdir.layout import RUNS_DIR
+
+    run_dirs = {run_id: Path(output_dir) / RUNS_DIR / run_id for run_id in run_ids}
+    return extras.export_experiment_extras(src, experiment.experiment_id, run_dirs, report,
+                                           export_permissions=export_permissions,
+                                           notebook_formats=notebook_formats)
 
 
 # Import ---------------------------------------------------------------------------------------
@@ -317,9 +317,9 @@ def import_databricks_objects(dst: Endpoint, exp_dir: ExperimentDir, experiment_
     ``run_ids`` maps each source run id to the destination run, to find the notebook each run
     folder holds and where to put it under ``dst_notebook_dir``.
     """
-    if import_permissions:
-        report.warn("--import-permissions: experiment permissions need a Databricks "
-                    "destination; skipped")
-    if dst_notebook_dir:
-        report.warn("--dst-notebook-dir: notebook import needs a Databricks destination; "
-                    "skipped")
+    from ..databricks import extras
+
+    run_dirs = {entry.run_id: entry.path for entry in exp_dir.runs if entry.path is not None}
+    extras.import_experiment_extras(dst, exp_dir.path, experiment_id, run_dirs, run_ids, report,
+                                    import_permissions=import_permissions,
+                                    dst_notebook_dir=dst_notebook_dir)

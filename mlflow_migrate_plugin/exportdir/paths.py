@@ -99,6 +99,13 @@ def verify_file(root: str | os.PathLike, entry: ArtifactFile) -> Path:
     return path
 
 
+def manifest_of(files: list[ArtifactFile]) -> dict:
+    """The manifest written into an export's JSON: count, bytes and every file, sorted."""
+    files = sorted(files, key=lambda f: f.path)
+    return {"count": len(files), "bytes": sum(f.size for f in files),
+            "files": [f.to_dict() for f in files]}
+
+
 def manifest_from(entries: list[dict]) -> list[ArtifactFile]:
     try:
         return [ArtifactFile(e["path"], int(e["size"]), e.get("sha256")) for e in entries]

@@ -25,7 +25,14 @@ from .layout import (
     read_json,
     write_json,
 )
-from .paths import ArtifactFile, manifest_from, safe_join, verify_file, walk_files
+from .paths import (
+    ArtifactFile,
+    manifest_from,
+    manifest_of,
+    safe_join,
+    verify_file,
+    walk_files,
+)
 
 _OWN_ENTRIES = (RUN_JSON, METRICS_FILE, ARTIFACTS_DIR, LOGGED_MODELS_DIR)
 
@@ -85,17 +92,11 @@ class RunDirWriter:
                 "keys": len(metrics.keys),
                 "bytes": (self.path / METRICS_FILE).stat().st_size,
             },
-            "artifacts": _manifest(artifacts),
-            "logged_models": {mid: _manifest(files) for mid, files in model_artifacts.items()},
+            "artifacts": manifest_of(artifacts),
+            "logged_models": {mid: manifest_of(files) for mid, files in model_artifacts.items()},
             **(extra_info or {}),
         }
         write_json(self.path / RUN_JSON, {"system": system, "info": info, "mlflow": mlflow_part})
-
-
-def _manifest(files: list[ArtifactFile]) -> dict:
-    files = sorted(files, key=lambda f: f.path)
-    return {"count": len(files), "bytes": sum(f.size for f in files),
-            "files": [f.to_dict() for f in files]}
 
 
 class RunDir:

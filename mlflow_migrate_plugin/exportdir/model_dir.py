@@ -1,0 +1,282 @@
+"""Registered model exports: export-model's and export-model-version's directories.
+
+export-model writes ``model.json`` (the registered model with every exported version) and, beside
+it, each version's run as export-run writes it (``<run_id>/``); with --export-version-model each
+version's own model files go under ``version_models/<version>/``. export-model-version writes
+``model.json`` (the registered model), ``version.json``, ``experiment.json`` (the run's
+experiment), the run in ``run/`` and the version's model files in ``version_model/``. The file
+that names the versions (``model.json``, ``version.json``) is written last: a directory without it
+is an interrupted export.
+
+The readers also take mlflow-export-import's files: registered model tags and aliases as lists of
+key/value pairs, versions under ``versions`` or (older files) ``latest_versions``, the stage
+``"None"`` for no stage, and no ``model_id``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ExportDirError, UnsafePathError
+from .layout import (
+    EXPERIMENT_JSON,
+    MODEL_JSON,
+    RUN_JSON,
+    VERSION_JSON,
+    is_own_format,
+    read_json,
+    write_json,
+)
+from .paths import ArtifactFile, manifest_from, manifest_of, safe_join, walk_files
+
+VERSION_RUN_DIR = "run"
+VERSION_MODEL_DIR = "version_model"
+VERSION_MODELS_DIR = "version_models"
+# mlflow-export-import's first export-model-version wrote this name instead of version.json.
+REFERENCE_VERSION_JSON = "model_version.json"
+
+MODEL_FIELDS = ("name", "description", "creation_timestamp", "last_updated_timestamp")
+VERSION_FIELDS = ("name", "version", "description", "current_stage", "status", "status_message",
+                  "source", "run_id", "model_id", "user_id", "run_link", "creation_timestamp",
+                  "last_updated_timestamp")
+
+
+# Writers --------------------------------------------------------------------------------------
+
+class _Writer:
+    def __init__(self, path: str | Path, last_file: str):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._last = self.path / last_file
+        if self._last.exists() or self._last.is_symlink():  # incomplete until finish()
+            self._last.unlink()
+
+    def _root(self, relative: str) -> Path:
+        root = safe_join(self.path, relative)
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+
+
+class ModelDirWriter(_Writer):
+    """Writes export-model's directory; :meth:`finish` writes ``model.json``."""
+
+    def __init__(self, path: str | Path):
+        super().__init__(path, MODEL_JSON)
+
+    def run_dir(self, run_id: str) -> Path:
+        return safe_join(self.path, run_id)
+
+    def version_model_root(self, version: str) -> Path:
+        return self._root(f"{VERSION_MODELS_DIR}/{version}")
+
+    def finish(self, system: dict, model: dict, versions: list[dict], exported: dict[str, dict],
+               skipped: list[dict], extra_info: dict | None = None) -> None:
+        """``exported`` maps each version to ``{"run_dir": run_id or None, "version_model":
+        files or None, "run_missing": why or None}``; ``skipped`` lists versions not exported."""
+        info = {
+            "num_exported_versions": len(versions),
+            "num_skipped_versions": len(skipped),
+            "versions": {v: _entry_info(e) for v, e in exported.items()},
+            "skipped_versions": skipped,
+            **(extra_info or {}),
+        }
+        write_json(self.path / MODEL_JSON, {
+            "system": system, "info": info,
+            "mlflow": {"registered_model": {**model, "versions": versions}},
+        })
+
+
+class VersionDirWriter(_Writer):
+    """Writes export-model-version's directory; :meth:`finish` writes ``version.json`` last."""
+
+    def __init__(self, path: str | Path):
+        super().__init__(path, VERSION_JSON)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.path / VERSION_RUN_DIR
+
+    def version_model_root(self) -> Path:
+        return self._root(VERSION_MODEL_DIR)
+
+    def finish(self, system: dict, model: dict, version: dict, experiment: dict | None,
+               entry: dict) -> None:
+        write_json(self.path / MODEL_JSON, {"system": system, "info": {},
+                                            "mlflow": {"registered_model": model}})
+        if experiment is not None:
+            write_json(self.path / EXPERIMENT_JSON, {"system": system, "info": {},
+                                                     "mlflow": {"experiment": experiment}})
+        write_json(self.path / VERSION_JSON, {"system": system, "info": _entry_info(entry),
+                                              "mlflow": {"model_version": version}})
+
+
+def _entry_info(entry: dict) -> dict:
+    files = entry.get("version_model")
+    return {
+        "run_dir": entry.get("run_dir"),
+        "run_missing": entry.get("run_missing"),
+        "version_model": manifest_of(files) if files is not None else None,
+    }
+
+
+# Readers --------------------------------------------------------------------------------------
+
+@dataclass
+class VersionEntry:
+    """One version of an export: its record, its run's folder and its own model files."""
+
+    record: dict[str, Any]
+    run_path: Path | None
+    version_model_root: Path | None
+    version_model_files: list[ArtifactFile] | None
+    # Why the export holds no run for it (mlflow-export-import says nothing: None).
+    run_missing: str | None = None
+
+    @property
+    def version(self) -> str:
+        return self.record["version"]
+
+    @property
+    def has_version_model(self) -> bool:
+        return bool(self.version_model_files)
+
+
+class ModelDir:
+    """Reads export-model's directory (ours or mlflow-export-import's)."""
+
+    def __init__(self, path: str | Path):
+        self.path = _directory(path)
+        document = read_json(self.path / MODEL_JSON, "registered model")
+        self.system: dict[str, Any] = document.get("system") or {}
+        self.info: dict[str, Any] = document.get("info") or {}
+        self.own_format = is_own_format(document)
+        where = self.path / MODEL_JSON
+        try:
+            raw = document["mlflow"]["registered_model"]
+            self.model = normalize_model(raw)
+            raw_versions = raw.get("versions")
+            if raw_versions is None:
+                raw_versions = raw.get("latest_versions") or []
+            records = [normalize_version(v, self.model) for v in raw_versions]
+            self.versions = [self._entry(r) for r in records]
+            self.skipped = list(self.info.get("skipped_versions") or [])
+        except UnsafePathError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ExportDirError(f"{where}: malformed registered model record ({exc})") from None
+        self.versions.sort(key=lambda e: int(e.version))
+
+    def _entry(self, record: dict) -> VersionEntry:
+        version = record["version"]
+        if self.own_format:
+            entry = (self.info.get("versions") or {}).get(version) or {}
+            run_path = safe_join(self.path, entry["run_dir"]) if entry.get("run_dir") else None
+            root = safe_join(self.path, f"{VERSION_MODELS_DIR}/{version}")
+            return VersionEntry(record, run_path, root, _own_files(entry.get("version_model")),
+                                entry.get("run_missing"))
+        run_path = _run_folder(self.path, record.get("run_id"))
+        root = safe_join(self.path, f"{VERSION_MODELS_DIR}/{version}")
+        return VersionEntry(record, run_path, root, _found_files(root))
+
+
+class VersionDir:
+    """Reads export-model-version's directory (ours or mlflow-export-import's)."""
+
+    def __init__(self, path: str | Path):
+        self.path = _directory(path)
+        version_json = self.path / VERSION_JSON
+        if not version_json.exists() and (self.path / REFERENCE_VERSION_JSON).is_file():
+            version_json = self.path / REFERENCE_VERSION_JSON
+        document = read_json(version_json, "model version")
+        self.system: dict[str, Any] = document.get("system") or {}
+        info = document.get("info") or {}
+        own = is_own_format(document)
+        try:
+            self.model = self._model()
+            record = normalize_version(document["mlflow"]["model_version"], self.model)
+            self.experiment = self._experiment()
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ExportDirError(
+                f"{version_json}: malformed model version record ({exc})") from None
+        run_path = self.path / VERSION_RUN_DIR
+        run_path = run_path if (run_path / RUN_JSON).is_file() else None
+        root = self.path / VERSION_MODEL_DIR
+        files = _own_files(info.get("version_model")) if own else _found_files(root)
+        self.entry = VersionEntry(record, run_path, root, files, info.get("run_missing"))
+
+    def _model(self) -> dict[str, Any]:
+        path = self.path / MODEL_JSON
+        if not path.exists():  # early mlflow-export-import wrote no model.json here
+            return normalize_model({})
+        return normalize_model(read_json(path, "registered model")["mlflow"]["registered_model"])
+
+    def _experiment(self) -> dict[str, Any] | None:
+        path = self.path / EXPERIMENT_JSON
+        if not path.exists():
+            return None
+        experiment = read_json(path, "experiment")["mlflow"]["experiment"]
+        return {"name": experiment.get("name"), "tags": _pairs(experiment.get("tags"), "key")}
+
+
+def _directory(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.is_dir():
+        raise ExportDirError(f"{path}: not a directory")
+    return path
+
+
+def _run_folder(root: Path, run_id: str | None) -> Path | None:
+    if not run_id:
+        return None
+    path = safe_join(root, run_id)
+    return path if (path / RUN_JSON).is_file() else None
+
+
+def _own_files(entry: dict | None) -> list[ArtifactFile] | None:
+    if entry is None:
+        return None
+    return manifest_from(entry.get("files") or [])
+
+
+def _found_files(root: Path) -> list[ArtifactFile] | None:
+    if not root.is_dir():
+        return None
+    return walk_files(root) or None
+
+
+# Normalizing both formats ---------------------------------------------------------------------
+
+def normalize_model(raw: dict[str, Any]) -> dict[str, Any]:
+    """The registered model: name, description, tags and ``aliases`` (alias -> version)."""
+    model = {field: raw.get(field) for field in MODEL_FIELDS}
+    model["description"] = model["description"] or ""
+    model["tags"] = _pairs(raw.get("tags"), "key")
+    model["aliases"] = _pairs(raw.get("aliases"), "alias", "version")
+    return model
+
+
+def normalize_version(raw: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
+    """One version: its stage ("None" for none), tags, and aliases."""
+    version = {field: raw.get(field) for field in VERSION_FIELDS}
+    version["version"] = str(int(raw["version"]))
+    version["description"] = version["description"] or ""
+    stage = version["current_stage"]
+    version["current_stage"] = "None" if stage in (None, "", "None") else stage
+    version["tags"] = _pairs(raw.get("tags"), "key")
+    # MLflow lists a version's aliases on the registered model (its search leaves the
+    # version's own list empty, and mlflow-export-import wrote it so): take both.
+    aliases = {str(a) for a in raw.get("aliases") or []}
+    aliases |= {a for a, v in model["aliases"].items() if str(v) == version["version"]}
+    version["aliases"] = sorted(aliases)
+    return version
+
+
+def _pairs(items: Any, key: str, value: str = "value") -> dict[str, str]:
+    """``{k: v}`` from a mapping or from mlflow-export-import's list of ``{key, value}``."""
+    if not items:
+        return {}
+    if isinstance(items, dict):
+        return {str(k): "" if v is None else str(v) for k, v in items.items()}
+    return {str(i[key]): "" if i.get(value) is None else str(i[value]) for i in items}

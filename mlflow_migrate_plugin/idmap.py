@@ -14,6 +14,8 @@ SOURCE_RUN_ID = PREFIX + "source.run_id"
 SOURCE_MODEL_ID = PREFIX + "source.model_id"
 # Set when a child's parent is not on the destination yet; the parent's import links it later.
 PENDING_PARENT = PREFIX + "source.parent_run_id"
+# A model version's source identity: "<source model name>/<version>".
+SOURCE_MODEL_VERSION = PREFIX + "source.model_version"
 STATE = PREFIX + "import_state"
 STATE_STARTED = "started"
 STATE_COMPLETE = "complete"
@@ -56,6 +58,11 @@ def find_logged_models(client, experiment_id: str, source_model_id: str) -> list
         [experiment_id],
         filter_string=f"tags.`{SOURCE_MODEL_ID}` = {_quote(source_model_id)}",
     ))
+
+
+def model_version_key(source_model: str, version: str) -> str:
+    """The value of :data:`SOURCE_MODEL_VERSION` for version ``version`` of ``source_model``."""
+    return f"{source_model}/{version}"
 
 
 def model_id_map_of_run(client, run) -> dict[str, str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mlflow.entities import LoggedModelStatus
+from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
 
 from .. import idmap
 from ..endpoint import Endpoint
@@ -76,6 +77,9 @@ def export_tasks(src: Endpoint, model, root: Path, engine, manifests: dict) -> l
 def create(dst: Endpoint, rec: dict[str, Any], experiment_id: str, run_id: str | None):
     """Create the model (PENDING) with name, type, params and tags plus its source identity."""
     tags = dict(rec.get("tags") or {})
+    # The registry maintains this list of the versions registered from the model; the source's
+    # list names versions that exist only there, and the destination's grows as they are made.
+    tags.pop(MLFLOW_MODEL_VERSIONS, None)
     tags[idmap.SOURCE_MODEL_ID] = rec["model_id"]
     return dst.client.create_logged_model(
         experiment_id,

@@ -387,7 +387,15 @@ def _log_inputs_and_outputs(dst: Endpoint, rec: dict, run_id: str, experiment_id
             report.warn(f"run {rec['info']['run_id']}: input model {m['model_id']} is not on the "
                         "destination; the input link is not recreated")
     if datasets or models_in:
-        client.log_inputs(run_id, datasets=datasets or None, models=models_in or None)
+        try:
+            client.log_inputs(run_id, datasets=datasets or None, models=models_in or None)
+        except MlflowException as exc:
+            # The server looks a dataset up, then inserts it: two runs of one experiment
+            # imported at once can both insert it, and the second fails on the unique key.
+            # Once the dataset exists, logging the inputs again links it.
+            if "unique" not in str(exc).lower():
+                raise
+            client.log_inputs(run_id, datasets=datasets or None, models=models_in or None)
     outputs = [LoggedModelOutput(model_ids[o["model_id"]], int(o.get("step") or 0))
                for o in rec["outputs"]["model_outputs"] if o["model_id"] in model_ids]
     if outputs:

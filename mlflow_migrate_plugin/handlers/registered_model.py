@@ -1,0 +1,337 @@
+"""Registered models: export one with its versions and their runs; import it with nothing lost.
+
+Export writes ``model.json`` and each selected version's run beside it (:mod:`.version_sources`).
+Import checks the whole export first, imports the runs (and their LoggedModels), creates the
+model if it is missing, then the versions in number order, gaps included (:mod:`.model_version`).
+A rerun adds nothing. If the import fails, what it created is removed: the versions, the model if
+it made it, and the runs it imported; a model it did not create keeps its metadata.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlflow.entities.model_registry.model_version_stages import ALL_STAGES, get_canonical_stage
+from mlflow.exceptions import MlflowException
+
+from .. import idmap
+from ..endpoint import Endpoint, redact
+from ..errors import ExportDirError, NotFoundError, UsageError
+from ..exportdir.layout import system_part
+from ..exportdir.model_dir import ModelDir, ModelDirWriter, VersionEntry
+from ..report import EXPORTED, IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
+from ..transfer.engine import Engine
+from . import experiment as experiment_handler
+from . import logged_model, model_version, version_sources
+from . import run as run_handler
+from .model_version import VersionOptions, VersionWriter
+
+SOURCE_MODEL_PREFIX = idmap.PREFIX + "source.registered_model."
+_SOURCE_FIELDS = ("name", "creation_timestamp", "last_updated_timestamp")
+
+
+def record(model) -> dict:
+    """The export record of a registered model, from its public properties."""
+    return {
+        "name": model.name,
+        "description": model.description or "",
+        "tags": dict(model.tags or {}),
+        "aliases": dict(model.aliases or {}),
+        "creation_timestamp": model.creation_timestamp,
+        "last_updated_timestamp": model.last_updated_timestamp,
+    }
+
+
+def get(endpoint: Endpoint, name: str):
+    """The registered model ``name``, or None when it does not exist."""
+    try:
+        return endpoint.client.get_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise
+
+
+def ensure(dst: Endpoint, name: str, rec: dict, report: Report, *, metadata: bool = True,
+           source_tags: bool = False) -> bool:
+    """Create model ``name`` (with the description and tags of ``rec`` when ``metadata``) if it
+    does not exist; return whether it was created. An existing model is left as it is."""
+    if get(dst, name) is not None:
+        return False
+    tags = dict(rec.get("tags") or {}) if metadata else {}
+    if source_tags:
+        for key in _SOURCE_FIELDS:
+            if rec.get(key) is not None:
+                tags[SOURCE_MODEL_PREFIX + key] = str(rec[key])
+    description = (rec.get("description") or None) if metadata else None
+    try:
+        dst.client.create_registered_model(name, tags=tags or None, description=description)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":  # a retried POST that had succeeded
+            raise
+    report.add("registered_model", rec.get("name") or name, IMPORTED, name)
+    return True
+
+
+def delete(dst: Endpoint, name: str, report: Report) -> None:
+    """Delete model ``name`` and its versions, if it exists."""
+    if get(dst, name) is None:
+        return
+    for version in model_version.all_versions(dst.client, name):
+        dst.client.delete_model_version(name, version.version)
+    dst.client.delete_registered_model(name)
+    report.add("registered_model", name, "deleted", name, "--delete-model")
+
+
+# Export ---------------------------------------------------------------------------------------
+
+@dataclass
+class ModelSelection:
+    """Which versions export-model writes (the CLI options of the same names)."""
+
+    stages: list[str] = field(default_factory=list)
+    versions: list[str] = field(default_factory=list)
+    export_latest_versions: bool = False
+    export_deleted_runs: bool = False
+    export_version_model: bool = False
+
+    def __post_init__(self) -> None:
+        if self.stages and self.versions:
+            raise UsageError("--stages and --versions are mutually exclusive: give one of them")
+        canonical = {s.lower(): s for s in ALL_STAGES}
+        unknown = [s for s in self.stages if s.lower() not in canonical]
+        if unknown:
+            raise UsageError(f"unknown stage(s) {', '.join(unknown)}; stages are "
+                             f"{', '.join(ALL_STAGES)}")
+        self.stages = [get_canonical_stage(s) for s in self.stages]
+        self.versions = [str(int(v)) if str(v).isdigit() else str(v) for v in self.versions]
+
+
+def _select(client, name: str, selection: ModelSelection) -> list:
+    if selection.export_latest_versions:
+        with warnings.catch_warnings():  # deprecated with stages, and still what was asked
+            warnings.simplefilter("ignore", FutureWarning)
+            versions = client.get_latest_versions(name, selection.stages or None)
+    else:
+        versions = model_version.all_versions(client, name)
+    if selection.stages:
+        versions = [v for v in versions if v.current_stage in selection.stages]
+    if selection.versions:
+        by_number = {str(v.version): v for v in versions}
+        missing = [v for v in selection.versions if v not in by_number]
+        if missing:
+            raise NotFoundError(f"registered model '{name}' has no version "
+                                f"{', '.join(missing)} to export")
+        versions = [by_number[v] for v in selection.versions]
+    return sorted(versions, key=lambda v: int(v.version))
+
+
+def _run_states(client, run_ids: set[str], engine: Engine) -> dict[str, str]:
+    """'active', 'deleted' or 'gone' for each run (looked up concurrently)."""
+    def state_of(run_id: str):
+        try:
+            return run_id, client.get_run(run_id).info.lifecycle_stage
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            return run_id, "gone"
+
+    return dict(engine.run(lambda r=r: state_of(r) for r in sorted(run_ids)))
+
+
+def export(src: Endpoint, name: str, output_dir: str | Path, engine: Engine, report: Report,
+           selection: ModelSelection | None = None, *, workers: int = 1,
+           progress: Progress = NO_PROGRESS) -> dict[str, Path]:
+    """Write model ``name`` and its selected versions; return the exported runs' folders."""
+    selection = selection or ModelSelection()
+    client = src.client
+    model = get(src, name)
+    if model is None:
+        raise NotFoundError(f"registered model '{name}' not found on {src.display}")
+    rec = record(model)
+    chosen = _select(client, name, selection)
+    progress.note(f"Model '{name}': {len(chosen)} versions to export")
+    states = _run_states(client, {v.run_id for v in chosen if v.run_id}, engine)
+    writer = ModelDirWriter(output_dir)
+    versions, entries, skipped, run_dirs = [], {}, [], {}
+    for mv in chosen:
+        key = idmap.model_version_key(name, mv.version)
+        state = states.get(mv.run_id) if mv.run_id else None
+        if state == "deleted" and not selection.export_deleted_runs:
+            why = f"its run {mv.run_id} is deleted (use --export-deleted-runs)"
+            skipped.append({"version": mv.version, "run_id": mv.run_id, "reason": why})
+            report.add("model_version", key, SKIPPED, None, why)
+            progress.note(f"  version {mv.version}: skipped, {why}")
+            continue
+        aliases = [a for a, v in rec["aliases"].items() if str(v) == str(mv.version)]
+        versions.append(model_version.record(mv, aliases))
+        entry = {"run_dir": None, "run_missing": None, "version_model": None}
+        if not mv.run_id:
+            entry["run_missing"] = "the version names no run"
+        elif state == "gone":
+            entry["run_missing"] = f"run {mv.run_id} no longer exists on the source"
+        else:
+            run_dirs[mv.run_id] = writer.run_dir(mv.run_id)
+            entry["run_dir"] = mv.run_id
+        entries[mv.version] = entry
+        missing = f" ({entry['run_missing']})" if entry["run_missing"] else ""
+        progress.note(f"  version {mv.version} (stage {mv.current_stage}): run "
+                      f"{mv.run_id or '-'}{missing}")
+    failed = version_sources.export_runs(src, run_dirs, engine, report, workers, progress)
+    for version, entry in entries.items():
+        if entry["run_dir"] in failed:
+            entry["run_missing"] = f"run export failed: {failed[entry['run_dir']]}"
+            entry["run_dir"] = None
+        if entry["run_missing"]:
+            report.warn(f"version {version} of '{name}': {entry['run_missing']}")
+        if selection.export_version_model:
+            entry["version_model"] = _version_model(src, name, version, writer, engine, report)
+        report.add("model_version", idmap.model_version_key(name, version), EXPORTED,
+                   str(output_dir))
+    writer.finish(system_part("export-model", redact(src.tracking_uri)), rec, versions, entries,
+                  skipped, {"selection": {
+                      "stages": selection.stages, "versions": selection.versions,
+                      "export_latest_versions": selection.export_latest_versions,
+                      "export_deleted_runs": selection.export_deleted_runs,
+                      "export_version_model": selection.export_version_model,
+                  }})
+    report.add("registered_model", name, EXPORTED, str(output_dir),
+               f"{len(versions)} versions, {len(skipped)} skipped")
+    return {run_id: path for run_id, path in run_dirs.items() if run_id not in failed}
+
+
+def _version_model(src: Endpoint, name: str, version: str, writer: ModelDirWriter,
+                   engine: Engine, report: Report):
+    try:
+        files = version_sources.download_version_model(
+            src, name, version, writer.version_model_root(version), engine)
+    except Exception as exc:
+        report.warn(f"version {version} of '{name}': its model files could not be exported "
+                    f"({exc})")
+        return None
+    if not files:
+        report.warn(f"version {version} of '{name}': its download location holds no files")
+    return files or None
+
+
+# Import ---------------------------------------------------------------------------------------
+
+@dataclass
+class ModelImportOptions:
+    """How import-model treats the export (the CLI options of the same names)."""
+
+    delete_model: bool = False
+    import_source_tags: bool = False
+    await_creation_for: int | None = None
+    run_options: run_handler.RunImportOptions = field(default_factory=run_handler.RunImportOptions)
+
+
+def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: Engine,
+            report: Report, model_name: str | None = None,
+            options: ModelImportOptions | None = None, *, workers: int = 1,
+            progress: Progress = NO_PROGRESS) -> str:
+    """Import an export-model directory into ``model_name`` (default: the exported name);
+    return the destination model's name."""
+    options = options or ModelImportOptions()
+    model_dir = ModelDir(input_dir)
+    source_name = model_dir.model["name"]
+    name = model_name or source_name
+    if not name:
+        raise ExportDirError(f"{model_dir.path}: the export names no model; give --model")
+    entries = _importable(model_dir, report)
+    writer = None if options.delete_model else _writer(dst, name, source_name, report, options,
+                                                       progress)
+    done = {e.version: writer.done(e.record) for e in entries} if writer is not None else {}
+    todo = [e for e in entries if done.get(e.version) is None]
+    run_paths = {e.record["run_id"]: e.run_path for e in todo if e.run_path}
+    run_dirs = version_sources.verify_runs(run_paths, engine)
+    for entry in todo:
+        version_sources.verify_version_model(entry, engine)
+    progress.note(f"Model '{source_name}' -> '{name}': {len(model_dir.versions)} versions in "
+                  f"the export, {len(todo)} to import; runs into experiment '{experiment_name}'")
+    for entry in entries:
+        if done.get(entry.version) is not None:
+            _report_done(writer, entry, done[entry.version], progress)
+    if options.delete_model:
+        delete(dst, name, report)
+        writer = _writer(dst, name, source_name, report, options, progress)
+    experiment_id = experiment_handler.ensure(dst, experiment_name, report)
+    imported: dict[str, version_sources.ImportedRun] = {}
+    made_models: list[str] = []
+    created_model = False
+    try:
+        version_sources.import_runs(dst, run_dirs, experiment_id, engine, report,
+                                    options.run_options, workers, imported, progress)
+        created_model = ensure(dst, name, model_dir.model, report,
+                               source_tags=options.import_source_tags)
+        for entry in todo:
+            run_id = entry.record["run_id"]
+            version_sources.create_version(
+                dst, writer, entry, run_dirs.get(run_id), imported.get(run_id), experiment_id,
+                engine, made_models, progress)
+    except BaseException:
+        undo(dst, name, writer, created_model, made_models, imported)
+        raise
+    _check_aliases(model_dir, report)
+    return name
+
+
+def _writer(dst, name, source_name, report, options: ModelImportOptions, progress):
+    return VersionWriter(dst, name, source_name, report,
+                         VersionOptions(import_source_tags=options.import_source_tags,
+                                        await_creation_for=options.await_creation_for),
+                         progress)
+
+
+def _importable(model_dir: ModelDir, report: Report) -> list[VersionEntry]:
+    """The versions that can be imported; the others are reported, and if no version can be,
+    nothing is created."""
+    for item in model_dir.skipped:
+        report.warn(f"version {item.get('version')} was not exported: {item.get('reason')}")
+    ok, missing = [], []
+    for entry in model_dir.versions:
+        (ok if entry.run_path or entry.has_version_model else missing).append(entry)
+    if missing and not ok:
+        raise ExportDirError(
+            f"{model_dir.path}: none of the {len(missing)} versions can be imported: the export "
+            f"holds neither their runs ({', '.join(e.record['run_id'] or '-' for e in missing)}) "
+            "nor their model files (export with --export-version-model)"
+        )
+    for entry in missing:
+        why = entry.run_missing or f"run {entry.record['run_id']} is not in the export"
+        report.warn(f"version {entry.version}: {why}, and the export holds no model files "
+                    "for it (--export-version-model); not imported")
+        report.add("model_version", idmap.model_version_key(model_dir.model["name"],
+                                                            entry.version), SKIPPED, None, why)
+    return ok
+
+
+def _report_done(writer: VersionWriter, entry: VersionEntry, found, progress: Progress) -> None:
+    writer.report.add("model_version", writer.key(entry.record), SKIPPED, found.version,
+                      "already imported")
+    progress.note(f"  version {entry.version}: already imported (version {found.version})")
+
+
+def undo(dst: Endpoint, name: str, writer: VersionWriter | None, created_model: bool,
+          made_models: list[str], imported: dict) -> None:
+    """Remove what a failed import made, so that nothing half imported is left behind."""
+    try:
+        if created_model:
+            dst.client.delete_registered_model(name)
+        elif writer is not None:
+            writer.discard_created()
+        for model_id in made_models:
+            logged_model.discard(dst, model_id)
+    except Exception:  # best effort; the original error is what the user needs
+        pass
+    version_sources.discard_runs(dst, imported)
+
+
+def _check_aliases(model_dir: ModelDir, report: Report) -> None:
+    exported = {e.version for e in model_dir.versions}
+    for alias, version in model_dir.model["aliases"].items():
+        if str(version) not in exported:
+            report.warn(f"alias '{alias}' points at version {version}, which is not in the "
+                        "export; it is not set")

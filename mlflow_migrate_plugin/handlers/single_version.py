@@ -1,0 +1,131 @@
+"""export-model-version and import-model-version: one version with its run.
+
+The export also records the registered model and the run's experiment (description and tags), so
+that the import can create them; their metadata is applied only when the import creates them and
+--import-metadata asks for it. Stages and aliases are set with --import-stages-and-aliases. Like
+import-model, the import keeps the version's number where the destination model allows it, adds
+nothing on a rerun, and removes what it created if it fails.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlflow.exceptions import MlflowException
+
+from ..endpoint import Endpoint, redact
+from ..errors import ExportDirError, NotFoundError
+from ..exportdir.experiment_dir import experiment_record
+from ..exportdir.layout import system_part
+from ..exportdir.model_dir import VersionDir, VersionDirWriter
+from ..report import EXPORTED, NO_PROGRESS, SKIPPED, Progress, Report
+from ..transfer.engine import Engine
+from . import experiment as experiment_handler
+from . import model_version, registered_model, version_sources
+from . import run as run_handler
+from .model_version import VersionOptions, VersionWriter
+
+
+def export(src: Endpoint, name: str, version: str, output_dir: str | Path, engine: Engine,
+           report: Report, *, export_version_model: bool = False,
+           progress: Progress = NO_PROGRESS) -> str | None:
+    """Write version ``version`` of model ``name``, its run (deleted or not: it was asked for),
+    the model and the run's experiment; return the run id exported, if any."""
+    client = src.client
+    mv = model_version.get(src, name, version)
+    model = registered_model.record(client.get_registered_model(name))
+    aliases = [a for a, v in model["aliases"].items() if str(v) == str(mv.version)]
+    rec = model_version.record(mv, aliases)
+    writer = VersionDirWriter(output_dir)
+    entry = {"run_dir": None, "run_missing": None, "version_model": None}
+    experiment = None
+    exported_run = None
+    progress.note(f"Version {mv.version} of '{name}' (stage {mv.current_stage}): run "
+                  f"{mv.run_id or '-'}")
+    if not mv.run_id:
+        entry["run_missing"] = "the version names no run"
+    else:
+        try:
+            run = client.get_run(mv.run_id)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            entry["run_missing"] = f"run {mv.run_id} no longer exists on the source"
+        else:
+            run_handler.export(src, mv.run_id, writer.run_dir, engine, report)
+            experiment = experiment_record(client.get_experiment(run.info.experiment_id))
+            entry["run_dir"] = writer.run_dir.name
+            exported_run = mv.run_id
+    if entry["run_missing"]:
+        report.warn(f"version {mv.version} of '{name}': {entry['run_missing']}")
+    if export_version_model:
+        entry["version_model"] = version_sources.download_version_model(
+            src, name, mv.version, writer.version_model_root(), engine) or None
+    writer.finish(system_part("export-model-version", redact(src.tracking_uri)), model, rec,
+                  experiment, entry)
+    report.add("model_version", f"{name}/{mv.version}", EXPORTED, str(output_dir))
+    return exported_run
+
+
+def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: Engine,
+            report: Report, model_name: str | None = None, *, create_model: bool = False,
+            import_source_tags: bool = False, import_stages_and_aliases: bool = False,
+            import_metadata: bool = False, progress: Progress = NO_PROGRESS) -> str | None:
+    """Import an export-model-version directory; return the destination version's number
+    (None when the version could not be made, which the report says)."""
+    version_dir = VersionDir(input_dir)
+    entry = version_dir.entry
+    rec = entry.record
+    source_name = rec.get("name") or version_dir.model.get("name")
+    name = model_name or source_name
+    if not name:
+        raise ExportDirError(f"{version_dir.path}: the export names no model; give --model")
+    if entry.run_path is None and not entry.has_version_model:
+        why = entry.run_missing or "its run is not in the export"
+        raise ExportDirError(f"{version_dir.path}: version {rec['version']} cannot be imported: "
+                             f"{why}, and the export holds no model files for it "
+                             "(export with --export-version-model)")
+    if registered_model.get(dst, name) is None and not create_model:
+        raise NotFoundError(f"registered model '{name}' does not exist on {dst.display}; "
+                            "give --create-model to create it")
+    writer = VersionWriter(dst, name, source_name, report, VersionOptions(
+        import_source_tags=import_source_tags, stages_and_aliases=import_stages_and_aliases),
+        progress)
+    found = writer.done(rec)
+    if found is not None:
+        report.add("model_version", writer.key(rec), SKIPPED, found.version, "already imported")
+        progress.note(f"Version {rec['version']}: already imported as version {found.version} "
+                      f"of '{name}'")
+        return found.version
+    run_dirs = version_sources.verify_runs(
+        {"run": entry.run_path} if entry.run_path else {}, engine)
+    version_sources.verify_version_model(entry, engine)
+    run_dirs = {d.source_run_id: d for d in run_dirs.values()}
+    experiment_id = _experiment(dst, experiment_name, version_dir, import_metadata, report)
+    imported: dict[str, version_sources.ImportedRun] = {}
+    made_models: list[str] = []
+    created_model = False
+    try:
+        version_sources.import_runs(dst, run_dirs, experiment_id, engine, report,
+                                    run_handler.RunImportOptions(
+                                        import_source_tags=import_source_tags),
+                                    1, imported, progress)
+        created_model = registered_model.ensure(dst, name, version_dir.model, report,
+                                                metadata=import_metadata,
+                                                source_tags=import_source_tags)
+        run_dir = next(iter(run_dirs.values()), None)
+        run = imported.get(run_dir.source_run_id) if run_dir else None
+        return version_sources.create_version(dst, writer, entry, run_dir, run, experiment_id,
+                                              engine, made_models, progress)
+    except BaseException:
+        registered_model.undo(dst, name, writer, created_model, made_models, imported)
+        raise
+
+
+def _experiment(dst: Endpoint, name: str, version_dir: VersionDir, import_metadata: bool,
+                report: Report) -> str:
+    """The destination experiment; created with the exported tags only with --import-metadata."""
+    exported = version_dir.experiment
+    if import_metadata and exported and dst.client.get_experiment_by_name(name) is None:
+        return experiment_handler.ensure(dst, name, report, tags=exported["tags"] or None)
+    return experiment_handler.ensure(dst, name, report)

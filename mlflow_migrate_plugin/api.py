@@ -15,7 +15,9 @@ from pathlib import Path
 
 from .endpoint import Endpoint, reserve_http_connections
 from .handlers import experiment as experiment_handler
+from .handlers import registered_model as model_handler
 from .handlers import run as run_handler
+from .handlers import single_version
 from .handlers.run_selection import RunSelection
 from .report import NO_PROGRESS, Progress, Report
 from .transfer.engine import DEFAULT_WORKERS, Engine
@@ -174,3 +176,182 @@ def import_experiment(
             dst_notebook_dir=dst_notebook_dir,
         )
     return report
+
+
+def export_model(
+    model: str,
+    output_dir: str | Path,
+    *,
+    stages: list[str] | str | None = None,
+    versions: list[str] | str | None = None,
+    export_latest_versions: bool = False,
+    export_version_model: bool = False,
+    export_deleted_runs: bool = False,
+    export_permissions: bool = False,
+    notebook_formats: list[str] | None = None,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Export registered model ``model`` with its versions and each version's run.
+
+    All versions by default; ``stages`` (Production, Staging, Archived, None) or ``versions``
+    (numbers; not both: :class:`~.errors.UsageError`) select some, ``export_latest_versions``
+    the latest of each stage. A version whose run is deleted is exported only with
+    ``export_deleted_runs``. ``export_version_model`` also writes each version's own model
+    files, from which a version whose run is gone can still be imported. ``workers`` runs are
+    exported at a time, sharing one pool of as many transfers.
+    """
+    from .databricks.notebooks import parse_formats
+
+    notebook_formats = parse_formats(notebook_formats)  # a bad format fails before any work
+    selection = model_handler.ModelSelection(
+        stages=_as_list(stages), versions=_as_list(versions),
+        export_latest_versions=export_latest_versions, export_deleted_runs=export_deleted_runs,
+        export_version_model=export_version_model,
+    )
+    src = _endpoint(tracking_uri, registry_uri)
+    report = Report()
+    with _engine(workers) as engine:
+        run_dirs = model_handler.export(src, model, output_dir, engine, report, selection,
+                                        workers=workers, progress=progress)
+    if export_permissions:
+        _export_model_permissions(src, model, output_dir, report)
+    if notebook_formats:
+        _export_run_notebooks(src, run_dirs, notebook_formats, report)
+    return report
+
+
+def import_model(
+    input_dir: str | Path,
+    experiment_name: str,
+    *,
+    model: str | None = None,
+    delete_model: bool = False,
+    import_source_tags: bool = False,
+    await_creation_for: int | None = None,
+    import_permissions: bool = False,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Import an export-model directory as registered model ``model`` (default: its name in
+    the export), the versions' runs going to ``experiment_name``.
+
+    Versions keep their numbers, gaps included, with stage, aliases, tags, description, and a
+    source that follows the imported run or LoggedModel. ``delete_model`` deletes the
+    destination model and its versions first; ``await_creation_for`` is how many seconds to
+    wait for each version to be READY. Rerunning adds nothing; a failed import removes what it
+    created. :meth:`Progress.note` tells what is imported, version by version.
+    """
+    dst = _endpoint(tracking_uri, registry_uri)
+    report = Report()
+    options = model_handler.ModelImportOptions(
+        delete_model=delete_model, import_source_tags=import_source_tags,
+        await_creation_for=await_creation_for,
+        run_options=run_handler.RunImportOptions(import_source_tags=import_source_tags),
+    )
+    with _engine(workers) as engine:
+        name = model_handler.import_(dst, input_dir, experiment_name, engine, report, model,
+                                     options, workers=workers, progress=progress)
+    if import_permissions:
+        _import_model_permissions(dst, name, input_dir, report)
+    return report
+
+
+def export_model_version(
+    model: str,
+    version: str | int,
+    output_dir: str | Path,
+    *,
+    export_version_model: bool = False,
+    export_permissions: bool = False,
+    notebook_formats: list[str] | None = None,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Export one version of registered model ``model`` with its run (deleted or not), the
+    registered model's and the run's experiment's metadata, and with ``export_version_model``
+    the version's own model files."""
+    from .databricks.notebooks import parse_formats
+
+    notebook_formats = parse_formats(notebook_formats)  # a bad format fails before any work
+    src = _endpoint(tracking_uri, registry_uri)
+    report = Report()
+    with _engine(workers) as engine:
+        run_id = single_version.export(src, model, str(version), output_dir, engine, report,
+                                       export_version_model=export_version_model,
+                                       progress=progress)
+    if export_permissions:
+        _export_model_permissions(src, model, output_dir, report)
+    if notebook_formats and run_id:
+        _export_run_notebooks(src, {run_id: Path(output_dir) / "run"}, notebook_formats, report)
+    return report
+
+
+def import_model_version(
+    input_dir: str | Path,
+    experiment_name: str,
+    *,
+    model: str | None = None,
+    create_model: bool = False,
+    import_source_tags: bool = False,
+    import_stages_and_aliases: bool = False,
+    import_metadata: bool = False,
+    import_permissions: bool = False,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Import an export-model-version directory as a version of ``model`` (default: its name
+    in the export), its run going to ``experiment_name``.
+
+    ``create_model`` creates the registered model if missing; ``import_metadata`` gives a model
+    and an experiment the import creates their exported description and tags;
+    ``import_stages_and_aliases`` sets the version's stage and aliases. The version keeps its
+    number where the destination model allows it. Rerunning adds nothing; a failed import
+    removes what it created.
+    """
+    dst = _endpoint(tracking_uri, registry_uri)
+    report = Report()
+    with _engine(workers) as engine:
+        single_version.import_(
+            dst, input_dir, experiment_name, engine, report, model, create_model=create_model,
+            import_source_tags=import_source_tags,
+            import_stages_and_aliases=import_stages_and_aliases,
+            import_metadata=import_metadata, progress=progress,
+        )
+    if import_permissions:
+        _import_model_permissions(dst, model, input_dir, report)
+    return report
+
+
+def _as_list(value: list[str] | str | None) -> list[str]:
+    if isinstance(value, str):
+        value = value.split(",")
+    return [str(v).strip() for v in value or [] if str(v).strip()]
+
+
+def _export_model_permissions(src: Endpoint, model: str, output_dir, report: Report) -> None:
+    """Hook for Databricks: the registered model's permissions, into the export directory."""
+    report.warn("--export-permissions: model permissions need a Databricks source; nothing "
+                "exported")
+
+
+def _import_model_permissions(dst: Endpoint, model: str | None, input_dir,
+                              report: Report) -> None:
+    """Hook for Databricks: the exported permissions, onto the destination model."""
+    report.warn("--import-permissions: model permissions need a Databricks destination; "
+                "skipped")
+
+
+def _export_run_notebooks(src: Endpoint, run_dirs: dict, formats: list[str],
+                          report: Report) -> None:
+    """The notebooks of the versions' runs, each into its run's folder (Databricks)."""
+    for run_id, run_dir in run_dirs.items():
+        _export_notebook(src, run_id, run_dir, formats, report)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from mlflow_migrate_plugin.endpoint import CONNECT_TIMEOUT_ENV, Endpoint
 from mlflow_migrate_plugin.exportdir.paths import sha256_of
 from mlflow_migrate_plugin.report import Phase, Progress
 from tests import builders
-from tests.servers import free_port
+from tests.servers import free_port, mlflow_executable
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 REFERENCE_RUN = (FIXTURES / "anchor-repo-samples" / "oss_mlflow" / "single" / "experiments"
@@ -522,3 +524,31 @@ def test_bad_boolean_value_is_a_usage_error(tmp_path):
     assert result.exit_code == 2
     assert "perhaps" in result.stderr
 
+
+
+@pytest.mark.slow
+def test_interrupted_cli_import_removes_what_it_made(src, dst, unique_name, tmp_path):
+    exp_id = builders.experiment(src, unique_name("src-"))
+    built = builders.make_run(src, exp_id, metric_keys=4, steps=3000, classic_model=False)
+    api.export_run(built.run_id, tmp_path / "big", tracking_uri=src.tracking_uri)
+    name = unique_name("dst-")
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+
+    process = subprocess.Popen(
+        [mlflow_executable(), "migrate", "import-run", "--input-dir", str(tmp_path / "big"),
+         "--experiment-name", name, "--tracking-uri", dst.tracking_uri, "--workers", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        experiment = dst.client.get_experiment_by_name(name)
+        if experiment and dst.client.search_runs([experiment.experiment_id]):
+            break  # the run exists: the import is under way
+        time.sleep(0.05)
+    assert process.poll() is None, process.communicate()
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1].startswith("Interrupted")
+    assert "Traceback" not in stderr
+    _assert_nothing_left(dst, name, built.run_id)

@@ -46,11 +46,25 @@ def tracking_uri_option(role: str = ""):
 
 
 def notebook_formats_option(fn):
-    return text_option(
-        "--notebook-formats", default="",
+    return click.option(
+        "--notebook-formats", type=str, default="", show_default=True,
+        callback=_check_notebook_formats,
         help="Databricks notebook formats to export: SOURCE, HTML, JUPYTER or DBC "
              "(comma separated).",
     )(fn)
+
+
+def _check_notebook_formats(ctx, param, value):
+    """A misspelt format is a usage error at once, not after a long export."""
+    if value:
+        from ..databricks.notebooks import parse_formats
+        from ..errors import UsageError
+
+        try:
+            parse_formats(split_list(value))
+        except UsageError as exc:
+            raise click.BadParameter(str(exc).removeprefix("--notebook-formats: ")) from None
+    return value
 
 
 def common_options(fn):

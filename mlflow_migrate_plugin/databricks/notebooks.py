@@ -164,10 +164,13 @@ def _language_of(content: bytes) -> str:
 
 
 def _tag_run(dst: Endpoint, run_id: str, notebook_path: str, report: Report) -> None:
-    """Record on the run where its notebook went (a deleted run refuses tags: say so)."""
+    """Record on the run where its notebook went (a deleted run refuses tags: it gets none)."""
+    from mlflow.entities import LifecycleStage
     from mlflow.exceptions import MlflowException
 
     try:
+        if dst.client.get_run(run_id).info.lifecycle_stage == LifecycleStage.DELETED:
+            return
         dst.client.set_tag(run_id, IMPORTED_NOTEBOOK_TAG, notebook_path)
     except MlflowException as exc:
         report.warn(f"run {run_id}: notebook imported to '{notebook_path}', but tag "

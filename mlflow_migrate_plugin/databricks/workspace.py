@@ -125,13 +125,6 @@ class DatabricksCallError(MigrateError):
         self.cause = exc
         super().__init__(f"{what}: {self.error_code}: {_first_line(exc)}")
 
-    @property
-    def not_found(self) -> bool:
-        from databricks.sdk.errors import NotFound
-
-        return isinstance(self.cause, NotFound) or self.error_code in (
-            "RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
-
 
 def ensure_folder(endpoint: Endpoint, folder: str) -> None:
     """Create workspace folder ``folder`` and its parents (mkdirs: nothing if it exists)."""

@@ -30,6 +30,7 @@ from .paths import (
     manifest_from,
     manifest_of,
     safe_join,
+    sha256_of,
     verify_file,
     walk_files,
 )
@@ -91,6 +92,7 @@ class RunDirWriter:
                 "points": metrics.points,
                 "keys": len(metrics.keys),
                 "bytes": (self.path / METRICS_FILE).stat().st_size,
+                "sha256": sha256_of(self.path / METRICS_FILE),
             },
             "artifacts": manifest_of(artifacts),
             "logged_models": {mid: manifest_of(files) for mid, files in model_artifacts.items()},
@@ -171,7 +173,7 @@ class RunDir:
             )
 
     def check_metrics_file(self) -> None:
-        """Cheap check before anything is created: the history file is there and whole."""
+        """Check before anything is created: the history file is there, whole and unchanged."""
         if not self.own_format or self.metric_points() == 0:
             return
         path = self.path / METRICS_FILE
@@ -180,6 +182,11 @@ class RunDir:
         expected_bytes = (self.info.get("metrics") or {}).get("bytes")
         if expected_bytes is not None and path.stat().st_size != expected_bytes:
             raise ExportDirError(f"{path}: size differs from the export's record; corrupt")
+        # A changed digit keeps the size and the JSON valid: only the hash shows it.
+        expected_sha = (self.info.get("metrics") or {}).get("sha256")
+        if expected_sha and sha256_of(path) != expected_sha:
+            raise ExportDirError(
+                f"{path}: content does not match the sha256 recorded at export; corrupt")
 
     # Artifacts --------------------------------------------------------------------------------
 

@@ -481,12 +481,32 @@ def test_corrupt_metric_history_found_midway_leaves_nothing_behind(export_dir, d
     lines = history.read_text().splitlines(keepends=True)
     lines[-1] = lines[-1].replace('"key"', '"kez"')  # same size, so only reading finds it
     history.write_text("".join(lines))
+    # As in an export that recorded no hash of its history: the damage shows only midway.
+    document = _run_json(export_dir)
+    del document["info"]["metrics"]["sha256"]
+    _write_run_json(export_dir, document)
     name = unique_name("dst-")
 
     result = _import_cli(export_dir, dst, name)
 
     _assert_one_line_error(result, "metrics.jsonl", "not a metric point")
     _assert_nothing_left(dst, name, source_run_id)
+
+
+def test_metric_history_changed_after_export_is_refused_before_anything_is_created(
+        export_dir, dst, unique_name):
+    history = export_dir / "metrics.jsonl"
+    text = history.read_text()
+    at = text.index('"value": ') + len('"value": ')
+    digit = text[at]
+    assert digit.isdigit()
+    history.write_text(text[:at] + str((int(digit) + 1) % 10) + text[at + 1:])
+    name = unique_name("dst-")
+
+    result = _import_cli(export_dir, dst, name)
+
+    _assert_one_line_error(result, "metrics.jsonl", "sha256")
+    assert dst.client.get_experiment_by_name(name) is None
 
 
 def test_failed_import_can_be_rerun_cleanly(export_dir, dst, unique_name, pristine_export):

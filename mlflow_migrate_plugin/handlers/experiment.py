@@ -130,11 +130,8 @@ def export(src: Endpoint, experiment: str, output_dir: str | Path, engine: Engin
     finally:
         phase.close()
 
-    models = experiment_models.unproduced(src.client, exp.experiment_id, chosen.runs)
-    manifests: dict = {}
-    engine.run(experiment_models.export_tasks(src, models, writer, engine, manifests))
-    for model in models:
-        report.add("logged_model", model.model_id, EXPORTED, str(output_dir), "experiment-level")
+    models, manifests = experiment_models.export_all(src, exp.experiment_id, chosen.runs,
+                                                     writer, engine, report)
     extra = export_databricks_objects(src, exp, writer.path, sorted(exported), report,
                                       export_permissions=export_permissions,
                                       notebook_formats=notebook_formats or [])

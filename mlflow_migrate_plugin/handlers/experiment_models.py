@@ -11,15 +11,16 @@ found with that tag was interrupted and is replaced, one without it is complete 
 
 from __future__ import annotations
 
+import shutil
+
 from mlflow.entities import LifecycleStage, Metric
 
 from .. import idmap
 from ..endpoint import Endpoint
 from ..exportdir.experiment_dir import ExperimentDir, ExperimentDirWriter
-from ..exportdir.paths import ArtifactFile
-from ..report import FAILED, IMPORTED, SKIPPED, Report, failure_reason
+from ..report import EXPORTED, FAILED, IMPORTED, SKIPPED, Report, failure_reason
 from ..transfer import artifacts
-from ..transfer.engine import Engine, Task
+from ..transfer.engine import Engine
 from ..transfer.mlmodel import MLmodelRewriter
 from . import logged_model
 
@@ -37,14 +38,26 @@ def unproduced(client, experiment_id: str, exported_runs: list) -> list:
             return models
 
 
-def export_tasks(src: Endpoint, models: list, writer: ExperimentDirWriter, engine: Engine,
-                 manifests: dict[str, list[ArtifactFile]]) -> list[Task]:
-    """Download tasks for the models' artifacts; fills ``manifests`` as they run."""
-    tasks: list[Task] = []
-    for model in models:
-        tasks += logged_model.export_tasks(src, model, writer.logged_model_root(model.model_id),
-                                           engine, manifests)
-    return tasks
+def export_all(src: Endpoint, experiment_id: str, exported_runs: list,
+               writer: ExperimentDirWriter, engine: Engine, report: Report):
+    """Write the experiment's own models; return them and their artifact manifests.
+
+    A model that fails is reported, its folder removed, and left out of the export.
+    """
+    exported, manifests = [], {}
+    for model in unproduced(src.client, experiment_id, exported_runs):
+        root = writer.logged_model_root(model.model_id)
+        try:
+            engine.run(logged_model.export_tasks(src, model, root, engine, manifests))
+        except Exception as exc:
+            manifests.pop(model.model_id, None)
+            shutil.rmtree(root.parent, ignore_errors=True)
+            report.add("logged_model", model.model_id, FAILED, None, failure_reason(exc))
+            continue
+        exported.append(model)
+        report.add("logged_model", model.model_id, EXPORTED, str(writer.path),
+                   "experiment-level")
+    return exported, manifests
 
 
 def import_all(dst: Endpoint, exp_dir: ExperimentDir, experiment_id: str, engine: Engine,

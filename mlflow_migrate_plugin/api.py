@@ -338,16 +338,19 @@ def _as_list(value: list[str] | str | None) -> list[str]:
 
 
 def _export_model_permissions(src: Endpoint, model: str, output_dir, report: Report) -> None:
-    """Hook for Databricks: the registered model's permissions, into the export directory."""
-    report.warn("--export-permissions: model permissions need a Databricks source; nothing "
-                "exported")
+    """The registered model's ACL (workspace registry) or grants (Unity Catalog) into the
+    export's model.json (a Databricks source only)."""
+    from .databricks import extras
+
+    extras.export_model_permissions(src, model, output_dir, report)
 
 
 def _import_model_permissions(dst: Endpoint, model: str | None, input_dir,
                               report: Report) -> None:
-    """Hook for Databricks: the exported permissions, onto the destination model."""
-    report.warn("--import-permissions: model permissions need a Databricks destination; "
-                "skipped")
+    """The exported permissions onto ``model`` (default: its exported name; Databricks only)."""
+    from .databricks import extras
+
+    extras.import_model_permissions(dst, model, input_dir, report)
 
 
 def _export_run_notebooks(src: Endpoint, run_dirs: dict, formats: list[str],

@@ -12,6 +12,7 @@ import pytest
 from mlflow_migrate_plugin.databricks.unity_catalog import (
     MissingSignatureError,
     require_signature,
+    signature_refusal,
     skip_stage,
 )
 from mlflow_migrate_plugin.report import Report
@@ -54,6 +55,24 @@ def test_a_full_signature_passes(tmp_path):
 def test_a_missing_mlmodel_is_named(tmp_path):
     with pytest.raises(MissingSignatureError, match="version 2: no MLmodel file"):
         require_signature(tmp_path / "absent" / "MLmodel", "main.ml.churn", 2)
+
+
+@pytest.mark.parametrize("signature", ["", "signature:\n" + INPUTS])
+def test_mlflows_own_refusal_is_told_with_the_version(tmp_path, signature):
+    """MLflow's Unity Catalog store refuses the version while creating it, with a message that
+    names no version; the import says which version it was."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.store._unity_catalog.registry.rest_store import UcModelRegistryStore
+
+    (tmp_path / "MLmodel").write_text(MLMODEL + signature)
+    with pytest.raises(MlflowException) as refused:
+        UcModelRegistryStore._validate_model_signature(None, str(tmp_path))
+
+    error = signature_refusal(refused.value, "main.ml.churn", "5")
+
+    assert isinstance(error, MissingSignatureError)
+    assert "model 'main.ml.churn' version 5 has no signature" in str(error)
+    assert signature_refusal(MlflowException("RESOURCE_DOES_NOT_EXIST"), "m", 1) is None
 
 
 def test_stages_are_skipped_with_one_warning_per_version():

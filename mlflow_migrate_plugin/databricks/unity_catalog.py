@@ -1,8 +1,9 @@
-"""What a Unity Catalog registry accepts, checked before anything is created there.
+"""What a Unity Catalog registry accepts: signatures, and no stages.
 
 - Every model version needs a signature with inputs and outputs. MLflow's UC store checks this
-  only when the version is being created; checking each version's MLmodel in the export first
-  gives one clear error that names the version, with nothing half-imported.
+  when the version is being created, with a message that names no version:
+  :func:`signature_refusal` names it; :func:`require_signature` checks an exported MLmodel
+  before anything is created.
 - Stages do not exist in Unity Catalog (aliases replace them): a version's stage is not set,
   and a warning says which one was left out.
 
@@ -54,6 +55,25 @@ def require_signature(mlmodel_file: str | Path, model_name: str, version: str | 
             f"{where} has a signature without outputs, and Unity Catalog needs both inputs and "
             "outputs; log the model again with a full signature"
         )
+
+
+# How MLflow's Unity Catalog store words its refusal (client-side, while creating a version).
+_MLFLOW_REFUSAL = "Model passed for registration"
+
+
+def signature_refusal(exc: Exception, model_name: str,
+                      version: str | int) -> MissingSignatureError | None:
+    """The error to raise instead of MLflow's refusal of a version without a (full) signature,
+    naming the version; None if ``exc`` is something else. MLflow's own message names no
+    version, and an import creates many."""
+    message = str(getattr(exc, "message", exc))
+    if not (message.startswith(_MLFLOW_REFUSAL) and "signature" in message):
+        return None
+    return MissingSignatureError(
+        f"model '{model_name}' version {version} has no signature with inputs and outputs, and "
+        "Unity Catalog accepts only models logged with one; log the model again with a "
+        "signature, or import it into a workspace registry"
+    )
 
 
 def skip_stage(stage: str | None, model_name: str, version: str | int, report: Report) -> bool:

@@ -23,6 +23,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking._model_registry import DEFAULT_AWAIT_MAX_SLEEP_SECONDS
 
 from .. import idmap
+from ..databricks import unity_catalog
 from ..endpoint import Endpoint
 from ..errors import MigrateError, NotFoundError
 from ..report import IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
@@ -177,8 +178,14 @@ class VersionWriter:
         # once (one call less per version); otherwise only once they are set.
         pending = self.options.stages_and_aliases and bool(
             (rec.get("current_stage") or STAGE_NONE) != STAGE_NONE or rec.get("aliases"))
-        mv = self._create(target, self._tags(rec, complete=not pending),
-                          rec.get("description") or "")
+        try:
+            mv = self._create(target, self._tags(rec, complete=not pending),
+                              rec.get("description") or "")
+        except MlflowException as exc:  # Unity Catalog's refusal names no version: name it
+            refusal = unity_catalog.signature_refusal(exc, self.source_model, rec["version"])
+            if refusal is not None:
+                raise refusal from None
+            raise
         self.created.append(mv.version)
         self._await_ready(mv)
         self._next = int(mv.version) + 1

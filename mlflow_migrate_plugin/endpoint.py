@@ -7,6 +7,7 @@ explicit URIs; MLflow's process-wide tracking URI is never read for work nor set
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import urllib.parse
@@ -49,6 +50,14 @@ def redact(uri: str | None) -> str | None:
     return urllib.parse.urlunsplit(parsed._replace(netloc=host))
 
 
+_CREDENTIALS_IN_URL = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+
+
+def redact_text(text: str) -> str:
+    """``text`` with any ``user:password@`` inside URLs removed (MLflow's errors quote URLs)."""
+    return _CREDENTIALS_IN_URL.sub(r"\g<scheme>", text)
+
+
 def connect_timeout() -> float:
     value = os.environ.get(CONNECT_TIMEOUT_ENV)
     return float(value) if value else DEFAULT_CONNECT_TIMEOUT
@@ -68,7 +77,6 @@ def reserve_http_connections(count: int) -> None:
 
     if MLFLOW_HTTP_POOL_MAXSIZE.get() < count:
         os.environ[MLFLOW_HTTP_POOL_MAXSIZE.name] = str(count)
-
 
 
 @dataclass

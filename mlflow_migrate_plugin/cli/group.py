@@ -39,7 +39,9 @@ class MigrateGroup(click.Group):
                 sys.stderr.write("\r\033[K")
             if verbose:
                 traceback.print_exc()
-            click.echo(f"Error: {_describe(exc)}", err=True)
+            from ..endpoint import redact_text
+
+            click.echo(f"Error: {redact_text(_describe(exc))}", err=True)
             sys.exit(1)
 
 

@@ -98,8 +98,10 @@ class CliProgress(Progress):
 
 def print_summary(report: Report, started: float) -> None:
     """The closing lines: what moved, per kind of object, warnings, and the time it took."""
+    from ..endpoint import redact_text
+
     for warning in report.warnings:
-        click.echo(f"Warning: {warning}", err=True)
+        click.echo(f"Warning: {redact_text(warning)}", err=True)
     for line in report.summary_lines():
         click.echo(line)
     for outcome in report.outcomes:

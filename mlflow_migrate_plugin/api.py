@@ -358,3 +358,38 @@ def _export_run_notebooks(src: Endpoint, run_dirs: dict, formats: list[str],
     """The notebooks of the versions' runs, each into its run's folder (Databricks)."""
     for run_id, run_dir in run_dirs.items():
         _export_notebook(src, run_id, run_dir, formats, report)
+
+
+def copy_run(
+    run_id: str,
+    experiment_name: str,
+    *,
+    src_mlflow_uri: str | None = None,
+    dst_mlflow_uri: str | None = None,
+    import_source_tags: bool = False,
+    use_src_user_id: bool = False,
+    mlmodel_fix: bool = True,
+    keep_export_dir: str | Path | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Copy a run to ``experiment_name`` on the same or another server, in one call.
+
+    The same export and import as export_run + import_run, through a temporary directory that is
+    removed on success and on failure (``keep_export_dir`` keeps the export there instead).
+    Credentials for two different servers go in each URI (``http://user:password@host``).
+    """
+    from .transfer.staging import export_space
+
+    src = _endpoint(src_mlflow_uri)
+    dst = _endpoint(dst_mlflow_uri)
+    report = Report()
+    options = run_handler.RunImportOptions(
+        import_source_tags=import_source_tags, use_src_user_id=use_src_user_id,
+        mlmodel_fix=mlmodel_fix,
+    )
+    with export_space(keep_export_dir) as space, _engine(workers) as engine:
+        run_handler.export(src, run_id, space, engine, report, progress)
+        run_handler.import_(dst, space, engine, report, experiment_name=experiment_name,
+                            options=options, progress=progress)
+    return report

@@ -25,7 +25,7 @@ from .layout import (
     read_json,
     write_json,
 )
-from .paths import ArtifactFile, manifest_from, safe_join, verify_file
+from .paths import ArtifactFile, manifest_from, manifest_of, safe_join, verify_file
 
 NOTEBOOKS_DIR = "notebooks"
 MANIFEST = "manifest.json"
@@ -148,7 +148,5 @@ def add_to_run_manifest(run_dir: str | Path, files: list[ArtifactFile]) -> None:
     info = document.setdefault("info", {})
     listed = {f.path: f for f in manifest_from((info.get("artifacts") or {}).get("files") or [])}
     listed.update({f.path: f for f in files})
-    entries = sorted(listed.values(), key=lambda f: f.path)  # the shape RunDirWriter writes
-    info["artifacts"] = {"count": len(entries), "bytes": sum(f.size for f in entries),
-                         "files": [f.to_dict() for f in entries]}
+    info["artifacts"] = manifest_of(list(listed.values()))
     write_json(path, document)

@@ -156,11 +156,15 @@ class Endpoint:
         """
         timeout = connect_timeout() if timeout is None else timeout
         for uri in {self.tracking_uri, self.registry_uri}:
-            parsed = urllib.parse.urlsplit(uri)
-            if parsed.scheme in ("databricks", "databricks-uc"):
-                from .databricks.workspace import refuse_overridden_profile
+            if _scheme(uri) in ("databricks", "databricks-uc"):
+                from .databricks.workspace import configured_host
 
-                refuse_overridden_profile(uri)  # before any call reaches the wrong workspace
+                # The workspace's URL; also refuses a profile DATABRICKS_HOST would override.
+                host = configured_host(uri)
+                if host is None:
+                    continue
+                uri = host if "://" in host else "https://" + host
+            parsed = urllib.parse.urlsplit(uri)
             if parsed.scheme not in ("http", "https"):
                 continue
             port = parsed.port or (443 if parsed.scheme == "https" else 80)

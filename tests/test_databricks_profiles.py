@@ -8,6 +8,8 @@ to go, as on a machine where the user ran ``databricks auth login`` for two work
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from click.testing import CliRunner
 
@@ -15,7 +17,7 @@ from mlflow_migrate_plugin import api
 from mlflow_migrate_plugin.cli import migrate
 from mlflow_migrate_plugin.databricks import permissions
 from mlflow_migrate_plugin.endpoint import Endpoint
-from mlflow_migrate_plugin.errors import UsageError
+from mlflow_migrate_plugin.errors import UnreachableError, UsageError
 from mlflow_migrate_plugin.handlers.run import SOURCE_USER
 from tests.compare import run_view
 from tests.databricks_fixtures import (  # noqa: F401  (fixtures)
@@ -26,6 +28,7 @@ from tests.databricks_fixtures import (  # noqa: F401  (fixtures)
     workspace_a,
     workspace_b,
 )
+from tests.servers import free_port
 
 
 def _source_run(fake, monkeypatch, unique_name):
@@ -114,3 +117,22 @@ def test_a_profile_that_databricks_host_would_override_is_refused(
             Endpoint(f"databricks://{profiles['b']}", f"databricks://{profiles['b']}"), "1")
     same_host = Endpoint(f"databricks://{profiles['a']}", f"databricks://{profiles['a']}")
     assert same_host.workspace.config.host == workspace_a.url
+
+
+def test_an_unreachable_workspace_fails_within_the_connect_timeout(
+        clean_databricks_env, monkeypatch, tmp_path):
+    """databricks-sdk and MLflow retry an unreachable workspace for minutes; a wrong host in a
+    profile or in DATABRICKS_HOST is one line within MLFLOW_MIGRATE_CONNECT_TIMEOUT."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    (clean_databricks_env / ".databrickscfg").write_text(f"[gone]\nhost = {closed}\ntoken = t\n")
+    monkeypatch.setenv("MLFLOW_MIGRATE_CONNECT_TIMEOUT", "2")
+    started = time.monotonic()
+
+    with pytest.raises(UnreachableError, match=f"cannot reach {closed}"):
+        api.export_run("0" * 32, tmp_path / "run", tracking_uri="databricks://gone")
+    monkeypatch.setenv("DATABRICKS_HOST", closed)
+    monkeypatch.setenv("DATABRICKS_TOKEN", "t")
+    with pytest.raises(UnreachableError, match=f"cannot reach {closed}"):
+        api.import_run(tmp_path / "run", f"{HOME_FOLDER}/x", tracking_uri="databricks")
+
+    assert time.monotonic() - started < 20

@@ -72,6 +72,33 @@ def client_for_uri(uri: str) -> WorkspaceClient:
     return WorkspaceClient(host=creds.host, username=creds.username, password=creds.password)
 
 
+def configured_host(uri: str) -> str | None:
+    """The workspace URL a Databricks URI leads to, read as databricks-sdk reads it
+    (DATABRICKS_HOST, else the profile's ``host``), so that an unreachable workspace can fail
+    fast: the SDK retries it for minutes. None when only the SDK can tell (a secret-scope URI,
+    or no configuration at all, which the SDK reports itself).
+
+    Raises :class:`UsageError` for a profile URI that DATABRICKS_HOST would override.
+    """
+    from mlflow.utils.uri import get_db_info_from_uri
+
+    refuse_overridden_profile(uri)
+    if os.environ.get("DATABRICKS_HOST"):
+        return os.environ["DATABRICKS_HOST"]
+    profile, key_prefix = get_db_info_from_uri(uri) if "://" in uri else (None, None)
+    if key_prefix is not None:
+        return None
+    profile = profile or os.environ.get("DATABRICKS_CONFIG_PROFILE") or "DEFAULT"
+    return _config_file().get(profile, "host", fallback=None)
+
+
+def _config_file() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(os.path.expanduser(os.environ.get("DATABRICKS_CONFIG_FILE",
+                                                  "~/.databrickscfg")))
+    return parser
+
+
 def refuse_overridden_profile(uri: str) -> None:
     """databricks-sdk reads DATABRICKS_HOST before the profile, so a profile URI would quietly
     reach the workspace of the environment; copying between two profiles would then read and
@@ -80,10 +107,7 @@ def refuse_overridden_profile(uri: str) -> None:
     env_host = os.environ.get("DATABRICKS_HOST")
     if not profile or not env_host:
         return
-    config_file = os.path.expanduser(os.environ.get("DATABRICKS_CONFIG_FILE", "~/.databrickscfg"))
-    parser = configparser.ConfigParser()
-    parser.read(config_file)
-    profile_host = parser.get(profile, "host", fallback=None)
+    profile_host = _config_file().get(profile, "host", fallback=None)
     if profile_host is None or _same_host(profile_host, env_host):
         return
     raise UsageError(

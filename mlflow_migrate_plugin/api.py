@@ -393,3 +393,59 @@ def copy_run(
         run_handler.import_(dst, space, engine, report, experiment_name=experiment_name,
                             options=options, progress=progress)
     return report
+
+
+def copy_model_version(
+    src_model: str,
+    src_version: str | int,
+    dst_model: str,
+    *,
+    dst_experiment_name: str | None = None,
+    src_registry_uri: str | None = None,
+    dst_registry_uri: str | None = None,
+    src_mlflow_uri: str | None = None,
+    dst_mlflow_uri: str | None = None,
+    copy_permissions: bool = False,
+    copy_stages_and_aliases: bool = False,
+    copy_lineage_tags: bool = False,
+    keep_export_dir: str | Path | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Copy version ``src_version`` of ``src_model`` to a new version of ``dst_model``
+    (created if missing).
+
+    With ``dst_experiment_name`` the copy is deep: the version's run and LoggedModel are copied
+    into that experiment and the new version points at the copies. Without it the copy is
+    shallow: the new version points at the source version's run, which needs both sides on one
+    tracking server (else :class:`~.errors.UsageError` before anything is created).
+    ``copy_lineage_tags`` records the source model, version, run id, URIs (without credentials)
+    and user as ``mlflow_migrate.lineage.*`` tags. A tracking URI left out is derived from the
+    registry URI (``databricks-uc`` -> ``databricks``).
+    """
+    from .handlers import copy_version
+    from .transfer.staging import export_space
+
+    src = _endpoint(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
+    dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
+    report = Report()
+    with export_space(keep_export_dir) as space, _engine(workers) as engine:
+        if dst_experiment_name:
+            copy_version.deep(src, dst, src_model, str(src_version), dst_model,
+                              dst_experiment_name, space, engine, report,
+                              copy_stages_and_aliases=copy_stages_and_aliases,
+                              copy_lineage_tags=copy_lineage_tags, progress=progress)
+        else:
+            copy_version.shallow(src, dst, src_model, str(src_version), dst_model, report,
+                                 copy_stages_and_aliases=copy_stages_and_aliases,
+                                 copy_lineage_tags=copy_lineage_tags, progress=progress)
+    if copy_permissions:
+        copy_version.copy_permissions(src, src_model, dst, dst_model, report)
+    return report
+
+
+def _tracking_of(registry_uri: str | None) -> str | None:
+    """The tracking URI that goes with a registry URI given alone."""
+    if registry_uri and registry_uri.startswith("databricks-uc"):
+        return "databricks" + registry_uri[len("databricks-uc"):]
+    return registry_uri

@@ -47,12 +47,14 @@ def test_a_signature_without_outputs_is_refused(tmp_path):
 
 
 def test_a_full_signature_passes(tmp_path):
+    """Stands in for Unity Catalog accepting a model logged with inputs and outputs."""
     (tmp_path / "MLmodel").write_text(MLMODEL + "signature:\n" + INPUTS + OUTPUTS)
 
     require_signature(tmp_path / "MLmodel", "main.ml.churn", 1)
 
 
 def test_a_missing_mlmodel_is_named(tmp_path):
+    """An export without the version's MLmodel cannot show a signature: said, not guessed."""
     with pytest.raises(MissingSignatureError, match="version 2: no MLmodel file"):
         require_signature(tmp_path / "absent" / "MLmodel", "main.ml.churn", 2)
 

@@ -44,6 +44,29 @@ def find_complete_run(client, experiment_id: str, source_run_id: str):
     return None
 
 
+def complete_runs(client, experiment_id: str) -> dict[str, str]:
+    """Source run id -> destination run id of every finished import in the experiment.
+
+    One paged search, so that a rerun over thousands of runs does not look each one up.
+    """
+    from mlflow.store.tracking import SEARCH_MAX_RESULTS_DEFAULT
+
+    found: dict[str, str] = {}
+    token = None
+    while True:
+        page = client.search_runs(
+            [experiment_id], filter_string=f"tags.`{STATE}` = {_quote(STATE_COMPLETE)}",
+            run_view_type=ViewType.ALL, max_results=SEARCH_MAX_RESULTS_DEFAULT, page_token=token,
+        )
+        for run in page:
+            source = run.data.tags.get(SOURCE_RUN_ID)
+            if source:
+                found.setdefault(source, run.info.run_id)
+        token = page.token
+        if not token:
+            return found
+
+
 def find_children_waiting(client, experiment_id: str, source_parent_id: str) -> list:
     return client.search_runs(
         [experiment_id],

@@ -266,7 +266,8 @@ def _import_runs(dst: Endpoint, entries: list[RunEntry], experiment_id: str, eng
     lock = threading.Lock()
     unreachable = threading.Event()
     phase = progress.phase("importing runs", len(by_id), "runs")
-    client = dst.client
+    # Runs imported before are skipped without reading and hashing their files again.
+    done_before = {} if options.fresh else idmap.complete_runs(dst.client, experiment_id)
 
     def import_one(run_id: str) -> None:
         try:
@@ -274,11 +275,9 @@ def _import_runs(dst: Endpoint, entries: list[RunEntry], experiment_id: str, eng
                 report.add("run", run_id, FAILED, None,
                            f"not attempted: {dst.display} stopped answering")
                 return
-            done = None if options.fresh else idmap.find_complete_run(client, experiment_id,
-                                                                      run_id)
-            if done is not None:  # skip before reading and hashing its files again
-                report.add("run", run_id, SKIPPED, done.info.run_id, "already imported")
-                new_id = done.info.run_id
+            new_id = done_before.get(run_id)
+            if new_id is not None:
+                report.add("run", run_id, SKIPPED, new_id, "already imported")
             else:
                 new_id = run_handler.import_(dst, by_id[run_id].path, engine, report,
                                              experiment_id=experiment_id, options=options)

@@ -134,3 +134,28 @@ def test_second_import_of_a_deleted_run_is_skipped(src, dst, unique_name, tmp_pa
     assert skipped.destination_id == imported.destination_id
     [run] = _all_runs(dst, name)
     assert run.info.lifecycle_stage == "deleted"
+
+
+def test_rerun_finishes_an_import_stopped_after_its_completion_mark(src, dst, unique_name,
+                                                                    tmp_path):
+    """A kill between the completion mark and set_terminated/delete_run leaves a complete run
+    that is still RUNNING and not deleted; the rerun gives it its status and deletes it."""
+    exp_id = builders.experiment(src, unique_name("src-"))
+    built = builders.make_run(src, exp_id, status="FAILED", deleted=True, logged_model=False,
+                              classic_model=False)
+    out = tmp_path / "run"
+    api.export_run(built.run_id, out, tracking_uri=src.tracking_uri)
+    name = unique_name("dst-")
+    experiment_id = dst.client.create_experiment(name)
+    stopped = dst.client.create_run(experiment_id, tags={
+        idmap.SOURCE_RUN_ID: built.run_id, idmap.STATE: idmap.STATE_COMPLETE})
+
+    report = api.import_run(out, name, tracking_uri=dst.tracking_uri)
+
+    [skipped] = report.find("run", "skipped")
+    assert skipped.destination_id == stopped.info.run_id
+    finished = dst.client.get_run(stopped.info.run_id)
+    source = src.client.get_run(built.run_id)
+    assert (finished.info.status, finished.info.end_time, finished.info.lifecycle_stage) == (
+        "FAILED", source.info.end_time, "deleted")
+    assert len(_all_runs(dst, name)) == 1

@@ -210,6 +210,7 @@ def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report
     if not options.fresh:
         done = idmap.find_complete_run(client, experiment_id, src_id)
         if done is not None:
+            _complete_finish(client, done, rec["info"])
             report.add("run", src_id, SKIPPED, done.info.run_id, "already imported")
             return done.info.run_id
     for stale in idmap.find_runs(client, experiment_id, src_id):
@@ -426,6 +427,18 @@ def _finish(client, run_id: str, info: dict) -> None:
         client.set_terminated(run_id, status, end_time=info.get("end_time"))
     if info.get("lifecycle_stage") == "deleted":
         client.delete_run(run_id)
+
+
+def _complete_finish(client, run, info: dict) -> None:
+    """An import stopped between its completion mark and its last steps (status, end time,
+    deletion) is finished now; a fully imported run is left as it is."""
+    want_deleted = info.get("lifecycle_stage") == "deleted"
+    if run.info.lifecycle_stage == "deleted":
+        return
+    if run.info.status != (info.get("status") or "FINISHED"):
+        _finish(client, run.info.run_id, info)
+    elif want_deleted:
+        client.delete_run(run.info.run_id)
 
 
 def discard(dst: Endpoint, run_id: str, model_ids: list[str]) -> None:

@@ -76,7 +76,16 @@ def source_shape(endpoint: Endpoint, source: str, run) -> tuple:
     """What a source points at, without ids: a LoggedModel (by name) or a path in the run."""
     model_id = logged_model_id(source)
     if model_id:
-        return ("logged_model", endpoint.client.get_logged_model(model_id).name)
+        try:
+            model = endpoint.client.get_logged_model(model_id)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            return ("logged_model", "deleted")
+        tags = _without_markers(model.tags)
+        tags.pop(MLFLOW_MODEL_VERSIONS, None)
+        return ("logged_model", model.name, model.model_type, str(model.status),
+                dict(model.params or {}), tags)
     if source.startswith("runs:/"):
         run_part, _, path = source[len("runs:/"):].partition("/")
         return ("runs", run is not None and run_part == run.info.run_id, path)

@@ -154,7 +154,8 @@ def _purge_run(server, run_id: str) -> None:
 
 @pytest.fixture
 def vanished_run_model(built, src_server, unique_name):
-    """A LoggedModel version whose run no longer exists at all (purged)."""
+    """A LoggedModel version whose run no longer exists at all (purged), nor its LoggedModel
+    (deleted); its files are still where the version's download URI points."""
     src, model = built
     run = model_builders.small_run(src, model.experiment_id, "purged", classic_model=False)
     name = unique_name("vanished-")
@@ -163,6 +164,7 @@ def vanished_run_model(built, src_server, unique_name):
                                     model_id=run.model_ids[0], tags={"kept": "yes"})
     src.client.delete_run(run.run_id)
     _purge_run(src_server, run.run_id)
+    src.client.delete_logged_model(run.model_ids[0])
     return src, name, run
 
 
@@ -198,3 +200,56 @@ def test_version_whose_run_is_gone_and_no_model_files_is_reported_not_imported(
                          tracking_uri=dst.tracking_uri)
 
     assert dst.client.search_registered_models(f"name = '{dst_name}'") == []
+
+
+@pytest.fixture
+def runless_model(built, unique_name, tmp_path):
+    """A version of a LoggedModel logged without any run (MLflow 3 allows both)."""
+    src, model = built
+    client = src.client
+    logged = client.create_logged_model(model.experiment_id, name="runless",
+                                        params={"k": "v"}, tags={"kind": "no run"},
+                                        model_type="agent")
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "MLmodel").write_text(model_builders.builders.MLMODEL_TEMPLATE.format(
+        artifact_path="model", model_id=logged.model_id, run_id="null"))
+    (tmp_path / "files" / "weights.bin").write_bytes(b"\x00\x01" * 100)
+    src.artifact_repo(logged.artifact_location).log_artifacts(str(tmp_path / "files"))
+    client.finalize_logged_model(logged.model_id, "READY")
+    name = unique_name("runless-")
+    client.create_registered_model(name)
+    client.create_model_version(name, f"models:/{logged.model_id}", model_id=logged.model_id,
+                                description="no run")
+    return src, name, logged.model_id
+
+
+def test_version_of_a_logged_model_without_a_run_round_trips(runless_model, dst, unique_name,
+                                                             tmp_path):
+    src, name, model_id = runless_model
+    dst_name, experiment = unique_name("imported-"), unique_name("exp-")
+
+    report = api.export_model(name, tmp_path / "model", tracking_uri=src.tracking_uri)
+    api.import_model(tmp_path / "model", experiment, model=dst_name,
+                     tracking_uri=dst.tracking_uri)
+    again = api.import_model(tmp_path / "model", experiment, model=dst_name,
+                             tracking_uri=dst.tracking_uri)
+
+    assert report.warnings == []
+    assert model_view(dst, dst_name) == model_view(src, name)
+    assert identities(dst, dst_name) == {"1": (None, model_id)}
+    experiment_id = dst.client.get_experiment_by_name(experiment).experiment_id
+    assert len(dst.client.search_logged_models([experiment_id])) == 1
+    assert again.find("logged_model") == [] and again.find("model_version", "imported") == []
+
+
+def test_model_version_of_a_logged_model_without_a_run_imports(runless_model, dst, unique_name,
+                                                               tmp_path):
+    src, name, model_id = runless_model
+    dst_name = unique_name("imported-")
+
+    api.export_model_version(name, "1", tmp_path, tracking_uri=src.tracking_uri)
+    api.import_model_version(tmp_path, unique_name("exp-"), model=dst_name, create_model=True,
+                             tracking_uri=dst.tracking_uri)
+
+    assert model_view(dst, dst_name) == model_view(src, name)
+    assert identities(dst, dst_name) == {"1": (None, model_id)}

@@ -4,9 +4,11 @@ export-model writes ``model.json`` (the registered model with every exported ver
 it, each version's run as export-run writes it (``<run_id>/``); with --export-version-model each
 version's own model files go under ``version_models/<version>/``. export-model-version writes
 ``model.json`` (the registered model), ``version.json``, ``experiment.json`` (the run's
-experiment), the run in ``run/`` and the version's model files in ``version_model/``. The file
-that names the versions (``model.json``, ``version.json``) is written last: a directory without it
-is an interrupted export.
+experiment), the run in ``run/`` and the version's model files in ``version_model/``. A
+LoggedModel a version points at that no exported run produced (one logged without a run) goes
+under ``logged_models/<model_id>/artifacts/``, its record in the JSON that names the version.
+The file that names the versions (``model.json``, ``version.json``) is written last: a directory
+without it is an interrupted export.
 
 The readers also take mlflow-export-import's files: registered model tags and aliases as lists of
 key/value pairs, versions under ``versions`` or (older files) ``latest_versions``, the stage
@@ -21,7 +23,9 @@ from typing import Any
 
 from ..errors import ExportDirError, UnsafePathError
 from .layout import (
+    ARTIFACTS_DIR,
     EXPERIMENT_JSON,
+    LOGGED_MODELS_DIR,
     MODEL_JSON,
     RUN_JSON,
     VERSION_JSON,
@@ -58,6 +62,9 @@ class _Writer:
         root.mkdir(parents=True, exist_ok=True)
         return root
 
+    def logged_model_root(self, model_id: str) -> Path:
+        return self._root(f"{LOGGED_MODELS_DIR}/{model_id}/{ARTIFACTS_DIR}")
+
 
 class ModelDirWriter(_Writer):
     """Writes export-model's directory; :meth:`finish` writes ``model.json``."""
@@ -72,19 +79,23 @@ class ModelDirWriter(_Writer):
         return self._root(f"{VERSION_MODELS_DIR}/{version}")
 
     def finish(self, system: dict, model: dict, versions: list[dict], exported: dict[str, dict],
-               skipped: list[dict], extra_info: dict | None = None) -> None:
+               skipped: list[dict], models: Models | None = None,
+               extra_info: dict | None = None) -> None:
         """``exported`` maps each version to ``{"run_dir": run_id or None, "version_model":
-        files or None, "run_missing": why or None}``; ``skipped`` lists versions not exported."""
+        files or None, "run_missing": why or None}``; ``skipped`` lists versions not exported;
+        ``models`` maps a LoggedModel id to its record and files."""
         info = {
             "num_exported_versions": len(versions),
             "num_skipped_versions": len(skipped),
             "versions": {v: _entry_info(e) for v, e in exported.items()},
             "skipped_versions": skipped,
+            **_models_info(models),
             **(extra_info or {}),
         }
         write_json(self.path / MODEL_JSON, {
             "system": system, "info": info,
-            "mlflow": {"registered_model": {**model, "versions": versions}},
+            "mlflow": {"registered_model": {**model, "versions": versions},
+                       **_models_mlflow(models)},
         })
 
 
@@ -102,14 +113,29 @@ class VersionDirWriter(_Writer):
         return self._root(VERSION_MODEL_DIR)
 
     def finish(self, system: dict, model: dict, version: dict, experiment: dict | None,
-               entry: dict) -> None:
+               entry: dict, models: Models | None = None) -> None:
         write_json(self.path / MODEL_JSON, {"system": system, "info": {},
                                             "mlflow": {"registered_model": model}})
         if experiment is not None:
             write_json(self.path / EXPERIMENT_JSON, {"system": system, "info": {},
                                                      "mlflow": {"experiment": experiment}})
-        write_json(self.path / VERSION_JSON, {"system": system, "info": _entry_info(entry),
-                                              "mlflow": {"model_version": version}})
+        write_json(self.path / VERSION_JSON, {
+            "system": system, "info": {**_entry_info(entry), **_models_info(models)},
+            "mlflow": {"model_version": version, **_models_mlflow(models)},
+        })
+
+
+# LoggedModel id -> (its record, its files)
+Models = dict[str, tuple[dict, list[ArtifactFile]]]
+
+
+def _models_info(models: Models | None) -> dict:
+    return {"logged_models": {mid: manifest_of(files) for mid, (_, files) in models.items()}
+            } if models else {}
+
+
+def _models_mlflow(models: Models | None) -> dict:
+    return {"logged_models": [rec for rec, _ in models.values()]} if models else {}
 
 
 def _entry_info(entry: dict) -> dict:
@@ -124,6 +150,15 @@ def _entry_info(entry: dict) -> dict:
 # Readers --------------------------------------------------------------------------------------
 
 @dataclass
+class StandaloneModel:
+    """A LoggedModel exported for a version whose run did not bring it: record and files."""
+
+    record: dict[str, Any]
+    root: Path
+    files: list[ArtifactFile]
+
+
+@dataclass
 class VersionEntry:
     """One version of an export: its record, its run's folder and its own model files."""
 
@@ -133,6 +168,7 @@ class VersionEntry:
     version_model_files: list[ArtifactFile] | None
     # Why the export holds no run for it (mlflow-export-import says nothing: None).
     run_missing: str | None = None
+    logged_model: StandaloneModel | None = None
 
     @property
     def version(self) -> str:
@@ -141,6 +177,11 @@ class VersionEntry:
     @property
     def has_version_model(self) -> bool:
         return bool(self.version_model_files)
+
+    @property
+    def importable(self) -> bool:
+        """The export holds something to create the version from."""
+        return bool(self.run_path or self.has_version_model or self.logged_model)
 
 
 class ModelDir:
@@ -160,7 +201,10 @@ class ModelDir:
             if raw_versions is None:
                 raw_versions = raw.get("latest_versions") or []
             records = [normalize_version(v, self.model) for v in raw_versions]
+            models = _standalone_models(self.path, document)
             self.versions = [self._entry(r) for r in records]
+            for entry in self.versions:
+                entry.logged_model = models.get(entry.record.get("model_id"))
             self.skipped = list(self.info.get("skipped_versions") or [])
         except UnsafePathError:
             raise
@@ -197,6 +241,7 @@ class VersionDir:
             self.model = self._model()
             record = normalize_version(document["mlflow"]["model_version"], self.model)
             self.experiment = self._experiment()
+            models = _standalone_models(self.path, document)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ExportDirError(
                 f"{version_json}: malformed model version record ({exc})") from None
@@ -204,7 +249,8 @@ class VersionDir:
         run_path = run_path if (run_path / RUN_JSON).is_file() else None
         root = self.path / VERSION_MODEL_DIR
         files = _own_files(info.get("version_model")) if own else _found_files(root)
-        self.entry = VersionEntry(record, run_path, root, files, info.get("run_missing"))
+        self.entry = VersionEntry(record, run_path, root, files, info.get("run_missing"),
+                                  models.get(record.get("model_id")))
 
     def _model(self) -> dict[str, Any]:
         path = self.path / MODEL_JSON
@@ -218,6 +264,17 @@ class VersionDir:
             return None
         experiment = read_json(path, "experiment")["mlflow"]["experiment"]
         return {"name": experiment.get("name"), "tags": _pairs(experiment.get("tags"), "key")}
+
+
+def _standalone_models(root: Path, document: dict) -> dict[str, StandaloneModel]:
+    manifests = (document.get("info") or {}).get("logged_models") or {}
+    models = {}
+    for rec in document["mlflow"].get("logged_models") or []:
+        mid = rec["model_id"]
+        models[mid] = StandaloneModel(
+            rec, safe_join(root, f"{LOGGED_MODELS_DIR}/{mid}/{ARTIFACTS_DIR}"),
+            manifest_from((manifests.get(mid) or {}).get("files") or []))
+    return models
 
 
 def _directory(path: str | Path) -> Path:

@@ -180,18 +180,23 @@ def export(src: Endpoint, name: str, output_dir: str | Path, engine: Engine, rep
         progress.note(f"  version {mv.version} (stage {mv.current_stage}): run "
                       f"{mv.run_id or '-'}{missing}")
     failed = version_sources.export_runs(src, run_dirs, engine, report, workers, progress)
-    for version, entry in entries.items():
+    for entry in entries.values():
         if entry["run_dir"] in failed:
             entry["run_missing"] = f"run export failed: {failed[entry['run_dir']]}"
             entry["run_dir"] = None
-        if entry["run_missing"]:
+    models = version_sources.export_standalone_models(
+        src, [(v, entries[v["version"]]["run_dir"] is not None) for v in versions],
+        writer.logged_model_root, engine, report)
+    for version_rec in versions:
+        version, entry = version_rec["version"], entries[version_rec["version"]]
+        if entry["run_missing"] and version_rec.get("model_id") not in models:
             report.warn(f"version {version} of '{name}': {entry['run_missing']}")
         if selection.export_version_model:
             entry["version_model"] = _version_model(src, name, version, writer, engine, report)
         report.add("model_version", idmap.model_version_key(name, version), EXPORTED,
                    str(output_dir))
     writer.finish(system_part("export-model", redact(src.tracking_uri)), rec, versions, entries,
-                  skipped, {"selection": {
+                  skipped, models, {"selection": {
                       "stages": selection.stages, "versions": selection.versions,
                       "export_latest_versions": selection.export_latest_versions,
                       "export_deleted_runs": selection.export_deleted_runs,
@@ -248,7 +253,7 @@ def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: 
     run_paths = {e.record["run_id"]: e.run_path for e in todo if e.run_path}
     run_dirs = version_sources.verify_runs(run_paths, engine)
     for entry in todo:
-        version_sources.verify_version_model(entry, engine)
+        version_sources.verify_version_files(entry, engine)
     progress.note(f"Model '{source_name}' -> '{name}': {len(model_dir.versions)} versions in "
                   f"the export, {len(todo)} to import; runs into experiment '{experiment_name}'")
     for entry in entries:
@@ -292,7 +297,7 @@ def _importable(model_dir: ModelDir, report: Report) -> list[VersionEntry]:
         report.warn(f"version {item.get('version')} was not exported: {item.get('reason')}")
     ok, missing = [], []
     for entry in model_dir.versions:
-        (ok if entry.run_path or entry.has_version_model else missing).append(entry)
+        (ok if entry.importable else missing).append(entry)
     if missing and not ok:
         raise ExportDirError(
             f"{model_dir.path}: none of the {len(missing)} versions can be imported: the export "

@@ -56,13 +56,15 @@ def export(src: Endpoint, name: str, version: str, output_dir: str | Path, engin
             experiment = experiment_record(client.get_experiment(run.info.experiment_id))
             entry["run_dir"] = writer.run_dir.name
             exported_run = mv.run_id
-    if entry["run_missing"]:
+    models = version_sources.export_standalone_models(
+        src, [(rec, exported_run is not None)], writer.logged_model_root, engine, report)
+    if entry["run_missing"] and rec.get("model_id") not in models:
         report.warn(f"version {mv.version} of '{name}': {entry['run_missing']}")
     if export_version_model:
         entry["version_model"] = version_sources.download_version_model(
             src, name, mv.version, writer.version_model_root(), engine) or None
     writer.finish(system_part("export-model-version", redact(src.tracking_uri)), model, rec,
-                  experiment, entry)
+                  experiment, entry, models)
     report.add("model_version", f"{name}/{mv.version}", EXPORTED, str(output_dir))
     return exported_run
 
@@ -80,7 +82,7 @@ def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: 
     name = model_name or source_name
     if not name:
         raise ExportDirError(f"{version_dir.path}: the export names no model; give --model")
-    if entry.run_path is None and not entry.has_version_model:
+    if not entry.importable:
         why = entry.run_missing or "its run is not in the export"
         raise ExportDirError(f"{version_dir.path}: version {rec['version']} cannot be imported: "
                              f"{why}, and the export holds no model files for it "
@@ -99,7 +101,7 @@ def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: 
         return found.version
     run_dirs = version_sources.verify_runs(
         {"run": entry.run_path} if entry.run_path else {}, engine)
-    version_sources.verify_version_model(entry, engine)
+    version_sources.verify_version_files(entry, engine)
     run_dirs = {d.source_run_id: d for d in run_dirs.values()}
     experiment_id = _experiment(dst, experiment_name, version_dir, import_metadata, report)
     imported: dict[str, version_sources.ImportedRun] = {}

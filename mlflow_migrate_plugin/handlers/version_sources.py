@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from mlflow.entities import LoggedModelStatus
+from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from .. import idmap
 from ..endpoint import Endpoint
-from ..exportdir.model_dir import VersionEntry
+from ..exportdir.model_dir import Models, StandaloneModel, VersionEntry
 from ..exportdir.paths import ArtifactFile
 from ..exportdir.run_dir import RunDir
 from ..report import FAILED, IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report, failure_reason
@@ -61,6 +64,35 @@ def export_runs(src: Endpoint, run_dirs: dict[str, Path], engine: Engine, report
     finally:
         phase.close()
     return failed
+
+
+def export_standalone_models(src: Endpoint, versions: list[tuple[dict, bool]],
+                             root_of: Callable[[str], Path], engine: Engine,
+                             report: Report) -> Models:
+    """The LoggedModels versions point at that their exported run does not bring (a model
+    logged without a run, or whose run is gone or not exported): record and files of each.
+    ``versions`` holds each version's record and whether its run was exported."""
+    client = src.client
+    wanted: dict[str, Any] = {}
+    for rec, run_exported in versions:
+        model_id = rec.get("model_id")
+        if not model_id or model_id in wanted:
+            continue
+        try:
+            model = client.get_logged_model(model_id)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            report.warn(f"version {rec['version']}: its LoggedModel {model_id} no longer exists")
+            continue
+        if not (run_exported and model.source_run_id == rec.get("run_id")):
+            wanted[model_id] = model
+    manifests: dict[str, list[ArtifactFile]] = {}
+    tasks = []
+    for model_id, model in wanted.items():
+        tasks += logged_model.export_tasks(src, model, root_of(model_id), engine, manifests)
+    engine.run(tasks)
+    return {mid: (logged_model.record(m), manifests[mid]) for mid, m in wanted.items()}
 
 
 def download_version_model(src: Endpoint, name: str, version: str, root: Path,
@@ -243,9 +275,38 @@ def import_version_model(dst: Endpoint, entry: VersionEntry, key: str, experimen
     return Target(f"models:/{model.model_id}", run.run_id if run else None, model.model_id)
 
 
-def verify_version_model(entry: VersionEntry, engine: Engine) -> None:
+def verify_version_files(entry: VersionEntry, engine: Engine) -> None:
+    """Check the version's own model files and its run-less LoggedModel's, if exported."""
     if entry.has_version_model:
         engine.run(artifacts.verify_tasks(entry.version_model_root, entry.version_model_files))
+    if entry.logged_model is not None:
+        engine.run(artifacts.verify_tasks(entry.logged_model.root, entry.logged_model.files))
+
+
+def import_standalone_model(dst: Endpoint, model: StandaloneModel, experiment_id: str,
+                            engine: Engine, report: Report, made_models: list[str]) -> Target:
+    """Recreate a LoggedModel that came without its run (or reuse its earlier import)."""
+    client = dst.client
+    rec = model.record
+    source_id = rec["model_id"]
+    found = idmap.find_logged_models(client, experiment_id, source_id)
+    for existing in found:
+        if (existing.tags or {}).get(idmap.STATE) != idmap.STATE_STARTED:
+            return Target(f"models:/{existing.model_id}", None, existing.model_id)
+    for stale in found:  # an interrupted import left it half made
+        logged_model.discard(dst, stale.model_id)
+    marked = {**rec, "tags": {**(rec.get("tags") or {}), idmap.STATE: idmap.STATE_STARTED}}
+    new = logged_model.create(dst, marked, experiment_id, None)
+    made_models.append(new.model_id)
+    engine.run(artifacts.upload(dst.artifact_repo(new.artifact_location), model.root,
+                                model.files, MLmodelRewriter({}, {source_id: new.model_id})))
+    logged_model.finalize(dst, rec, new.model_id)
+    client.delete_logged_model_tag(new.model_id, idmap.STATE)
+    if rec.get("metrics"):
+        report.warn(f"logged model {source_id}: its {len(rec['metrics'])} metrics were logged "
+                    "by a run that is not in the export; they are not recreated")
+    report.add("logged_model", source_id, IMPORTED, new.model_id)
+    return Target(f"models:/{new.model_id}", None, new.model_id)
 
 
 def _model_name(source: str | None) -> str:
@@ -264,11 +325,15 @@ def create_version(dst: Endpoint, writer: VersionWriter, entry: VersionEntry,
                    engine: Engine, made_models: list[str],
                    progress: Progress = NO_PROGRESS) -> str | None:
     """Create the destination version of ``entry``, following its source to the imported run
-    or LoggedModel, else to its own model files; return its number (None: reported, not made).
+    or LoggedModel, else to the LoggedModel exported without its run, else to its own model
+    files; return its number (None: reported, not made).
     ``made_models`` receives the LoggedModels made from model files, for the caller's undo."""
     rec = entry.record
     report = writer.report
     found = target(rec, run_dir, run, dst)
+    if found is None and entry.logged_model is not None:
+        found = import_standalone_model(dst, entry.logged_model, experiment_id, engine, report,
+                                        made_models)
     if found is None and entry.has_version_model:
         found = import_version_model(dst, entry, writer.key(rec), experiment_id, run,
                                      run_dir.source_run_id if run_dir else rec.get("run_id"),

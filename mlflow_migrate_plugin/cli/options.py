@@ -72,8 +72,9 @@ def common_options(fn):
 
     @click.option("--workers", type=click.IntRange(1, 64), default=DEFAULT_WORKERS,
                   show_default=True, envvar="MLFLOW_MIGRATE_WORKERS",
-                  help="Concurrent transfers (files, metric batches); experiment commands "
-                       "also move this many runs at a time. Also $MLFLOW_MIGRATE_WORKERS.")
+                  help="Concurrent transfers (files, metric batches); experiment and model "
+                       "commands also move this many runs at a time. Also "
+                       "$MLFLOW_MIGRATE_WORKERS.")
     @click.option("--verbose", "-v", is_flag=True, default=False, envvar="MLFLOW_MIGRATE_VERBOSE",
                   help="Show debug logging, and a traceback on error.")
     @functools.wraps(fn)

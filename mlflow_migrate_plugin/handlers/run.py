@@ -207,13 +207,16 @@ def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report
         experiment_id = experiment_handler.ensure(dst, experiment_name, report)
     client = dst.client
 
+    # One search answers both questions: imported before, and interrupted imports to discard.
+    previous = idmap.find_runs(client, experiment_id, src_id)
     if not options.fresh:
-        done = idmap.find_complete_run(client, experiment_id, src_id)
+        done = next((r for r in previous
+                     if r.data.tags.get(idmap.STATE) == idmap.STATE_COMPLETE), None)
         if done is not None:
             _complete_finish(client, done, rec["info"])
             report.add("run", src_id, SKIPPED, done.info.run_id, "already imported")
             return done.info.run_id
-    for stale in idmap.find_runs(client, experiment_id, src_id):
+    for stale in previous:
         if stale.data.tags.get(idmap.STATE) != idmap.STATE_COMPLETE:
             # The interrupted import may have created LoggedModels too: they go with it.
             stale_models = list(idmap.model_id_map_of_run(client, stale).values())

@@ -320,14 +320,14 @@ def import_model_version(
     dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
     with _engine(workers) as engine:
-        single_version.import_(
+        name = single_version.import_(
             dst, input_dir, experiment_name, engine, report, model, create_model=create_model,
             import_source_tags=import_source_tags,
             import_stages_and_aliases=import_stages_and_aliases,
             import_metadata=import_metadata, progress=progress,
         )
     if import_permissions:
-        _import_model_permissions(dst, model, input_dir, report)
+        _import_model_permissions(dst, name, input_dir, report)
     return report
 
 
@@ -345,8 +345,7 @@ def _export_model_permissions(src: Endpoint, model: str, output_dir, report: Rep
     extras.export_model_permissions(src, model, output_dir, report)
 
 
-def _import_model_permissions(dst: Endpoint, model: str | None, input_dir,
-                              report: Report) -> None:
+def _import_model_permissions(dst: Endpoint, model: str, input_dir, report: Report) -> None:
     """The exported permissions onto ``model`` (default: its exported name; Databricks only)."""
     from .databricks import extras
 

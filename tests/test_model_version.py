@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from mlflow_migrate_plugin import api, idmap
 from mlflow_migrate_plugin.cli import migrate
-from mlflow_migrate_plugin.errors import ExportDirError, NotFoundError
+from mlflow_migrate_plugin.errors import ExportDirError, MigrateError, NotFoundError
 from mlflow_migrate_plugin.exportdir.model_dir import ModelDir, VersionDir
 from mlflow_migrate_plugin.handlers.model_version import all_versions
 from tests import model_builders
@@ -256,3 +256,23 @@ def test_reference_model_json_with_its_run_folder_imports(dst, unique_name, tmp_
     assert run.data.tags[idmap.SOURCE_RUN_ID] == version["run_id"]
     assert dst.client.get_registered_model(name).description == "Registered model description ✓"
     assert any("alias 'champion' points at version 1" in w for w in report.warnings)
+
+
+def test_version_whose_source_cannot_be_followed_leaves_nothing_behind(dst, unique_name,
+                                                                       tmp_path):
+    """A source outside the version's run (and no model files in the export) cannot be
+    pointed at the imported run: the import fails and removes the model and run it made."""
+    shutil.copytree(MV3, tmp_path / "mv-3")
+    path = tmp_path / "mv-3" / "version.json"
+    document = json.loads(path.read_text())
+    document["mlflow"]["model_version"]["source"] = "s3://elsewhere/some/model"
+    path.write_text(json.dumps(document))
+    name, experiment = unique_name("model-"), unique_name("exp-")
+
+    with pytest.raises(MigrateError, match="s3://elsewhere/some/model"):
+        api.import_model_version(tmp_path / "mv-3", experiment, model=name, create_model=True,
+                                 tracking_uri=dst.tracking_uri)
+
+    assert dst.client.search_registered_models(f"name = '{name}'") == []
+    experiment_id = dst.client.get_experiment_by_name(experiment).experiment_id
+    assert dst.client.search_runs([experiment_id]) == []

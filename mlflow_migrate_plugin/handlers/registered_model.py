@@ -18,7 +18,7 @@ from mlflow.exceptions import MlflowException
 
 from .. import idmap
 from ..endpoint import Endpoint, redact
-from ..errors import ExportDirError, NotFoundError, UsageError
+from ..errors import ExportDirError, MigrateError, NotFoundError, UsageError
 from ..exportdir.layout import system_part
 from ..exportdir.model_dir import ModelDir, ModelDirWriter, VersionEntry
 from ..report import EXPORTED, IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
@@ -271,11 +271,15 @@ def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: 
                                     options.run_options, workers, imported, progress)
         created_model = ensure(dst, name, model_dir.model, report,
                                source_tags=options.import_source_tags)
+        made = []
         for entry in todo:
             run_id = entry.record["run_id"]
-            version_sources.create_version(
+            made.append(version_sources.create_version(
                 dst, writer, entry, run_dirs.get(run_id), imported.get(run_id), experiment_id,
-                engine, made_models, progress)
+                engine, made_models, progress))
+        if todo and all(number is None for number in made):
+            raise MigrateError(f"{model_dir.path}: none of the {len(todo)} versions to import "
+                               "could be made; see the warnings")
     except BaseException:
         undo(dst, name, writer, created_model, made_models, imported)
         raise

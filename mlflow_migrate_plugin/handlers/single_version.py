@@ -14,7 +14,7 @@ from pathlib import Path
 from mlflow.exceptions import MlflowException
 
 from ..endpoint import Endpoint, redact
-from ..errors import ExportDirError, NotFoundError
+from ..errors import ExportDirError, MigrateError, NotFoundError
 from ..exportdir.experiment_dir import experiment_record
 from ..exportdir.layout import system_part
 from ..exportdir.model_dir import VersionDir, VersionDirWriter
@@ -72,9 +72,8 @@ def export(src: Endpoint, name: str, version: str, output_dir: str | Path, engin
 def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: Engine,
             report: Report, model_name: str | None = None, *, create_model: bool = False,
             import_source_tags: bool = False, import_stages_and_aliases: bool = False,
-            import_metadata: bool = False, progress: Progress = NO_PROGRESS) -> str | None:
-    """Import an export-model-version directory; return the destination version's number
-    (None when the version could not be made, which the report says)."""
+            import_metadata: bool = False, progress: Progress = NO_PROGRESS) -> str:
+    """Import an export-model-version directory; return the destination model's name."""
     version_dir = VersionDir(input_dir)
     entry = version_dir.entry
     rec = entry.record
@@ -98,7 +97,7 @@ def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: 
         report.add("model_version", writer.key(rec), SKIPPED, found.version, "already imported")
         progress.note(f"Version {rec['version']}: already imported as version {found.version} "
                       f"of '{name}'")
-        return found.version
+        return name
     run_dirs = version_sources.verify_runs(
         {"run": entry.run_path} if entry.run_path else {}, engine)
     version_sources.verify_version_files(entry, engine)
@@ -117,11 +116,14 @@ def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: 
                                                 source_tags=import_source_tags)
         run_dir = next(iter(run_dirs.values()), None)
         run = imported.get(run_dir.source_run_id) if run_dir else None
-        return version_sources.create_version(dst, writer, entry, run_dir, run, experiment_id,
-                                              engine, made_models, progress)
+        if version_sources.create_version(dst, writer, entry, run_dir, run, experiment_id,
+                                          engine, made_models, progress) is None:
+            raise MigrateError(f"{version_dir.path}: version {rec['version']} cannot be "
+                               f"imported: {report.warnings[-1]}")
     except BaseException:
         registered_model.undo(dst, name, writer, created_model, made_models, imported)
         raise
+    return name
 
 
 def _experiment(dst: Endpoint, name: str, version_dir: VersionDir, import_metadata: bool,

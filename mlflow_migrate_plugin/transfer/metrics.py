@@ -7,9 +7,9 @@ batches at once; points are streamed, never held for the whole run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from mlflow.entities import Metric
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.utils.validation import MAX_METRICS_PER_BATCH
 
 from ..exportdir.run_dir import MetricsWriter
@@ -43,17 +43,22 @@ def _export_task(client, run_id: str, key: str, writer: MetricsWriter, phase: Ph
 
 
 def import_tasks(client, run_id: str, batches: Iterable[list[dict]], link: ModelLink | None = None,
-                 phase: Phase | None = None) -> Iterator[Task]:
+                 phase: Phase | None = None, *, params: Sequence[Param] = (),
+                 tags: Sequence[RunTag] = ()) -> Iterator[Task]:
+    """Tasks that log one batch of points each. ``params`` and ``tags`` go with the first batch;
+    the caller keeps that call within MLflow's limits (``MAX_ENTITIES_PER_BATCH``)."""
     phase = phase or NO_PROGRESS.phase("", None)
-    for batch in batches:
-        yield _import_task(client, run_id, batch, link, phase)
+    for i, batch in enumerate(batches):
+        first = i == 0
+        yield _import_task(client, run_id, batch, link, phase, params if first else (),
+                           tags if first else ())
 
 
 def _import_task(client, run_id: str, batch: list[dict], link: ModelLink | None,
-                 phase: Phase) -> Task:
+                 phase: Phase, params: Sequence[Param] = (), tags: Sequence[RunTag] = ()) -> Task:
     def task() -> int:
         metrics = [_to_metric(p, link) for p in batch]
-        client.log_batch(run_id, metrics=metrics, synchronous=True)
+        client.log_batch(run_id, metrics=metrics, params=params, tags=tags, synchronous=True)
         phase.advance(len(metrics))
         return len(metrics)
 

@@ -15,7 +15,7 @@ from mlflow.exceptions import MlflowException
 from .. import idmap
 from ..endpoint import Endpoint, redact
 from ..errors import UsageError
-from ..report import NO_PROGRESS, Progress, Report
+from ..report import IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
 from ..transfer.engine import Engine
 from . import model_version, registered_model, single_version
 from .model_version import Target, VersionOptions, VersionWriter
@@ -46,11 +46,13 @@ def deep(src: Endpoint, dst: Endpoint, src_model: str, src_version: str, dst_mod
     single_version.export(src, src_model, src_version, space, engine, report,
                           export_version_model=not _run_exists(src, mv.run_id),
                           progress=progress)
-    number = single_version.import_(
+    single_version.import_(
         dst, space, experiment_name, engine, report, dst_model, create_model=True,
         import_stages_and_aliases=copy_stages_and_aliases, import_metadata=True,
         progress=progress,
     )
+    written = [o for o in report.find("model_version") if o.status in (IMPORTED, SKIPPED)]
+    number = written[-1].destination_id if written else None
     if number is not None and copy_lineage_tags:
         _tag(dst, dst_model, number, lineage_tags(src, mv))
     return number

@@ -98,8 +98,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="thread counts tried for the metric floor (default 1,4,8)")
     p.add_argument("--artifact-threads", type=_ints, default=[8],
                    help="thread counts tried for the artifact floor (default 8)")
-    p.add_argument("--server-workers", type=int, default=1,
-                   help="uvicorn workers of each mlflow server (default 1, as in the tests)")
+    p.add_argument("--server-workers", type=int, default=harness.MLFLOW_DEFAULT_SERVER_WORKERS,
+                   help="worker processes of each mlflow server (default 4, as `mlflow server` "
+                        "starts; the tests use 1)")
     p.add_argument("--tool-python", default=None,
                    help="Python that runs the tool and the floor (default: this one); use a "
                         "venv with only the tool's runtime dependencies (mlflow-skinny) to "
@@ -227,7 +228,8 @@ def _table(data: dict) -> str:
     targets = data["targets"]
     return (
         f"{w['points']} points / {w['keys']} keys, {w['files']} files "
-        f"({w['artifact_bytes'] / workload.MB:.0f} MiB); {m['cpus']} CPUs, load "
+        f"({w['artifact_bytes'] / workload.MB:.0f} MiB); servers with {w['server_workers']} "
+        f"worker process(es); {m['cpus']} CPUs, load "
         f"{m['load_average']}; python: {w['tool_python']}\n\n{table}\n\n"
         f"tool / floor = **{data['ratio']:.2f}** (target <= {targets['ratio']}: "
         f"{'met' if targets['ratio_met'] else 'NOT met'}); tool peak RSS "

@@ -45,13 +45,19 @@ def workdir(keep: bool = False) -> Iterator[Path]:
             shutil.rmtree(root, ignore_errors=True)
 
 
+# What `mlflow server` starts when --workers is not given (see `mlflow server --help`).
+MLFLOW_DEFAULT_SERVER_WORKERS = 4
+
+
 @contextlib.contextmanager
-def two_servers(root: Path, server_workers: int = 1) -> Iterator[tuple[Server, Server]]:
+def two_servers(root: Path, server_workers: int = MLFLOW_DEFAULT_SERVER_WORKERS
+                ) -> Iterator[tuple[Server, Server]]:
     """Servers A (source) and B (destination).
 
     MLflow's job runner is switched off: it starts about eight extra processes per server that
     a migration never uses, and on a small machine their start-up load would blur the figures.
     """
+    # tests/servers.py passes --workers 1; a later --workers overrides it.
     extra = ["--workers", str(server_workers)] if server_workers != 1 else []
     env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     started: list[ServerProcess] = []

@@ -35,8 +35,10 @@ class Pass:
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--server-workers", type=int, default=1,
-                        help="uvicorn workers of each mlflow server (default 1, as in the tests)")
+    parser.add_argument("--server-workers", type=int,
+                        default=harness.MLFLOW_DEFAULT_SERVER_WORKERS,
+                        help="worker processes of each mlflow server (default 4, as `mlflow "
+                             "server` starts; the tests use 1)")
     parser.add_argument("--tool-python", default=None,
                         help="Python that runs the tool (default: this one); see README.md")
     parser.add_argument("--keep", action="store_true", help="keep the servers' folder")
@@ -94,7 +96,8 @@ def table(data: dict, what: str) -> str:
     ]
     m, t = data["machine"], data["targets"]
     return (
-        f"{what}; {m['cpus']} CPUs, load {m['load_average']}\n\n"
+        f"{what}; servers with {data['workload']['server_workers']} worker process(es); "
+        f"{m['cpus']} CPUs, load {m['load_average']}\n\n"
         + harness.markdown_table(rows, ["workers", "export s", "import s", "total s",
                                         "export peak RSS MB", "import peak RSS MB"])
         + f"\n\nspeed-up of the default pool over one worker: **{data['speedup']:.1f}x** "

@@ -8,23 +8,16 @@ and end time, and deleted last, because a deleted run refuses writes.
 
 from __future__ import annotations
 
-import getpass
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlflow.entities import (
-    Dataset,
-    DatasetInput,
-    InputTag,
-    LoggedModelInput,
-    LoggedModelOutput,
     Param,
     RunStatus,
     RunTag,
 )
 from mlflow.exceptions import MlflowException
-from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME, MLFLOW_USER
 from mlflow.utils.validation import (
     MAX_ENTITIES_PER_BATCH,
     MAX_ENTITY_KEY_LENGTH,
@@ -34,7 +27,6 @@ from mlflow.utils.validation import (
 )
 
 from .. import idmap
-from ..databricks import tags as databricks_tags
 from ..endpoint import Endpoint, redact
 from ..errors import NotFoundError, ValueTooLongError
 from ..exportdir.layout import system_part
@@ -45,13 +37,10 @@ from ..transfer import artifacts, metrics
 from ..transfer.engine import Engine, Task
 from ..transfer.mlmodel import MLmodelRewriter
 from . import experiment as experiment_handler
-from . import logged_model
+from . import logged_model, run_links, run_tags
 
-SOURCE_INFO_PREFIX = idmap.PREFIX + "source.run."
-SOURCE_EXPORT_PREFIX = idmap.PREFIX + "source.export."
-SOURCE_USER = idmap.PREFIX + "source.user_id"
-_INFO_FIELDS = ("run_id", "experiment_id", "user_id", "status", "start_time", "end_time",
-                "lifecycle_stage", "artifact_uri", "run_name")
+# The tags an import writes, also named here for callers of the run handler.
+from .run_tags import INFO_FIELDS, SOURCE_EXPORT_PREFIX, SOURCE_INFO_PREFIX, SOURCE_USER  # noqa: F401
 
 
 @dataclass
@@ -82,7 +71,7 @@ def record(run) -> dict[str, Any]:
     inputs = run.inputs
     outputs = run.outputs
     return {
-        "info": {field: getattr(info, field) for field in _INFO_FIELDS},
+        "info": {field: getattr(info, field) for field in INFO_FIELDS},
         "params": dict(run.data.params),
         "tags": dict(run.data.tags),
         "inputs": {
@@ -224,7 +213,9 @@ def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report
             discard(dst, stale.info.run_id, stale_models)
 
     info = rec["info"]
-    first_tags, later_tags = _destination_tags(dst, rec, run_dir, experiment_id, options, report)
+    first_tags, later_tags = run_tags.destination_tags(
+        dst, rec, run_dir, experiment_id, report, use_src_user_id=options.use_src_user_id,
+        import_source_tags=options.import_source_tags)
     run = client.create_run(experiment_id, start_time=info.get("start_time"), tags=first_tags,
                             run_name=info.get("run_name"))
     run_id = run.info.run_id
@@ -240,7 +231,7 @@ def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report
                               "bytes")
         engine.run(  # phases closed only on success, as in export()
             *_data_tasks(client, run_id, run_dir, rec["params"], later_tags,
-                         _model_link(rec, src_id, model_ids, report), points),
+                         run_links.model_link(rec, src_id, model_ids, report), points),
             artifacts.upload(repo, run_dir.artifacts_root(), run_files, rewrite, data),
             *[
                 artifacts.upload(
@@ -252,10 +243,10 @@ def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report
         )
         points.close()
         data.close()
-        _log_inputs_and_outputs(dst, rec, run_id, experiment_id, model_ids, report)
+        run_links.log_inputs_and_outputs(dst, rec, run_id, experiment_id, model_ids, report)
         for model in rec["logged_models"]:
             logged_model.finalize(dst, model, model_ids[model["model_id"]])
-        _adopt_waiting_children(dst, experiment_id, src_id, run_id)
+        run_links.adopt_waiting_children(dst, experiment_id, src_id, run_id)
         client.set_tag(run_id, idmap.STATE, idmap.STATE_COMPLETE)
         _finish(client, run_id, info)
     except BaseException:
@@ -265,67 +256,6 @@ def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report
         report.add("logged_model", old, IMPORTED, new)
     report.add("run", src_id, IMPORTED, run_id)
     return run_id
-
-
-def _destination_tags(dst: Endpoint, rec: dict, run_dir: RunDir, experiment_id: str,
-                      options: RunImportOptions, report: Report):
-    """Tags to create the run with (identity, user, parent), and the rest for log_batch."""
-    src_id = run_dir.source_run_id
-    info = rec["info"]
-    tags = dict(rec["tags"])
-    for marker in idmap.MARKER_TAGS | {idmap.PENDING_PARENT}:
-        tags.pop(marker, None)
-    first = {idmap.SOURCE_RUN_ID: src_id, idmap.STATE: idmap.STATE_STARTED}
-
-    source_user = tags.get(MLFLOW_USER) or info.get("user_id")
-    if options.use_src_user_id and source_user:
-        first[MLFLOW_USER] = source_user
-    else:
-        first[MLFLOW_USER] = _current_user()
-        if source_user and source_user != first[MLFLOW_USER]:
-            tags[SOURCE_USER] = source_user
-    tags.pop(MLFLOW_USER, None)
-
-    parent = tags.pop(MLFLOW_PARENT_RUN_ID, None)
-    if parent:
-        found = idmap.find_complete_run(dst.client, experiment_id, parent)
-        if found is not None:
-            first[MLFLOW_PARENT_RUN_ID] = found.info.run_id
-        else:
-            first[idmap.PENDING_PARENT] = parent
-            report.warn(
-                f"run {src_id}: parent run {parent} is not on the destination yet; its id is "
-                f"kept in tag '{idmap.PENDING_PARENT}' and the link is made when it is imported"
-            )
-    run_name = info.get("run_name")
-    if run_name:
-        # MLflow keeps the run name and this tag as one field (the tag, logged after create,
-        # would rename the run): the name the source showed wins.
-        other = tags.get(MLFLOW_RUN_NAME)
-        if other not in (None, run_name):
-            report.warn(f"run {src_id}: tag '{MLFLOW_RUN_NAME}' ({other!r}) differs from the run "
-                        f"name {run_name!r}; the run name is kept")
-        tags[MLFLOW_RUN_NAME] = run_name
-
-    if options.import_source_tags:
-        for field in _INFO_FIELDS:
-            if info.get(field) is not None:
-                tags[SOURCE_INFO_PREFIX + field] = str(info[field])
-        system = run_dir.system
-        for field in ("mlflow_version", "mlflow_tracking_uri", "export_time"):
-            if system.get(field) is not None:
-                tags[SOURCE_EXPORT_PREFIX + field] = redact(str(system[field]))
-    if dst.is_databricks:  # the token decides the user; some mlflow.* tags are refused
-        first, tags = databricks_tags.for_databricks_run(
-            first, tags, source_user, SOURCE_USER, options.use_src_user_id, report)
-    return first, tags
-
-
-def _current_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"
 
 
 def _create_models(dst: Endpoint, rec: dict, src_id: str, run_id: str, experiment_id: str,
@@ -365,82 +295,6 @@ def _param_and_tag_tasks(client, run_id: str, params: dict, tags: dict) -> list[
         tasks.append(lambda p=p, t=t: client.log_batch(run_id, params=p, tags=t,
                                                        synchronous=True))
     return tasks
-
-
-def _model_link(rec: dict, src_id: str, model_ids: dict[str, str], report: Report):
-    """Which history points also belong to a LoggedModel (so they are logged with its new id)."""
-    links: dict[tuple, tuple] = {}
-    for model in rec["logged_models"]:
-        new_id = model_ids[model["model_id"]]
-        for m in model.get("metrics") or []:
-            if m.get("run_id") not in (src_id, None):
-                report.warn(f"logged model {model['model_id']}: metric {m['key']!r} was logged "
-                            f"by run {m['run_id']}, not this run; it is not linked")
-                continue
-            key = (m["key"], int(m["timestamp"]), int(m["step"]), float(m["value"]))
-            links[key] = (new_id, m.get("dataset_name"), m.get("dataset_digest"))
-    if not links:
-        return None
-
-    def link(point: dict):
-        return links.get((point["key"], int(point["timestamp"]), int(point["step"]),
-                          float(point["value"])))
-
-    return link
-
-
-def _log_inputs_and_outputs(dst: Endpoint, rec: dict, run_id: str, experiment_id: str,
-                            model_ids: dict[str, str], report: Report) -> None:
-    client = dst.client
-    datasets = [
-        DatasetInput(
-            Dataset(d["dataset"]["name"], d["dataset"]["digest"], d["dataset"]["source_type"],
-                    d["dataset"]["source"], d["dataset"].get("schema"),
-                    d["dataset"].get("profile")),
-            [InputTag(t["key"], t["value"]) for t in d.get("tags") or []],
-        )
-        for d in rec["inputs"]["dataset_inputs"]
-    ]
-    models_in = []
-    for m in rec["inputs"]["model_inputs"]:
-        new = model_ids.get(m["model_id"]) or _imported_model(client, experiment_id, m["model_id"])
-        if new:
-            models_in.append(LoggedModelInput(new))
-        else:
-            report.warn(f"run {rec['info']['run_id']}: input model {m['model_id']} is not on the "
-                        "destination; the input link is not recreated")
-    if datasets or models_in:
-        try:
-            client.log_inputs(run_id, datasets=datasets or None, models=models_in or None)
-        except MlflowException as exc:
-            # The server looks a dataset up, then inserts it: two runs of one experiment
-            # imported at once can both insert it, and the second fails on the unique key.
-            # Once the dataset exists, logging the inputs again links it.
-            if "unique" not in str(exc).lower():
-                raise
-            client.log_inputs(run_id, datasets=datasets or None, models=models_in or None)
-    outputs = [LoggedModelOutput(model_ids[o["model_id"]], int(o.get("step") or 0))
-               for o in rec["outputs"]["model_outputs"] if o["model_id"] in model_ids]
-    if outputs:
-        client.log_outputs(run_id, outputs)
-
-
-def _imported_model(client, experiment_id: str, source_model_id: str) -> str | None:
-    found = idmap.find_logged_models(client, experiment_id, source_model_id)
-    return found[0].model_id if found else None
-
-
-def _adopt_waiting_children(dst: Endpoint, experiment_id: str, src_id: str, run_id: str) -> None:
-    """Children imported before this parent get their parent link now."""
-    client = dst.client
-    for child in idmap.find_children_waiting(client, experiment_id, src_id):
-        deleted = child.info.lifecycle_stage == "deleted"
-        if deleted:
-            client.restore_run(child.info.run_id)
-        client.set_tag(child.info.run_id, MLFLOW_PARENT_RUN_ID, run_id)
-        client.delete_tag(child.info.run_id, idmap.PENDING_PARENT)
-        if deleted:
-            client.delete_run(child.info.run_id)
 
 
 def _finish(client, run_id: str, info: dict) -> None:

@@ -63,7 +63,8 @@ def two_servers(root: Path, server_workers: int = MLFLOW_DEFAULT_SERVER_WORKERS
     started: list[ServerProcess] = []
     try:
         for name in ("server-a", "server-b"):
-            started.append(start_server(root / name, extra_args=extra, env=env))
+            started.append(start_server(root / name, extra_args=extra, env=env,
+                                        test_db_pool=False))
         yield Server(started[0]), Server(started[1])
     finally:
         for server in started:

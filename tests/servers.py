@@ -17,6 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 STARTUP_TIMEOUT = 90
+# A server process lets about 15 requests into its database pool (log_batch holds two
+# connections; README "Known limits"); the tests' concurrent imports must not meet that limit
+# by chance. Benchmarks keep MLflow's defaults.
+TEST_DB_POOL = {"MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": "20",
+                "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW": "20"}
 
 
 def free_port() -> int:
@@ -55,6 +60,7 @@ class ServerProcess:
 
 def start_server(root: Path, *, artifacts: str | None = None, extra_args: list[str] = (),
                  env: dict | None = None, app_name: str | None = None,
+                 test_db_pool: bool = True,
                  port: int | None = None) -> ServerProcess:
     """Start ``mlflow server`` with a sqlite backend under ``root`` and proxied artifacts
     (``--artifacts-destination``, default a folder under ``root``), and wait for /health.
@@ -76,7 +82,8 @@ def start_server(root: Path, *, artifacts: str | None = None, extra_args: list[s
     args += list(extra_args)
     log_path = root / "server.log"
     # The server's background job runner (GenAI jobs) is not needed here and costs two processes.
-    proc_env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
+    proc_env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+                **(TEST_DB_POOL if test_db_pool else {}), **(env or {})}
     proc_env.pop("MLFLOW_TRACKING_URI", None)
     with open(log_path, "w") as log:
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=root,

@@ -251,5 +251,5 @@ def test_export_progress_on_a_terminal_redraws_one_status_line(src, nested, tmp_
 
     shown = terminal.getvalue()
     label = re.escape(f"exporting runs of '{nested.name}'")
-    assert re.search(f"\r\033\\[K{label}: [0-4] runs/4 runs", shown)
+    assert re.search(f"\r\033\\[K\\[[#-]{{24}}\\] {label}: [0-4] runs/4 runs", shown)
     assert re.search(f"{label}: 4 runs in [0-9.]+s\n$", shown)

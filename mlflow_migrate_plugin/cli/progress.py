@@ -73,8 +73,16 @@ class CliProgress(Progress):
         if now - self._last_draw < 0.1:
             return
         self._last_draw = now
-        self.stream.write("\r\033[K" + self._status(phase)[:200])
+        self.stream.write("\r\033[K" + self._bar(phase) + self._status(phase)[:160])
         self.stream.flush()
+
+    @staticmethod
+    def _bar(phase: _CliPhase, width: int = 24) -> str:
+        """``[#########---------------] `` for a phase whose total is known, else nothing."""
+        if not phase.total:
+            return ""
+        filled = min(width, int(width * phase.done / phase.total))
+        return "[" + "#" * filled + "-" * (width - filled) + "] "
 
     @staticmethod
     def _status(phase: _CliPhase) -> str:

@@ -49,22 +49,34 @@ def complete_runs(client, experiment_id: str) -> dict[str, str]:
 
     One paged search, so that a rerun over thousands of runs does not look each one up.
     """
+    found: dict[str, str] = {}
+    for run in _all_runs(client, experiment_id,
+                         f"tags.`{STATE}` = {_quote(STATE_COMPLETE)}"):
+        source = run.data.tags.get(SOURCE_RUN_ID)
+        if source:
+            found.setdefault(source, run.info.run_id)
+    return found
+
+
+def awaited_parents(client, experiment_id: str) -> set[str]:
+    """Source ids of the parents that runs already in the experiment wait for (one search)."""
+    return {run.data.tags[PENDING_PARENT]
+            for run in _all_runs(client, experiment_id, f"tags.`{PENDING_PARENT}` LIKE '%'")
+            if run.data.tags.get(PENDING_PARENT)}
+
+
+def _all_runs(client, experiment_id: str, filter_string: str):
     from mlflow.store.tracking import SEARCH_MAX_RESULTS_DEFAULT
 
-    found: dict[str, str] = {}
     token = None
     while True:
-        page = client.search_runs(
-            [experiment_id], filter_string=f"tags.`{STATE}` = {_quote(STATE_COMPLETE)}",
-            run_view_type=ViewType.ALL, max_results=SEARCH_MAX_RESULTS_DEFAULT, page_token=token,
-        )
-        for run in page:
-            source = run.data.tags.get(SOURCE_RUN_ID)
-            if source:
-                found.setdefault(source, run.info.run_id)
+        page = client.search_runs([experiment_id], filter_string=filter_string,
+                                  run_view_type=ViewType.ALL,
+                                  max_results=SEARCH_MAX_RESULTS_DEFAULT, page_token=token)
+        yield from page
         token = page.token
         if not token:
-            return found
+            return
 
 
 def find_children_waiting(client, experiment_id: str, source_parent_id: str) -> list:

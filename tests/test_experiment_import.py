@@ -385,3 +385,32 @@ def test_deleted_source_experiment_ends_deleted_and_reimports_without_duplicates
     assert dst.client.get_run(eb.run_id_map(dst, exp.experiment_id)[run]).info.lifecycle_stage \
         == "deleted"
     assert any("add --export-deleted-runs" in w for w in without.warnings)
+
+
+def test_experiment_import_links_a_child_imported_earlier_to_its_parent(src, dst, unique_name,
+                                                                        tmp_path):
+    """A child brought by import-run waits for its parent; the experiment import that brings
+    the parent links it (the waiting child is found by one search for the whole import)."""
+    from tests import builders
+
+    exp_id = builders.experiment(src, unique_name("src-"))
+    parent = builders.make_run(src, exp_id, name="parent", logged_model=False,
+                               classic_model=False)
+    child = builders.make_run(src, exp_id, name="child", parent_run_id=parent.run_id,
+                              logged_model=False, classic_model=False)
+    name = unique_name("dst-")
+    api.export_run(child.run_id, tmp_path / "child", tracking_uri=src.tracking_uri)
+    [waiting] = api.import_run(tmp_path / "child", name,
+                               tracking_uri=dst.tracking_uri).find("run", "imported")
+    experiment_id = dst.client.get_experiment_by_name(name).experiment_id
+    assert idmap.awaited_parents(dst.client, experiment_id) == {parent.run_id}
+
+    api.export_experiment(exp_id, tmp_path / "exp", run_ids=[parent.run_id],
+                          tracking_uri=src.tracking_uri)
+    report = api.import_experiment(tmp_path / "exp", name, tracking_uri=dst.tracking_uri)
+
+    [new_parent] = report.find("run", "imported")
+    linked = dst.client.get_run(waiting.destination_id).data.tags
+    assert linked[MLFLOW_PARENT_RUN_ID] == new_parent.destination_id
+    assert idmap.PENDING_PARENT not in linked
+    assert idmap.awaited_parents(dst.client, experiment_id) == set()

@@ -268,6 +268,9 @@ def _import_runs(dst: Endpoint, entries: list[RunEntry], experiment_id: str, eng
     phase = progress.phase("importing runs", len(by_id), "runs")
     # Runs imported before are skipped without reading and hashing their files again.
     done_before = {} if options.fresh else idmap.complete_runs(dst.client, experiment_id)
+    # Parents finish before their children start, so `imported` answers every parent lookup.
+    context = run_handler.ImportContext(
+        imported, idmap.awaited_parents(dst.client, experiment_id))
 
     def import_one(run_id: str) -> None:
         try:
@@ -280,7 +283,8 @@ def _import_runs(dst: Endpoint, entries: list[RunEntry], experiment_id: str, eng
                 report.add("run", run_id, SKIPPED, new_id, "already imported")
             else:
                 new_id = run_handler.import_(dst, by_id[run_id].path, engine, report,
-                                             experiment_id=experiment_id, options=options)
+                                             experiment_id=experiment_id, options=options,
+                                             context=context)
             with lock:
                 imported[run_id] = new_id
         except Exception as exc:

@@ -54,6 +54,17 @@ class RunImportOptions:
     fresh: bool = False
 
 
+@dataclass
+class ImportContext:
+    """What a caller importing many runs into one experiment already knows, so that each run's
+    import skips the searches that would find it out again."""
+
+    # Source run id -> destination run id of the runs finished so far (parents among them).
+    imported: dict[str, str]
+    # Source ids of the parents that runs already on the destination wait for.
+    awaited_parents: set[str]
+
+
 # Export ---------------------------------------------------------------------------------------
 
 def get_run(src: Endpoint, run_id: str):
@@ -182,7 +193,7 @@ def read_and_verify(input_dir: str | Path, engine: Engine) -> RunDir:
 def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report,
             experiment_name: str | None = None, experiment_id: str | None = None,
             options: RunImportOptions | None = None, progress: Progress = NO_PROGRESS,
-            run_dir: RunDir | None = None) -> str:
+            run_dir: RunDir | None = None, context: ImportContext | None = None) -> str:
     """Import one run export into ``dst``; return the destination run id.
 
     A run imported before (same source id, import complete) is skipped; one whose import was
@@ -215,7 +226,8 @@ def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report
     info = rec["info"]
     first_tags, later_tags = run_tags.destination_tags(
         dst, rec, run_dir, experiment_id, report, use_src_user_id=options.use_src_user_id,
-        import_source_tags=options.import_source_tags)
+        import_source_tags=options.import_source_tags,
+        known_runs=context.imported if context else None)
     run = client.create_run(experiment_id, start_time=info.get("start_time"), tags=first_tags,
                             run_name=info.get("run_name"))
     run_id = run.info.run_id
@@ -246,7 +258,8 @@ def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report
         run_links.log_inputs_and_outputs(dst, rec, run_id, experiment_id, model_ids, report)
         for model in rec["logged_models"]:
             logged_model.finalize(dst, model, model_ids[model["model_id"]])
-        run_links.adopt_waiting_children(dst, experiment_id, src_id, run_id)
+        if context is None or src_id in context.awaited_parents:
+            run_links.adopt_waiting_children(dst, experiment_id, src_id, run_id)
         client.set_tag(run_id, idmap.STATE, idmap.STATE_COMPLETE)
         _finish(client, run_id, info)
     except BaseException:

@@ -21,8 +21,12 @@ INFO_FIELDS = ("run_id", "experiment_id", "user_id", "status", "start_time", "en
 
 
 def destination_tags(dst: Endpoint, rec: dict, run_dir: RunDir, experiment_id: str,
-                     report: Report, *, use_src_user_id: bool, import_source_tags: bool):
-    """Tags to create the run with (identity, user, parent), and the rest for log_batch."""
+                     report: Report, *, use_src_user_id: bool, import_source_tags: bool,
+                     known_runs: dict[str, str] | None = None):
+    """Tags to create the run with (identity, user, parent), and the rest for log_batch.
+
+    ``known_runs`` (source -> destination run id) answers the parent lookup without a search.
+    """
     src_id = run_dir.source_run_id
     info = rec["info"]
     tags = dict(rec["tags"])
@@ -41,9 +45,12 @@ def destination_tags(dst: Endpoint, rec: dict, run_dir: RunDir, experiment_id: s
 
     parent = tags.pop(MLFLOW_PARENT_RUN_ID, None)
     if parent:
-        found = idmap.find_complete_run(dst.client, experiment_id, parent)
+        found = (known_runs or {}).get(parent)
+        if found is None:
+            run = idmap.find_complete_run(dst.client, experiment_id, parent)
+            found = run.info.run_id if run is not None else None
         if found is not None:
-            first[MLFLOW_PARENT_RUN_ID] = found.info.run_id
+            first[MLFLOW_PARENT_RUN_ID] = found
         else:
             first[idmap.PENDING_PARENT] = parent
             report.warn(

@@ -132,9 +132,8 @@ def export_experiment(
     """
     src = _endpoint(tracking_uri)
     report = Report()
-    if isinstance(run_ids, str):
-        run_ids = [r.strip() for r in run_ids.split(",") if r.strip()]
-    selection = RunSelection(run_ids=run_ids or None, run_start_time=run_start_time or None,
+    selection = RunSelection(run_ids=_as_list(run_ids) or None,
+                             run_start_time=run_start_time or None,
                              export_deleted_runs=export_deleted_runs,
                              check_nested_runs=check_nested_runs)
     with _engine(workers) as engine:

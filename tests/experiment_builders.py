@@ -117,34 +117,33 @@ def comparable_run(endpoint: Endpoint, run_id: str, run_ids: dict[str, str],
                    model_ids: dict[str, str]) -> dict:
     """``run_view`` with source ids mapped to destination ids (identity maps on the dst side),
     so that parent links and MLmodel files compare equal when they follow the new ids."""
-    import yaml
 
     view = run_view(endpoint, run_id)
     parent = view["tags"].get(MLFLOW_PARENT_RUN_ID)
     if parent:
         view["tags"][MLFLOW_PARENT_RUN_ID] = run_ids.get(parent, parent)
-    for path, content in list(view["artifacts"].items()):
+    _map_mlmodels(view["artifacts"], run_ids, model_ids)
+    return view
+
+
+def _map_mlmodels(files: dict, run_ids: dict[str, str], model_ids: dict[str, str]) -> None:
+    """Parse MLmodel files and map their source ids to destination ids, in place."""
+    import yaml
+
+    for path, content in list(files.items()):
         if path.endswith("MLmodel"):
             doc = yaml.safe_load(content)
             for key, mapping in (("run_id", run_ids), ("model_id", model_ids)):
                 if doc.get(key) in mapping:
                     doc[key] = mapping[doc[key]]
-            view["artifacts"][path] = doc
-    return view
+            files[path] = doc
 
 
 def comparable_model(endpoint: Endpoint, model_id: str, run_ids: dict[str, str],
                      model_ids: dict[str, str]) -> dict:
-    import yaml
 
     view = logged_model_view(endpoint, model_id)
-    for path, content in list(view["artifacts"].items()):
-        if path.endswith("MLmodel"):
-            doc = yaml.safe_load(content)
-            for key, mapping in (("run_id", run_ids), ("model_id", model_ids)):
-                if doc.get(key) in mapping:
-                    doc[key] = mapping[doc[key]]
-            view["artifacts"][path] = doc
+    _map_mlmodels(view["artifacts"], run_ids, model_ids)
     model = endpoint.client.get_logged_model(model_id)
     view["source_run_id"] = run_ids.get(model.source_run_id, model.source_run_id)
     view["metric_runs"] = sorted(run_ids.get(m.run_id, m.run_id) for m in model.metrics or [])

@@ -546,8 +546,21 @@ def test_bad_boolean_value_is_a_usage_error(tmp_path):
 
 
 
+def _run_exists(client, experiment_id):
+    return client.search_runs([experiment_id])
+
+
+def _logged_model_exists(client, experiment_id):
+    return list(client.search_logged_models([experiment_id]))
+
+
 @pytest.mark.slow
-def test_interrupted_cli_import_removes_what_it_made(src, dst, unique_name, tmp_path):
+@pytest.mark.parametrize("interrupt_once", [_run_exists, _logged_model_exists],
+                         ids=["run-created", "logged-model-created"])
+def test_interrupted_cli_import_removes_what_it_made(src, dst, unique_name, tmp_path,
+                                                     interrupt_once):
+    """Ctrl-C right after the server made an object, perhaps before its id reached the client,
+    still leaves nothing behind."""
     exp_id = builders.experiment(src, unique_name("src-"))
     built = builders.make_run(src, exp_id, metric_keys=4, steps=3000, classic_model=False)
     api.export_run(built.run_id, tmp_path / "big", tracking_uri=src.tracking_uri)
@@ -561,9 +574,9 @@ def test_interrupted_cli_import_removes_what_it_made(src, dst, unique_name, tmp_
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         experiment = dst.client.get_experiment_by_name(name)
-        if experiment and dst.client.search_runs([experiment.experiment_id]):
-            break  # the run exists: the import is under way
-        time.sleep(0.05)
+        if experiment and interrupt_once(dst.client, experiment.experiment_id):
+            break  # the import is under way
+        time.sleep(0.01)
     assert process.poll() is None, process.communicate()
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)

@@ -22,7 +22,7 @@ from mlflow.entities.model_registry.model_version_status import ModelVersionStat
 from mlflow.exceptions import MlflowException
 from mlflow.tracking._model_registry import DEFAULT_AWAIT_MAX_SLEEP_SECONDS
 
-from .. import idmap
+from .. import idmap, interrupts
 from ..databricks import unity_catalog
 from ..endpoint import Endpoint
 from ..errors import MigrateError, NotFoundError
@@ -179,14 +179,15 @@ class VersionWriter:
         pending = self.options.stages_and_aliases and bool(
             (rec.get("current_stage") or STAGE_NONE) != STAGE_NONE or rec.get("aliases"))
         try:
-            mv = self._create(target, self._tags(rec, complete=not pending),
-                              rec.get("description") or "")
+            with interrupts.deferred():  # the cleanup must know the version before Ctrl-C
+                mv = self._create(target, self._tags(rec, complete=not pending),
+                                  rec.get("description") or "")
+                self.created.append(mv.version)
         except MlflowException as exc:  # Unity Catalog's refusal names no version: name it
             refusal = unity_catalog.signature_refusal(exc, self.source_model, rec["version"])
             if refusal is not None:
                 raise refusal from None
             raise
-        self.created.append(mv.version)
         self._await_ready(mv)
         self._next = int(mv.version) + 1
         if int(mv.version) != number:
@@ -211,8 +212,9 @@ class VersionWriter:
         if target.run_id:  # a runs:/ source leaves the run's LoggedModels' tags alone
             placeholder = Target(f"runs:/{target.run_id}/{PLACEHOLDER_PATH}", target.run_id, None)
         while self._next < number:
-            mv = self._create(placeholder, {idmap.STATE: "placeholder"}, None)
-            self.client.delete_model_version(self.name, mv.version)
+            with interrupts.deferred():  # a placeholder is never left standing
+                mv = self._create(placeholder, {idmap.STATE: "placeholder"}, None)
+                self.client.delete_model_version(self.name, mv.version)
             self._next = int(mv.version) + 1
             self.progress.note(f"  version {mv.version}: a gap in the source, rebuilt "
                                "(placeholder created and deleted)")

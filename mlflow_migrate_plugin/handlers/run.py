@@ -26,7 +26,7 @@ from mlflow.utils.validation import (
     MAX_TAG_VAL_LENGTH,
 )
 
-from .. import idmap
+from .. import idmap, interrupts
 from ..endpoint import Endpoint, redact
 from ..errors import NotFoundError, ValueTooLongError
 from ..exportdir.layout import system_part
@@ -228,11 +228,13 @@ def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report
         dst, rec, run_dir, experiment_id, report, use_src_user_id=options.use_src_user_id,
         import_source_tags=options.import_source_tags,
         known_runs=context.imported if context else None)
-    run = client.create_run(experiment_id, start_time=info.get("start_time"), tags=first_tags,
-                            run_name=info.get("run_name"))
-    run_id = run.info.run_id
+    run_id = None
     created_models: dict[str, Any] = {}
     try:
+        with interrupts.deferred():  # the new id is known to the cleanup below before Ctrl-C
+            run = client.create_run(experiment_id, start_time=info.get("start_time"),
+                                    tags=first_tags, run_name=info.get("run_name"))
+            run_id = run.info.run_id
         _create_models(dst, rec, src_id, run_id, experiment_id, created_models)
         model_ids = {old: new.model_id for old, new in created_models.items()}
         repo = dst.artifact_repo(run.info.artifact_uri)
@@ -263,7 +265,8 @@ def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report
         client.set_tag(run_id, idmap.STATE, idmap.STATE_COMPLETE)
         _finish(client, run_id, info)
     except BaseException:
-        discard(dst, run_id, [m.model_id for m in created_models.values()])
+        if run_id is not None:
+            discard(dst, run_id, [m.model_id for m in created_models.values()])
         raise
     for old, new in model_ids.items():
         report.add("logged_model", old, IMPORTED, new)
@@ -276,7 +279,9 @@ def _create_models(dst: Endpoint, rec: dict, src_id: str, run_id: str, experimen
     """Create the run's LoggedModels; ``created`` maps each source id to the new model."""
     for model in rec["logged_models"]:
         source_run = run_id if model.get("source_run_id") in (src_id, None) else None
-        created[model["model_id"]] = logged_model.create(dst, model, experiment_id, source_run)
+        with interrupts.deferred():
+            created[model["model_id"]] = logged_model.create(dst, model, experiment_id,
+                                                             source_run)
 
 
 def _data_tasks(client, run_id: str, run_dir: RunDir, params: dict, tags: dict, link,

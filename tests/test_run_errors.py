@@ -291,6 +291,22 @@ def test_missing_logged_model_artifact_is_refused(export_dir, dst, unique_name):
     assert dst.client.get_experiment_by_name(name) is None
 
 
+def test_files_added_after_the_export_are_not_imported_and_are_named(export_dir, dst,
+                                                                    unique_name):
+    (export_dir / "artifacts" / "added.txt").write_text("not exported")
+    [model_root] = list((export_dir / "logged_models").glob("*/artifacts"))
+    (model_root / "extra.bin").write_bytes(b"x")
+    name = unique_name("dst-")
+
+    report = api.import_run(export_dir, name, tracking_uri=dst.tracking_uri)
+
+    [run_id] = [o.destination_id for o in report.find("run", "imported")]
+    listed = {f.path for f in dst.client.list_artifacts(run_id)}
+    assert "added.txt" not in listed and "plots" in listed
+    warned = [w for w in report.warnings if "not in the export's manifest" in w]
+    assert sorted(Path(w.split(":")[0]).name for w in warned) == ["added.txt", "extra.bin"]
+
+
 # Symlinks and paths outside the export ----------------------------------------------------------
 
 @pytest.fixture

@@ -212,6 +212,20 @@ class RunDir:
             return manifest_from(manifest.get("files") or [])
         return found
 
+    def unlisted_files(self) -> list[str]:
+        """Files under the export's artifact folders that its manifest does not list (added
+        after the export): they are not imported, and the import says so."""
+        if not self.own_format:
+            return []
+        roots = [(self.artifacts_root(), self.artifact_files())]
+        roots += [(self.logged_model_root(mid), self.logged_model_files(mid))
+                  for mid in (self.info.get("logged_models") or {})]
+        unlisted = []
+        for root, listed in roots:
+            names = {f.path for f in listed}
+            unlisted += [str(root / f.path) for f in walk_files(root) if f.path not in names]
+        return unlisted
+
     def verify(self, root: Path, files: list[ArtifactFile]) -> None:
         """Check every file against the manifest (size and sha256) before anything is created."""
         for entry in files:

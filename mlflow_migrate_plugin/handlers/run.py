@@ -240,6 +240,9 @@ def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report
         repo = dst.artifact_repo(run.info.artifact_uri)
         rewrite = MLmodelRewriter({src_id: run_id}, model_ids) if options.mlmodel_fix else None
         run_files = run_dir.artifact_files()
+        for path in run_dir.unlisted_files():
+            report.warn(f"{path}: not in the export's manifest (added after the export?); "
+                        "not imported")
         points = progress.phase(f"run {src_id}: metric history", run_dir.metric_points(), "points")
         data = progress.phase(f"run {src_id}: artifacts", artifacts.total_bytes(run_files),
                               "bytes")

@@ -1,4 +1,4 @@
-"""The object-level pool that moves an experiment's runs: bounded, parents before children."""
+"""The object-level pool that moves runs (parents before children), and its background form."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mlflow_migrate_plugin.transfer.object_pool import run_parents_first
+from mlflow_migrate_plugin.transfer.object_pool import InBackground, run_parents_first
 
 # A forest: a <- b <- c <- d (four levels), a <- e, f <- g, and h alone.
 PARENTS = {"a": None, "b": "a", "c": "b", "d": "c", "e": "a", "f": None, "g": "f", "h": None}
@@ -86,3 +86,68 @@ def test_interrupt_stops_objects_not_yet_started():
         run_parents_first(list("abcdefgh"), lambda _: None, work, 1)
 
     assert started == ["a", "b"]
+
+
+def test_stop_starts_nothing_more_and_lets_objects_in_flight_finish():
+    stop = threading.Event()
+    finished: list[str] = []
+
+    def work(key):
+        if key == "b":
+            stop.set()
+            time.sleep(0.2)  # the pool notices the stop while this one is in flight
+        finished.append(key)
+
+    run_parents_first(list("abcdefgh"), lambda _: None, work, 1, stop)
+
+    assert finished == ["a", "b"]
+
+
+def test_in_background_hands_over_each_object_as_it_is_done():
+    release = {key: threading.Event() for key in "abc"}
+
+    def start(done, stop):
+        run_parents_first(list("abc"), lambda _: None,
+                          lambda key: (release[key].wait(10), done(key)), 3, stop)
+
+    background = InBackground(start)
+    release["b"].set()
+    background.wait_for("b")  # returns while a and c are still held
+    assert not release["a"].is_set()
+    release["a"].set()
+    release["c"].set()
+    background.wait_for("a")
+    background.finish()
+
+
+def test_in_background_raises_the_work_error_to_whoever_waits():
+    def start(done, stop):
+        def work(key):
+            if key == "b":
+                raise ValueError("run b failed")
+            done(key)
+        run_parents_first(list("abc"), lambda _: None, work, 1, stop)
+
+    background = InBackground(start)
+    background.wait_for("a")
+    with pytest.raises(ValueError, match="run b failed"):
+        background.wait_for("c")
+    background.abandon()
+
+
+def test_abandon_stops_the_work_and_waits_for_it():
+    started: list[str] = []
+
+    def start(done, stop):
+        def work(key):
+            started.append(key)
+            time.sleep(0.05)
+            done(key)
+        run_parents_first([str(i) for i in range(100)], lambda _: None, work, 2, stop)
+
+    background = InBackground(start)
+    background.wait_for("0")
+    background.abandon()
+    count = len(started)
+    time.sleep(0.2)
+    assert 2 <= count < 100 and len(started) == count

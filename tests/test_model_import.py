@@ -4,6 +4,8 @@ source tags record what cannot be set, and the CLI imports version by version.""
 from __future__ import annotations
 
 import json
+import shutil
+import threading
 
 import pytest
 from click.testing import CliRunner
@@ -13,6 +15,7 @@ from mlflow_migrate_plugin import api, idmap
 from mlflow_migrate_plugin.cli import migrate
 from mlflow_migrate_plugin.handlers.model_version import SOURCE_VERSION_PREFIX, all_versions
 from mlflow_migrate_plugin.handlers.registered_model import SOURCE_MODEL_PREFIX
+from mlflow_migrate_plugin.report import Progress
 from tests import model_builders
 from tests.model_compare import model_view
 
@@ -99,6 +102,65 @@ def test_failed_import_leaves_no_model_and_no_run(exported, dst, unique_name, tm
     assert [m for m in dst.client.search_logged_models([experiment_id])] == []
     report = api.import_model(export_dir, experiment, model=name, tracking_uri=dst.tracking_uri)
     assert len(report.find("model_version", "imported")) == 4
+
+
+def test_run_failing_after_versions_were_made_leaves_nothing(exported, dst, unique_name,
+                                                            tmp_path):
+    """Versions are created while later versions' runs are still imported: the run of version
+    5 (a nested child, imported last) fails midway, and what was made before is removed."""
+    src, built, export_dir = exported
+    name, experiment = unique_name("model-"), unique_name("exp-")
+    bad = tmp_path / "bad"
+    shutil.copytree(export_dir, bad)
+    child_run = bad / json.loads((bad / "model.json").read_text())["info"]["versions"]["5"][
+        "run_dir"]
+    _damage_history_midway(child_run)
+
+    progress = _HoldRunUntilVersion(built.run_ids[2], "4")
+
+    with pytest.raises(Exception, match="metrics.jsonl"):
+        api.import_model(bad, experiment, model=name, tracking_uri=dst.tracking_uri,
+                         progress=progress)
+
+    made = [n.split()[1] for n in progress.notes
+            if n.strip().startswith("version ") and " -> " in n]
+    assert made == ["1", "3", "4"]  # made while the child's run was on its way, then removed
+    assert dst.client.search_registered_models(f"name = '{name}'") == []
+    assert _active_runs(dst, experiment) == []
+    experiment_id = dst.client.get_experiment_by_name(experiment).experiment_id
+    assert [m for m in dst.client.search_logged_models([experiment_id])] == []
+
+
+class _HoldRunUntilVersion(Progress):
+    """Holds the import of one run (at its metric phase, after the run was created) until the
+    note of a version appears, so that versions are made before that run fails."""
+
+    def __init__(self, source_run_id: str, version: str):
+        self.run, self.version = source_run_id, version
+        self.notes: list[str] = []
+        self.seen = threading.Event()
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+        if message.strip().startswith(f"version {self.version} ->"):
+            self.seen.set()
+
+    def phase(self, label: str, total, unit: str = ""):
+        if label.startswith(f"run {self.run}: metric"):
+            assert self.seen.wait(60), self.notes
+        return super().phase(label, total, unit)
+
+
+def _damage_history_midway(run_dir):
+    """Rename a key in the last metric point (same size, and no recorded hash of the history):
+    the damage shows only while the run is being imported."""
+    history = run_dir / "metrics.jsonl"
+    lines = history.read_text().splitlines(keepends=True)
+    lines[-1] = lines[-1].replace('"key"', '"kez"')
+    history.write_text("".join(lines))
+    document = json.loads((run_dir / "run.json").read_text())
+    del document["info"]["metrics"]["sha256"]
+    (run_dir / "run.json").write_text(json.dumps(document))
 
 
 def test_failed_import_into_an_existing_model_keeps_it_as_it_was(exported, dst, unique_name,

@@ -23,6 +23,7 @@ from ..exportdir.layout import system_part
 from ..exportdir.model_dir import ModelDir, ModelDirWriter, VersionEntry
 from ..report import EXPORTED, IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
 from ..transfer.engine import Engine
+from ..transfer.object_pool import InBackground
 from . import experiment as experiment_handler
 from . import logged_model, model_version, version_sources
 from . import run as run_handler
@@ -266,21 +267,28 @@ def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: 
     imported: dict[str, version_sources.ImportedRun] = {}
     made_models: list[str] = []
     created_model = False
+    # The runs are imported by the pool in the background while the versions are created here,
+    # one after the other (so that they keep their numbers), each as soon as its run is in.
+    runs = InBackground(lambda done, stop: version_sources.import_runs(
+        dst, run_dirs, experiment_id, engine, report, options.run_options, workers, imported,
+        progress, on_imported=done, stop=stop))
     try:
-        version_sources.import_runs(dst, run_dirs, experiment_id, engine, report,
-                                    options.run_options, workers, imported, progress)
         created_model = ensure(dst, name, model_dir.model, report,
                                source_tags=options.import_source_tags)
         made = []
         for entry in todo:
             run_id = entry.record["run_id"]
+            if run_id in run_dirs:
+                runs.wait_for(run_id)
             made.append(version_sources.create_version(
                 dst, writer, entry, run_dirs.get(run_id), imported.get(run_id), experiment_id,
                 engine, made_models, progress))
+        runs.finish()
         if todo and all(number is None for number in made):
             raise MigrateError(f"{model_dir.path}: none of the {len(todo)} versions to import "
                                "could be made; see the warnings")
     except BaseException:
+        runs.abandon()
         undo(dst, name, writer, created_model, made_models, imported)
         raise
     _check_aliases(model_dir, report)

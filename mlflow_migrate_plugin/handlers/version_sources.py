@@ -124,11 +124,15 @@ def verify_runs(paths: dict[str, Path], engine: Engine) -> dict[str, RunDir]:
 
 def import_runs(dst: Endpoint, run_dirs: dict[str, RunDir], experiment_id: str, engine: Engine,
                 report: Report, options: run_handler.RunImportOptions, workers: int,
-                imported: dict[str, ImportedRun], progress: Progress = NO_PROGRESS) -> None:
-    """Import the runs, parents first, filling ``imported`` (source run id -> destination).
+                imported: dict[str, ImportedRun], progress: Progress = NO_PROGRESS, *,
+                on_imported: Callable[[str], None] | None = None,
+                stop: threading.Event | None = None) -> None:
+    """Import the runs, parents first, filling ``imported`` (source run id -> destination) and
+    calling ``on_imported(source run id)`` as each one is done.
 
     The first failure stops the import and propagates once the runs in flight finish (a failed
-    run removes itself); ``imported`` then holds the others, for :func:`discard_runs`.
+    run removes itself); ``imported`` then holds the others, for :func:`discard_runs`. Setting
+    ``stop`` starts no more runs.
     """
     lock = threading.Lock()
     client = dst.client
@@ -150,6 +154,8 @@ def import_runs(dst: Endpoint, run_dirs: dict[str, RunDir], experiment_id: str, 
             entry.artifact_uri = run.info.artifact_uri
             if not created:
                 entry.model_ids = idmap.model_id_map_of_run(client, run)
+            if on_imported is not None:
+                on_imported(src_id)
         finally:
             report.merge(own)
             phase.advance()
@@ -158,7 +164,7 @@ def import_runs(dst: Endpoint, run_dirs: dict[str, RunDir], experiment_id: str, 
         return run_dirs[src_id].record["tags"].get(MLFLOW_PARENT_RUN_ID)
 
     try:
-        run_parents_first(run_dirs, parent_of, import_one, workers)
+        run_parents_first(run_dirs, parent_of, import_one, workers, stop)
     finally:
         phase.close()
 

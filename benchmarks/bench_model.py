@@ -19,7 +19,7 @@ from mlflow import MlflowClient
 from . import harness, speedup, workload
 
 MODEL = "bench-model"
-TARGET_SPEEDUP = 5.0
+TARGET_SPEEDUP = None  # issue 4 asks for the speed-up to be reported, and sets no target
 TARGET_RSS_MB = 250
 
 

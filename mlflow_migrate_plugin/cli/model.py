@@ -84,11 +84,12 @@ def export_model(model, output_dir, stages, versions, export_latest_versions,
 @common_options
 def import_model(input_dir, model, experiment_name, delete_model, import_source_tags,
                  await_creation_for, import_permissions, tracking_uri, registry_uri, workers):
-    """Import a registered model from a directory: its runs (with their LoggedModels), then
-    the model with its description and tags if it does not exist, then its versions in number
-    order with their numbers (gaps included), stages, aliases, tags and description, each
-    pointing at the imported run or LoggedModel. Prints what it imports, version by version.
-    A rerun adds nothing; a failed import leaves nothing behind."""
+    """Import a registered model from a directory: the model with its description and tags if
+    it does not exist, its versions' runs (with their LoggedModels, several at a time), and its
+    versions in number order, each as soon as its run is in, with their numbers (gaps
+    included), stages, aliases, tags and description, each pointing at the imported run or
+    LoggedModel. Prints what it imports, version by version. A rerun adds nothing; a failed
+    import leaves nothing behind."""
     from .. import api
 
     started = time.monotonic()

@@ -1,8 +1,8 @@
 """Metric histories: every point with its step and timestamp, paged out and batched in.
 
-Reading uses ``get_metric_history`` per key, several keys at once (MLflow's bulk-interval endpoint
-samples and would lose points). Writing uses ``log_batch`` with MLflow's batch limit, several
-batches at once; points are streamed, never held for the whole run.
+Reading uses MLflow's metric-history call per key, page by page, several keys at once (MLflow's
+bulk-interval endpoint samples and would lose points). Writing uses ``log_batch`` with MLflow's
+batch limit, several batches at once; points are streamed, never held for the whole run.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.store.tracking import GET_METRIC_HISTORY_MAX_RESULTS
 from mlflow.utils.validation import MAX_METRICS_PER_BATCH
 
 from ..exportdir.run_dir import MetricsWriter
@@ -20,6 +21,7 @@ from .engine import Task
 ModelLink = Callable[[dict], "tuple[str, str | None, str | None] | None"]
 
 BATCH_SIZE = MAX_METRICS_PER_BATCH
+HISTORY_PAGE_SIZE = GET_METRIC_HISTORY_MAX_RESULTS  # what MlflowClient itself asks per page
 
 
 def export_tasks(client, run_id: str, keys: Iterable[str], writer: MetricsWriter,
@@ -31,15 +33,39 @@ def export_tasks(client, run_id: str, keys: Iterable[str], writer: MetricsWriter
 
 def _export_task(client, run_id: str, key: str, writer: MetricsWriter, phase: Phase) -> Task:
     def task() -> int:
-        history = client.get_metric_history(run_id, key)
-        writer.write([
-            {"key": key, "value": m.value, "timestamp": m.timestamp, "step": m.step}
-            for m in history
-        ])
-        phase.advance(len(history))
-        return len(history)
+        count = 0
+        for page in history_pages(client, run_id, key):
+            writer.write([
+                {"key": key, "value": m.value, "timestamp": m.timestamp, "step": m.step}
+                for m in page
+            ])
+            phase.advance(len(page))
+            count += len(page)
+        return count
 
     return task
+
+
+def history_pages(client, run_id: str, key: str, page_size: int | None = None
+                  ) -> Iterator[Sequence[Metric]]:
+    """One key's history, page by page, so that a key of millions of points is never held whole.
+
+    ``MlflowClient.get_metric_history`` gathers every page of its store into one list; this walks
+    the same store calls (``max_results`` and ``page_token``, MLflow's own page size) and hands
+    each page on. A client without that store falls back to the whole list.
+    """
+    store = getattr(getattr(client, "_tracking_client", None), "store", None)
+    if store is None:
+        yield client.get_metric_history(run_id, key)
+        return
+    page_size = page_size or HISTORY_PAGE_SIZE
+    token = None
+    while True:
+        page = store.get_metric_history(run_id, key, max_results=page_size, page_token=token)
+        yield page
+        token = getattr(page, "token", None)
+        if not token:
+            return
 
 
 def import_tasks(client, run_id: str, batches: Iterable[list[dict]], link: ModelLink | None = None,

@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -149,14 +150,18 @@ class Endpoint:
         return redact(self.tracking_uri) == redact(other.tracking_uri)
 
     def check_reachable(self, timeout: float | None = None) -> None:
-        """Fail fast, within ``timeout`` seconds, when an HTTP server does not accept connections.
+        """Fail fast, within about ``timeout`` seconds, when an HTTP server does not accept
+        connections, or accepts them and does not answer.
 
-        MLflow's client retries a refused connection with backoff for minutes; a plain TCP connect
-        tells the user at once that the address is wrong or the server is down.
+        MLflow's client retries a refused connection with backoff for minutes, and waits two
+        minutes for each answer; a TCP connect tells the user at once that the address is wrong
+        or the server is down, and one request to an MLflow server's ``/health`` (any HTTP
+        answer will do) that it is hung.
         """
         timeout = connect_timeout() if timeout is None else timeout
         for uri in {self.tracking_uri, self.registry_uri}:
-            if _scheme(uri) in ("databricks", "databricks-uc"):
+            databricks = _scheme(uri) in ("databricks", "databricks-uc")
+            if databricks:
                 from .databricks.workspace import configured_host
 
                 # The workspace's URL; also refuses a profile DATABRICKS_HOST would override.
@@ -176,6 +181,29 @@ class Endpoint:
                     f"cannot reach {redact(uri)} within {timeout:g}s ({exc.strerror or exc}); "
                     f"is the server running? (set {CONNECT_TIMEOUT_ENV} to wait longer)"
                 ) from None
+            if not databricks:
+                _check_answers(uri, timeout)
+
+
+def _check_answers(uri: str, timeout: float) -> None:
+    """One GET of ``/health`` through MLflow's HTTP helper, no retries: a server that accepted
+    the connection must answer within ``timeout``. Any status counts as an answer (a proxy's
+    404, an auth layer's 401, a TLS refusal the real calls will report); only silence fails."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.rest_utils import MlflowHostCreds, http_request
+
+    started = time.monotonic()
+    try:
+        http_request(MlflowHostCreds(uri), "/health", "GET", max_retries=0, timeout=timeout,
+                     raise_on_status=False)
+    except MlflowException:
+        # Without retries a read timeout reaches us as a ConnectionError; a failure that took
+        # the whole timeout is the silence this check is for.
+        if time.monotonic() - started >= 0.9 * timeout:
+            raise UnreachableError(
+                f"{redact(uri)} accepts connections but does not answer within {timeout:g}s; "
+                f"is the server hung or overloaded? (set {CONNECT_TIMEOUT_ENV} to wait longer)"
+            ) from None
 
 
 def _scheme(uri: str) -> str:

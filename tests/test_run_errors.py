@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -156,6 +157,47 @@ def test_connect_timeout_is_set_by_environment(silent_server, tmp_path, monkeypa
 
     _assert_one_line_error(result, "cannot reach", f"within {timeout}s", CONNECT_TIMEOUT_ENV)
     assert timeout - 0.1 <= elapsed < timeout + 1.5
+
+
+@pytest.fixture
+def hung_server():
+    """A loopback server that accepts every connection and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    listener.close()
+
+
+def test_server_that_accepts_but_never_answers_fails_within_the_timeout(hung_server, tmp_path,
+                                                                        monkeypatch):
+    monkeypatch.setenv(CONNECT_TIMEOUT_ENV, "2")
+
+    started = time.monotonic()
+    result = _cli("export-run", "--run-id", "0" * 32, "--output-dir", tmp_path / "out",
+                  "--tracking-uri", hung_server)
+    elapsed = time.monotonic() - started
+
+    _assert_one_line_error(result, hung_server, "does not answer within 2s", CONNECT_TIMEOUT_ENV)
+    assert 1.9 <= elapsed < 6  # MLflow alone would wait 120 s per try, with retries
+    assert not (tmp_path / "out").exists()
 
 
 # Export directory -------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ def export_run(run_id, output_dir, notebook_formats, tracking_uri, registry_uri,
              "access token. Without it the importing user owns the run and the source user is "
              "kept in tag 'mlflow_migrate.source.user_id'.")
 @text_option("--dst-notebook-dir", help="Databricks workspace folder to import the run's "
-             "notebook into.")
+             "notebook into (in a subfolder named by the new run ID).")
 @bool_option("--mlmodel-fix", default=True, help="Rewrite run_id and model_id in MLmodel "
              "files to the destination's new ids.")
 @click.option("--fresh", is_flag=True, default=False, help="Import a second copy even if "

@@ -11,7 +11,12 @@ pool and returns a :class:`~mlflow_migrate_plugin.report.Report` of what it did.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
 
 from .endpoint import Endpoint, reserve_http_connections
 from .handlers import experiment as experiment_handler
@@ -22,6 +27,8 @@ from .handlers.run_selection import RunSelection
 from .report import NO_PROGRESS, Progress, Report
 from .transfer.engine import DEFAULT_WORKERS, Engine
 
+SUPPRESS_ENV = MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT.name
+
 
 def _endpoint(tracking_uri: str | None, registry_uri: str | None = None) -> Endpoint:
     endpoint = Endpoint.resolve(tracking_uri, registry_uri)
@@ -29,11 +36,27 @@ def _endpoint(tracking_uri: str | None, registry_uri: str | None = None) -> Endp
     return endpoint
 
 
-def _engine(workers: int) -> Engine:
+@contextmanager
+def _engine(workers: int) -> Iterator[Engine]:
     # Object workers (a run or a version each) and the engine's transfer threads can all be in
     # a request at once; each needs a kept-alive connection of its own.
     reserve_http_connections(2 * workers + 1)
-    return Engine(workers)
+    with _no_run_links(), Engine(workers) as engine:
+        yield engine
+
+
+@contextmanager
+def _no_run_links() -> Iterator[None]:
+    """While this library works, MLflow prints no "View run ... at" link when a run it imports
+    ends (two stdout lines and one more request per run); the caller's setting is kept."""
+    if SUPPRESS_ENV in os.environ:
+        yield
+        return
+    os.environ[SUPPRESS_ENV] = "true"
+    try:
+        yield
+    finally:
+        os.environ.pop(SUPPRESS_ENV, None)
 
 
 def export_run(

@@ -643,3 +643,35 @@ def test_interrupted_cli_import_removes_what_it_made(src, dst, unique_name, tmp_
     assert stderr.strip().splitlines()[-1].startswith("Interrupted")
     assert "Traceback" not in stderr
     _assert_nothing_left(dst, name, built.run_id)
+
+
+@pytest.mark.slow
+def test_interrupted_cli_export_says_to_export_again_and_cannot_be_imported(src, dst,
+                                                                            unique_name,
+                                                                            tmp_path):
+    exp_id = builders.experiment(src, unique_name("src-"))
+    built = builders.make_run(src, exp_id, metric_keys=60, steps=50, classic_model=False)
+    out = tmp_path / "unfinished"
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+
+    process = subprocess.Popen(
+        [mlflow_executable(), "migrate", "export-run", "--run-id", built.run_id, "--output-dir",
+         str(out), "--tracking-uri", src.tracking_uri, "--workers", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if (out / "metrics.jsonl").exists():
+            break  # the history is being written, one key at a time
+        time.sleep(0.005)
+    assert process.poll() is None, process.communicate()
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 130, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("Interrupted") and "run the export again" in last
+    assert "Traceback" not in stderr
+    assert not (out / "run.json").exists()
+    name = unique_name("dst-")
+    _assert_one_line_error(_import_cli(out, dst, name), "run.json", "interrupted")
+    assert dst.client.get_experiment_by_name(name) is None

@@ -25,7 +25,9 @@ class MigrateGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
-            click.echo("Interrupted; what was being imported has been removed.", err=True)
+            if sys.stderr.isatty():
+                sys.stderr.write("\r\033[K")
+            click.echo(_interrupted(ctx.invoked_subcommand or ""), err=True)
             sys.exit(130)
         except Exception as exc:
             from ..errors import UsageError
@@ -43,6 +45,17 @@ class MigrateGroup(click.Group):
 
             click.echo(f"Error: {redact_text(_describe(exc))}", err=True)
             sys.exit(1)
+
+
+def _interrupted(command: str) -> str:
+    """What Ctrl-C left behind, by kind of command."""
+    if command.startswith("export-"):
+        return ("Interrupted; the export directory is unfinished (its JSON file is written last, "
+                "so imports refuse it): run the export again.")
+    if command.startswith("copy-"):
+        return "Interrupted; nothing half copied is left on the destination."
+    return ("Interrupted; nothing half imported is left, and running the same command again "
+            "completes the import without duplicates.")
 
 
 def _describe(exc: BaseException) -> str:

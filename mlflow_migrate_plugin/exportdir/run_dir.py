@@ -217,12 +217,12 @@ class RunDir:
         after the export): they are not imported, and the import says so."""
         if not self.own_format:
             return []
-        roots = [(self.artifacts_root(), self.artifact_files())]
-        roots += [(self.logged_model_root(mid), self.logged_model_files(mid))
-                  for mid in (self.info.get("logged_models") or {})]
+        manifests = [(self.artifacts_root(), self.info.get("artifacts") or {})]
+        manifests += [(self.logged_model_root(mid), manifest or {})
+                      for mid, manifest in (self.info.get("logged_models") or {}).items()]
         unlisted = []
-        for root, listed in roots:
-            names = {f.path for f in listed}
+        for root, manifest in manifests:
+            names = {f.path for f in manifest_from(manifest.get("files") or [])}
             unlisted += [str(root / f.path) for f in walk_files(root) if f.path not in names]
         return unlisted
 

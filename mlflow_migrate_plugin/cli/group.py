@@ -18,8 +18,6 @@ class MigrateGroup(click.Group):
     """Turns library errors into one readable line and an exit code."""
 
     def invoke(self, ctx: click.Context):
-        # MLflow prints a "View run" link on stdout when a run ends; our output is the summary.
-        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):

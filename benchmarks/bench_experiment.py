@@ -29,16 +29,19 @@ TARGET_RSS_MB = 250
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_experiment",
-                                     description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench_experiment",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--runs", type=int, default=200, help="small runs (default 200)")
     speedup.add_common_options(parser)
     args = parser.parse_args(argv)
     harness.quiet_mlflow()
 
-    with harness.workdir(args.keep) as root, harness.two_servers(root, args.server_workers) as (
-        server_a, server_b
+    with (
+        harness.workdir(args.keep) as root,
+        harness.two_servers(root, args.server_workers) as (server_a, server_b),
     ):
         a = MlflowClient(tracking_uri=server_a.url, registry_uri=server_a.url)
         b = MlflowClient(tracking_uri=server_b.url, registry_uri=server_b.url)
@@ -48,21 +51,43 @@ def main(argv: list[str] | None = None) -> None:
         print(f"workload: experiment of {len(source_ids)} runs in {generated:.1f}s")
 
         passes = speedup.measure_passes(
-            root, {"A": server_a, "B": server_b}, args.tool_python,
-            export_args=lambda out: ["export-experiment", "--experiment", EXPERIMENT,
-                                     "--output-dir", str(out), "--tracking-uri", server_a.url],
+            root,
+            {"A": server_a, "B": server_b},
+            args.tool_python,
+            export_args=lambda out: [
+                "export-experiment",
+                "--experiment",
+                EXPERIMENT,
+                "--output-dir",
+                str(out),
+                "--tracking-uri",
+                server_a.url,
+            ],
             import_args=lambda out, suffix: [
-                "import-experiment", "--experiment-name", f"{EXPERIMENT}-{suffix}",
-                "--input-dir", str(out), "--tracking-uri", server_b.url],
+                "import-experiment",
+                "--experiment-name",
+                f"{EXPERIMENT}-{suffix}",
+                "--input-dir",
+                str(out),
+                "--tracking-uri",
+                server_b.url,
+            ],
             check=lambda suffix: _check(a, b, source_ids, f"{EXPERIMENT}-{suffix}", server_b.url),
         )
         print("  checked: every run on B with its data, files and parent")
 
-    data = speedup.results("bench_experiment",
-                           {"runs": len(source_ids), "generated_seconds": generated,
-                            "server_workers": args.server_workers,
-                            "tool_python": args.tool_python or "this interpreter"},
-                           passes, TARGET_SPEEDUP, TARGET_RSS_MB)
+    data = speedup.results(
+        "bench_experiment",
+        {
+            "runs": len(source_ids),
+            "generated_seconds": generated,
+            "server_workers": args.server_workers,
+            "tool_python": args.tool_python or "this interpreter",
+        },
+        passes,
+        TARGET_SPEEDUP,
+        TARGET_RSS_MB,
+    )
     table = speedup.table(data, f"experiment of {len(source_ids)} small runs")
     path = harness.write_results("bench-experiment", data, table)
     print()
@@ -80,8 +105,7 @@ def all_runs(client: MlflowClient, experiment_id: str) -> list:
             return runs
 
 
-def _check(a: MlflowClient, b: MlflowClient, source_ids: list[str], name: str,
-           uri_b: str) -> None:
+def _check(a: MlflowClient, b: MlflowClient, source_ids: list[str], name: str, uri_b: str) -> None:
     """The imported experiment holds each source run once, with its params, metric keys and
     parent (mapped to the imported parent); a sample of runs has both artifact files."""
     exp = b.get_experiment_by_name(name)

@@ -24,15 +24,19 @@ TARGET_RSS_MB = 250
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_model", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench_model",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--versions", type=int, default=20, help="model versions (default 20)")
     speedup.add_common_options(parser)
     args = parser.parse_args(argv)
     harness.quiet_mlflow()
 
-    with harness.workdir(args.keep) as root, harness.two_servers(root, args.server_workers) as (
-        server_a, server_b
+    with (
+        harness.workdir(args.keep) as root,
+        harness.two_servers(root, args.server_workers) as (server_a, server_b),
     ):
         a = MlflowClient(tracking_uri=server_a.url, registry_uri=server_a.url)
         b = MlflowClient(tracking_uri=server_b.url, registry_uri=server_b.url)
@@ -42,22 +46,45 @@ def main(argv: list[str] | None = None) -> None:
         print(f"workload: model of {len(numbers)} versions in {generated:.1f}s")
 
         passes = speedup.measure_passes(
-            root, {"A": server_a, "B": server_b}, args.tool_python,
-            export_args=lambda out: ["export-model", "--model", MODEL, "--output-dir", str(out),
-                                     "--tracking-uri", server_a.url],
+            root,
+            {"A": server_a, "B": server_b},
+            args.tool_python,
+            export_args=lambda out: [
+                "export-model",
+                "--model",
+                MODEL,
+                "--output-dir",
+                str(out),
+                "--tracking-uri",
+                server_a.url,
+            ],
             import_args=lambda out, suffix: [
-                "import-model", "--input-dir", str(out), "--model", f"{MODEL}-{suffix}",
-                "--experiment-name", f"{MODEL}-runs-{suffix}", "--tracking-uri", server_b.url],
-            check=lambda suffix: _check(b, f"{MODEL}-{suffix}", f"{MODEL}-runs-{suffix}",
-                                        numbers),
+                "import-model",
+                "--input-dir",
+                str(out),
+                "--model",
+                f"{MODEL}-{suffix}",
+                "--experiment-name",
+                f"{MODEL}-runs-{suffix}",
+                "--tracking-uri",
+                server_b.url,
+            ],
+            check=lambda suffix: _check(b, f"{MODEL}-{suffix}", f"{MODEL}-runs-{suffix}", numbers),
         )
         print("  checked: every version on B with its number, run, source and the alias")
 
-    data = speedup.results("bench_model",
-                           {"versions": len(numbers), "generated_seconds": generated,
-                            "server_workers": args.server_workers,
-                            "tool_python": args.tool_python or "this interpreter"},
-                           passes, TARGET_SPEEDUP, TARGET_RSS_MB)
+    data = speedup.results(
+        "bench_model",
+        {
+            "versions": len(numbers),
+            "generated_seconds": generated,
+            "server_workers": args.server_workers,
+            "tool_python": args.tool_python or "this interpreter",
+        },
+        passes,
+        TARGET_SPEEDUP,
+        TARGET_RSS_MB,
+    )
     table = speedup.table(data, f"registered model of {len(numbers)} versions")
     path = harness.write_results("bench-model", data, table)
     print()
@@ -70,8 +97,10 @@ def _check(b: MlflowClient, model: str, experiment: str, numbers: list[int]) -> 
     run_ids = {r.info.run_id for r in b.search_runs([exp.experiment_id], max_results=1000)}
     versions = b.search_model_versions(f"name = '{model}'", max_results=1000)
     if sorted(int(v.version) for v in versions) != sorted(numbers):
-        raise AssertionError(f"{model}: versions {sorted(int(v.version) for v in versions)} on "
-                             f"B, expected {sorted(numbers)}")
+        raise AssertionError(
+            f"{model}: versions {sorted(int(v.version) for v in versions)} on "
+            f"B, expected {sorted(numbers)}"
+        )
     for v in versions:
         if v.run_id not in run_ids:
             raise AssertionError(f"{model} v{v.version}: run {v.run_id} is not the imported run")

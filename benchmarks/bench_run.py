@@ -32,55 +32,91 @@ TARGET_RSS_MB = 200
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     harness.quiet_mlflow()
-    with harness.workdir(args.keep) as root, harness.two_servers(root, args.server_workers) as (
-        server_a, server_b
+    with (
+        harness.workdir(args.keep) as root,
+        harness.two_servers(root, args.server_workers) as (server_a, server_b),
     ):
         uri_a, uri_b = server_a.url, server_b.url
         servers = {"A": server_a, "B": server_b}
         a, b = _client(uri_a), _client(uri_b)
         started = time.perf_counter()
-        built = workload.large_run(a, "bench-large-run", points=args.points, keys=args.keys,
-                                   mb=args.mb, files=args.files)
+        built = workload.large_run(
+            a, "bench-large-run", points=args.points, keys=args.keys, mb=args.mb, files=args.files
+        )
         generated = time.perf_counter() - started
-        print(f"workload: {built.points} points over {built.keys} keys, {len(built.files)} "
-              f"files ({built.artifact_bytes / workload.MB:.0f} MiB) in {generated:.1f}s")
+        print(
+            f"workload: {built.points} points over {built.keys} keys, {len(built.files)} "
+            f"files ({built.artifact_bytes / workload.MB:.0f} MiB) in {generated:.1f}s"
+        )
 
         def job(label, name, payload=None, cli=None):
             args_ = cli if cli is not None else [json.dumps(payload)]
             m = harness.measure(label, name, args_, root, servers, python=args.tool_python)
-            print(f"  {label}: {m.seconds:.2f}s, peak RSS {m.peak_rss_mb:.0f} MB, CPU s "
-                  f"{_cpu(m.cpu)}")
+            print(
+                f"  {label}: {m.seconds:.2f}s, peak RSS {m.peak_rss_mb:.0f} MB, CPU s {_cpu(m.cpu)}"
+            )
             return m
 
         common = {"src_uri": uri_a, "run_id": built.run_id, "dst_uri": uri_b}
-        file_runs = [job(f"floor: artifacts, {_threads(t)}", "floor-artifacts",
-                         {**common, "experiment": "bench-floor", "threads": t})
-                     for t in args.artifact_threads]
+        file_runs = [
+            job(
+                f"floor: artifacts, {_threads(t)}",
+                "floor-artifacts",
+                {**common, "experiment": "bench-floor", "threads": t},
+            )
+            for t in args.artifact_threads
+        ]
         for m in file_runs:
             _check_artifacts(uri_b, m.detail["run_id"], built, hashes=False)
         files = min(file_runs, key=lambda m: m.seconds)
-        metric_runs = [job(f"floor: metrics, {_threads(t)}", "floor-metrics",
-                           {**common, "experiment": "bench-floor", "threads": t})
-                       for t in args.metric_threads]
+        metric_runs = [
+            job(
+                f"floor: metrics, {_threads(t)}",
+                "floor-metrics",
+                {**common, "experiment": "bench-floor", "threads": t},
+            )
+            for t in args.metric_threads
+        ]
         for m in metric_runs:
             _check_metric_count(b, m.detail["run_id"], built.points)
         metrics = min(metric_runs, key=lambda m: m.seconds)
 
         export_dir = root / "export"
         workers = ["--workers", str(args.workers)] if args.workers else []
-        export = job("tool: export-run", "cli", cli=[
-            "export-run", "--run-id", built.run_id, "--output-dir", str(export_dir),
-            "--tracking-uri", uri_a, *workers])
-        import_ = job("tool: import-run", "cli", cli=[
-            "import-run", "--input-dir", str(export_dir), "--experiment-name", "bench-tool",
-            "--tracking-uri", uri_b, *workers])
+        export = job(
+            "tool: export-run",
+            "cli",
+            cli=[
+                "export-run",
+                "--run-id",
+                built.run_id,
+                "--output-dir",
+                str(export_dir),
+                "--tracking-uri",
+                uri_a,
+                *workers,
+            ],
+        )
+        import_ = job(
+            "tool: import-run",
+            "cli",
+            cli=[
+                "import-run",
+                "--input-dir",
+                str(export_dir),
+                "--experiment-name",
+                "bench-tool",
+                "--tracking-uri",
+                uri_b,
+                *workers,
+            ],
+        )
         tool_run = _imported_run(b, built.run_id)
         _check_metrics(a, built.run_id, b, tool_run, built.keys)
         _check_artifacts(uri_b, tool_run, built, hashes=True)
         print("  checked: the tool's run on B has every point and every artifact byte")
 
-    data = _results(args, built, generated, file_runs, files, metric_runs, metrics, export,
-                    import_)
+    data = _results(args, built, generated, file_runs, files, metric_runs, metrics, export, import_)
     table = _table(data)
     path = harness.write_results("bench-run", data, table)
     print()
@@ -89,25 +125,47 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_run", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench_run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--points", type=int, default=100_000, help="metric points (default 100000)")
     p.add_argument("--keys", type=int, default=200, help="metric keys (default 200)")
     p.add_argument("--mb", type=float, default=200, help="MiB of artifacts (default 200)")
     p.add_argument("--files", type=int, default=200, help="artifact files (default 200)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="the tool's --workers (default: the tool's default)")
-    p.add_argument("--metric-threads", type=_ints, default=[1, 4, 8],
-                   help="thread counts tried for the metric floor (default 1,4,8)")
-    p.add_argument("--artifact-threads", type=_ints, default=[8],
-                   help="thread counts tried for the artifact floor (default 8)")
-    p.add_argument("--server-workers", type=int, default=harness.MLFLOW_DEFAULT_SERVER_WORKERS,
-                   help="worker processes of each mlflow server (default 4, as `mlflow server` "
-                        "starts; the tests use 1)")
-    p.add_argument("--tool-python", default=None,
-                   help="Python that runs the tool and the floor (default: this one); use a "
-                        "venv with only the tool's runtime dependencies (mlflow-skinny) to "
-                        "measure the memory a user's install takes")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="the tool's --workers (default: the tool's default)",
+    )
+    p.add_argument(
+        "--metric-threads",
+        type=_ints,
+        default=[1, 4, 8],
+        help="thread counts tried for the metric floor (default 1,4,8)",
+    )
+    p.add_argument(
+        "--artifact-threads",
+        type=_ints,
+        default=[8],
+        help="thread counts tried for the artifact floor (default 8)",
+    )
+    p.add_argument(
+        "--server-workers",
+        type=int,
+        default=harness.MLFLOW_DEFAULT_SERVER_WORKERS,
+        help="worker processes of each mlflow server (default 4, as `mlflow server` "
+        "starts; the tests use 1)",
+    )
+    p.add_argument(
+        "--tool-python",
+        default=None,
+        help="Python that runs the tool and the floor (default: this one); use a "
+        "venv with only the tool's runtime dependencies (mlflow-skinny) to "
+        "measure the memory a user's install takes",
+    )
     p.add_argument("--keep", action="store_true", help="keep the servers' folder")
     return p
 
@@ -130,6 +188,7 @@ def _client(uri: str) -> MlflowClient:
 
 # Correctness: a fast wrong copy must not pass ---------------------------------------------------
 
+
 def _imported_run(client: MlflowClient, source_run_id: str) -> str:
     exp = client.get_experiment_by_name("bench-tool")
     found = client.search_runs(
@@ -149,18 +208,24 @@ def _check_metrics(a: MlflowClient, run_a: str, b: MlflowClient, run_b: str, key
     key_names = sorted(a.get_run(run_a).data.metrics)
     if len(key_names) != keys or sorted(b.get_run(run_b).data.metrics) != key_names:
         raise AssertionError("metric keys differ between A and B")
-    differing = [key for key, same in workload.run_bounded(
-        (lambda k=k: (k, _history(a, run_a, k) == _history(b, run_b, k))) for k in key_names
-    ) if not same]
+    differing = [
+        key
+        for key, same in workload.run_bounded(
+            (lambda k=k: (k, _history(a, run_a, k) == _history(b, run_b, k))) for k in key_names
+        )
+        if not same
+    ]
     if differing:
-        raise AssertionError(f"metric history differs on B for {len(differing)} keys, "
-                             f"e.g. {differing[0]!r}")
+        raise AssertionError(
+            f"metric history differs on B for {len(differing)} keys, e.g. {differing[0]!r}"
+        )
 
 
 def _check_metric_count(b: MlflowClient, run_b: str, points: int) -> None:
     keys = sorted(b.get_run(run_b).data.metrics)
-    counted = sum(workload.run_bounded(
-        (lambda k=k: len(b.get_metric_history(run_b, k))) for k in keys))
+    counted = sum(
+        workload.run_bounded((lambda k=k: len(b.get_metric_history(run_b, k))) for k in keys)
+    )
     if counted != points:
         raise AssertionError(f"floor run {run_b} has {counted} points on B, expected {points}")
 
@@ -171,8 +236,10 @@ def _check_artifacts(uri_b: str, run_b: str, built: workload.LargeRun, hashes: b
     on_b = dict(list_files(repo))
     expected = {path: size for path, (size, _) in built.files.items()}
     if on_b != expected:
-        raise AssertionError(f"artifacts on B differ: {len(on_b)} files, expected "
-                             f"{len(expected)}; e.g. {sorted(set(on_b) ^ set(expected))[:3]}")
+        raise AssertionError(
+            f"artifacts on B differ: {len(on_b)} files, expected "
+            f"{len(expected)}; e.g. {sorted(set(on_b) ^ set(expected))[:3]}"
+        )
     if not hashes:
         return
 
@@ -182,35 +249,57 @@ def _check_artifacts(uri_b: str, run_b: str, built: workload.LargeRun, hashes: b
             repo._download_file(path, str(local))
             return path, hashlib.sha256(local.read_bytes()).hexdigest()
 
-    wrong = [p for p, d in workload.run_bounded((lambda p=p: digest(p)) for p in on_b)
-             if d != built.files[p][1]]
+    wrong = [
+        p
+        for p, d in workload.run_bounded((lambda p=p: digest(p)) for p in on_b)
+        if d != built.files[p][1]
+    ]
     if wrong:
         raise AssertionError(f"{len(wrong)} artifacts differ in content on B, e.g. {wrong[0]}")
 
 
 # Results ---------------------------------------------------------------------------------------
 
-def _results(args, built, generated, file_runs, files, metric_runs, metrics, export,
-             import_) -> dict:
+
+def _results(
+    args, built, generated, file_runs, files, metric_runs, metrics, export, import_
+) -> dict:
     floor_s = files.seconds + metrics.seconds
     tool_s = export.seconds + import_.seconds
     tool_rss = max(export.peak_rss_mb, import_.peak_rss_mb)
     return {
         "benchmark": "bench_run",
         "machine": harness.machine(),
-        "workload": {"points": built.points, "keys": built.keys, "files": len(built.files),
-                     "artifact_bytes": built.artifact_bytes, "generated_seconds": generated,
-                     "server_workers": args.server_workers, "tool_workers": args.workers,
-                     "tool_python": args.tool_python or "this interpreter"},
-        "floor": {"artifacts_tried": [m.row() for m in file_runs], "artifacts": files.row(),
-                  "metrics_tried": [m.row() for m in metric_runs],
-                  "metrics_best": metrics.row(), "seconds": floor_s},
-        "tool": {"export": export.row(), "import": import_.row(), "seconds": tool_s,
-                 "peak_rss_mb": tool_rss},
+        "workload": {
+            "points": built.points,
+            "keys": built.keys,
+            "files": len(built.files),
+            "artifact_bytes": built.artifact_bytes,
+            "generated_seconds": generated,
+            "server_workers": args.server_workers,
+            "tool_workers": args.workers,
+            "tool_python": args.tool_python or "this interpreter",
+        },
+        "floor": {
+            "artifacts_tried": [m.row() for m in file_runs],
+            "artifacts": files.row(),
+            "metrics_tried": [m.row() for m in metric_runs],
+            "metrics_best": metrics.row(),
+            "seconds": floor_s,
+        },
+        "tool": {
+            "export": export.row(),
+            "import": import_.row(),
+            "seconds": tool_s,
+            "peak_rss_mb": tool_rss,
+        },
         "ratio": tool_s / floor_s,
-        "targets": {"ratio": TARGET_RATIO, "peak_rss_mb": TARGET_RSS_MB,
-                    "ratio_met": tool_s / floor_s <= TARGET_RATIO,
-                    "rss_met": tool_rss < TARGET_RSS_MB},
+        "targets": {
+            "ratio": TARGET_RATIO,
+            "peak_rss_mb": TARGET_RSS_MB,
+            "ratio_met": tool_s / floor_s <= TARGET_RATIO,
+            "rss_met": tool_rss < TARGET_RSS_MB,
+        },
     }
 
 
@@ -218,17 +307,51 @@ def _table(data: dict) -> str:
     floor, tool = data["floor"], data["tool"]
     rows = []
     for m in [*floor["artifacts_tried"], *floor["metrics_tried"], tool["export"], tool["import"]]:
-        rows.append([m["label"], f"{m['seconds']:.2f}", f"{m['process_seconds']:.2f}",
-                     f"{m['peak_rss_mb']:.0f}", f"{m['import_rss_mb']:.0f}",
-                     f"{m['peak_rss_mb'] - m['import_rss_mb']:.0f}", _cpu(m["cpu_seconds"])])
-    rows.append(["**floor** (artifacts + fastest metrics)", f"**{floor['seconds']:.2f}**",
-                 "", "", "", "", ""])
-    rows.append(["**tool** (export + import)", f"**{tool['seconds']:.2f}**", "",
-                 f"**{tool['peak_rss_mb']:.0f}**", "", "", ""])
-    table = harness.markdown_table(rows, [
-        "step", "wall s", "process s", "peak RSS MB", "after imports MB", "growth MB",
-        "CPU s: client / A / B",
-    ])
+        rows.append(
+            [
+                m["label"],
+                f"{m['seconds']:.2f}",
+                f"{m['process_seconds']:.2f}",
+                f"{m['peak_rss_mb']:.0f}",
+                f"{m['import_rss_mb']:.0f}",
+                f"{m['peak_rss_mb'] - m['import_rss_mb']:.0f}",
+                _cpu(m["cpu_seconds"]),
+            ]
+        )
+    rows.append(
+        [
+            "**floor** (artifacts + fastest metrics)",
+            f"**{floor['seconds']:.2f}**",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]
+    )
+    rows.append(
+        [
+            "**tool** (export + import)",
+            f"**{tool['seconds']:.2f}**",
+            "",
+            f"**{tool['peak_rss_mb']:.0f}**",
+            "",
+            "",
+            "",
+        ]
+    )
+    table = harness.markdown_table(
+        rows,
+        [
+            "step",
+            "wall s",
+            "process s",
+            "peak RSS MB",
+            "after imports MB",
+            "growth MB",
+            "CPU s: client / A / B",
+        ],
+    )
     w, m = data["workload"], data["machine"]
     targets = data["targets"]
     return (

@@ -45,8 +45,9 @@ def list_files(repo, path: str | None = None) -> list[tuple[str, int]]:
     return found
 
 
-def copy_artifacts(src_uri: str, run_id: str, dst_uri: str, experiment: str,
-                   threads: int = 8) -> dict:
+def copy_artifacts(
+    src_uri: str, run_id: str, dst_uri: str, experiment: str, threads: int = 8
+) -> dict:
     """Copy the run's artifact files into a new run of ``experiment`` on the destination."""
     src_run = _client(src_uri).get_run(run_id)
     dst_client = _client(dst_uri)
@@ -65,12 +66,16 @@ def copy_artifacts(src_uri: str, run_id: str, dst_uri: str, experiment: str,
             dst_repo.log_artifact(local, folder or None)
 
     run_bounded(((lambda p=p: copy(p)) for p, _ in files), threads)
-    return {"run_id": dst_run.info.run_id, "files": len(files),
-            "bytes": sum(size for _, size in files)}
+    return {
+        "run_id": dst_run.info.run_id,
+        "files": len(files),
+        "bytes": sum(size for _, size in files),
+    }
 
 
-def copy_metrics(src_uri: str, run_id: str, dst_uri: str, experiment: str,
-                 threads: int = 8) -> dict:
+def copy_metrics(
+    src_uri: str, run_id: str, dst_uri: str, experiment: str, threads: int = 8
+) -> dict:
     """Copy the run's full metric history into a new run of ``experiment`` on the destination.
 
     Each thread takes keys from a shared queue, reads each key's whole history and sends
@@ -79,8 +84,9 @@ def copy_metrics(src_uri: str, run_id: str, dst_uri: str, experiment: str,
     src = _client(src_uri)
     dst = _client(dst_uri)
     keys = sorted(src.get_run(run_id).data.metrics)
-    dst_run_id = dst.create_run(experiment_id(dst, experiment),
-                                run_name=f"floor-metrics-{threads}").info.run_id
+    dst_run_id = dst.create_run(
+        experiment_id(dst, experiment), run_name=f"floor-metrics-{threads}"
+    ).info.run_id
     todo: queue.SimpleQueue[str] = queue.SimpleQueue()
     for key in keys:
         todo.put(key)

@@ -50,8 +50,9 @@ MLFLOW_DEFAULT_SERVER_WORKERS = 4
 
 
 @contextlib.contextmanager
-def two_servers(root: Path, server_workers: int = MLFLOW_DEFAULT_SERVER_WORKERS
-                ) -> Iterator[tuple[Server, Server]]:
+def two_servers(
+    root: Path, server_workers: int = MLFLOW_DEFAULT_SERVER_WORKERS
+) -> Iterator[tuple[Server, Server]]:
     """Servers A (source) and B (destination).
 
     MLflow's job runner is switched off: it starts about eight extra processes per server that
@@ -63,8 +64,7 @@ def two_servers(root: Path, server_workers: int = MLFLOW_DEFAULT_SERVER_WORKERS
     started: list[ServerProcess] = []
     try:
         for name in ("server-a", "server-b"):
-            started.append(start_server(root / name, extra_args=extra, env=env,
-                                        test_db_pool=False))
+            started.append(start_server(root / name, extra_args=extra, env=env, test_db_pool=False))
         yield Server(started[0]), Server(started[1])
     finally:
         for server in started:
@@ -106,16 +106,26 @@ class Measured:
     detail: dict | None = None
 
     def row(self) -> dict:
-        return {"label": self.label, "seconds": round(self.seconds, 2),
-                "process_seconds": round(self.process_seconds, 2),
-                "peak_rss_mb": round(self.peak_rss_mb, 1),
-                "import_rss_mb": round(self.import_rss_mb, 1),
-                "cpu_seconds": {k: round(v, 2) for k, v in self.cpu.items()},
-                "detail": self.detail}
+        return {
+            "label": self.label,
+            "seconds": round(self.seconds, 2),
+            "process_seconds": round(self.process_seconds, 2),
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+            "import_rss_mb": round(self.import_rss_mb, 1),
+            "cpu_seconds": {k: round(v, 2) for k, v in self.cpu.items()},
+            "detail": self.detail,
+        }
 
 
-def measure(label: str, job: str, args: list[str], root: Path, servers: dict[str, Server],
-            python: str | None = None, env: dict | None = None) -> Measured:
+def measure(
+    label: str,
+    job: str,
+    args: list[str],
+    root: Path,
+    servers: dict[str, Server],
+    python: str | None = None,
+    env: dict | None = None,
+) -> Measured:
     """Run ``python -m benchmarks.measure`` for ``job`` in a fresh process and read its result.
 
     A job that fails stops the benchmark with its output: a fast wrong result must not pass.
@@ -128,9 +138,13 @@ def measure(label: str, job: str, args: list[str], root: Path, servers: dict[str
     cpu_before = {name: server.cpu_seconds() for name, server in servers.items()}
     started = time.perf_counter()
     with open(log_file, "w") as log:
-        done = subprocess.run([python or sys.executable, "-m", "benchmarks.measure",
-                               str(result_file), job, *args],
-                              cwd=REPO, env=proc_env, stdout=log, stderr=subprocess.STDOUT)
+        done = subprocess.run(
+            [python or sys.executable, "-m", "benchmarks.measure", str(result_file), job, *args],
+            cwd=REPO,
+            env=proc_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     process_seconds = time.perf_counter() - started
     cpu = {name: server.cpu_seconds() - cpu_before[name] for name, server in servers.items()}
     output = log_file.read_text(errors="replace")
@@ -138,8 +152,15 @@ def measure(label: str, job: str, args: list[str], root: Path, servers: dict[str
         raise RuntimeError(f"{label}: exit {done.returncode}\n{output[-4000:]}")
     result = json.loads(result_file.read_text())
     cpu["client"] = result["cpu_seconds"]
-    return Measured(label, result["seconds"], process_seconds, result["peak_rss_mb"],
-                    result["import_rss_mb"], cpu, result.get("detail"))
+    return Measured(
+        label,
+        result["seconds"],
+        process_seconds,
+        result["peak_rss_mb"],
+        result["import_rss_mb"],
+        cpu,
+        result.get("detail"),
+    )
 
 
 def machine() -> dict:

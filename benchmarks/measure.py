@@ -65,9 +65,18 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"unknown job {job!r}")
     seconds = time.perf_counter() - started
     with open(result_file, "w") as f:
-        json.dump({"job": job, "seconds": seconds, "cpu_seconds": cpu_seconds() - cpu_before,
-                   "peak_rss_mb": peak_rss_mb(), "import_rss_mb": import_rss,
-                   "status": status, "detail": detail}, f)
+        json.dump(
+            {
+                "job": job,
+                "seconds": seconds,
+                "cpu_seconds": cpu_seconds() - cpu_before,
+                "peak_rss_mb": peak_rss_mb(),
+                "import_rss_mb": import_rss,
+                "status": status,
+                "detail": detail,
+            },
+            f,
+        )
     return status
 
 

@@ -35,19 +35,29 @@ class Pass:
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--server-workers", type=int,
-                        default=harness.MLFLOW_DEFAULT_SERVER_WORKERS,
-                        help="worker processes of each mlflow server (default 4, as `mlflow "
-                             "server` starts; the tests use 1)")
-    parser.add_argument("--tool-python", default=None,
-                        help="Python that runs the tool (default: this one); see README.md")
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=harness.MLFLOW_DEFAULT_SERVER_WORKERS,
+        help="worker processes of each mlflow server (default 4, as `mlflow "
+        "server` starts; the tests use 1)",
+    )
+    parser.add_argument(
+        "--tool-python",
+        default=None,
+        help="Python that runs the tool (default: this one); see README.md",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the servers' folder")
 
 
-def measure_passes(root: Path, servers: dict, tool_python: str | None,
-                   export_args: Callable[[Path], list[str]],
-                   import_args: Callable[[Path, str], list[str]],
-                   check: Callable[[str], None]) -> list[Pass]:
+def measure_passes(
+    root: Path,
+    servers: dict,
+    tool_python: str | None,
+    export_args: Callable[[Path], list[str]],
+    import_args: Callable[[Path, str], list[str]],
+    check: Callable[[str], None],
+) -> list[Pass]:
     """Export then import with the default pool, then with one worker. ``import_args`` gets the
     export directory and a suffix for destination names ("default" or "w1"); ``check`` gets the
     same suffix after the import and raises if the destination is not complete."""
@@ -67,8 +77,13 @@ def measure_passes(root: Path, servers: dict, tool_python: str | None,
     return passes
 
 
-def results(name: str, workload: dict, passes: list[Pass], target_speedup: float | None,
-            target_rss_mb: float) -> dict:
+def results(
+    name: str,
+    workload: dict,
+    passes: list[Pass],
+    target_speedup: float | None,
+    target_rss_mb: float,
+) -> dict:
     """The figures as JSON; ``target_speedup`` None: the speed-up is reported, not judged."""
     pool, one = passes
     peak = max(max(p.export.peak_rss_mb, p.import_.peak_rss_mb) for p in passes)
@@ -77,33 +92,60 @@ def results(name: str, workload: dict, passes: list[Pass], target_speedup: float
         "benchmark": name,
         "machine": harness.machine(),
         "workload": workload,
-        "passes": [{"workers": p.label, "export": p.export.row(), "import": p.import_.row(),
-                    "seconds": p.seconds} for p in passes],
+        "passes": [
+            {
+                "workers": p.label,
+                "export": p.export.row(),
+                "import": p.import_.row(),
+                "seconds": p.seconds,
+            }
+            for p in passes
+        ],
         "speedup": speedup,
         "export_speedup": one.export.seconds / pool.export.seconds,
         "import_speedup": one.import_.seconds / pool.import_.seconds,
         "peak_rss_mb": peak,
-        "targets": {"speedup": target_speedup, "peak_rss_mb": target_rss_mb,
-                    "speedup_met": None if target_speedup is None else speedup >= target_speedup,
-                    "rss_met": peak < target_rss_mb},
+        "targets": {
+            "speedup": target_speedup,
+            "peak_rss_mb": target_rss_mb,
+            "speedup_met": None if target_speedup is None else speedup >= target_speedup,
+            "rss_met": peak < target_rss_mb,
+        },
     }
 
 
 def table(data: dict, what: str) -> str:
     rows = [
-        [p["workers"], f"{p['export']['seconds']:.2f}", f"{p['import']['seconds']:.2f}",
-         f"{p['seconds']:.2f}", f"{p['export']['peak_rss_mb']:.0f}",
-         f"{p['import']['peak_rss_mb']:.0f}"]
+        [
+            p["workers"],
+            f"{p['export']['seconds']:.2f}",
+            f"{p['import']['seconds']:.2f}",
+            f"{p['seconds']:.2f}",
+            f"{p['export']['peak_rss_mb']:.0f}",
+            f"{p['import']['peak_rss_mb']:.0f}",
+        ]
         for p in data["passes"]
     ]
     m, t = data["machine"], data["targets"]
-    judged = ("" if t["speedup"] is None else
-              f"; target >= {t['speedup']}x: {'met' if t['speedup_met'] else 'NOT met'}")
+    judged = (
+        ""
+        if t["speedup"] is None
+        else f"; target >= {t['speedup']}x: {'met' if t['speedup_met'] else 'NOT met'}"
+    )
     return (
         f"{what}; servers with {data['workload']['server_workers']} worker process(es); "
         f"{m['cpus']} CPUs, load {m['load_average']}\n\n"
-        + harness.markdown_table(rows, ["workers", "export s", "import s", "total s",
-                                        "export peak RSS MB", "import peak RSS MB"])
+        + harness.markdown_table(
+            rows,
+            [
+                "workers",
+                "export s",
+                "import s",
+                "total s",
+                "export peak RSS MB",
+                "import peak RSS MB",
+            ],
+        )
         + f"\n\nspeed-up of the default pool over one worker: **{data['speedup']:.1f}x** "
         f"(export {data['export_speedup']:.1f}x, import {data['import_speedup']:.1f}x"
         f"{judged}); peak RSS "

@@ -75,9 +75,20 @@ def experiment_id(client: MlflowClient, name: str) -> str:
 
 # One large run ---------------------------------------------------------------------------------
 
-def large_run(client: MlflowClient, experiment_name: str, *, points: int = 100_000,
-              keys: int = 200, mb: float = 200, files: int = 200, params: int = 10,
-              tags: int = 5, workers: int = WORKERS, seed: int = 0) -> LargeRun:
+
+def large_run(
+    client: MlflowClient,
+    experiment_name: str,
+    *,
+    points: int = 100_000,
+    keys: int = 200,
+    mb: float = 200,
+    files: int = 200,
+    params: int = 10,
+    tags: int = 5,
+    workers: int = WORKERS,
+    seed: int = 0,
+) -> LargeRun:
     """One run with ``points`` metric points over ``keys`` keys (about ``points/keys`` steps
     each, with distinct timestamps) and ``mb`` MiB of random bytes in ``files`` files of varied
     size, spread over ten folders."""
@@ -122,8 +133,9 @@ def artifact_path(index: int) -> str:
     return f"shard-{index % 10:02d}/blob-{index:04d}.bin"
 
 
-def _upload_random_file(client: MlflowClient, run_id: str, index: int, size: int,
-                        seed: int) -> tuple[str, int, str]:
+def _upload_random_file(
+    client: MlflowClient, run_id: str, index: int, size: int, seed: int
+) -> tuple[str, int, str]:
     rng = random.Random(seed * 1_000_003 + index)
     data = rng.randbytes(size)
     path = artifact_path(index)
@@ -164,6 +176,7 @@ def _alternate(*streams: Iterable) -> Iterator:
 
 # An experiment of small runs -------------------------------------------------------------------
 
+
 def parent_index(i: int) -> int | None:
     """Nesting of the small runs: in every group of ten, run 0 is a parent of runs 1-3 and run 1
     of run 4 (three levels); the other five are top-level runs."""
@@ -175,17 +188,28 @@ def parent_index(i: int) -> int | None:
     return None
 
 
-def small_runs_experiment(client: MlflowClient, experiment_name: str, *, runs: int = 200,
-                          workers: int = WORKERS) -> list[str]:
+def small_runs_experiment(
+    client: MlflowClient, experiment_name: str, *, runs: int = 200, workers: int = WORKERS
+) -> list[str]:
     """``runs`` runs of 10 metrics x 10 steps, 5 params, 2 small artifacts each, some nested
     (see :func:`parent_index`). Returns the run ids in creation order."""
     exp_id = experiment_id(client, experiment_name)
     start = int(time.time() * 1000) - runs * 1000
     created = run_bounded(
-        ((lambda i=i: (i, client.create_run(
-            exp_id, start_time=start + i * 1000, run_name=f"small-{i:04d}",
-            tags={MLFLOW_USER: "benchmark"}).info.run_id))
-         for i in range(runs)),
+        (
+            (
+                lambda i=i: (
+                    i,
+                    client.create_run(
+                        exp_id,
+                        start_time=start + i * 1000,
+                        run_name=f"small-{i:04d}",
+                        tags={MLFLOW_USER: "benchmark"},
+                    ).info.run_id,
+                )
+            )
+            for i in range(runs)
+        ),
         workers,
     )
     run_ids = [rid for _, rid in sorted(created)]
@@ -204,8 +228,11 @@ def _fill_small_run(client: MlflowClient, run_ids: list[str], i: int, start: int
         tags.append(RunTag(MLFLOW_PARENT_RUN_ID, run_ids[parent]))
     client.log_batch(
         run_id,
-        metrics=[Metric(f"m{k}", (i + k + s) / 100, start + s * 10, s)
-                 for k in range(10) for s in range(10)],
+        metrics=[
+            Metric(f"m{k}", (i + k + s) / 100, start + s * 10, s)
+            for k in range(10)
+            for s in range(10)
+        ],
         params=[Param(f"p{k}", f"{i}-{k}") for k in range(5)],
         tags=tags,
         synchronous=True,
@@ -229,14 +256,21 @@ utc_time_created: '2026-01-01 00:00:00.000000'
 """
 
 
-def registered_model(client: MlflowClient, model_name: str, experiment_name: str, *,
-                     versions: int = 20, workers: int = WORKERS) -> list[int]:
+def registered_model(
+    client: MlflowClient,
+    model_name: str,
+    experiment_name: str,
+    *,
+    versions: int = 20,
+    workers: int = WORKERS,
+) -> list[int]:
     """A registered model with ``versions`` versions, each from its own small run; even
     versions have a LoggedModel source, odd ones a path in their run's artifacts. The last
     version gets the alias ``champion``. Returns the version numbers."""
     exp_id = experiment_id(client, experiment_name)
-    client.create_registered_model(model_name, tags={"team": "benchmark"},
-                                   description="benchmark model")
+    client.create_registered_model(
+        model_name, tags={"team": "benchmark"}, description="benchmark model"
+    )
     sources = run_bounded(
         ((lambda v=v: (v, _model_source(client, exp_id, v))) for v in range(1, versions + 1)),
         workers,
@@ -244,9 +278,15 @@ def registered_model(client: MlflowClient, model_name: str, experiment_name: str
     numbers = []
     for v, (source, run_id, model_id) in sorted(sources):
         # Versions get consecutive numbers in the order they are created: one at a time.
-        mv = client.create_model_version(model_name, source, run_id=run_id, model_id=model_id,
-                                         tags={"index": str(v)}, description=f"version {v}",
-                                         await_creation_for=0)
+        mv = client.create_model_version(
+            model_name,
+            source,
+            run_id=run_id,
+            model_id=model_id,
+            tags={"index": str(v)},
+            description=f"version {v}",
+            await_creation_for=0,
+        )
         numbers.append(int(mv.version))
     if numbers:
         client.set_registered_model_alias(model_name, "champion", str(numbers[-1]))
@@ -256,12 +296,17 @@ def registered_model(client: MlflowClient, model_name: str, experiment_name: str
 def _model_source(client: MlflowClient, exp_id: str, v: int) -> tuple[str, str, str | None]:
     run = client.create_run(exp_id, run_name=f"train-v{v}", tags={MLFLOW_USER: "benchmark"})
     run_id = run.info.run_id
-    client.log_batch(run_id, metrics=[Metric("loss", 1 / (s + v), 0, s) for s in range(10)],
-                     params=[Param("version", str(v)), Param("alpha", "0.5")], synchronous=True)
+    client.log_batch(
+        run_id,
+        metrics=[Metric("loss", 1 / (s + v), 0, s) for s in range(10)],
+        params=[Param("version", str(v)), Param("alpha", "0.5")],
+        synchronous=True,
+    )
     model_id = None
     if v % 2 == 0:
-        model = client.create_logged_model(exp_id, name="model", source_run_id=run_id,
-                                           params={"alpha": "0.5"})
+        model = client.create_logged_model(
+            exp_id, name="model", source_run_id=run_id, params={"alpha": "0.5"}
+        )
         model_id = model.model_id
     with tempfile.TemporaryDirectory(prefix="workload-model-") as tmp:
         root = Path(tmp, "model")
@@ -283,9 +328,13 @@ def _model_source(client: MlflowClient, exp_id: str, v: int) -> tuple[str, str, 
 
 # Command line ----------------------------------------------------------------------------------
 
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.workload", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.workload",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--tracking-uri", required=True)
     parser.add_argument("--workers", type=int, default=WORKERS)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -307,15 +356,23 @@ def main(argv: list[str] | None = None) -> None:
     client = MlflowClient(tracking_uri=args.tracking_uri, registry_uri=args.tracking_uri)
     started = time.monotonic()
     if args.what == "large-run":
-        built = large_run(client, args.experiment, points=args.points, keys=args.keys,
-                          mb=args.mb, files=args.files, workers=args.workers)
+        built = large_run(
+            client,
+            args.experiment,
+            points=args.points,
+            keys=args.keys,
+            mb=args.mb,
+            files=args.files,
+            workers=args.workers,
+        )
         what = f"run {built.run_id}: {built.points} points, {len(built.files)} files"
     elif args.what == "experiment":
         ids = small_runs_experiment(client, args.experiment, runs=args.runs, workers=args.workers)
         what = f"experiment '{args.experiment}': {len(ids)} runs"
     else:
-        numbers = registered_model(client, args.model, args.experiment, versions=args.versions,
-                                   workers=args.workers)
+        numbers = registered_model(
+            client, args.model, args.experiment, versions=args.versions, workers=args.workers
+        )
         what = f"model '{args.model}': {len(numbers)} versions"
     print(f"built {what} in {time.monotonic() - started:.1f}s")
 

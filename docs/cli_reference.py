@@ -11,16 +11,24 @@ WIDTH = 100
 
 
 def help_text(command: click.Command, name: str, parent: click.Context | None = None) -> str:
-    ctx = click.Context(command, info_name=name, parent=parent, terminal_width=WIDTH,
-                        max_content_width=WIDTH)
+    ctx = click.Context(
+        command, info_name=name, parent=parent, terminal_width=WIDTH, max_content_width=WIDTH
+    )
     return command.get_help(ctx).rstrip()
 
 
 def render() -> str:
-    root = click.Context(migrate, info_name="mlflow migrate", terminal_width=WIDTH,
-                         max_content_width=WIDTH)
+    root = click.Context(
+        migrate, info_name="mlflow migrate", terminal_width=WIDTH, max_content_width=WIDTH
+    )
     parts = ["## mlflow migrate", "", "```", help_text(migrate, "mlflow migrate"), "```"]
     for name in sorted(migrate.commands):
-        parts += ["", f"## mlflow migrate {name}", "", "```",
-                  help_text(migrate.commands[name], name, root), "```"]
+        parts += [
+            "",
+            f"## mlflow migrate {name}",
+            "",
+            "```",
+            help_text(migrate.commands[name], name, root),
+            "```",
+        ]
     return "\n".join(parts)

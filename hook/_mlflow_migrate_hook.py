@@ -27,8 +27,10 @@ def attach(cli_module):
             return
         for ep in entry_points(group=_GROUP):
             if ep.name in group.commands:
-                _warn(f"mlflow already has a '{ep.name}' command; the plugin's stays out of its "
-                      f"way (run it as 'mlflow-{ep.name}').")
+                _warn(
+                    f"mlflow already has a '{ep.name}' command; the plugin's stays out of its "
+                    f"way (run it as 'mlflow-{ep.name}')."
+                )
                 continue
             try:
                 command = ep.load()

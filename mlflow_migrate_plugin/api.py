@@ -102,12 +102,21 @@ def import_run(
     dst = _endpoint(tracking_uri)
     report = Report()
     options = run_handler.RunImportOptions(
-        import_source_tags=import_source_tags, use_src_user_id=use_src_user_id,
-        mlmodel_fix=mlmodel_fix, fresh=fresh,
+        import_source_tags=import_source_tags,
+        use_src_user_id=use_src_user_id,
+        mlmodel_fix=mlmodel_fix,
+        fresh=fresh,
     )
     with _engine(workers) as engine:
-        run_handler.import_(dst, input_dir, engine, report, experiment_name=experiment_name,
-                            options=options, progress=progress)
+        run_handler.import_(
+            dst,
+            input_dir,
+            engine,
+            report,
+            experiment_name=experiment_name,
+            options=options,
+            progress=progress,
+        )
     if dst_notebook_dir:
         _import_notebook(dst, input_dir, dst_notebook_dir, report)
     return report
@@ -126,8 +135,9 @@ def _import_notebook(dst: Endpoint, input_dir, notebook_dir: str, report: Report
 
     for outcome in report.find("run"):
         if outcome.destination_id and outcome.status in ("imported", "skipped"):
-            notebooks.import_run_notebook(dst, input_dir, outcome.destination_id, notebook_dir,
-                                          report)
+            notebooks.import_run_notebook(
+                dst, input_dir, outcome.destination_id, notebook_dir, report
+            )
 
 
 def export_experiment(
@@ -155,14 +165,23 @@ def export_experiment(
     """
     src = _endpoint(tracking_uri)
     report = Report()
-    selection = RunSelection(run_ids=_as_list(run_ids) or None,
-                             run_start_time=run_start_time or None,
-                             export_deleted_runs=export_deleted_runs,
-                             check_nested_runs=check_nested_runs)
+    selection = RunSelection(
+        run_ids=_as_list(run_ids) or None,
+        run_start_time=run_start_time or None,
+        export_deleted_runs=export_deleted_runs,
+        check_nested_runs=check_nested_runs,
+    )
     with _engine(workers) as engine:
         experiment_handler.export(
-            src, experiment, output_dir, engine, report, selection, workers=workers,
-            progress=progress, export_permissions=export_permissions,
+            src,
+            experiment,
+            output_dir,
+            engine,
+            report,
+            selection,
+            workers=workers,
+            progress=progress,
+            export_permissions=export_permissions,
             notebook_formats=notebook_formats,
         )
     return report
@@ -189,12 +208,20 @@ def import_experiment(
     """
     dst = _endpoint(tracking_uri)
     report = Report()
-    options = run_handler.RunImportOptions(import_source_tags=import_source_tags,
-                                           use_src_user_id=use_src_user_id)
+    options = run_handler.RunImportOptions(
+        import_source_tags=import_source_tags, use_src_user_id=use_src_user_id
+    )
     with _engine(workers) as engine:
         experiment_handler.import_(
-            dst, input_dir, experiment_name, engine, report, options, workers=workers,
-            progress=progress, import_permissions=import_permissions,
+            dst,
+            input_dir,
+            experiment_name,
+            engine,
+            report,
+            options,
+            workers=workers,
+            progress=progress,
+            import_permissions=import_permissions,
             dst_notebook_dir=dst_notebook_dir,
         )
     return report
@@ -229,15 +256,18 @@ def export_model(
 
     notebook_formats = parse_formats(notebook_formats)  # a bad format fails before any work
     selection = model_handler.ModelSelection(
-        stages=_as_list(stages), versions=_as_list(versions),
-        export_latest_versions=export_latest_versions, export_deleted_runs=export_deleted_runs,
+        stages=_as_list(stages),
+        versions=_as_list(versions),
+        export_latest_versions=export_latest_versions,
+        export_deleted_runs=export_deleted_runs,
         export_version_model=export_version_model,
     )
     src = _endpoint(tracking_uri, registry_uri)
     report = Report()
     with _engine(workers) as engine:
-        run_dirs = model_handler.export(src, model, output_dir, engine, report, selection,
-                                        workers=workers, progress=progress)
+        run_dirs = model_handler.export(
+            src, model, output_dir, engine, report, selection, workers=workers, progress=progress
+        )
     if export_permissions:
         _export_model_permissions(src, model, output_dir, report)
     if notebook_formats:
@@ -271,13 +301,23 @@ def import_model(
     dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
     options = model_handler.ModelImportOptions(
-        delete_model=delete_model, import_source_tags=import_source_tags,
+        delete_model=delete_model,
+        import_source_tags=import_source_tags,
         await_creation_for=await_creation_for,
         run_options=run_handler.RunImportOptions(import_source_tags=import_source_tags),
     )
     with _engine(workers) as engine:
-        name = model_handler.import_(dst, input_dir, experiment_name, engine, report, model,
-                                     options, workers=workers, progress=progress)
+        name = model_handler.import_(
+            dst,
+            input_dir,
+            experiment_name,
+            engine,
+            report,
+            model,
+            options,
+            workers=workers,
+            progress=progress,
+        )
     if import_permissions:
         _import_model_permissions(dst, name, input_dir, report)
     return report
@@ -305,9 +345,16 @@ def export_model_version(
     src = _endpoint(tracking_uri, registry_uri)
     report = Report()
     with _engine(workers) as engine:
-        run_id = single_version.export(src, model, str(version), output_dir, engine, report,
-                                       export_version_model=export_version_model,
-                                       progress=progress)
+        run_id = single_version.export(
+            src,
+            model,
+            str(version),
+            output_dir,
+            engine,
+            report,
+            export_version_model=export_version_model,
+            progress=progress,
+        )
     if export_permissions:
         _export_model_permissions(src, model, output_dir, report)
     if notebook_formats and run_id:
@@ -343,10 +390,17 @@ def import_model_version(
     report = Report()
     with _engine(workers) as engine:
         name = single_version.import_(
-            dst, input_dir, experiment_name, engine, report, model, create_model=create_model,
+            dst,
+            input_dir,
+            experiment_name,
+            engine,
+            report,
+            model,
+            create_model=create_model,
             import_source_tags=import_source_tags,
             import_stages_and_aliases=import_stages_and_aliases,
-            import_metadata=import_metadata, progress=progress,
+            import_metadata=import_metadata,
+            progress=progress,
         )
     if import_permissions:
         _import_model_permissions(dst, name, input_dir, report)
@@ -374,8 +428,9 @@ def _import_model_permissions(dst: Endpoint, model: str, input_dir, report: Repo
     extras.import_model_permissions(dst, model, input_dir, report)
 
 
-def _export_run_notebooks(src: Endpoint, run_dirs: dict, formats: list[str],
-                          report: Report) -> None:
+def _export_run_notebooks(
+    src: Endpoint, run_dirs: dict, formats: list[str], report: Report
+) -> None:
     """The notebooks of the versions' runs, each into its run's folder (Databricks)."""
     for run_id, run_dir in run_dirs.items():
         _export_notebook(src, run_id, run_dir, formats, report)
@@ -406,13 +461,21 @@ def copy_run(
     dst = _endpoint(dst_mlflow_uri)
     report = Report()
     options = run_handler.RunImportOptions(
-        import_source_tags=import_source_tags, use_src_user_id=use_src_user_id,
+        import_source_tags=import_source_tags,
+        use_src_user_id=use_src_user_id,
         mlmodel_fix=mlmodel_fix,
     )
     with export_space(keep_export_dir) as space, _engine(workers) as engine:
         run_handler.export(src, run_id, space, engine, report, progress)
-        run_handler.import_(dst, space, engine, report, experiment_name=experiment_name,
-                            options=options, progress=progress)
+        run_handler.import_(
+            dst,
+            space,
+            engine,
+            report,
+            experiment_name=experiment_name,
+            options=options,
+            progress=progress,
+        )
     return report
 
 
@@ -452,14 +515,32 @@ def copy_model_version(
     report = Report()
     with export_space(keep_export_dir) as space, _engine(workers) as engine:
         if dst_experiment_name:
-            copy_version.deep(src, dst, src_model, str(src_version), dst_model,
-                              dst_experiment_name, space, engine, report,
-                              copy_stages_and_aliases=copy_stages_and_aliases,
-                              copy_lineage_tags=copy_lineage_tags, progress=progress)
+            copy_version.deep(
+                src,
+                dst,
+                src_model,
+                str(src_version),
+                dst_model,
+                dst_experiment_name,
+                space,
+                engine,
+                report,
+                copy_stages_and_aliases=copy_stages_and_aliases,
+                copy_lineage_tags=copy_lineage_tags,
+                progress=progress,
+            )
         else:
-            copy_version.shallow(src, dst, src_model, str(src_version), dst_model, report,
-                                 copy_stages_and_aliases=copy_stages_and_aliases,
-                                 copy_lineage_tags=copy_lineage_tags, progress=progress)
+            copy_version.shallow(
+                src,
+                dst,
+                src_model,
+                str(src_version),
+                dst_model,
+                report,
+                copy_stages_and_aliases=copy_stages_and_aliases,
+                copy_lineage_tags=copy_lineage_tags,
+                progress=progress,
+            )
     if copy_permissions:
         copy_version.copy_permissions(src, src_model, dst, dst_model, report)
     return report
@@ -468,5 +549,5 @@ def copy_model_version(
 def _tracking_of(registry_uri: str | None) -> str | None:
     """The tracking URI that goes with a registry URI given alone."""
     if registry_uri and registry_uri.startswith("databricks-uc"):
-        return "databricks" + registry_uri[len("databricks-uc"):]
+        return "databricks" + registry_uri[len("databricks-uc") :]
     return registry_uri

@@ -34,7 +34,7 @@ def default_registry_uri(tracking_uri: str) -> str:
     if env:
         return env
     if tracking_uri == "databricks" or tracking_uri.startswith("databricks://"):
-        return "databricks-uc" + tracking_uri[len("databricks"):]
+        return "databricks-uc" + tracking_uri[len("databricks") :]
     return tracking_uri
 
 
@@ -194,8 +194,14 @@ def _check_answers(uri: str, timeout: float) -> None:
 
     started = time.monotonic()
     try:
-        http_request(MlflowHostCreds(uri), "/health", "GET", max_retries=0, timeout=timeout,
-                     raise_on_status=False)
+        http_request(
+            MlflowHostCreds(uri),
+            "/health",
+            "GET",
+            max_retries=0,
+            timeout=timeout,
+            raise_on_status=False,
+        )
     except MlflowException:
         # Without retries a read timeout reaches us as a ConnectionError; a failure that took
         # the whole timeout is the silence this check is for.

@@ -50,8 +50,7 @@ def complete_runs(client, experiment_id: str) -> dict[str, str]:
     One paged search, so that a rerun over thousands of runs does not look each one up.
     """
     found: dict[str, str] = {}
-    for run in _all_runs(client, experiment_id,
-                         f"tags.`{STATE}` = {_quote(STATE_COMPLETE)}"):
+    for run in _all_runs(client, experiment_id, f"tags.`{STATE}` = {_quote(STATE_COMPLETE)}"):
         source = run.data.tags.get(SOURCE_RUN_ID)
         if source:
             found.setdefault(source, run.info.run_id)
@@ -60,9 +59,11 @@ def complete_runs(client, experiment_id: str) -> dict[str, str]:
 
 def awaited_parents(client, experiment_id: str) -> set[str]:
     """Source ids of the parents that runs already in the experiment wait for (one search)."""
-    return {run.data.tags[PENDING_PARENT]
-            for run in _all_runs(client, experiment_id, f"tags.`{PENDING_PARENT}` LIKE '%'")
-            if run.data.tags.get(PENDING_PARENT)}
+    return {
+        run.data.tags[PENDING_PARENT]
+        for run in _all_runs(client, experiment_id, f"tags.`{PENDING_PARENT}` LIKE '%'")
+        if run.data.tags.get(PENDING_PARENT)
+    }
 
 
 def _all_runs(client, experiment_id: str, filter_string: str):
@@ -70,9 +71,13 @@ def _all_runs(client, experiment_id: str, filter_string: str):
 
     token = None
     while True:
-        page = client.search_runs([experiment_id], filter_string=filter_string,
-                                  run_view_type=ViewType.ALL,
-                                  max_results=SEARCH_MAX_RESULTS_DEFAULT, page_token=token)
+        page = client.search_runs(
+            [experiment_id],
+            filter_string=filter_string,
+            run_view_type=ViewType.ALL,
+            max_results=SEARCH_MAX_RESULTS_DEFAULT,
+            page_token=token,
+        )
         yield from page
         token = page.token
         if not token:
@@ -89,10 +94,12 @@ def find_children_waiting(client, experiment_id: str, source_parent_id: str) -> 
 
 
 def find_logged_models(client, experiment_id: str, source_model_id: str) -> list:
-    return list(client.search_logged_models(
-        [experiment_id],
-        filter_string=f"tags.`{SOURCE_MODEL_ID}` = {_quote(source_model_id)}",
-    ))
+    return list(
+        client.search_logged_models(
+            [experiment_id],
+            filter_string=f"tags.`{SOURCE_MODEL_ID}` = {_quote(source_model_id)}",
+        )
+    )
 
 
 def model_version_key(source_model: str, version: str) -> str:

@@ -55,8 +55,14 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, kind: str, source_id: str, status: str, destination_id: str | None = None,
-            detail: str | None = None) -> Outcome:
+    def add(
+        self,
+        kind: str,
+        source_id: str,
+        status: str,
+        destination_id: str | None = None,
+        detail: str | None = None,
+    ) -> Outcome:
         outcome = Outcome(kind, source_id, status, destination_id, detail)
         with self._lock:
             self.outcomes.append(outcome)
@@ -76,8 +82,9 @@ class Report:
         return dict(Counter((o.kind, o.status) for o in self.outcomes))
 
     def find(self, kind: str, status: str | None = None) -> list[Outcome]:
-        return [o for o in self.outcomes
-                if o.kind == kind and (status is None or o.status == status)]
+        return [
+            o for o in self.outcomes if o.kind == kind and (status is None or o.status == status)
+        ]
 
     @property
     def failed(self) -> bool:

@@ -72,8 +72,13 @@ def make_run(
     extra_tags: dict | None = None,
 ) -> BuiltRun:
     client = endpoint.client
-    tags = {"mlflow.user": user, "team": "ml-platform", "unicode_value": "значение ✓",
-            "mlflow.source.name": "train.py", "mlflow.source.type": "LOCAL"}
+    tags = {
+        "mlflow.user": user,
+        "team": "ml-platform",
+        "unicode_value": "значение ✓",
+        "mlflow.source.name": "train.py",
+        "mlflow.source.type": "LOCAL",
+    }
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id
     tags.update(extra_tags or {})
@@ -87,18 +92,27 @@ def make_run(
     )
     points = [
         Metric(f"metric_{k}", 1.0 / (s + 1) + k, start_time + 1000 * s + k, s)
-        for k in range(metric_keys) for s in range(steps)
+        for k in range(metric_keys)
+        for s in range(steps)
     ]
     if points:
         client.log_batch(run_id, metrics=points)
-    client.log_inputs(run_id, [
-        DatasetInput(
-            Dataset("train-data", "a1b2c3d4", "s3", '{"uri": "s3://bucket/train.parquet"}',
+    client.log_inputs(
+        run_id,
+        [
+            DatasetInput(
+                Dataset(
+                    "train-data",
+                    "a1b2c3d4",
+                    "s3",
+                    '{"uri": "s3://bucket/train.parquet"}',
                     '{"mlflow_colspec": [{"type": "double", "name": "x"}]}',
-                    '{"num_rows": 10}'),
-            [InputTag("mlflow.data.context", "training")],
-        )
-    ])
+                    '{"num_rows": 10}',
+                ),
+                [InputTag("mlflow.data.context", "training")],
+            )
+        ],
+    )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "report.txt").write_text("fold report ✓\n")
@@ -108,24 +122,44 @@ def make_run(
         if classic_model:
             model_dir = root / "classic_model"
             model_dir.mkdir()
-            (model_dir / "MLmodel").write_text(MLMODEL_TEMPLATE.format(
-                artifact_path="classic_model", model_id="null", run_id=run_id))
+            (model_dir / "MLmodel").write_text(
+                MLMODEL_TEMPLATE.format(
+                    artifact_path="classic_model", model_id="null", run_id=run_id
+                )
+            )
             (model_dir / "model.pkl").write_bytes(b"\x80\x04pickled-model")
         client.log_artifacts(run_id, str(root))
     if logged_model:
         model = client.create_logged_model(
-            experiment_id, name="my-model", source_run_id=run_id,
-            tags={"stage": "candidate"}, params={"n_estimators": "10"}, model_type="classifier",
+            experiment_id,
+            name="my-model",
+            source_run_id=run_id,
+            tags={"stage": "candidate"},
+            params={"n_estimators": "10"},
+            model_type="classifier",
         )
         with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / "MLmodel").write_text(MLMODEL_TEMPLATE.format(
-                artifact_path="model", model_id=model.model_id, run_id=run_id))
+            (Path(tmp) / "MLmodel").write_text(
+                MLMODEL_TEMPLATE.format(
+                    artifact_path="model", model_id=model.model_id, run_id=run_id
+                )
+            )
             (Path(tmp) / "model.pkl").write_bytes(b"\x80\x04logged-model")
             endpoint.artifact_repo(model.artifact_location).log_artifacts(tmp)
-        client.log_batch(run_id, metrics=[
-            Metric("accuracy", 0.93, start_time + 50_000, 3, model_id=model.model_id,
-                   dataset_name="train-data", dataset_digest="a1b2c3d4"),
-        ])
+        client.log_batch(
+            run_id,
+            metrics=[
+                Metric(
+                    "accuracy",
+                    0.93,
+                    start_time + 50_000,
+                    3,
+                    model_id=model.model_id,
+                    dataset_name="train-data",
+                    dataset_digest="a1b2c3d4",
+                ),
+            ],
+        )
         client.finalize_logged_model(model.model_id, "READY")
         client.log_outputs(run_id, [LoggedModelOutput(model.model_id, 3)])
         built.model_ids.append(model.model_id)

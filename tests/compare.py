@@ -25,17 +25,26 @@ def run_view(endpoint: Endpoint, run_id: str) -> dict:
     repo = endpoint.artifact_repo(info.artifact_uri)
     return {
         "info": {
-            "status": info.status, "start_time": info.start_time, "end_time": info.end_time,
-            "lifecycle_stage": info.lifecycle_stage, "run_name": info.run_name,
+            "status": info.status,
+            "start_time": info.start_time,
+            "end_time": info.end_time,
+            "lifecycle_stage": info.lifecycle_stage,
+            "run_name": info.run_name,
             "user_id": info.user_id,
         },
         "params": dict(run.data.params),
         "tags": {k: v for k, v in run.data.tags.items() if k not in IMPORT_TAGS},
         "metrics": history,
         "datasets": sorted(
-            (d.dataset.name, d.dataset.digest, d.dataset.source_type, d.dataset.source,
-             d.dataset.schema, d.dataset.profile,
-             tuple(sorted((t.key, t.value) for t in d.tags)))
+            (
+                d.dataset.name,
+                d.dataset.digest,
+                d.dataset.source_type,
+                d.dataset.source,
+                d.dataset.schema,
+                d.dataset.profile,
+                tuple(sorted((t.key, t.value) for t in d.tags)),
+            )
             for d in run.inputs.dataset_inputs
         ),
         "artifacts": artifact_tree(repo),

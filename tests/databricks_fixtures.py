@@ -81,20 +81,36 @@ def databricks_profiles(clean_databricks_env):
     return write
 
 
-def notebook_run(endpoint: Endpoint, fake: FakeWorkspace, experiment_name: str, *,
-                 revision: str | None, extra_tags: dict | None = None):
+def notebook_run(
+    endpoint: Endpoint,
+    fake: FakeWorkspace,
+    experiment_name: str,
+    *,
+    revision: str | None,
+    extra_tags: dict | None = None,
+):
     """A run logged from a workspace notebook with two revisions; ``revision`` is the tag the
     run carries (None: a notebook in a Git folder, which has no revision)."""
     from tests import builders
 
     notebook = f"{HOME_FOLDER}/notebooks/{uuid.uuid4().hex[:8]}/Train"
-    fake.state.add_notebook(notebook, "PYTHON", [
-        (1_700_000_000_000, "# Databricks notebook source\nprint('revision one')\n"),
-        (1_700_000_900_000, "# Databricks notebook source\nprint('revision two')\n"
-                            "# COMMAND ----------\nx = 2\n"),
-    ])
-    tags = {"mlflow.databricks.notebookPath": notebook, "mlflow.source.type": "NOTEBOOK",
-            **(extra_tags or {})}
+    fake.state.add_notebook(
+        notebook,
+        "PYTHON",
+        [
+            (1_700_000_000_000, "# Databricks notebook source\nprint('revision one')\n"),
+            (
+                1_700_000_900_000,
+                "# Databricks notebook source\nprint('revision two')\n"
+                "# COMMAND ----------\nx = 2\n",
+            ),
+        ],
+    )
+    tags = {
+        "mlflow.databricks.notebookPath": notebook,
+        "mlflow.source.type": "NOTEBOOK",
+        **(extra_tags or {}),
+    }
     if revision is not None:
         tags["mlflow.databricks.notebookRevisionID"] = revision
     experiment_id = builders.experiment(endpoint, experiment_name)

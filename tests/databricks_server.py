@@ -74,8 +74,13 @@ def start_workspace(backend_url: str, user: str = "migrator@example.com") -> Fak
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     host, port = server.server_address
-    fake = FakeWorkspace(f"http://{host}:{port}", "dapi" + secrets.token_hex(16), state,
-                         backend_url.rstrip("/"), server)
+    fake = FakeWorkspace(
+        f"http://{host}:{port}",
+        "dapi" + secrets.token_hex(16),
+        state,
+        backend_url.rstrip("/"),
+        server,
+    )
     server.fake = fake  # type: ignore[attr-defined]
     server.pool = urllib3.PoolManager(maxsize=16)  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True, name=f"fake-dbx-{port}").start()
@@ -106,8 +111,9 @@ class _Handler(BaseHTTPRequestHandler):
             if path == "/.well-known/databricks-config":
                 return self._json(200, {"workspace_id": "1234567890"})
             if path.startswith("/_signed/"):
-                return self._forward(f"/api/2.0/mlflow-artifacts/artifacts/{path[9:]}", body,
-                                     rewrite=False)
+                return self._forward(
+                    f"/api/2.0/mlflow-artifacts/artifacts/{path[9:]}", body, rewrite=False
+                )
             if self.headers.get("Authorization") != f"Bearer {self.fake.token}":
                 raise ApiError(401, "UNAUTHENTICATED", "Invalid access token.")
             answer = self._route(path, query, body)
@@ -133,8 +139,11 @@ class _Handler(BaseHTTPRequestHandler):
             return {}
         if m := re.fullmatch(r"/api/2\.0/preview/scim/v2/(Users|Groups|ServicePrincipals)", path):
             return state.scim_list(m[1], query.get("filter"))
-        if m := re.fullmatch(r"/api/2\.0/permissions/(experiments|registered-models)/([^/]+)"
-                             r"(/permissionLevels)?", path):
+        if m := re.fullmatch(
+            r"/api/2\.0/permissions/(experiments|registered-models)/([^/]+)"
+            r"(/permissionLevels)?",
+            path,
+        ):
             if m[3]:
                 return state.permission_levels(m[1])
             if method == "GET":
@@ -183,33 +192,53 @@ class _Handler(BaseHTTPRequestHandler):
             _refuse(tags, REFUSED_RUN_TAGS | {"mlflow.user"})
 
     def _databricks_model(self, name: str) -> dict:
-        answer = self._backend("GET", "/api/2.0/mlflow/registered-models/get?" +
-                               urllib.parse.urlencode({"name": name}))
+        answer = self._backend(
+            "GET", "/api/2.0/mlflow/registered-models/get?" + urllib.parse.urlencode({"name": name})
+        )
         model = answer["registered_model"]
-        return {"registered_model_databricks": {
-            "name": model["name"], "id": self.fake.state.model_id(model["name"]),
-            "creation_timestamp": model.get("creation_timestamp"),
-            "permission_level": "CAN_MANAGE", "user_id": self.fake.state.user}}
+        return {
+            "registered_model_databricks": {
+                "name": model["name"],
+                "id": self.fake.state.model_id(model["name"]),
+                "creation_timestamp": model.get("creation_timestamp"),
+                "permission_level": "CAN_MANAGE",
+                "user_id": self.fake.state.user,
+            }
+        }
 
     def _credentials(self, path: str, data: dict) -> dict:
         """Signed URLs (type AWS_PRESIGNED_URL) that this server answers under /_signed/."""
-        if m := re.fullmatch(r"/api/2\.0/mlflow/logged-models/([^/]+)/artifacts/"
-                             r"credentials-for-(upload|download)", path):
+        if m := re.fullmatch(
+            r"/api/2\.0/mlflow/logged-models/([^/]+)/artifacts/"
+            r"credentials-for-(upload|download)",
+            path,
+        ):
             model = self._backend("GET", f"/api/2.0/mlflow/logged-models/{m[1]}")["model"]
             root = model["info"]["artifact_uri"]
-            return {"credentials": [{"model_id": m[1], "credential_info": self._signed(
-                root, p, run_id=None)} for p in data.get("paths") or []]}
+            return {
+                "credentials": [
+                    {"model_id": m[1], "credential_info": self._signed(root, p, run_id=None)}
+                    for p in data.get("paths") or []
+                ]
+            }
         run = self._backend("GET", f"/api/2.0/mlflow/runs/get?run_id={data['run_id']}")["run"]
         root = run["info"]["artifact_uri"]
-        return {"credential_infos": [self._signed(root, p, run_id=data["run_id"])
-                                     for p in data.get("path") or []]}
+        return {
+            "credential_infos": [
+                self._signed(root, p, run_id=data["run_id"]) for p in data.get("path") or []
+            ]
+        }
 
     def _signed(self, root: str, relative: str, run_id: str | None) -> dict:
         if not root.startswith(OSS_ROOT):
             raise ApiError(500, "INTERNAL_ERROR", f"unexpected artifact root {root}")
-        location = root[len(OSS_ROOT):].strip("/") + "/" + relative.lstrip("/")
-        info = {"path": relative, "type": "AWS_PRESIGNED_URL", "headers": [],
-                "signed_uri": f"{self.fake.url}/_signed/{urllib.parse.quote(location)}"}
+        location = root[len(OSS_ROOT) :].strip("/") + "/" + relative.lstrip("/")
+        info = {
+            "path": relative,
+            "type": "AWS_PRESIGNED_URL",
+            "headers": [],
+            "signed_uri": f"{self.fake.url}/_signed/{urllib.parse.quote(location)}",
+        }
         if run_id:
             info["run_id"] = run_id
         return info
@@ -232,8 +261,11 @@ class _Handler(BaseHTTPRequestHandler):
         response = self.server.pool.request(method, self.fake.backend + path)  # type: ignore
         answer = json.loads(response.data or b"{}")
         if response.status != 200:
-            raise ApiError(response.status, answer.get("error_code", "INTERNAL_ERROR"),
-                           answer.get("message", ""))
+            raise ApiError(
+                response.status,
+                answer.get("error_code", "INTERNAL_ERROR"),
+                answer.get("message", ""),
+            )
         return answer
 
     def _forward(self, path_and_query: str, body: bytes, rewrite: bool) -> None:
@@ -251,11 +283,15 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._replaced_body or body
             body = to_mlflow(body.decode()).encode() if body else body
             path_and_query = _mlflow_path(path_and_query)
-        headers = {k: v for k, v in self.headers.items()
-                   if k.lower() in ("content-type", "accept")}
+        headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "accept")}
         response = self.server.pool.request(  # type: ignore[attr-defined]
-            self.command, self.fake.backend + path_and_query, body=body or None,
-            headers=headers, redirect=False, preload_content=True)
+            self.command,
+            self.fake.backend + path_and_query,
+            body=body or None,
+            headers=headers,
+            redirect=False,
+            preload_content=True,
+        )
         data = response.data
         ctype = response.headers.get("Content-Type", "application/octet-stream")
         if rewrite and "json" in ctype:
@@ -291,5 +327,6 @@ def _mlflow_path(path_and_query: str) -> str:
 def _refuse(tags, refused: set[str]) -> None:
     for tag in tags or []:
         if tag.get("key") in refused:
-            raise ApiError(400, "INVALID_PARAMETER_VALUE",
-                           f"Tag '{tag['key']}' is reserved and cannot be set")
+            raise ApiError(
+                400, "INVALID_PARAMETER_VALUE", f"Tag '{tag['key']}' is reserved and cannot be set"
+            )

@@ -29,8 +29,13 @@ class ApiError(Exception):
 
 
 EXPERIMENT_LEVELS = ("CAN_READ", "CAN_EDIT", "CAN_MANAGE")
-MODEL_LEVELS = ("CAN_READ", "CAN_EDIT", "CAN_MANAGE_STAGING_VERSIONS",
-                "CAN_MANAGE_PRODUCTION_VERSIONS", "CAN_MANAGE")
+MODEL_LEVELS = (
+    "CAN_READ",
+    "CAN_EDIT",
+    "CAN_MANAGE_STAGING_VERSIONS",
+    "CAN_MANAGE_PRODUCTION_VERSIONS",
+    "CAN_MANAGE",
+)
 _LEVELS = {"experiments": EXPERIMENT_LEVELS, "registered-models": MODEL_LEVELS}
 _OBJECT_TYPES = {"experiments": "mlflowExperiment", "registered-models": "registered-model"}
 _FILE_TYPES = {"PYTHON": "py", "SCALA": "scala", "SQL": "sql", "R": "r"}
@@ -98,38 +103,51 @@ class WorkspaceState:
                 if existing is None:
                     self._put(prefix, "DIRECTORY")
                 elif existing.object_type != "DIRECTORY":
-                    raise ApiError(400, "RESOURCE_ALREADY_EXISTS",
-                                   f"Cannot create directory {path}: {prefix} is not a directory")
+                    raise ApiError(
+                        400,
+                        "RESOURCE_ALREADY_EXISTS",
+                        f"Cannot create directory {path}: {prefix} is not a directory",
+                    )
 
     def _require_parent(self, path: str) -> None:
         parent = posixpath.dirname(_norm(path))
         obj = self.objects.get(parent)
         if obj is None or obj.object_type != "DIRECTORY":
-            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST",
-                           f"The parent folder ({parent}) does not exist.")
+            raise ApiError(
+                404, "RESOURCE_DOES_NOT_EXIST", f"The parent folder ({parent}) does not exist."
+            )
 
     def add_notebook(self, path: str, language: str, revisions: list[tuple[int, str]]) -> None:
         """A notebook with its revision history (what the tests read back by revision)."""
         with self.lock:
             self.mkdirs(posixpath.dirname(path))
-            self._put(path, "NOTEBOOK", language=language,
-                      revisions=[(ts, text.encode()) for ts, text in revisions])
+            self._put(
+                path,
+                "NOTEBOOK",
+                language=language,
+                revisions=[(ts, text.encode()) for ts, text in revisions],
+            )
 
     def import_notebook(self, body: dict) -> None:
         path, fmt = _norm(body["path"]), body.get("format", "SOURCE")
         if fmt != "SOURCE":
             raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Format {fmt} is not supported here")
         if body.get("language") not in _FILE_TYPES:
-            raise ApiError(400, "INVALID_PARAMETER_VALUE",
-                           "A SOURCE notebook import needs a language")
+            raise ApiError(
+                400, "INVALID_PARAMETER_VALUE", "A SOURCE notebook import needs a language"
+            )
         with self.lock:
             self._require_parent(path)
             existing = self.objects.get(path)
             if existing is not None and not body.get("overwrite"):
                 raise ApiError(400, "RESOURCE_ALREADY_EXISTS", f"Path ({path}) already exists.")
             content = base64.b64decode(body.get("content") or "")
-            self._put(path, "NOTEBOOK", language=body["language"],
-                      revisions=[(int(time.time() * 1000), content)])
+            self._put(
+                path,
+                "NOTEBOOK",
+                language=body["language"],
+                revisions=[(int(time.time() * 1000), content)],
+            )
 
     def export_notebook(self, query: dict) -> dict:
         with self.lock:
@@ -139,8 +157,9 @@ class WorkspaceState:
             wanted = query.get("revision_timestamp")
             revisions = [r for r in obj.revisions if wanted is None or r[0] <= int(wanted)]
             if not revisions:
-                raise ApiError(404, "RESOURCE_DOES_NOT_EXIST",
-                               f"No revision of {obj.path} at {wanted}")
+                raise ApiError(
+                    404, "RESOURCE_DOES_NOT_EXIST", f"No revision of {obj.path} at {wanted}"
+                )
             source = max(revisions)[1]
         fmt = query.get("format", "SOURCE")
         content, file_type = _render(obj, source, fmt)
@@ -157,9 +176,12 @@ class WorkspaceState:
 
     def check_experiment_name(self, name: str) -> None:
         if not name.startswith("/"):
-            raise ApiError(400, "INVALID_PARAMETER_VALUE",
-                           f"Got an invalid experiment name '{name}': it must be an absolute path "
-                           "in the workspace")
+            raise ApiError(
+                400,
+                "INVALID_PARAMETER_VALUE",
+                f"Got an invalid experiment name '{name}': it must be an absolute path "
+                "in the workspace",
+            )
         with self.lock:
             self._require_parent(name)
             if _norm(name) in self.objects:
@@ -175,13 +197,23 @@ class WorkspaceState:
         }[resource]
         wanted = _scim_equals(filter_, attribute)
         found = sorted(m for m in members if wanted is None or m == wanted)
-        return {"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
-                "totalResults": len(found), "startIndex": 1, "itemsPerPage": len(found),
-                "Resources": [{"id": _stable_id(m), attribute: m} for m in found]}
+        return {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+            "totalResults": len(found),
+            "startIndex": 1,
+            "itemsPerPage": len(found),
+            "Resources": [{"id": _stable_id(m), attribute: m} for m in found],
+        }
 
     def _exists(self, key: str, name: str) -> bool:
-        return name in {"user_name": self.users, "group_name": self.groups,
-                        "service_principal_name": self.service_principals}[key]
+        return (
+            name
+            in {
+                "user_name": self.users,
+                "group_name": self.groups,
+                "service_principal_name": self.service_principals,
+            }[key]
+        )
 
     # Permissions API --------------------------------------------------------------------------
 
@@ -190,7 +222,8 @@ class WorkspaceState:
             if name not in self.model_ids:
                 self.model_ids[name] = _stable_id(name)
                 self.acls[("registered-models", self.model_ids[name])] = {
-                    ("user_name", self.user): {"CAN_MANAGE"}}
+                    ("user_name", self.user): {"CAN_MANAGE"}
+                }
             return self.model_ids[name]
 
     def get_permissions(self, object_type: str, object_id: str) -> dict:
@@ -198,20 +231,44 @@ class WorkspaceState:
             direct = self._acl(object_type, object_id)
             entries = []
             for (key, name), levels in sorted(direct.items()):
-                entries.append({key: name, "display_name": name, "all_permissions": [
-                    {"permission_level": level, "inherited": False} for level in sorted(levels)]})
-            entries.append({"group_name": "admins", "all_permissions": [
-                {"permission_level": "CAN_MANAGE", "inherited": True,
-                 "inherited_from_object": ["/directories/"]}]})
-        return {"object_id": f"/{object_type}/{object_id}",
-                "object_type": _OBJECT_TYPES[object_type], "access_control_list": entries}
+                entries.append(
+                    {
+                        key: name,
+                        "display_name": name,
+                        "all_permissions": [
+                            {"permission_level": level, "inherited": False}
+                            for level in sorted(levels)
+                        ],
+                    }
+                )
+            entries.append(
+                {
+                    "group_name": "admins",
+                    "all_permissions": [
+                        {
+                            "permission_level": "CAN_MANAGE",
+                            "inherited": True,
+                            "inherited_from_object": ["/directories/"],
+                        }
+                    ],
+                }
+            )
+        return {
+            "object_id": f"/{object_type}/{object_id}",
+            "object_type": _OBJECT_TYPES[object_type],
+            "access_control_list": entries,
+        }
 
     def permission_levels(self, object_type: str) -> dict:
-        return {"permission_levels": [{"permission_level": level, "description": level}
-                                      for level in _LEVELS[object_type]]}
+        return {
+            "permission_levels": [
+                {"permission_level": level, "description": level} for level in _LEVELS[object_type]
+            ]
+        }
 
-    def update_permissions(self, object_type: str, object_id: str, body: dict,
-                           replace: bool) -> dict:
+    def update_permissions(
+        self, object_type: str, object_id: str, body: dict, replace: bool
+    ) -> dict:
         with self.lock:
             acl = self._acl(object_type, object_id)
             changes = []
@@ -221,10 +278,16 @@ class WorkspaceState:
                 if key is None or level not in _LEVELS[object_type]:
                     raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Invalid ACL entry {entry}")
                 if not self._exists(key, entry[key]):
-                    kind = {"user_name": "UserName", "group_name": "GroupName",
-                            "service_principal_name": "ServicePrincipalName"}[key]
-                    raise ApiError(400, "INVALID_PARAMETER_VALUE",
-                                   f"Principal: {kind}({entry[key]}) does not exist")
+                    kind = {
+                        "user_name": "UserName",
+                        "group_name": "GroupName",
+                        "service_principal_name": "ServicePrincipalName",
+                    }[key]
+                    raise ApiError(
+                        400,
+                        "INVALID_PARAMETER_VALUE",
+                        f"Principal: {kind}({entry[key]}) does not exist",
+                    )
                 changes.append(((key, entry[key]), level))
             if replace:
                 acl.clear()
@@ -235,8 +298,11 @@ class WorkspaceState:
     def _acl(self, object_type: str, object_id: str) -> dict:
         acl = self.acls.get((object_type, object_id))
         if acl is None:
-            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST",
-                           f"{_OBJECT_TYPES.get(object_type, object_type)} {object_id} not found")
+            raise ApiError(
+                404,
+                "RESOURCE_DOES_NOT_EXIST",
+                f"{_OBJECT_TYPES.get(object_type, object_type)} {object_id} not found",
+            )
         return acl
 
     # Unity Catalog grants ---------------------------------------------------------------------
@@ -244,18 +310,27 @@ class WorkspaceState:
     def get_grants(self, securable: str, full_name: str) -> dict:
         with self.lock:
             grants = self._grants(securable, full_name)
-            return {"privilege_assignments": [
-                {"principal": p, "privileges": sorted(v)} for p, v in sorted(grants.items()) if v]}
+            return {
+                "privilege_assignments": [
+                    {"principal": p, "privileges": sorted(v)}
+                    for p, v in sorted(grants.items())
+                    if v
+                ]
+            }
 
     def update_grants(self, securable: str, full_name: str, body: dict) -> dict:
         with self.lock:
             grants = self._grants(securable, full_name)
             for change in body.get("changes") or []:
                 principal = change.get("principal")
-                if not any(principal in s for s in (self.users, self.groups,
-                                                     self.service_principals)):
-                    raise ApiError(400, "PRINCIPAL_DOES_NOT_EXIST",
-                                   f"Could not find principal with name {principal}")
+                if not any(
+                    principal in s for s in (self.users, self.groups, self.service_principals)
+                ):
+                    raise ApiError(
+                        400,
+                        "PRINCIPAL_DOES_NOT_EXIST",
+                        f"Could not find principal with name {principal}",
+                    )
                 held = grants.setdefault(principal, set())
                 held.update(change.get("add") or [])
                 held.difference_update(change.get("remove") or [])
@@ -263,11 +338,13 @@ class WorkspaceState:
 
     def _grants(self, securable: str, full_name: str) -> dict[str, set[str]]:
         if securable.lower() != "function":
-            raise ApiError(400, "INVALID_PARAMETER_VALUE",
-                           f"Models are FUNCTION securables, not {securable}")
+            raise ApiError(
+                400, "INVALID_PARAMETER_VALUE", f"Models are FUNCTION securables, not {securable}"
+            )
         if full_name not in self.uc_models:
-            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST",
-                           f"Function '{full_name}' does not exist.")
+            raise ApiError(
+                404, "RESOURCE_DOES_NOT_EXIST", f"Function '{full_name}' does not exist."
+            )
         return self.grants.setdefault(full_name, {})
 
 
@@ -286,7 +363,7 @@ def _scim_equals(filter_: str | None, attribute: str) -> str | None:
     prefix = f"{attribute} eq "
     if not filter_.startswith(prefix):
         raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Unsupported filter {filter_}")
-    return json.loads(filter_[len(prefix):])
+    return json.loads(filter_[len(prefix) :])
 
 
 def _render(obj: WorkspaceObject, source: bytes, fmt: str) -> tuple[bytes, str]:
@@ -295,19 +372,33 @@ def _render(obj: WorkspaceObject, source: bytes, fmt: str) -> tuple[bytes, str]:
     if fmt == "SOURCE":
         return source, _FILE_TYPES[obj.language]
     if fmt == "HTML":
-        return (f"<!DOCTYPE html><html><body><pre>{html.escape(text)}</pre></body></html>"
-                .encode(), "html")
+        return (
+            f"<!DOCTYPE html><html><body><pre>{html.escape(text)}</pre></body></html>".encode(),
+            "html",
+        )
     cells = [c.strip("\n") for c in text.split("# COMMAND ----------")]
     if fmt == "JUPYTER":
-        notebook = {"nbformat": 4, "nbformat_minor": 0, "metadata": {"language": obj.language},
-                    "cells": [{"cell_type": "code", "source": c, "metadata": {}, "outputs": []}
-                              for c in cells]}
+        notebook = {
+            "nbformat": 4,
+            "nbformat_minor": 0,
+            "metadata": {"language": obj.language},
+            "cells": [
+                {"cell_type": "code", "source": c, "metadata": {}, "outputs": []} for c in cells
+            ],
+        }
         return json.dumps(notebook).encode(), "ipynb"
     if fmt == "DBC":
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
             name = posixpath.basename(obj.path) + "." + _FILE_TYPES[obj.language]
-            archive.writestr(name, json.dumps({"name": posixpath.basename(obj.path),
-                                               "commands": [{"command": c} for c in cells]}))
+            archive.writestr(
+                name,
+                json.dumps(
+                    {
+                        "name": posixpath.basename(obj.path),
+                        "commands": [{"command": c} for c in cells],
+                    }
+                ),
+            )
         return buffer.getvalue(), "dbc"
     raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Unknown export format {fmt}")

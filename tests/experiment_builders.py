@@ -22,8 +22,11 @@ from tests.compare import logged_model_view, run_view
 
 DAY = 24 * 3600 * 1000
 T0 = 1_705_312_860_000  # 2024-01-15 10:01 UTC, make_run's default start
-EXPERIMENT_TAGS = {"team": "ml-platform", "ключ": "значение ✓",
-                   "mlflow.note.content": "Experiment **description** ✓"}
+EXPERIMENT_TAGS = {
+    "team": "ml-platform",
+    "ключ": "значение ✓",
+    "mlflow.note.content": "Experiment **description** ✓",
+}
 
 
 @dataclass
@@ -60,45 +63,88 @@ def nested_experiment(src: Endpoint, name: str) -> NestedExperiment:
     client = src.client
     exp_id = builders.experiment(src, name, tags=EXPERIMENT_TAGS)
     root = builders.make_run(src, exp_id, name="root", start_time=T0)
-    child = builders.make_run(src, exp_id, name="child", parent_run_id=root.run_id,
-                              status="FAILED", logged_model=False, start_time=T0 + 1000)
-    grandchild = light_run(src, exp_id, name="grandchild", parent_run_id=child.run_id,
-                           start_time=T0 + 2000)
-    deleted = light_run(src, exp_id, name="deleted-child", parent_run_id=root.run_id,
-                        start_time=T0 + 3000, deleted=True)
+    child = builders.make_run(
+        src,
+        exp_id,
+        name="child",
+        parent_run_id=root.run_id,
+        status="FAILED",
+        logged_model=False,
+        start_time=T0 + 1000,
+    )
+    grandchild = light_run(
+        src, exp_id, name="grandchild", parent_run_id=child.run_id, start_time=T0 + 2000
+    )
+    deleted = light_run(
+        src,
+        exp_id,
+        name="deleted-child",
+        parent_run_id=root.run_id,
+        start_time=T0 + 3000,
+        deleted=True,
+    )
     other = light_run(src, exp_id, name="other", start_time=T0 - DAY)
     model_id = experiment_model(src, exp_id, metric_run=root.run_id)
     client.log_inputs(other, models=[LoggedModelInput(model_id)])
-    return NestedExperiment(exp_id, name, root.run_id, child.run_id, grandchild, deleted, other,
-                            root.model_ids[0], model_id)
+    return NestedExperiment(
+        exp_id,
+        name,
+        root.run_id,
+        child.run_id,
+        grandchild,
+        deleted,
+        other,
+        root.model_ids[0],
+        model_id,
+    )
 
 
 def experiment_model(src: Endpoint, experiment_id: str, metric_run: str | None = None) -> str:
     """A READY LoggedModel that no run produced, with an MLmodel and a weights file."""
     client = src.client
-    model = client.create_logged_model(experiment_id, name="registered-outside",
-                                       tags={"origin": "external"}, params={"depth": "3"},
-                                       model_type="agent")
+    model = client.create_logged_model(
+        experiment_id,
+        name="registered-outside",
+        tags={"origin": "external"},
+        params={"depth": "3"},
+        model_type="agent",
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "MLmodel").write_text(builders.MLMODEL_TEMPLATE.format(
-            artifact_path="model", model_id=model.model_id, run_id="null"))
+        (Path(tmp) / "MLmodel").write_text(
+            builders.MLMODEL_TEMPLATE.format(
+                artifact_path="model", model_id=model.model_id, run_id="null"
+            )
+        )
         (Path(tmp) / "weights.bin").write_bytes(bytes(range(200)) * 3)
         src.artifact_repo(model.artifact_location).log_artifacts(tmp)
     if metric_run:
-        client.log_batch(metric_run, metrics=[
-            Metric("eval_score", 0.77, T0 + 90_000, 1, model_id=model.model_id,
-                   dataset_name="train-data", dataset_digest="a1b2c3d4")])
+        client.log_batch(
+            metric_run,
+            metrics=[
+                Metric(
+                    "eval_score",
+                    0.77,
+                    T0 + 90_000,
+                    1,
+                    model_id=model.model_id,
+                    dataset_name="train-data",
+                    dataset_digest="a1b2c3d4",
+                )
+            ],
+        )
     client.finalize_logged_model(model.model_id, "READY")
     return model.model_id
 
 
 # Views ----------------------------------------------------------------------------------------
 
+
 def imported_runs(dst: Endpoint, experiment_id: str) -> dict[str, list]:
     """Destination runs of the experiment (any lifecycle) by the source run id they carry."""
     found: dict[str, list] = {}
-    for run in dst.client.search_runs([experiment_id], run_view_type=ViewType.ALL,
-                                      max_results=1000):
+    for run in dst.client.search_runs(
+        [experiment_id], run_view_type=ViewType.ALL, max_results=1000
+    ):
         source = run.data.tags.get(idmap.SOURCE_RUN_ID)
         if source:
             found.setdefault(source, []).append(run)
@@ -113,8 +159,9 @@ def run_id_map(dst: Endpoint, experiment_id: str) -> dict[str, str]:
     return {k: v[0].info.run_id for k, v in found.items()}
 
 
-def comparable_run(endpoint: Endpoint, run_id: str, run_ids: dict[str, str],
-                   model_ids: dict[str, str]) -> dict:
+def comparable_run(
+    endpoint: Endpoint, run_id: str, run_ids: dict[str, str], model_ids: dict[str, str]
+) -> dict:
     """``run_view`` with source ids mapped to destination ids (identity maps on the dst side),
     so that parent links and MLmodel files compare equal when they follow the new ids."""
 
@@ -139,8 +186,9 @@ def _map_mlmodels(files: dict, run_ids: dict[str, str], model_ids: dict[str, str
             files[path] = doc
 
 
-def comparable_model(endpoint: Endpoint, model_id: str, run_ids: dict[str, str],
-                     model_ids: dict[str, str]) -> dict:
+def comparable_model(
+    endpoint: Endpoint, model_id: str, run_ids: dict[str, str], model_ids: dict[str, str]
+) -> dict:
 
     view = logged_model_view(endpoint, model_id)
     _map_mlmodels(view["artifacts"], run_ids, model_ids)

@@ -44,8 +44,11 @@ def registered_model(endpoint: Endpoint, name: str, experiment_name: str) -> Bui
     run_b = small_run(endpoint, exp_id, "run-b")
     child = small_run(endpoint, exp_id, "child", parent_run_id=run_b.run_id, logged_model=False)
     built = BuiltModel(name, exp_id, [run_a.run_id, run_b.run_id, child.run_id])
-    client.create_registered_model(name, tags={"owner": "alice", "domain": "tabular ✓"},
-                                   description="Registered model **description** ✓")
+    client.create_registered_model(
+        name,
+        tags={"owner": "alice", "domain": "tabular ✓"},
+        description="Registered model **description** ✓",
+    )
     uri_a = client.get_run(run_a.run_id).info.artifact_uri
     uri_child = client.get_run(child.run_id).info.artifact_uri
 
@@ -54,12 +57,22 @@ def registered_model(endpoint: Endpoint, name: str, experiment_name: str) -> Bui
         built.versions[mv.version] = (run_id, model_id)
         return mv.version
 
-    v1 = version(f"{uri_a}/classic_model", run_a.run_id, description="v1 from a run artifact",
-                 tags={"style": "run-artifact", "unicode": "значение ✓"})
-    v2 = version(f"models:/{run_a.model_ids[0]}", run_a.run_id, run_a.model_ids[0],
-                 description="deleted")
-    v3 = version(f"models:/{run_b.model_ids[0]}", run_b.run_id, run_b.model_ids[0],
-                 description="v3 LoggedModel", tags={"style": "logged-model"})
+    v1 = version(
+        f"{uri_a}/classic_model",
+        run_a.run_id,
+        description="v1 from a run artifact",
+        tags={"style": "run-artifact", "unicode": "значение ✓"},
+    )
+    v2 = version(
+        f"models:/{run_a.model_ids[0]}", run_a.run_id, run_a.model_ids[0], description="deleted"
+    )
+    v3 = version(
+        f"models:/{run_b.model_ids[0]}",
+        run_b.run_id,
+        run_b.model_ids[0],
+        description="v3 LoggedModel",
+        tags={"style": "logged-model"},
+    )
     v4 = version(f"runs:/{run_b.run_id}/classic_model", run_b.run_id)
     v5 = version(f"{uri_child}/classic_model", child.run_id, description="from a child run")
     client.delete_model_version(name, v2)

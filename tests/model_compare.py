@@ -34,8 +34,10 @@ def model_view(endpoint: Endpoint, name: str, runs: bool = True) -> dict:
         "description": model.description or "",
         "tags": _without_markers(model.tags),
         "aliases": dict(model.aliases or {}),
-        "versions": {v.version: version_view(endpoint, name, v.version, runs)
-                     for v in all_versions(client, name)},
+        "versions": {
+            v.version: version_view(endpoint, name, v.version, runs)
+            for v in all_versions(client, name)
+        },
     }
 
 
@@ -52,8 +54,11 @@ def version_view(endpoint: Endpoint, name: str, version: str, runs: bool = True)
         "status_message": mv.status_message or None,
         "source": source_shape(endpoint, mv.source, run),
         "run_name": run.info.run_name if run else None,
-        "files": normalized_tree(artifact_tree(endpoint.artifact_repo(
-            client.get_model_version_download_uri(name, version)))),
+        "files": normalized_tree(
+            artifact_tree(
+                endpoint.artifact_repo(client.get_model_version_download_uri(name, version))
+            )
+        ),
     }
     if runs and run is not None:
         view["run"] = run_summary(endpoint, run.info.run_id)
@@ -84,14 +89,20 @@ def source_shape(endpoint: Endpoint, source: str, run) -> tuple:
             return ("logged_model", "deleted")
         tags = _without_markers(model.tags)
         tags.pop(MLFLOW_MODEL_VERSIONS, None)
-        return ("logged_model", model.name, model.model_type, str(model.status),
-                dict(model.params or {}), tags)
+        return (
+            "logged_model",
+            model.name,
+            model.model_type,
+            str(model.status),
+            dict(model.params or {}),
+            tags,
+        )
     if source.startswith("runs:/"):
-        run_part, _, path = source[len("runs:/"):].partition("/")
+        run_part, _, path = source[len("runs:/") :].partition("/")
         return ("runs", run is not None and run_part == run.info.run_id, path)
     root = run.info.artifact_uri.rstrip("/") if run else None
     if root and source.startswith(root + "/"):
-        return ("run_artifact", source[len(root) + 1:])
+        return ("run_artifact", source[len(root) + 1 :])
     return ("other", source)
 
 

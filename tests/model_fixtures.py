@@ -46,7 +46,10 @@ def moto_s3(tmp_path_factory):
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -60,7 +63,8 @@ def moto_s3(tmp_path_factory):
             if time.monotonic() > deadline:
                 process.kill()
                 raise RuntimeError(
-                    f"moto server did not answer:\n{log_path.read_text()[-2000:]}") from None
+                    f"moto server did not answer:\n{log_path.read_text()[-2000:]}"
+                ) from None
             time.sleep(0.3)
     s3_env = {**S3_ENV, "MLFLOW_S3_ENDPOINT_URL": url}
     saved = {key: os.environ.get(key) for key in s3_env}
@@ -82,8 +86,9 @@ def moto_s3(tmp_path_factory):
 def local_root_server(tmp_path_factory):
     """A server whose clients write artifacts straight to a local folder (no proxy)."""
     root = tmp_path_factory.mktemp("local-root-server")
-    server = start_server(root, artifacts=f"--default-artifact-root {root / 'artifacts'} "
-                                          "--no-serve-artifacts")
+    server = start_server(
+        root, artifacts=f"--default-artifact-root {root / 'artifacts'} --no-serve-artifacts"
+    )
     yield server
     server.stop()
 
@@ -92,9 +97,11 @@ def local_root_server(tmp_path_factory):
 def s3_server(tmp_path_factory, moto_s3):
     """A server whose clients write artifacts straight to S3 (moto), as s3:// URIs."""
     root = tmp_path_factory.mktemp("s3-server")
-    server = start_server(root, artifacts=f"--default-artifact-root "
-                                          f"s3://{moto_s3.bucket}/direct --no-serve-artifacts",
-                          env=moto_s3.env)
+    server = start_server(
+        root,
+        artifacts=f"--default-artifact-root s3://{moto_s3.bucket}/direct --no-serve-artifacts",
+        env=moto_s3.env,
+    )
     yield server
     server.stop()
 

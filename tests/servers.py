@@ -20,8 +20,10 @@ STARTUP_TIMEOUT = 90
 # A server process lets about 15 requests into its database pool (log_batch holds two
 # connections; README "Known limits"); the tests' concurrent imports must not meet that limit
 # by chance. Benchmarks keep MLflow's defaults.
-TEST_DB_POOL = {"MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": "20",
-                "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW": "20"}
+TEST_DB_POOL = {
+    "MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": "20",
+    "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW": "20",
+}
 
 
 def free_port() -> int:
@@ -58,36 +60,62 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")[-4000:]
 
 
-def start_server(root: Path, *, artifacts: str | None = None, extra_args: list[str] = (),
-                 env: dict | None = None, app_name: str | None = None,
-                 test_db_pool: bool = True,
-                 port: int | None = None) -> ServerProcess:
+def start_server(
+    root: Path,
+    *,
+    artifacts: str | None = None,
+    extra_args: list[str] = (),
+    env: dict | None = None,
+    app_name: str | None = None,
+    test_db_pool: bool = True,
+    port: int | None = None,
+) -> ServerProcess:
     """Start ``mlflow server`` with a sqlite backend under ``root`` and proxied artifacts
     (``--artifacts-destination``, default a folder under ``root``), and wait for /health.
     ``port`` restarts a stopped server at its address (same ``root``, same data)."""
     root.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     args = [
-        mlflow_executable(), "server",
-        "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        mlflow_executable(),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{root / 'mlflow.db'}",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
     ]
     if artifacts is None:
         args += ["--artifacts-destination", str(root / "artifacts")]
     else:
-        args += list(artifacts.split()) if artifacts.startswith("--") else [
-            "--artifacts-destination", artifacts]
+        args += (
+            list(artifacts.split())
+            if artifacts.startswith("--")
+            else ["--artifacts-destination", artifacts]
+        )
     if app_name:
         args += ["--app-name", app_name]
     args += list(extra_args)
     log_path = root / "server.log"
     # The server's background job runner (GenAI jobs) is not needed here and costs two processes.
-    proc_env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-                **(TEST_DB_POOL if test_db_pool else {}), **(env or {})}
+    proc_env = {
+        **os.environ,
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        **(TEST_DB_POOL if test_db_pool else {}),
+        **(env or {}),
+    }
     proc_env.pop("MLFLOW_TRACKING_URI", None)
     with open(log_path, "w") as log:
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=root,
-                                   env=proc_env, start_new_session=True)
+        process = subprocess.Popen(
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+            env=proc_env,
+            start_new_session=True,
+        )
     server = ServerProcess(f"http://127.0.0.1:{port}", root, process, log_path, env or {})
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:

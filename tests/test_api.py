@@ -19,13 +19,15 @@ def _exported_experiment(src, unique_name, tmp_path):
     parent = eb.light_run(src, exp_id, name="parent")
     eb.light_run(src, exp_id, name="child", parent_run_id=parent)
     out = tmp_path / "exp"
-    api.export_experiment(src.client.get_experiment(exp_id).name, out,
-                          tracking_uri=src.tracking_uri)
+    api.export_experiment(
+        src.client.get_experiment(exp_id).name, out, tracking_uri=src.tracking_uri
+    )
     return out
 
 
-def test_import_prints_no_run_links_and_restores_the_environment(src, dst, unique_name,
-                                                                 tmp_path, monkeypatch, capfd):
+def test_import_prints_no_run_links_and_restores_the_environment(
+    src, dst, unique_name, tmp_path, monkeypatch, capfd
+):
     out = _exported_experiment(src, unique_name, tmp_path)
     monkeypatch.delenv(SUPPRESS_ENV, raising=False)
     capfd.readouterr()

@@ -28,8 +28,9 @@ def _mlflow(*args, tracking_uri: str | None = None, timeout: int = 180):
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     if tracking_uri:
         env["MLFLOW_TRACKING_URI"] = tracking_uri
-    return subprocess.run([MLFLOW, *map(str, args)], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+    return subprocess.run(
+        [MLFLOW, *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout
+    )
 
 
 def _invoke(*args):
@@ -45,8 +46,15 @@ def built_run(src, unique_name):
 @pytest.fixture
 def exported(src, built_run, tmp_path) -> Path:
     out = tmp_path / "run"
-    result = _invoke("export-run", "--run-id", built_run.run_id, "--output-dir", out,
-                     "--tracking-uri", src.tracking_uri)
+    result = _invoke(
+        "export-run",
+        "--run-id",
+        built_run.run_id,
+        "--output-dir",
+        out,
+        "--tracking-uri",
+        src.tracking_uri,
+    )
     assert result.exit_code == 0, result.stderr
     return out
 
@@ -61,10 +69,26 @@ def test_mlflow_migrate_moves_a_run_between_servers(src, dst, built_run, unique_
     out = tmp_path / "exported"
     name = unique_name("dst-")
 
-    exported = _mlflow("migrate", "export-run", "--run-id", built_run.run_id, "--output-dir", out,
-                       tracking_uri=src.tracking_uri)
-    imported = _mlflow("migrate", "import-run", "--input-dir", out, "--experiment-name", name,
-                       "--use-src-user-id", "--tracking-uri", dst.tracking_uri)
+    exported = _mlflow(
+        "migrate",
+        "export-run",
+        "--run-id",
+        built_run.run_id,
+        "--output-dir",
+        out,
+        tracking_uri=src.tracking_uri,
+    )
+    imported = _mlflow(
+        "migrate",
+        "import-run",
+        "--input-dir",
+        out,
+        "--experiment-name",
+        name,
+        "--use-src-user-id",
+        "--tracking-uri",
+        dst.tracking_uri,
+    )
 
     assert exported.returncode == 0, exported.stderr
     assert f"Exported run {built_run.run_id} to {out}" in exported.stdout
@@ -83,17 +107,33 @@ def test_mlflow_migrate_moves_a_run_between_servers(src, dst, built_run, unique_
 
 def test_second_import_through_the_cli_says_skipped(dst, built_run, exported, unique_name):
     name = unique_name("dst-")
-    first = _invoke("import-run", "--input-dir", exported, "--experiment-name", name,
-                    "--tracking-uri", dst.tracking_uri)
+    first = _invoke(
+        "import-run",
+        "--input-dir",
+        exported,
+        "--experiment-name",
+        name,
+        "--tracking-uri",
+        dst.tracking_uri,
+    )
 
     # The destination comes from $MLFLOW_TRACKING_URI this time.
-    second = _mlflow("migrate", "import-run", "--input-dir", exported, "--experiment-name", name,
-                     tracking_uri=dst.tracking_uri)
+    second = _mlflow(
+        "migrate",
+        "import-run",
+        "--input-dir",
+        exported,
+        "--experiment-name",
+        name,
+        tracking_uri=dst.tracking_uri,
+    )
 
     assert first.exit_code == second.returncode == 0, second.stderr
     run = _only_run(dst, name)
-    assert (f"Skipped (already imported) run {built_run.run_id} as {run.info.run_id} in "
-            f"experiment '{name}'") in second.stdout.splitlines()
+    assert (
+        f"Skipped (already imported) run {built_run.run_id} as {run.info.run_id} in "
+        f"experiment '{name}'"
+    ) in second.stdout.splitlines()
     assert "runs: 1 skipped" in second.stdout.splitlines()
 
 
@@ -106,7 +146,8 @@ def test_cli_error_is_one_line_exit_1_and_traceback_only_with_verbose(src, tmp_p
 
     assert plain.returncode == verbose.returncode == 1
     assert plain.stderr.strip().splitlines() == [
-        f"Error: run '{missing}' not found on {src.tracking_uri}"]
+        f"Error: run '{missing}' not found on {src.tracking_uri}"
+    ]
     assert plain.stdout == ""
     assert "Traceback" in verbose.stderr
     assert verbose.stderr.strip().splitlines()[-1] == plain.stderr.strip()
@@ -120,18 +161,29 @@ def test_cli_usage_error_exits_2(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("form,kept", [
-    ((), False),
-    (("--use-src-user-id",), True),
-    (("--use-src-user-id", "True"), True),
-    (("--use-src-user-id", "true"), True),
-    (("--use-src-user-id", "False"), False),
-])
+@pytest.mark.parametrize(
+    "form,kept",
+    [
+        ((), False),
+        (("--use-src-user-id",), True),
+        (("--use-src-user-id", "True"), True),
+        (("--use-src-user-id", "true"), True),
+        (("--use-src-user-id", "False"), False),
+    ],
+)
 def test_use_src_user_id_takes_both_boolean_forms(dst, exported, unique_name, form, kept):
     name = unique_name("dst-")
 
-    result = _invoke("import-run", "--input-dir", exported, "--experiment-name", name,
-                     "--tracking-uri", dst.tracking_uri, *form)
+    result = _invoke(
+        "import-run",
+        "--input-dir",
+        exported,
+        "--experiment-name",
+        name,
+        "--tracking-uri",
+        dst.tracking_uri,
+        *form,
+    )
 
     assert result.exit_code == 0, result.stderr
     run = _only_run(dst, name)
@@ -139,17 +191,27 @@ def test_use_src_user_id_takes_both_boolean_forms(dst, exported, unique_name, fo
     assert (idmap.PREFIX + "source.user_id" in run.data.tags) is not kept
 
 
-@pytest.mark.parametrize("form,fixed", [
-    ((), True),
-    (("--mlmodel-fix",), True),
-    (("--mlmodel-fix", "False"), False),
-])
-def test_mlmodel_fix_takes_both_boolean_forms(dst, built_run, exported, unique_name, form,
-                                              fixed):
+@pytest.mark.parametrize(
+    "form,fixed",
+    [
+        ((), True),
+        (("--mlmodel-fix",), True),
+        (("--mlmodel-fix", "False"), False),
+    ],
+)
+def test_mlmodel_fix_takes_both_boolean_forms(dst, built_run, exported, unique_name, form, fixed):
     name = unique_name("dst-")
 
-    result = _invoke("import-run", "--input-dir", exported, "--experiment-name", name,
-                     "--tracking-uri", dst.tracking_uri, *form)
+    result = _invoke(
+        "import-run",
+        "--input-dir",
+        exported,
+        "--experiment-name",
+        name,
+        "--tracking-uri",
+        dst.tracking_uri,
+        *form,
+    )
 
     assert result.exit_code == 0, result.stderr
     run = _only_run(dst, name)
@@ -159,12 +221,19 @@ def test_mlmodel_fix_takes_both_boolean_forms(dst, built_run, exported, unique_n
 
 
 @pytest.mark.parametrize("form", [("--import-source-tags",), ("--import-source-tags", "True")])
-def test_import_source_tags_takes_both_boolean_forms(dst, built_run, exported, unique_name,
-                                                     form):
+def test_import_source_tags_takes_both_boolean_forms(dst, built_run, exported, unique_name, form):
     name = unique_name("dst-")
 
-    result = _invoke("import-run", "--input-dir", exported, "--experiment-name", name,
-                     "--tracking-uri", dst.tracking_uri, *form)
+    result = _invoke(
+        "import-run",
+        "--input-dir",
+        exported,
+        "--experiment-name",
+        name,
+        "--tracking-uri",
+        dst.tracking_uri,
+        *form,
+    )
 
     assert result.exit_code == 0, result.stderr
     tags = _only_run(dst, name).data.tags
@@ -173,27 +242,59 @@ def test_import_source_tags_takes_both_boolean_forms(dst, built_run, exported, u
 
 def test_fresh_option_imports_a_second_copy(dst, exported, unique_name):
     name = unique_name("dst-")
-    _invoke("import-run", "--input-dir", exported, "--experiment-name", name,
-            "--tracking-uri", dst.tracking_uri)
+    _invoke(
+        "import-run",
+        "--input-dir",
+        exported,
+        "--experiment-name",
+        name,
+        "--tracking-uri",
+        dst.tracking_uri,
+    )
 
-    result = _invoke("import-run", "--input-dir", exported, "--experiment-name", name,
-                     "--tracking-uri", dst.tracking_uri, "--fresh")
+    result = _invoke(
+        "import-run",
+        "--input-dir",
+        exported,
+        "--experiment-name",
+        name,
+        "--tracking-uri",
+        dst.tracking_uri,
+        "--fresh",
+    )
 
     assert result.exit_code == 0, result.stderr
     experiment = dst.client.get_experiment_by_name(name)
     assert len(dst.client.search_runs([experiment.experiment_id])) == 2
 
 
-def test_notebook_options_are_accepted_and_warn_outside_databricks(src, dst, built_run,
-                                                                   unique_name, tmp_path):
+def test_notebook_options_are_accepted_and_warn_outside_databricks(
+    src, dst, built_run, unique_name, tmp_path
+):
     out = tmp_path / "nb"
-    exported = _invoke("export-run", "--run-id", built_run.run_id, "--output-dir", out,
-                       "--tracking-uri", src.tracking_uri, "--notebook-formats", "SOURCE,DBC")
-    imported = _invoke("import-run", "--input-dir", out, "--experiment-name",
-                       unique_name("dst-"), "--tracking-uri", dst.tracking_uri,
-                       "--dst-notebook-dir", "/Users/someone/notebooks")
+    exported = _invoke(
+        "export-run",
+        "--run-id",
+        built_run.run_id,
+        "--output-dir",
+        out,
+        "--tracking-uri",
+        src.tracking_uri,
+        "--notebook-formats",
+        "SOURCE,DBC",
+    )
+    imported = _invoke(
+        "import-run",
+        "--input-dir",
+        out,
+        "--experiment-name",
+        unique_name("dst-"),
+        "--tracking-uri",
+        dst.tracking_uri,
+        "--dst-notebook-dir",
+        "/Users/someone/notebooks",
+    )
 
     assert exported.exit_code == 0 and imported.exit_code == 0, (exported.stderr, imported.stderr)
     assert "Warning:" in exported.stderr and "notebook" in exported.stderr
     assert "Warning:" in imported.stderr and "notebook" in imported.stderr
-

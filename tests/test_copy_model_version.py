@@ -26,13 +26,19 @@ def _lineage(endpoint, name, version) -> dict:
 
 @pytest.mark.parametrize("version", ["1", "3"], ids=["run-artifact", "logged-model"])
 def test_deep_copy_between_servers_reproduces_the_version(
-        src, dst, source_model, unique_name, version):
+    src, dst, source_model, unique_name, version
+):
     dst_model = unique_name("copied-")
 
     api.copy_model_version(
-        source_model.name, version, dst_model, dst_experiment_name=unique_name("dst-exp-"),
-        src_registry_uri=src.registry_uri, dst_registry_uri=dst.registry_uri,
-        copy_stages_and_aliases=True, copy_lineage_tags=True,
+        source_model.name,
+        version,
+        dst_model,
+        dst_experiment_name=unique_name("dst-exp-"),
+        src_registry_uri=src.registry_uri,
+        dst_registry_uri=dst.registry_uri,
+        copy_stages_and_aliases=True,
+        copy_lineage_tags=True,
     )
 
     assert version_view(dst, dst_model, version) == version_view(src, source_model.name, version)
@@ -45,8 +51,11 @@ def test_deep_copy_between_servers_reproduces_the_version(
         LINEAGE_PREFIX + "source_run_id": run_id,
         LINEAGE_PREFIX + "source_tracking_uri": src.tracking_uri,
         LINEAGE_PREFIX + "source_registry_uri": src.registry_uri,
-        **({LINEAGE_PREFIX + "source_user_id": u}
-           if (u := src.client.get_model_version(source_model.name, version).user_id) else {}),
+        **(
+            {LINEAGE_PREFIX + "source_user_id": u}
+            if (u := src.client.get_model_version(source_model.name, version).user_id)
+            else {}
+        ),
     }
 
 
@@ -54,9 +63,14 @@ def test_deep_copy_twice_adds_no_version(src, dst, source_model, unique_name):
     dst_model = unique_name("copied-")
     experiment = unique_name("dst-exp-")
     for _ in range(2):
-        api.copy_model_version(source_model.name, "4", dst_model,
-                               dst_experiment_name=experiment, src_registry_uri=src.registry_uri,
-                               dst_registry_uri=dst.registry_uri)
+        api.copy_model_version(
+            source_model.name,
+            "4",
+            dst_model,
+            dst_experiment_name=experiment,
+            src_registry_uri=src.registry_uri,
+            dst_registry_uri=dst.registry_uri,
+        )
 
     live = dst.client.search_model_versions(f"name = '{dst_model}'")
     assert [v.version for v in live] == ["4"]
@@ -64,37 +78,65 @@ def test_deep_copy_twice_adds_no_version(src, dst, source_model, unique_name):
     assert len(dst.client.search_runs([exp.experiment_id])) == 1
 
 
-def test_shallow_copy_within_one_server_points_at_the_source_run(src, source_model,
-                                                                 unique_name):
+def test_shallow_copy_within_one_server_points_at_the_source_run(src, source_model, unique_name):
     dst_model = unique_name("shallow-")
 
-    api.copy_model_version(source_model.name, "3", dst_model, src_registry_uri=src.registry_uri,
-                           dst_registry_uri=src.registry_uri, copy_stages_and_aliases=True)
+    api.copy_model_version(
+        source_model.name,
+        "3",
+        dst_model,
+        src_registry_uri=src.registry_uri,
+        dst_registry_uri=src.registry_uri,
+        copy_stages_and_aliases=True,
+    )
 
     original = src.client.get_model_version(source_model.name, "3")
     copied = src.client.get_model_version(dst_model, "3")
     assert (copied.run_id, copied.source, copied.model_id) == (
-        original.run_id, original.source, original.model_id)
+        original.run_id,
+        original.source,
+        original.model_id,
+    )
     assert copied.current_stage == "Staging"
     assert sorted(copied.aliases) == ["best", "challenger"]
     assert copied.description == original.description
 
 
 def test_shallow_copy_between_two_servers_is_a_usage_error_that_creates_nothing(
-        src, dst, source_model, unique_name):
+    src, dst, source_model, unique_name
+):
     dst_model = unique_name("shallow-")
 
     with pytest.raises(UsageError, match="--dst-experiment-name"):
-        api.copy_model_version(source_model.name, "1", dst_model,
-                               src_registry_uri=src.registry_uri,
-                               dst_registry_uri=dst.registry_uri)
+        api.copy_model_version(
+            source_model.name,
+            "1",
+            dst_model,
+            src_registry_uri=src.registry_uri,
+            dst_registry_uri=dst.registry_uri,
+        )
 
     assert dst.client.search_registered_models(f"name = '{dst_model}'") == []
     result = subprocess.run(
-        [sys.executable, "-m", "mlflow_migrate_plugin", "copy-model-version", "--src-model",
-         source_model.name, "--src-version", "1", "--dst-model", dst_model,
-         "--src-registry-uri", src.registry_uri, "--dst-registry-uri", dst.registry_uri],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "mlflow_migrate_plugin",
+            "copy-model-version",
+            "--src-model",
+            source_model.name,
+            "--src-version",
+            "1",
+            "--dst-model",
+            dst_model,
+            "--src-registry-uri",
+            src.registry_uri,
+            "--dst-registry-uri",
+            dst.registry_uri,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
     assert "--dst-experiment-name" in result.stderr
@@ -107,20 +149,41 @@ def test_failed_deep_copy_leaves_no_model_and_no_run(src, dst, source_model, uni
     dst.client.delete_experiment(dst.client.create_experiment(experiment))
 
     with pytest.raises(Exception, match="deleted"):
-        api.copy_model_version(source_model.name, "3", dst_model,
-                               dst_experiment_name=experiment, src_registry_uri=src.registry_uri,
-                               dst_registry_uri=dst.registry_uri)
+        api.copy_model_version(
+            source_model.name,
+            "3",
+            dst_model,
+            dst_experiment_name=experiment,
+            src_registry_uri=src.registry_uri,
+            dst_registry_uri=dst.registry_uri,
+        )
 
     assert dst.client.search_registered_models(f"name = '{dst_model}'") == []
 
 
 def test_copy_of_a_missing_version_fails_in_one_line(src, dst, source_model, unique_name):
     result = subprocess.run(
-        [sys.executable, "-m", "mlflow_migrate_plugin", "copy-model-version", "--src-model",
-         source_model.name, "--src-version", "99", "--dst-model", unique_name("x-"),
-         "--src-registry-uri", src.registry_uri, "--dst-registry-uri", dst.registry_uri,
-         "--dst-experiment-name", unique_name("exp-")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "mlflow_migrate_plugin",
+            "copy-model-version",
+            "--src-model",
+            source_model.name,
+            "--src-version",
+            "99",
+            "--dst-model",
+            unique_name("x-"),
+            "--src-registry-uri",
+            src.registry_uri,
+            "--dst-registry-uri",
+            dst.registry_uri,
+            "--dst-experiment-name",
+            unique_name("exp-"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("Error: version 99 of registered")

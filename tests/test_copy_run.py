@@ -34,12 +34,18 @@ def test_copy_run_between_two_servers_keeps_every_field(src, dst, unique_name):
     built = builders.make_run(src, exp_id, status="KILLED")
     target = unique_name("dst-")
 
-    api.copy_run(built.run_id, target, src_mlflow_uri=src.tracking_uri,
-                 dst_mlflow_uri=dst.tracking_uri, use_src_user_id=True)
+    api.copy_run(
+        built.run_id,
+        target,
+        src_mlflow_uri=src.tracking_uri,
+        dst_mlflow_uri=dst.tracking_uri,
+        use_src_user_id=True,
+    )
 
     copied = _only_run(dst, target)
     assert _comparable(run_view(dst, copied.info.run_id)) == _comparable(
-        run_view(src, built.run_id))
+        run_view(src, built.run_id)
+    )
     assert copied.data.tags[idmap.SOURCE_RUN_ID] == built.run_id
 
 
@@ -48,13 +54,19 @@ def test_copy_run_within_one_server_makes_a_second_run(src, unique_name):
     built = builders.make_run(src, exp_id, logged_model=False)
     target = unique_name("copy-")
 
-    api.copy_run(built.run_id, target, src_mlflow_uri=src.tracking_uri,
-                 dst_mlflow_uri=src.tracking_uri, use_src_user_id=True)
+    api.copy_run(
+        built.run_id,
+        target,
+        src_mlflow_uri=src.tracking_uri,
+        dst_mlflow_uri=src.tracking_uri,
+        use_src_user_id=True,
+    )
 
     copied = _only_run(src, target)
     assert copied.info.run_id != built.run_id
     assert _comparable(run_view(src, copied.info.run_id)) == _comparable(
-        run_view(src, built.run_id))
+        run_view(src, built.run_id)
+    )
 
 
 def test_copy_run_twice_adds_nothing(src, dst, unique_name):
@@ -62,32 +74,43 @@ def test_copy_run_twice_adds_nothing(src, dst, unique_name):
     built = builders.make_run(src, exp_id, logged_model=False, classic_model=False)
     target = unique_name("dst-")
 
-    api.copy_run(built.run_id, target, src_mlflow_uri=src.tracking_uri,
-                 dst_mlflow_uri=dst.tracking_uri)
-    report = api.copy_run(built.run_id, target, src_mlflow_uri=src.tracking_uri,
-                          dst_mlflow_uri=dst.tracking_uri)
+    api.copy_run(
+        built.run_id, target, src_mlflow_uri=src.tracking_uri, dst_mlflow_uri=dst.tracking_uri
+    )
+    report = api.copy_run(
+        built.run_id, target, src_mlflow_uri=src.tracking_uri, dst_mlflow_uri=dst.tracking_uri
+    )
 
     assert [o.status for o in report.find("run") if o.source_id == built.run_id][-1] == "skipped"
     _only_run(dst, target)
 
 
 def test_copy_run_removes_its_temporary_export_on_success_and_failure(
-        src, dst, unique_name, tmp_path, monkeypatch):
+    src, dst, unique_name, tmp_path, monkeypatch
+):
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     exp_id = builders.experiment(src, unique_name("src-"))
     built = builders.make_run(src, exp_id, logged_model=False, classic_model=False)
 
-    api.copy_run(built.run_id, unique_name("dst-"), src_mlflow_uri=src.tracking_uri,
-                 dst_mlflow_uri=dst.tracking_uri)
+    api.copy_run(
+        built.run_id,
+        unique_name("dst-"),
+        src_mlflow_uri=src.tracking_uri,
+        dst_mlflow_uri=dst.tracking_uri,
+    )
     assert list(scratch.iterdir()) == []
 
     deleted_target = unique_name("deleted-")
     dst.client.delete_experiment(dst.client.create_experiment(deleted_target))
     with pytest.raises(Exception, match="deleted"):
-        api.copy_run(built.run_id, deleted_target, src_mlflow_uri=src.tracking_uri,
-                     dst_mlflow_uri=dst.tracking_uri)
+        api.copy_run(
+            built.run_id,
+            deleted_target,
+            src_mlflow_uri=src.tracking_uri,
+            dst_mlflow_uri=dst.tracking_uri,
+        )
     assert list(scratch.iterdir()) == []
 
 
@@ -95,21 +118,38 @@ def test_copy_run_keeps_the_export_when_asked(src, dst, unique_name, tmp_path):
     exp_id = builders.experiment(src, unique_name("src-"))
     built = builders.make_run(src, exp_id, logged_model=False, classic_model=False)
 
-    api.copy_run(built.run_id, unique_name("dst-"), src_mlflow_uri=src.tracking_uri,
-                 dst_mlflow_uri=dst.tracking_uri, keep_export_dir=tmp_path / "kept")
+    api.copy_run(
+        built.run_id,
+        unique_name("dst-"),
+        src_mlflow_uri=src.tracking_uri,
+        dst_mlflow_uri=dst.tracking_uri,
+        keep_export_dir=tmp_path / "kept",
+    )
 
     assert (tmp_path / "kept" / "run.json").is_file()
     assert (tmp_path / "kept" / "artifacts" / "report.txt").is_file()
 
 
-def test_copy_run_of_a_missing_run_fails_with_one_line_and_creates_nothing(
-        src, dst, unique_name):
+def test_copy_run_of_a_missing_run_fails_with_one_line_and_creates_nothing(src, dst, unique_name):
     target = unique_name("dst-")
     result = subprocess.run(
-        [sys.executable, "-m", "mlflow_migrate_plugin", "copy-run", "--run-id",
-         "0" * 32, "--experiment-name", target, "--src-mlflow-uri", src.tracking_uri,
-         "--dst-mlflow-uri", dst.tracking_uri],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "mlflow_migrate_plugin",
+            "copy-run",
+            "--run-id",
+            "0" * 32,
+            "--experiment-name",
+            target,
+            "--src-mlflow-uri",
+            src.tracking_uri,
+            "--dst-mlflow-uri",
+            dst.tracking_uri,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("Error: run '000")
@@ -126,10 +166,14 @@ def _auth_server(root, user: str, password: str):
         f"admin_username = {user}\nadmin_password = {password}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
     )
-    return start_server(root, app_name="basic-auth", env={
-        "MLFLOW_AUTH_CONFIG_PATH": str(config),
-        "MLFLOW_FLASK_SERVER_SECRET_KEY": f"test-secret-{user}",
-    })
+    return start_server(
+        root,
+        app_name="basic-auth",
+        env={
+            "MLFLOW_AUTH_CONFIG_PATH": str(config),
+            "MLFLOW_FLASK_SERVER_SECRET_KEY": f"test-secret-{user}",
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +196,8 @@ def _with_credentials(url: str, user: str, password: str) -> str:
 
 @pytest.mark.slow
 def test_copy_run_between_two_basic_auth_servers_with_different_users(
-        auth_servers, unique_name, tmp_path):
+    auth_servers, unique_name, tmp_path
+):
     first, second = auth_servers
     src = Endpoint(*[_with_credentials(first.url, "alice", "alice-Passw-0001")] * 2)
     dst_uri = _with_credentials(second.url, "bob", "bob-Passw-0002")
@@ -161,10 +206,25 @@ def test_copy_run_between_two_basic_auth_servers_with_different_users(
     target = unique_name("dst-")
 
     result = subprocess.run(
-        [sys.executable, "-m", "mlflow_migrate_plugin", "copy-run", "--run-id", built.run_id,
-         "--experiment-name", target, "--src-mlflow-uri", src.tracking_uri,
-         "--dst-mlflow-uri", dst_uri, "--keep-export-dir", str(tmp_path / "export")],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "mlflow_migrate_plugin",
+            "copy-run",
+            "--run-id",
+            built.run_id,
+            "--experiment-name",
+            target,
+            "--src-mlflow-uri",
+            src.tracking_uri,
+            "--dst-mlflow-uri",
+            dst_uri,
+            "--keep-export-dir",
+            str(tmp_path / "export"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
     assert result.returncode == 0, result.stderr

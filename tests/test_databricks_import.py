@@ -28,22 +28,28 @@ from tests.databricks_fixtures import (  # noqa: F401  (fixtures)
     workspace_b,
 )
 
-REFUSED = {"mlflow.log-model.history": '[{"artifact_path": "classic_model"}]',
-           "mlflow.rootRunId": "0123456789abcdef0123456789abcdef"}
+REFUSED = {
+    "mlflow.log-model.history": '[{"artifact_path": "classic_model"}]',
+    "mlflow.rootRunId": "0123456789abcdef0123456789abcdef",
+}
 
 
 def test_import_into_databricks_drops_refused_tags_and_keeps_everything_else(
-        src, databricks_env, workspace_b, unique_name, tmp_path):
+    src, databricks_env, workspace_b, unique_name, tmp_path
+):
     """Stands in for importing a run from an open-source server into a workspace: the tags the
     workspace refuses are dropped with one note, the user is the token's user (so
     --use-src-user-id warns) and the source user is kept in a tag; every other field arrives."""
-    built = builders.make_run(src, builders.experiment(src, unique_name()),
-                              extra_tags=REFUSED)
+    built = builders.make_run(src, builders.experiment(src, unique_name()), extra_tags=REFUSED)
     api.export_run(built.run_id, tmp_path / "run", tracking_uri=src.tracking_uri)
     dst = databricks_env(workspace_b)
 
-    report = api.import_run(tmp_path / "run", f"{HOME_FOLDER}/{unique_name()}",
-                            tracking_uri="databricks", use_src_user_id=True)
+    report = api.import_run(
+        tmp_path / "run",
+        f"{HOME_FOLDER}/{unique_name()}",
+        tracking_uri="databricks",
+        use_src_user_id=True,
+    )
 
     [outcome] = report.find("run", "imported")
     expected = run_view(src, built.run_id)
@@ -55,16 +61,20 @@ def test_import_into_databricks_drops_refused_tags_and_keeps_everything_else(
     for key in REFUSED:
         expected["tags"].pop(key)
     for path, content in expected["artifacts"].items():  # MLmodel files name the new run
-        expected["artifacts"][path] = content.replace(built.run_id.encode(),
-                                                      outcome.destination_id.encode())
+        expected["artifacts"][path] = content.replace(
+            built.run_id.encode(), outcome.destination_id.encode()
+        )
     assert actual == expected
-    assert any("mlflow.log-model.history, mlflow.rootRunId" in w and "refuses" in w
-               for w in report.warnings)
+    assert any(
+        "mlflow.log-model.history, mlflow.rootRunId" in w and "refuses" in w
+        for w in report.warnings
+    )
     assert any("--use-src-user-id is ignored" in w for w in report.warnings)
 
 
 def test_import_creates_the_experiments_workspace_folder(
-        src, databricks_env, workspace_b, unique_name, tmp_path):
+    src, databricks_env, workspace_b, unique_name, tmp_path
+):
     """Stands in for a workspace, where an experiment lives at a path whose folder must exist
     before create_experiment: the import creates it (mkdirs)."""
     built = builders.make_run(src, builders.experiment(src, unique_name()), logged_model=False)
@@ -78,16 +88,22 @@ def test_import_creates_the_experiments_workspace_folder(
     assert dst.client.get_experiment_by_name(f"{folder}/churn") is not None
 
 
-def test_refused_experiment_tags_are_dropped_with_a_note(databricks_env, workspace_b,
-                                                         unique_name):
+def test_refused_experiment_tags_are_dropped_with_a_note(databricks_env, workspace_b, unique_name):
     """Stands in for a workspace refusing the experiment source tags it sets itself."""
     dst = databricks_env(workspace_b)
     name = f"{HOME_FOLDER}/{unique_name()}"
     report = Report()
 
-    experiment_id = experiment_handler.ensure(dst, name, report, tags={
-        "mlflow.experiment.sourceType": "NOTEBOOK", "mlflow.experiment.sourceId": "42",
-        "mlflow.note.content": "kept"})
+    experiment_id = experiment_handler.ensure(
+        dst,
+        name,
+        report,
+        tags={
+            "mlflow.experiment.sourceType": "NOTEBOOK",
+            "mlflow.experiment.sourceId": "42",
+            "mlflow.note.content": "kept",
+        },
+    )
 
     assert dst.client.get_experiment(experiment_id).tags["mlflow.note.content"] == "kept"
     [warning] = report.warnings
@@ -95,7 +111,8 @@ def test_refused_experiment_tags_are_dropped_with_a_note(databricks_env, workspa
 
 
 def test_a_relative_experiment_name_is_refused_on_databricks(
-        src, databricks_env, workspace_b, unique_name, tmp_path):
+    src, databricks_env, workspace_b, unique_name, tmp_path
+):
     """Stands in for a workspace refusing an experiment name that is not an absolute path:
     one readable line, exit code 2, nothing created."""
     built = builders.make_run(src, builders.experiment(src, unique_name()), logged_model=False)
@@ -105,8 +122,17 @@ def test_a_relative_experiment_name_is_refused_on_databricks(
     with pytest.raises(UsageError, match="absolute workspace path"):
         api.import_run(tmp_path / "run", "not-a-path", tracking_uri="databricks")
 
-    result = CliRunner().invoke(migrate, ["import-run", "--input-dir", str(tmp_path / "run"),
-                                          "--experiment-name", "not-a-path",
-                                          "--tracking-uri", "databricks"])
+    result = CliRunner().invoke(
+        migrate,
+        [
+            "import-run",
+            "--input-dir",
+            str(tmp_path / "run"),
+            "--experiment-name",
+            "not-a-path",
+            "--tracking-uri",
+            "databricks",
+        ],
+    )
     assert result.exit_code == 2
     assert "absolute workspace path" in result.output

@@ -38,15 +38,20 @@ def _source_run(fake, monkeypatch, unique_name):
     that path."""
     monkeypatch.setenv("DATABRICKS_HOST", fake.url)
     monkeypatch.setenv("DATABRICKS_TOKEN", fake.token)
-    built, _ = notebook_run(Endpoint("databricks", "databricks"), fake,
-                            f"{HOME_FOLDER}/{unique_name()}", revision="1700000900000")
+    built, _ = notebook_run(
+        Endpoint("databricks", "databricks"),
+        fake,
+        f"{HOME_FOLDER}/{unique_name()}",
+        revision="1700000900000",
+    )
     monkeypatch.delenv("DATABRICKS_HOST")
     monkeypatch.delenv("DATABRICKS_TOKEN")
     return built
 
 
 def test_export_and_import_through_two_profiles_reach_their_own_workspaces(
-        databricks_profiles, workspace_a, workspace_b, monkeypatch, unique_name, tmp_path):
+    databricks_profiles, workspace_a, workspace_b, monkeypatch, unique_name, tmp_path
+):
     """Stands in for moving a run, its notebook and its experiment's permissions from one
     workspace to another with ``databricks://A`` and ``databricks://B`` in the same process."""
     built = _source_run(workspace_a, monkeypatch, unique_name)
@@ -55,11 +60,15 @@ def test_export_and_import_through_two_profiles_reach_their_own_workspaces(
     dst = Endpoint(f"databricks://{profiles['b']}", f"databricks://{profiles['b']}")
     acl = permissions.export_experiment_acl(src, built.experiment_id)
 
-    api.export_run(built.run_id, tmp_path / "run", tracking_uri=src.tracking_uri,
-                   notebook_formats=["SOURCE"])
-    report = api.import_run(tmp_path / "run", f"{HOME_FOLDER}/{unique_name()}",
-                            tracking_uri=dst.tracking_uri,
-                            dst_notebook_dir=f"{HOME_FOLDER}/{unique_name()}")
+    api.export_run(
+        built.run_id, tmp_path / "run", tracking_uri=src.tracking_uri, notebook_formats=["SOURCE"]
+    )
+    report = api.import_run(
+        tmp_path / "run",
+        f"{HOME_FOLDER}/{unique_name()}",
+        tracking_uri=dst.tracking_uri,
+        dst_notebook_dir=f"{HOME_FOLDER}/{unique_name()}",
+    )
     [outcome] = report.find("run", "imported")
     dst_experiment = dst.client.get_run(outcome.destination_id).info.experiment_id
     permissions.import_experiment_acl(dst, dst_experiment, acl, report)
@@ -73,16 +82,17 @@ def test_export_and_import_through_two_profiles_reach_their_own_workspaces(
     del actual["tags"]["mlflow_migrate.imported_notebook_path"]
     assert actual["tags"].pop(SOURCE_USER) == expected["info"]["user_id"]
     for path, content in expected["artifacts"].items():
-        expected["artifacts"][path] = content.replace(built.run_id.encode(),
-                                                      outcome.destination_id.encode())
+        expected["artifacts"][path] = content.replace(
+            built.run_id.encode(), outcome.destination_id.encode()
+        )
     assert actual == expected
-    assert workspace_b.calls("/api/2.0/workspace/import") == [
-        ("POST", "/api/2.0/workspace/import")]
+    assert workspace_b.calls("/api/2.0/workspace/import") == [("POST", "/api/2.0/workspace/import")]
     assert workspace_a.calls("/api/2.0/workspace/import") == []
 
 
 def test_copy_run_between_two_profiles_in_one_command(
-        databricks_profiles, workspace_a, workspace_b, monkeypatch, unique_name):
+    databricks_profiles, workspace_a, workspace_b, monkeypatch, unique_name
+):
     """Stands in for ``mlflow migrate copy-run`` from one workspace to another, each side named
     by its profile, in one command."""
     built = _source_run(workspace_a, monkeypatch, unique_name)
@@ -90,10 +100,20 @@ def test_copy_run_between_two_profiles_in_one_command(
     src = Endpoint(f"databricks://{profiles['a']}", f"databricks://{profiles['a']}")
     experiment = f"{HOME_FOLDER}/{unique_name('copied/')}"
 
-    result = CliRunner().invoke(migrate, [
-        "copy-run", "--run-id", built.run_id, "--experiment-name", experiment,
-        "--src-mlflow-uri", src.tracking_uri, "--dst-mlflow-uri", f"databricks://{profiles['b']}",
-    ])
+    result = CliRunner().invoke(
+        migrate,
+        [
+            "copy-run",
+            "--run-id",
+            built.run_id,
+            "--experiment-name",
+            experiment,
+            "--src-mlflow-uri",
+            src.tracking_uri,
+            "--dst-mlflow-uri",
+            f"databricks://{profiles['b']}",
+        ],
+    )
 
     assert result.exit_code == 0, result.output
     dst = Endpoint(f"databricks://{profiles['b']}", f"databricks://{profiles['b']}")
@@ -103,7 +123,8 @@ def test_copy_run_between_two_profiles_in_one_command(
 
 
 def test_a_profile_that_databricks_host_would_override_is_refused(
-        databricks_profiles, workspace_a, workspace_b, monkeypatch, tmp_path):
+    databricks_profiles, workspace_a, workspace_b, monkeypatch, tmp_path
+):
     """databricks-sdk reads DATABRICKS_HOST before the profile: left set, it would send both
     sides of a copy to one workspace. One readable line instead."""
     profiles = databricks_profiles(a=workspace_a, b=workspace_b)
@@ -114,13 +135,15 @@ def test_a_profile_that_databricks_host_would_override_is_refused(
         api.export_run("0" * 32, tmp_path / "run", tracking_uri=f"databricks://{profiles['b']}")
     with pytest.raises(UsageError, match="unset DATABRICKS_HOST"):
         permissions.export_experiment_acl(
-            Endpoint(f"databricks://{profiles['b']}", f"databricks://{profiles['b']}"), "1")
+            Endpoint(f"databricks://{profiles['b']}", f"databricks://{profiles['b']}"), "1"
+        )
     same_host = Endpoint(f"databricks://{profiles['a']}", f"databricks://{profiles['a']}")
     assert same_host.workspace.config.host == workspace_a.url
 
 
 def test_an_unreachable_workspace_fails_within_the_connect_timeout(
-        clean_databricks_env, monkeypatch, tmp_path):
+    clean_databricks_env, monkeypatch, tmp_path
+):
     """databricks-sdk and MLflow retry an unreachable workspace for minutes; a wrong host in a
     profile or in DATABRICKS_HOST is one line within MLFLOW_MIGRATE_CONNECT_TIMEOUT."""
     closed = f"http://127.0.0.1:{free_port()}"

@@ -33,8 +33,9 @@ def test_a_version_without_signature_is_refused_by_name(tmp_path):
     """Stands in for Unity Catalog refusing a model logged without a signature."""
     (tmp_path / "MLmodel").write_text(MLMODEL)
 
-    with pytest.raises(MissingSignatureError, match="model 'main.ml.churn' version 3 has no "
-                                                    "signature"):
+    with pytest.raises(
+        MissingSignatureError, match="model 'main.ml.churn' version 3 has no signature"
+    ):
         require_signature(tmp_path / "MLmodel", "main.ml.churn", 3)
 
 
@@ -81,9 +82,13 @@ def test_stages_are_skipped_with_one_warning_per_version():
     """Stands in for Unity Catalog, which has aliases and no stages."""
     report = Report()
 
-    skipped = [skip_stage(stage, "main.ml.churn", 4, report)
-               for stage in ("Production", "Production", "None", None)]
+    skipped = [
+        skip_stage(stage, "main.ml.churn", 4, report)
+        for stage in ("Production", "Production", "None", None)
+    ]
 
     assert skipped == [True, True, False, False]
-    assert report.warnings == ["model 'main.ml.churn' version 4: stage 'Production' not set; "
-                               "Unity Catalog has no stages; use aliases there"]
+    assert report.warnings == [
+        "model 'main.ml.churn' version 4: stage 'Production' not set; "
+        "Unity Catalog has no stages; use aliases there"
+    ]

@@ -12,11 +12,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_cli_reference_matches_help_output():
     result = subprocess.run(
         [sys.executable, "-m", "cogapp", "--check", "docs/cli-reference.md"],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, (
         "docs/cli-reference.md is stale; regenerate it with `cog -r docs/cli-reference.md`\n"
-        + result.stdout + result.stderr
+        + result.stdout
+        + result.stderr
     )
 
 

@@ -56,8 +56,12 @@ def test_export_experiment_writes_experiment_runs_and_parents(src, nested, tmp_p
     assert (info["num_ok_runs"], info["num_failed_runs"], info["failed_runs"]) == (4, 0, [])
     assert sorted(doc["mlflow"]["runs"]) == sorted(nested.active_runs)
     parents = {r["run_id"]: r["parent_run_id"] for r in info["runs"]}
-    assert parents == {nested.root: None, nested.child: nested.root,
-                       nested.grandchild: nested.child, nested.other: None}
+    assert parents == {
+        nested.root: None,
+        nested.child: nested.root,
+        nested.grandchild: nested.child,
+        nested.other: None,
+    }
     for run_id in nested.active_runs:
         run_dir = RunDir(out / "runs" / run_id)
         assert run_dir.source_run_id == run_id
@@ -82,8 +86,9 @@ def test_export_experiment_writes_the_experiment_level_logged_model(src, nested,
 
 def test_export_leaves_deleted_runs_out_unless_asked(src, nested, tmp_path):
     api.export_experiment(nested.name, tmp_path / "default", tracking_uri=src.tracking_uri)
-    api.export_experiment(nested.name, tmp_path / "all", tracking_uri=src.tracking_uri,
-                          export_deleted_runs=True)
+    api.export_experiment(
+        nested.name, tmp_path / "all", tracking_uri=src.tracking_uri, export_deleted_runs=True
+    )
 
     assert _exported(tmp_path / "default") == nested.active_runs
     assert _exported(tmp_path / "all") == nested.all_runs
@@ -92,25 +97,48 @@ def test_export_leaves_deleted_runs_out_unless_asked(src, nested, tmp_path):
 
 
 def test_export_with_run_ids_exports_only_those(src, nested, tmp_path):
-    report = api.export_experiment(nested.name, tmp_path / "exp", tracking_uri=src.tracking_uri,
-                                   run_ids=f"{nested.child},{nested.other}")
+    report = api.export_experiment(
+        nested.name,
+        tmp_path / "exp",
+        tracking_uri=src.tracking_uri,
+        run_ids=f"{nested.child},{nested.other}",
+    )
 
     assert not report.failed
     assert _exported(tmp_path / "exp") == {nested.child, nested.other}
 
 
 def test_export_with_check_nested_runs_brings_every_descendant(src, nested, tmp_path):
-    api.export_experiment(nested.name, tmp_path / "active", tracking_uri=src.tracking_uri,
-                          run_ids=[nested.root], check_nested_runs=True)
-    api.export_experiment(nested.name, tmp_path / "all", tracking_uri=src.tracking_uri,
-                          run_ids=[nested.root], check_nested_runs=True,
-                          export_deleted_runs=True)
-    api.export_experiment(nested.name, tmp_path / "child", tracking_uri=src.tracking_uri,
-                          run_ids=[nested.child], check_nested_runs=True)
+    api.export_experiment(
+        nested.name,
+        tmp_path / "active",
+        tracking_uri=src.tracking_uri,
+        run_ids=[nested.root],
+        check_nested_runs=True,
+    )
+    api.export_experiment(
+        nested.name,
+        tmp_path / "all",
+        tracking_uri=src.tracking_uri,
+        run_ids=[nested.root],
+        check_nested_runs=True,
+        export_deleted_runs=True,
+    )
+    api.export_experiment(
+        nested.name,
+        tmp_path / "child",
+        tracking_uri=src.tracking_uri,
+        run_ids=[nested.child],
+        check_nested_runs=True,
+    )
 
     assert _exported(tmp_path / "active") == {nested.root, nested.child, nested.grandchild}
-    assert _exported(tmp_path / "all") == {nested.root, nested.child, nested.grandchild,
-                                           nested.deleted_child}
+    assert _exported(tmp_path / "all") == {
+        nested.root,
+        nested.child,
+        nested.grandchild,
+        nested.deleted_child,
+    }
     assert _exported(tmp_path / "child") == {nested.child, nested.grandchild}
 
 
@@ -122,10 +150,16 @@ def test_export_with_run_start_time_keeps_runs_from_that_utc_day_on(src, unique_
     after = eb.light_run(src, exp_id, name="after", start_time=midnight + eb.DAY)
     name = src.client.get_experiment(exp_id).name
 
-    api.export_experiment(name, tmp_path / "all", tracking_uri=src.tracking_uri,
-                          run_start_time="2024-01-15")
-    api.export_experiment(name, tmp_path / "picked", tracking_uri=src.tracking_uri,
-                          run_start_time="2024-01-15", run_ids=[before, after])
+    api.export_experiment(
+        name, tmp_path / "all", tracking_uri=src.tracking_uri, run_start_time="2024-01-15"
+    )
+    api.export_experiment(
+        name,
+        tmp_path / "picked",
+        tracking_uri=src.tracking_uri,
+        run_start_time="2024-01-15",
+        run_ids=[before, after],
+    )
 
     assert _exported(tmp_path / "all") == {at, after}
     assert _exported(tmp_path / "picked") == {after}
@@ -133,8 +167,12 @@ def test_export_with_run_start_time_keeps_runs_from_that_utc_day_on(src, unique_
 
 def test_export_rejects_a_run_start_time_that_is_not_a_date(src, nested, tmp_path):
     with pytest.raises(UsageError, match="YYYY-MM-DD"):
-        api.export_experiment(nested.name, tmp_path / "exp", tracking_uri=src.tracking_uri,
-                              run_start_time="15/01/2024")
+        api.export_experiment(
+            nested.name,
+            tmp_path / "exp",
+            tracking_uri=src.tracking_uri,
+            run_start_time="15/01/2024",
+        )
 
 
 def test_export_by_experiment_id(src, nested, tmp_path):
@@ -143,17 +181,24 @@ def test_export_by_experiment_id(src, nested, tmp_path):
     assert _exported(tmp_path / "exp") == nested.active_runs
 
 
-def test_export_reports_a_run_it_cannot_export_and_exports_the_rest(src, nested, unique_name,
-                                                                    tmp_path):
+def test_export_reports_a_run_it_cannot_export_and_exports_the_rest(
+    src, nested, unique_name, tmp_path
+):
     elsewhere = eb.builders.experiment(src, unique_name("elsewhere-"))
     foreign = eb.light_run(src, elsewhere, name="foreign")
 
-    report = api.export_experiment(nested.name, tmp_path / "exp", tracking_uri=src.tracking_uri,
-                                   run_ids=[nested.root, "0" * 32, foreign])
+    report = api.export_experiment(
+        nested.name,
+        tmp_path / "exp",
+        tracking_uri=src.tracking_uri,
+        run_ids=[nested.root, "0" * 32, foreign],
+    )
 
     failed = {o.source_id: o.detail for o in report.find("run", "failed")}
-    assert failed == {"0" * 32: "not found",
-                      foreign: f"belongs to experiment {elsewhere}, not {nested.experiment_id}"}
+    assert failed == {
+        "0" * 32: "not found",
+        foreign: f"belongs to experiment {elsewhere}, not {nested.experiment_id}",
+    }
     assert _exported(tmp_path / "exp") == {nested.root}
     doc = _document(tmp_path / "exp")
     assert doc["info"]["num_failed_runs"] == 2
@@ -163,11 +208,25 @@ def test_export_reports_a_run_it_cannot_export_and_exports_the_rest(src, nested,
 def test_export_experiment_cli_takes_reference_option_forms(src, nested, tmp_path):
     out = tmp_path / "exp"
 
-    result = CliRunner().invoke(migrate, [
-        "export-experiment", "--experiment", nested.name, "--output-dir", str(out),
-        "--run-ids", nested.root, "--check-nested-runs", "True", "--export-deleted-runs",
-        "--tracking-uri", src.tracking_uri, "--workers", "2",
-    ])
+    result = CliRunner().invoke(
+        migrate,
+        [
+            "export-experiment",
+            "--experiment",
+            nested.name,
+            "--output-dir",
+            str(out),
+            "--run-ids",
+            nested.root,
+            "--check-nested-runs",
+            "True",
+            "--export-deleted-runs",
+            "--tracking-uri",
+            src.tracking_uri,
+            "--workers",
+            "2",
+        ],
+    )
 
     assert result.exit_code == 0, result.output
     assert "runs 4 exported, 0 skipped, 0 failed" in result.output
@@ -175,37 +234,68 @@ def test_export_experiment_cli_takes_reference_option_forms(src, nested, tmp_pat
 
 
 def test_export_experiment_cli_exits_1_when_a_run_fails(src, nested, tmp_path):
-    result = CliRunner().invoke(migrate, [
-        "export-experiment", "--experiment", nested.name, "--output-dir", str(tmp_path / "e"),
-        "--run-ids", f"{nested.root},{'f' * 32}", "--tracking-uri", src.tracking_uri,
-    ])
+    result = CliRunner().invoke(
+        migrate,
+        [
+            "export-experiment",
+            "--experiment",
+            nested.name,
+            "--output-dir",
+            str(tmp_path / "e"),
+            "--run-ids",
+            f"{nested.root},{'f' * 32}",
+            "--tracking-uri",
+            src.tracking_uri,
+        ],
+    )
 
     assert result.exit_code == 1, result.output
     assert f"FAILED run {'f' * 32}: not found" in result.output
     assert _exported(tmp_path / "e") == {nested.root}
 
 
-def test_export_experiment_cli_warns_that_databricks_options_need_databricks(src, nested,
-                                                                           tmp_path):
-    result = CliRunner().invoke(migrate, [
-        "export-experiment", "--experiment", nested.name, "--output-dir", str(tmp_path / "e"),
-        "--run-ids", nested.other, "--export-permissions", "True", "--notebook-formats",
-        "SOURCE,DBC", "--tracking-uri", src.tracking_uri,
-    ])
+def test_export_experiment_cli_warns_that_databricks_options_need_databricks(src, nested, tmp_path):
+    result = CliRunner().invoke(
+        migrate,
+        [
+            "export-experiment",
+            "--experiment",
+            nested.name,
+            "--output-dir",
+            str(tmp_path / "e"),
+            "--run-ids",
+            nested.other,
+            "--export-permissions",
+            "True",
+            "--notebook-formats",
+            "SOURCE,DBC",
+            "--tracking-uri",
+            src.tracking_uri,
+        ],
+    )
 
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.output.splitlines() if line.startswith("Warning: ")]
     for option in ("--export-permissions", "--notebook-formats"):
-        assert any(w.startswith(f"Warning: {option}: ") and "Databricks" in w
-                   for w in warnings), result.output
+        assert any(w.startswith(f"Warning: {option}: ") and "Databricks" in w for w in warnings), (
+            result.output
+        )
     assert _exported(tmp_path / "e") == {nested.other}
 
 
 def test_export_of_unknown_experiment_is_one_line_error(src, unique_name, tmp_path):
-    result = CliRunner().invoke(migrate, [
-        "export-experiment", "--experiment", unique_name("missing-"), "--output-dir",
-        str(tmp_path / "e"), "--tracking-uri", src.tracking_uri,
-    ])
+    result = CliRunner().invoke(
+        migrate,
+        [
+            "export-experiment",
+            "--experiment",
+            unique_name("missing-"),
+            "--output-dir",
+            str(tmp_path / "e"),
+            "--tracking-uri",
+            src.tracking_uri,
+        ],
+    )
 
     assert result.exit_code == 1
     assert result.output.count("\n") == 1 and "not found" in result.output
@@ -213,23 +303,35 @@ def test_export_of_unknown_experiment_is_one_line_error(src, unique_name, tmp_pa
 
 
 def test_nested_child_keeps_parent_tag_in_its_run_json(src, nested, tmp_path):
-    api.export_experiment(nested.name, tmp_path / "exp", tracking_uri=src.tracking_uri,
-                          run_ids=[nested.grandchild])
+    api.export_experiment(
+        nested.name, tmp_path / "exp", tracking_uri=src.tracking_uri, run_ids=[nested.grandchild]
+    )
 
     record = RunDir(tmp_path / "exp" / "runs" / nested.grandchild).record
     assert record["tags"][MLFLOW_PARENT_RUN_ID] == nested.child
 
 
-def test_export_progress_in_plain_output_shows_runs_as_they_finish(src, nested, tmp_path,
-                                                                   monkeypatch):
+def test_export_progress_in_plain_output_shows_runs_as_they_finish(
+    src, nested, tmp_path, monkeypatch
+):
     from mlflow_migrate_plugin.cli import progress
 
     monkeypatch.setattr(progress, "PLAIN_LINE_INTERVAL", 0.0)
 
-    result = CliRunner().invoke(migrate, [
-        "export-experiment", "--experiment", nested.name, "--output-dir", str(tmp_path / "e"),
-        "--tracking-uri", src.tracking_uri, "--workers", "1",
-    ])
+    result = CliRunner().invoke(
+        migrate,
+        [
+            "export-experiment",
+            "--experiment",
+            nested.name,
+            "--output-dir",
+            str(tmp_path / "e"),
+            "--tracking-uri",
+            src.tracking_uri,
+            "--workers",
+            "1",
+        ],
+    )
 
     assert result.exit_code == 0, result.output
     label = f"exporting runs of '{nested.name}'"
@@ -246,8 +348,13 @@ def test_export_progress_on_a_terminal_redraws_one_status_line(src, nested, tmp_
 
     terminal = io.StringIO()
 
-    api.export_experiment(nested.name, tmp_path / "e", tracking_uri=src.tracking_uri,
-                          workers=1, progress=CliProgress(terminal, live=True))
+    api.export_experiment(
+        nested.name,
+        tmp_path / "e",
+        tracking_uri=src.tracking_uri,
+        workers=1,
+        progress=CliProgress(terminal, live=True),
+    )
 
     shown = terminal.getvalue()
     label = re.escape(f"exporting runs of '{nested.name}'")

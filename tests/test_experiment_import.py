@@ -47,6 +47,7 @@ def _model_map(dst, experiment_id: str) -> dict[str, str]:
 # for this module; tests that only read them share them. Tests that import again use their own
 # destination experiment.
 
+
 @pytest.fixture(scope="module")
 def nested(src_server):
     src = Endpoint(src_server.url, src_server.url)
@@ -56,8 +57,9 @@ def nested(src_server):
 @pytest.fixture(scope="module")
 def exported(src_server, nested, tmp_path_factory):
     out = tmp_path_factory.mktemp("experiment-export") / "exp"
-    report = _export(Endpoint(src_server.url, src_server.url), nested, out,
-                     export_deleted_runs=True)
+    report = _export(
+        Endpoint(src_server.url, src_server.url), nested, out, export_deleted_runs=True
+    )
     assert not report.failed, _failures(report)
     return out
 
@@ -93,8 +95,9 @@ def test_import_experiment_links_nested_runs_to_imported_parents(dst, nested, im
     name, exp_id, report = imported
 
     run_ids = eb.run_id_map(dst, exp_id)
-    parent_of = {r: dst.client.get_run(d).data.tags.get(MLFLOW_PARENT_RUN_ID)
-                 for r, d in run_ids.items()}
+    parent_of = {
+        r: dst.client.get_run(d).data.tags.get(MLFLOW_PARENT_RUN_ID) for r, d in run_ids.items()
+    }
     assert parent_of[nested.child] == run_ids[nested.root]
     assert parent_of[nested.grandchild] == run_ids[nested.child]
     assert parent_of[nested.deleted_child] == run_ids[nested.root]
@@ -115,8 +118,7 @@ def test_import_experiment_keeps_deleted_and_failed_states(dst, nested, imported
     assert {r.data.tags[idmap.SOURCE_RUN_ID] for r in active} == nested.active_runs
 
 
-def test_import_experiment_relinks_inputs_and_metrics_of_experiment_model(dst, nested,
-                                                                          imported):
+def test_import_experiment_relinks_inputs_and_metrics_of_experiment_model(dst, nested, imported):
     name, exp_id, report = imported
 
     run_ids = eb.run_id_map(dst, exp_id)
@@ -126,27 +128,32 @@ def test_import_experiment_relinks_inputs_and_metrics_of_experiment_model(dst, n
     model = dst.client.get_logged_model(new_model)
     assert not model.source_run_id
     assert [(m.key, m.value, m.run_id) for m in model.metrics] == [
-        ("eval_score", 0.77, run_ids[nested.root])]
+        ("eval_score", 0.77, run_ids[nested.root])
+    ]
 
 
-def test_import_experiment_creates_experiment_with_tags_and_description(dst, nested, exported,
-                                                                        unique_name):
+def test_import_experiment_creates_experiment_with_tags_and_description(
+    dst, nested, exported, unique_name
+):
     name = unique_name("dst-")
 
     report = _import(dst, exported, name, import_source_tags=True)
 
     exp = dst.client.get_experiment_by_name(name)
-    expected = {**eb.EXPERIMENT_TAGS,
-                "mlflow_migrate.source.experiment.experiment_id": nested.experiment_id,
-                "mlflow_migrate.source.experiment.name": nested.name,
-                "mlflow_migrate.source.experiment.lifecycle_stage": "active"}
+    expected = {
+        **eb.EXPERIMENT_TAGS,
+        "mlflow_migrate.source.experiment.experiment_id": nested.experiment_id,
+        "mlflow_migrate.source.experiment.name": nested.name,
+        "mlflow_migrate.source.experiment.lifecycle_stage": "active",
+    }
     assert {k: v for k, v in exp.tags.items() if k in expected} == expected
     assert exp.tags["mlflow.note.content"] == "Experiment **description** ✓"
     assert report.find("experiment", "created")
 
 
-def test_import_into_existing_experiment_adds_runs_and_keeps_its_metadata(dst, nested, exported,
-                                                                          unique_name):
+def test_import_into_existing_experiment_adds_runs_and_keeps_its_metadata(
+    dst, nested, exported, unique_name
+):
     name = unique_name("dst-")
     existing_id = dst.client.create_experiment(name, tags={"owner": "destination-team"})
     existing_run = eb.light_run(dst, existing_id, name="already-here")
@@ -181,6 +188,7 @@ def test_import_experiment_twice_adds_nothing(dst, nested, exported, imported):
 
 
 # Failures -------------------------------------------------------------------------------------
+
 
 def _runs_dir(out, run_id):
     return out / "runs" / run_id
@@ -220,8 +228,9 @@ def test_run_with_tampered_artifact_fails_and_leaves_nothing(src, dst, unique_na
     assert len(dst.client.search_runs([dst_exp])) == 1  # nothing half imported left active
 
 
-def test_import_experiment_cli_exits_1_and_summarizes_when_a_run_fails(src, dst, unique_name,
-                                                                       tmp_path):
+def test_import_experiment_cli_exits_1_and_summarizes_when_a_run_fails(
+    src, dst, unique_name, tmp_path
+):
     from click.testing import CliRunner
 
     from mlflow_migrate_plugin.cli import migrate
@@ -234,10 +243,20 @@ def test_import_experiment_cli_exits_1_and_summarizes_when_a_run_fails(src, dst,
     (_runs_dir(tmp_path / "exp", bad) / "run.json").unlink()
     dst_name = unique_name("dst-")
 
-    result = CliRunner().invoke(migrate, [
-        "import-experiment", "--experiment-name", dst_name, "--input-dir",
-        str(tmp_path / "exp"), "--tracking-uri", dst.tracking_uri, "--use-src-user-id", "True",
-    ])
+    result = CliRunner().invoke(
+        migrate,
+        [
+            "import-experiment",
+            "--experiment-name",
+            dst_name,
+            "--input-dir",
+            str(tmp_path / "exp"),
+            "--tracking-uri",
+            dst.tracking_uri,
+            "--use-src-user-id",
+            "True",
+        ],
+    )
 
     assert result.exit_code == 1, result.output
     assert "runs 1 imported, 0 skipped, 1 failed" in result.output
@@ -245,8 +264,9 @@ def test_import_experiment_cli_exits_1_and_summarizes_when_a_run_fails(src, dst,
     assert set(eb.run_id_map(dst, _dst_experiment_id(dst, dst_name))) == {good}
 
 
-def test_child_of_failed_parent_imports_and_links_when_parent_arrives(src, dst, unique_name,
-                                                                      tmp_path):
+def test_child_of_failed_parent_imports_and_links_when_parent_arrives(
+    src, dst, unique_name, tmp_path
+):
     exp_id = eb.builders.experiment(src, unique_name("src-"))
     parent = eb.light_run(src, exp_id, name="parent")
     child = eb.light_run(src, exp_id, name="child", parent_run_id=parent)
@@ -271,6 +291,7 @@ def test_child_of_failed_parent_imports_and_links_when_parent_arrives(src, dst, 
 
 # Interrupted imports --------------------------------------------------------------------------
 
+
 class _InterruptAfter(Progress):
     """Raises KeyboardInterrupt (as Ctrl-C would) once ``n`` runs have been imported."""
 
@@ -293,8 +314,9 @@ class _InterruptAfter(Progress):
         return Interrupting()
 
 
-def test_interrupted_import_completes_on_rerun_without_duplicates(dst, nested, exported,
-                                                                  unique_name):
+def test_interrupted_import_completes_on_rerun_without_duplicates(
+    dst, nested, exported, unique_name
+):
     name = unique_name("dst-")
     with pytest.raises(KeyboardInterrupt):
         _import(dst, exported, name, workers=1, progress=_InterruptAfter(2))
@@ -306,8 +328,10 @@ def test_interrupted_import_completes_on_rerun_without_duplicates(dst, nested, e
     assert not report.failed, _failures(report)
     run_ids = eb.run_id_map(dst, exp_id)
     assert set(run_ids) == nested.all_runs
-    assert dst.client.get_run(run_ids[nested.grandchild]).data.tags[MLFLOW_PARENT_RUN_ID] == \
-        run_ids[nested.child]
+    assert (
+        dst.client.get_run(run_ids[nested.grandchild]).data.tags[MLFLOW_PARENT_RUN_ID]
+        == run_ids[nested.child]
+    )
     assert len(dst.client.search_logged_models([exp_id])) == 2
 
 
@@ -353,7 +377,8 @@ def test_rerun_replaces_an_experiment_model_left_half_imported(src, dst, unique_
     assert model.model_id == outcome.destination_id != half.model_id
     assert idmap.STATE not in model.tags
     assert eb.comparable_model(dst, model.model_id, {}, {}) == eb.comparable_model(
-        src, source_model, {}, {source_model: model.model_id})
+        src, source_model, {}, {source_model: model.model_id}
+    )
 
 
 def test_export_listing_matches_runs_dir_layout(nested, exported):
@@ -365,13 +390,15 @@ def test_export_listing_matches_runs_dir_layout(nested, exported):
 
 
 def test_deleted_source_experiment_ends_deleted_and_reimports_without_duplicates(
-        src, dst, unique_name, tmp_path):
+    src, dst, unique_name, tmp_path
+):
     exp_id = eb.builders.experiment(src, unique_name("src-"), tags={"team": "gone"})
     run = eb.light_run(src, exp_id, name="in-deleted-experiment")
     src.client.delete_experiment(exp_id)  # MLflow deletes its runs with it
     without = api.export_experiment(exp_id, tmp_path / "none", tracking_uri=src.tracking_uri)
-    api.export_experiment(exp_id, tmp_path / "exp", tracking_uri=src.tracking_uri,
-                          export_deleted_runs=True)
+    api.export_experiment(
+        exp_id, tmp_path / "exp", tracking_uri=src.tracking_uri, export_deleted_runs=True
+    )
     name = unique_name("dst-")
 
     first = _import(dst, tmp_path / "exp", name)
@@ -382,31 +409,41 @@ def test_deleted_source_experiment_ends_deleted_and_reimports_without_duplicates
     assert exp.lifecycle_stage == "deleted" and exp.tags["team"] == "gone"
     assert set(eb.run_id_map(dst, exp.experiment_id)) == {run}
     assert [o.source_id for o in second.find("run", "skipped")] == [run]
-    assert dst.client.get_run(eb.run_id_map(dst, exp.experiment_id)[run]).info.lifecycle_stage \
+    assert (
+        dst.client.get_run(eb.run_id_map(dst, exp.experiment_id)[run]).info.lifecycle_stage
         == "deleted"
+    )
     assert any("add --export-deleted-runs" in w for w in without.warnings)
 
 
-def test_experiment_import_links_a_child_imported_earlier_to_its_parent(src, dst, unique_name,
-                                                                        tmp_path):
+def test_experiment_import_links_a_child_imported_earlier_to_its_parent(
+    src, dst, unique_name, tmp_path
+):
     """A child brought by import-run waits for its parent; the experiment import that brings
     the parent links it (the waiting child is found by one search for the whole import)."""
     from tests import builders
 
     exp_id = builders.experiment(src, unique_name("src-"))
-    parent = builders.make_run(src, exp_id, name="parent", logged_model=False,
-                               classic_model=False)
-    child = builders.make_run(src, exp_id, name="child", parent_run_id=parent.run_id,
-                              logged_model=False, classic_model=False)
+    parent = builders.make_run(src, exp_id, name="parent", logged_model=False, classic_model=False)
+    child = builders.make_run(
+        src,
+        exp_id,
+        name="child",
+        parent_run_id=parent.run_id,
+        logged_model=False,
+        classic_model=False,
+    )
     name = unique_name("dst-")
     api.export_run(child.run_id, tmp_path / "child", tracking_uri=src.tracking_uri)
-    [waiting] = api.import_run(tmp_path / "child", name,
-                               tracking_uri=dst.tracking_uri).find("run", "imported")
+    [waiting] = api.import_run(tmp_path / "child", name, tracking_uri=dst.tracking_uri).find(
+        "run", "imported"
+    )
     experiment_id = dst.client.get_experiment_by_name(name).experiment_id
     assert idmap.awaited_parents(dst.client, experiment_id) == {parent.run_id}
 
-    api.export_experiment(exp_id, tmp_path / "exp", run_ids=[parent.run_id],
-                          tracking_uri=src.tracking_uri)
+    api.export_experiment(
+        exp_id, tmp_path / "exp", run_ids=[parent.run_id], tracking_uri=src.tracking_uri
+    )
     report = api.import_experiment(tmp_path / "exp", name, tracking_uri=dst.tracking_uri)
 
     [new_parent] = report.find("run", "imported")

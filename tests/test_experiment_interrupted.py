@@ -31,22 +31,45 @@ def _source(src, unique_name, tmp_path):
     parents = {1: 0, 2: 1, 3: 0}
     for i in range(RUNS):
         parent = runs[parents[i]] if i in parents else None
-        runs.append(eb.light_run(src, exp_id, name=f"run-{i}", parent_run_id=parent,
-                                 start_time=eb.T0 + i * 1000))
+        runs.append(
+            eb.light_run(
+                src, exp_id, name=f"run-{i}", parent_run_id=parent, start_time=eb.T0 + i * 1000
+            )
+        )
     out = tmp_path / "exp"
-    api.export_experiment(src.client.get_experiment(exp_id).name, out,
-                          tracking_uri=src.tracking_uri)
+    api.export_experiment(
+        src.client.get_experiment(exp_id).name, out, tracking_uri=src.tracking_uri
+    )
     return runs, parents, out
 
 
 def _start_import(out, name, tracking_uri) -> subprocess.Popen:
-    env = {**os.environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-           "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+    env = {
+        **os.environ,
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+    }
     return subprocess.Popen(
-        [sys.executable, "-m", "mlflow_migrate_plugin", "import-experiment",
-         "--experiment-name", name, "--input-dir", str(out), "--tracking-uri", tracking_uri,
-         "--workers", "1", "--use-src-user-id", "True"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "mlflow_migrate_plugin",
+            "import-experiment",
+            "--experiment-name",
+            name,
+            "--input-dir",
+            str(out),
+            "--tracking-uri",
+            tracking_uri,
+            "--workers",
+            "1",
+            "--use-src-user-id",
+            "True",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
     )
 
 
@@ -55,15 +78,17 @@ def _complete(dst: Endpoint, name: str) -> int:
     if exp is None:
         return 0
     runs = dst.client.search_runs(
-        [exp.experiment_id], filter_string=f"tags.`{idmap.STATE}` = '{idmap.STATE_COMPLETE}'")
+        [exp.experiment_id], filter_string=f"tags.`{idmap.STATE}` = '{idmap.STATE_COMPLETE}'"
+    )
     return len(runs)
 
 
 def _wait_for_runs(dst: Endpoint, name: str, proc: subprocess.Popen, n: int) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        assert proc.poll() is None, "the import ended before it could be interrupted:\n" + \
-            proc.communicate()[0]
+        assert proc.poll() is None, (
+            "the import ended before it could be interrupted:\n" + proc.communicate()[0]
+        )
         if _complete(dst, name) >= n:
             return
         time.sleep(0.05)
@@ -96,16 +121,16 @@ def test_import_interrupted_by_ctrl_c_completes_on_rerun(src, dst, unique_name, 
     assert proc.returncode == 130, output
     assert "Interrupted" in output
     assert _complete(dst, name) < RUNS
-    report = api.import_experiment(out, name, tracking_uri=dst.tracking_uri,
-                                   use_src_user_id=True)
+    report = api.import_experiment(out, name, tracking_uri=dst.tracking_uri, use_src_user_id=True)
     assert not report.failed
     assert report.find("run", "skipped") and report.find("run", "imported")
     _assert_complete(dst, name, runs, parents)
 
 
 @pytest.mark.slow
-def test_import_stopped_by_destination_going_down_completes_after_restart(src, unique_name,
-                                                                          tmp_path):
+def test_import_stopped_by_destination_going_down_completes_after_restart(
+    src, unique_name, tmp_path
+):
     runs, parents, out = _source(src, unique_name, tmp_path)
     server = start_server(tmp_path / "dst-server")
     try:
@@ -122,8 +147,7 @@ def test_import_stopped_by_destination_going_down_completes_after_restart(src, u
         port = int(server.url.rsplit(":", 1)[1])
         server = start_server(tmp_path / "dst-server", port=port)
         assert _complete(dst, name) < RUNS
-        report = api.import_experiment(out, name, tracking_uri=server.url,
-                                       use_src_user_id=True)
+        report = api.import_experiment(out, name, tracking_uri=server.url, use_src_user_id=True)
         assert not report.failed, [o for o in report.outcomes if o.status == "failed"]
         _assert_complete(dst, name, runs, parents)
     finally:

@@ -73,10 +73,15 @@ def _expected_run(run_dir: RunDir) -> dict:
         for p in batch:
             history.setdefault(p["key"], []).append((p["step"], p["timestamp"], p["value"]))
     return {
-        "info": {"status": info["status"], "start_time": info["start_time"],
-                 "end_time": info["end_time"], "lifecycle_stage": info["lifecycle_stage"],
-                 "run_name": info.get("run_name")},
-        "params": rec["params"], "tags": tags,
+        "info": {
+            "status": info["status"],
+            "start_time": info["start_time"],
+            "end_time": info["end_time"],
+            "lifecycle_stage": info["lifecycle_stage"],
+            "run_name": info.get("run_name"),
+        },
+        "params": rec["params"],
+        "tags": tags,
         "metrics": {k: sorted(v) for k, v in history.items()},
         "artifacts": sorted(f.path for f in run_dir.artifact_files()),
     }
@@ -86,14 +91,21 @@ def _actual_run(dst, run_id: str) -> dict:
     run = dst.client.get_run(run_id)
     info = run.info
     return {
-        "info": {"status": info.status, "start_time": info.start_time,
-                 "end_time": info.end_time, "lifecycle_stage": info.lifecycle_stage,
-                 "run_name": info.run_name},
+        "info": {
+            "status": info.status,
+            "start_time": info.start_time,
+            "end_time": info.end_time,
+            "lifecycle_stage": info.lifecycle_stage,
+            "run_name": info.run_name,
+        },
         "params": dict(run.data.params),
         "tags": {k: v for k, v in run.data.tags.items() if k not in IMPORT_TAGS},
-        "metrics": {k: sorted((m.step, m.timestamp, m.value)
-                              for m in dst.client.get_metric_history(run_id, k))
-                    for k in run.data.metrics},
+        "metrics": {
+            k: sorted(
+                (m.step, m.timestamp, m.value) for m in dst.client.get_metric_history(run_id, k)
+            )
+            for k in run.data.metrics
+        },
         "artifacts": sorted(eb_artifacts(dst, info.artifact_uri)),
     }
 
@@ -120,8 +132,9 @@ def test_reference_experiment_directory_imports_field_by_field(dst, unique_name,
     directory = SAMPLES / sample
     name = unique_name("ref-")
 
-    report = api.import_experiment(directory, name, tracking_uri=dst.tracking_uri,
-                                   use_src_user_id=True)
+    report = api.import_experiment(
+        directory, name, tracking_uri=dst.tracking_uri, use_src_user_id=True
+    )
 
     assert not report.failed, [o for o in report.outcomes if o.status == "failed"]
     _check_imported(dst, directory, name, report)
@@ -132,8 +145,9 @@ def test_reference_directory_with_missing_runs_imports_the_rest(dst, unique_name
     directory = SAMPLES / sample
     name = unique_name("ref-")
 
-    report = api.import_experiment(directory, name, tracking_uri=dst.tracking_uri,
-                                   use_src_user_id=True)
+    report = api.import_experiment(
+        directory, name, tracking_uri=dst.tracking_uri, use_src_user_id=True
+    )
 
     failed = report.find("run", "failed")
     assert failed and all("folder is missing" in o.detail for o in failed)
@@ -150,22 +164,25 @@ def test_reference_layouts_are_both_read(tmp_path):
 
     assert [e.path for e in ExperimentDir(flat).runs] == [flat / "253000ee70914831850defc593ba4740"]
     assert [e.path for e in ExperimentDir(nested).runs] == [
-        nested / "runs" / "eb66c160957d4a28b11d3f1b968df9cd"]
+        nested / "runs" / "eb66c160957d4a28b11d3f1b968df9cd"
+    ]
 
 
 def test_corrupt_reference_experiment_json_is_refused_before_anything_is_made(dst, unique_name):
     name = unique_name("ref-")
 
     with pytest.raises(ExportDirError, match="experiment.json: not valid JSON"):
-        api.import_experiment(SAMPLES / "oss_mlflow/bulk/experiments/2", name,
-                              tracking_uri=dst.tracking_uri)
+        api.import_experiment(
+            SAMPLES / "oss_mlflow/bulk/experiments/2", name, tracking_uri=dst.tracking_uri
+        )
 
     assert dst.client.get_experiment_by_name(name) is None
 
 
 def test_run_directory_without_experiment_json_is_refused(dst, unique_name):
-    directory = SAMPLES / ("databricks/single/experiments/workspace_experiments/"
-                           "automl_workspace_notebook")
+    directory = SAMPLES / (
+        "databricks/single/experiments/workspace_experiments/automl_workspace_notebook"
+    )
 
     with pytest.raises(ExportDirError, match="experiment.json: not found"):
         api.import_experiment(directory, unique_name("ref-"), tracking_uri=dst.tracking_uri)

@@ -107,8 +107,9 @@ def test_in_background_hands_over_each_object_as_it_is_done():
     release = {key: threading.Event() for key in "abc"}
 
     def start(done, stop):
-        run_parents_first(list("abc"), lambda _: None,
-                          lambda key: (release[key].wait(10), done(key)), 3, stop)
+        run_parents_first(
+            list("abc"), lambda _: None, lambda key: (release[key].wait(10), done(key)), 3, stop
+        )
 
     background = InBackground(start)
     release["b"].set()
@@ -126,6 +127,7 @@ def test_in_background_raises_the_work_error_to_whoever_waits():
             if key == "b":
                 raise ValueError("run b failed")
             done(key)
+
         run_parents_first(list("abc"), lambda _: None, work, 1, stop)
 
     background = InBackground(start)
@@ -143,6 +145,7 @@ def test_abandon_stops_the_work_and_waits_for_it():
             started.append(key)
             time.sleep(0.05)
             done(key)
+
         run_parents_first([str(i) for i in range(100)], lambda _: None, work, 2, stop)
 
     background = InBackground(start)

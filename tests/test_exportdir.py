@@ -36,14 +36,23 @@ def _entry(root, path: str) -> ArtifactFile:
 
 # safe_join --------------------------------------------------------------------------------------
 
+
 def test_safe_join_returns_the_path_below_root(tree):
     assert safe_join(tree, "plots/deep/empty.txt") == tree / "plots" / "deep" / "empty.txt"
 
 
-@pytest.mark.parametrize("relative", [
-    "../outside.txt", "plots/../../outside.txt", "..", "/etc/passwd", "//etc/passwd",
-    "plots\\..\\..\\x", "",
-])
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "../outside.txt",
+        "plots/../../outside.txt",
+        "..",
+        "/etc/passwd",
+        "//etc/passwd",
+        "plots\\..\\..\\x",
+        "",
+    ],
+)
 def test_safe_join_refuses_paths_that_could_leave_the_root(tree, relative):
     with pytest.raises(UnsafePathError, match="outside the export"):
         safe_join(tree, relative)
@@ -67,6 +76,7 @@ def test_safe_join_refuses_a_symlinked_folder_on_the_way(tree, tmp_path):
 
 
 # walk_files -------------------------------------------------------------------------------------
+
 
 def test_walk_files_lists_every_regular_file_with_its_size_sorted(tree):
     assert walk_files(tree) == [
@@ -112,6 +122,7 @@ def test_walk_files_refuses_special_files(tree):
 
 
 # verify_file and the manifest -------------------------------------------------------------------
+
 
 def test_sha256_of_matches_hashlib(tree):
     data = (tree / "plots" / "curve.bin").read_bytes()
@@ -183,8 +194,9 @@ def test_manifest_entries_round_trip_through_json_dicts(tree):
     assert manifest_from([e.to_dict() for e in entries]) == entries
 
 
-@pytest.mark.parametrize("bad", [[{"path": "a"}], [{"size": 1}], [{"path": "a", "size": "x"}],
-                                 ["not-a-dict"]])
+@pytest.mark.parametrize(
+    "bad", [[{"path": "a"}], [{"size": 1}], [{"path": "a", "size": "x"}], ["not-a-dict"]]
+)
 def test_manifest_from_refuses_malformed_entries(bad):
     with pytest.raises(IntegrityError, match="malformed"):
         manifest_from(bad)

@@ -23,10 +23,14 @@ MLFLOW_OWN_COMMANDS = ("server", "runs", "experiments", "artifacts", "gc")
 
 def _run(cwd: Path, *args, timeout: int = 120) -> subprocess.CompletedProcess:
     """Run outside the repository, so that ``python -m`` cannot import the source tree."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MLFLOW_TRACKING_URI", "PYTHONPATH", "VIRTUAL_ENV")}
-    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env,
-                            timeout=timeout, cwd=cwd)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MLFLOW_TRACKING_URI", "PYTHONPATH", "VIRTUAL_ENV")
+    }
+    result = subprocess.run(
+        [str(a) for a in args], capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd
+    )
     assert result.returncode == 0, f"{args}: exit {result.returncode}\n{result.stderr[-3000:]}"
     return result
 
@@ -34,17 +38,31 @@ def _run(cwd: Path, *args, timeout: int = 120) -> subprocess.CompletedProcess:
 def _commands_listed(help_text: str) -> set[str]:
     """Command names from the 'Commands:' section of a Click --help page."""
     section = help_text.split("Commands:", 1)[1]
-    return {line.split()[0] for line in section.splitlines()
-            if line.startswith("  ") and not line.startswith("   ") and line.strip()}
+    return {
+        line.split()[0]
+        for line in section.splitlines()
+        if line.startswith("  ") and not line.startswith("   ") and line.strip()
+    }
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_fresh_venv_pip_install_gives_mlflow_migrate(tmp_path):
     source = tmp_path / "src"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", "__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache", "build", "dist",
-        ".venv"))
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            "__pycache__",
+            "*.egg-info",
+            ".pytest_cache",
+            ".ruff_cache",
+            "build",
+            "dist",
+            ".venv",
+        ),
+    )
     venv = tmp_path / "venv"
     bin_dir = venv / "bin"
 
@@ -64,8 +82,14 @@ def test_fresh_venv_pip_install_gives_mlflow_migrate(tmp_path):
     listed = _commands_listed(mlflow_help.stdout)
     assert "migrate" in listed
     assert set(MLFLOW_OWN_COMMANDS) <= listed
-    for option in ("--input-dir", "--experiment-name", "--import-source-tags",
-                   "--use-src-user-id", "--mlmodel-fix", "--dst-notebook-dir"):
+    for option in (
+        "--input-dir",
+        "--experiment-name",
+        "--import-source-tags",
+        "--use-src-user-id",
+        "--mlmodel-fix",
+        "--dst-notebook-dir",
+    ):
         assert option in import_run_help.stdout
     installed = _run(tmp_path, bin_dir / "python", "-m", "pip", "list", "--format=freeze").stdout
     names = {line.split("==")[0].lower() for line in installed.splitlines()}

@@ -18,9 +18,11 @@ POINTS = 23
 def _run_with_long_key(endpoint, unique_name) -> str:
     exp_id = builders.experiment(endpoint, unique_name("pages-"))
     run_id = endpoint.client.create_run(exp_id).info.run_id
-    endpoint.client.log_batch(run_id, metrics=[
-        Metric("loss", 1.0 / (i + 1), 1_700_000_000_000 + i, i) for i in range(POINTS)
-    ] + [Metric("acc", 0.5, 1_700_000_000_000, 0)])
+    endpoint.client.log_batch(
+        run_id,
+        metrics=[Metric("loss", 1.0 / (i + 1), 1_700_000_000_000 + i, i) for i in range(POINTS)]
+        + [Metric("acc", 0.5, 1_700_000_000_000, 0)],
+    )
     return run_id
 
 
@@ -30,19 +32,22 @@ def _points(history) -> list[tuple]:
 
 @pytest.mark.parametrize("where", ["server", "sqlite"])
 def test_history_pages_cover_the_whole_history_in_pages_of_the_size_asked(
-        where, dst, sqlite_endpoint, unique_name):
+    where, dst, sqlite_endpoint, unique_name
+):
     endpoint = dst if where == "server" else sqlite_endpoint()
     run_id = _run_with_long_key(endpoint, unique_name)
 
     pages = list(metrics.history_pages(endpoint.client, run_id, "loss", page_size=5))
 
     assert [len(p) for p in pages] == [5, 5, 5, 5, 3]
-    assert _points([m for p in pages for m in p]) == \
-        _points(endpoint.client.get_metric_history(run_id, "loss"))
+    assert _points([m for p in pages for m in p]) == _points(
+        endpoint.client.get_metric_history(run_id, "loss")
+    )
 
 
-def test_export_with_small_pages_writes_every_point_in_order(src, unique_name, tmp_path,
-                                                             monkeypatch):
+def test_export_with_small_pages_writes_every_point_in_order(
+    src, unique_name, tmp_path, monkeypatch
+):
     run_id = _run_with_long_key(src, unique_name)
     monkeypatch.setattr(metrics, "HISTORY_PAGE_SIZE", 4)
 

@@ -32,8 +32,9 @@ def _exported_versions(path) -> list[str]:
 def test_export_model_stages_selects_the_versions_in_those_stages(built, tmp_path):
     src, model = built
 
-    api.export_model(model.name, tmp_path, stages="production,Staging",
-                     tracking_uri=src.tracking_uri)
+    api.export_model(
+        model.name, tmp_path, stages="production,Staging", tracking_uri=src.tracking_uri
+    )
 
     assert _exported_versions(tmp_path) == ["1", "3"]
     run_a, run_b, child = model.run_ids
@@ -53,8 +54,13 @@ def test_export_model_refuses_stages_with_versions(built, tmp_path):
     src, model = built
 
     with pytest.raises(UsageError, match="mutually exclusive"):
-        api.export_model(model.name, tmp_path / "out", stages=["Production"], versions=["1"],
-                         tracking_uri=src.tracking_uri)
+        api.export_model(
+            model.name,
+            tmp_path / "out",
+            stages=["Production"],
+            versions=["1"],
+            tracking_uri=src.tracking_uri,
+        )
 
     assert not (tmp_path / "out").exists()
 
@@ -68,8 +74,9 @@ def test_export_model_refuses_an_unknown_stage_and_a_missing_version(built, tmp_
         api.export_model(model.name, tmp_path, versions=["2"], tracking_uri=src.tracking_uri)
 
 
-def test_export_latest_versions_exports_the_latest_version_of_each_stage(built, unique_name,
-                                                                         tmp_path):
+def test_export_latest_versions_exports_the_latest_version_of_each_stage(
+    built, unique_name, tmp_path
+):
     src, model = built
     client, run_a = src.client, model.run_ids[0]
     name = unique_name("latest-")
@@ -78,10 +85,16 @@ def test_export_latest_versions_exports_the_latest_version_of_each_stage(built, 
         client.create_model_version(name, f"runs:/{run_a}/classic_model", run_a)
     model_builders.transition(client, name, "1", "Production")
 
-    api.export_model(name, tmp_path / "all", export_latest_versions=True,
-                     tracking_uri=src.tracking_uri)
-    api.export_model(name, tmp_path / "none", export_latest_versions=True, stages=["None"],
-                     tracking_uri=src.tracking_uri)
+    api.export_model(
+        name, tmp_path / "all", export_latest_versions=True, tracking_uri=src.tracking_uri
+    )
+    api.export_model(
+        name,
+        tmp_path / "none",
+        export_latest_versions=True,
+        stages=["None"],
+        tracking_uri=src.tracking_uri,
+    )
 
     assert _exported_versions(tmp_path / "all") == ["1", "3"]
     assert _exported_versions(tmp_path / "none") == ["3"]
@@ -92,8 +105,7 @@ def deleted_run_model(built, unique_name):
     """Version 1 from an active run, version 2 from a run deleted after it was registered."""
     src, model = built
     client, run_a = src.client, model.run_ids[0]
-    deleted = model_builders.small_run(src, model.experiment_id, "deleted-run",
-                                       logged_model=False)
+    deleted = model_builders.small_run(src, model.experiment_id, "deleted-run", logged_model=False)
     name = unique_name("deleted-runs-")
     client.create_registered_model(name)
     client.create_model_version(name, f"runs:/{run_a}/classic_model", run_a)
@@ -103,7 +115,8 @@ def deleted_run_model(built, unique_name):
 
 
 def test_version_whose_run_is_deleted_is_skipped_without_export_deleted_runs(
-        deleted_run_model, tmp_path):
+    deleted_run_model, tmp_path
+):
     src, name, run_a, deleted = deleted_run_model
 
     report = api.export_model(name, tmp_path, tracking_uri=src.tracking_uri)
@@ -115,14 +128,14 @@ def test_version_whose_run_is_deleted_is_skipped_without_export_deleted_runs(
     assert not (tmp_path / deleted).exists()
 
 
-def test_export_deleted_runs_exports_the_version_and_its_deleted_run(deleted_run_model, dst,
-                                                                     unique_name, tmp_path):
+def test_export_deleted_runs_exports_the_version_and_its_deleted_run(
+    deleted_run_model, dst, unique_name, tmp_path
+):
     src, name, run_a, deleted = deleted_run_model
 
     api.export_model(name, tmp_path, export_deleted_runs=True, tracking_uri=src.tracking_uri)
     dst_name = unique_name("imported-")
-    api.import_model(tmp_path, unique_name("exp-"), model=dst_name,
-                     tracking_uri=dst.tracking_uri)
+    api.import_model(tmp_path, unique_name("exp-"), model=dst_name, tracking_uri=dst.tracking_uri)
 
     assert _exported_versions(tmp_path) == ["1", "2"]
     assert identities(dst, dst_name) == {"1": (run_a, None), "2": (deleted, None)}
@@ -133,23 +146,35 @@ def test_export_deleted_runs_exports_the_version_and_its_deleted_run(deleted_run
 def test_export_version_model_writes_each_versions_own_model_files(built, tmp_path):
     src, model = built
 
-    api.export_model(model.name, tmp_path, export_version_model=True,
-                     tracking_uri=src.tracking_uri)
+    api.export_model(model.name, tmp_path, export_version_model=True, tracking_uri=src.tracking_uri)
 
     for entry in ModelDir(tmp_path).versions:
         uri = src.client.get_model_version_download_uri(model.name, entry.version)
         expected = artifact_tree(src.artifact_repo(uri))
-        written = {f.path: (entry.version_model_root / f.path).read_bytes()
-                   for f in entry.version_model_files}
+        written = {
+            f.path: (entry.version_model_root / f.path).read_bytes()
+            for f in entry.version_model_files
+        }
         assert written == expected and expected
 
 
 def _purge_run(server, run_id: str) -> None:
     """Delete a run for good, as `mlflow gc` does on a real server's store."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": server.url}
-    subprocess.run([mlflow_executable(), "gc", "--backend-store-uri",
-                    f"sqlite:///{server.root / 'mlflow.db'}", "--run-ids", run_id],
-                   check=True, capture_output=True, env=env, timeout=120)
+    subprocess.run(
+        [
+            mlflow_executable(),
+            "gc",
+            "--backend-store-uri",
+            f"sqlite:///{server.root / 'mlflow.db'}",
+            "--run-ids",
+            run_id,
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -160,8 +185,13 @@ def vanished_run_model(built, src_server, unique_name):
     run = model_builders.small_run(src, model.experiment_id, "purged", classic_model=False)
     name = unique_name("vanished-")
     src.client.create_registered_model(name, description="its run is gone")
-    src.client.create_model_version(name, f"models:/{run.model_ids[0]}", run.run_id,
-                                    model_id=run.model_ids[0], tags={"kept": "yes"})
+    src.client.create_model_version(
+        name,
+        f"models:/{run.model_ids[0]}",
+        run.run_id,
+        model_id=run.model_ids[0],
+        tags={"kept": "yes"},
+    )
     src.client.delete_run(run.run_id)
     _purge_run(src_server, run.run_id)
     src.client.delete_logged_model(run.model_ids[0])
@@ -169,15 +199,16 @@ def vanished_run_model(built, src_server, unique_name):
 
 
 @pytest.mark.slow
-def test_version_whose_run_is_gone_imports_from_its_own_model_files(vanished_run_model, dst,
-                                                                    unique_name, tmp_path):
+def test_version_whose_run_is_gone_imports_from_its_own_model_files(
+    vanished_run_model, dst, unique_name, tmp_path
+):
     src, name, run = vanished_run_model
 
-    report = api.export_model(name, tmp_path, export_version_model=True,
-                              tracking_uri=src.tracking_uri)
+    report = api.export_model(
+        name, tmp_path, export_version_model=True, tracking_uri=src.tracking_uri
+    )
     dst_name = unique_name("imported-")
-    api.import_model(tmp_path, unique_name("exp-"), model=dst_name,
-                     tracking_uri=dst.tracking_uri)
+    api.import_model(tmp_path, unique_name("exp-"), model=dst_name, tracking_uri=dst.tracking_uri)
 
     assert any("no longer exists" in w for w in report.warnings)
     src_view, dst_view = model_view(src, name), model_view(dst, dst_name)
@@ -190,14 +221,16 @@ def test_version_whose_run_is_gone_imports_from_its_own_model_files(vanished_run
 
 @pytest.mark.slow
 def test_version_whose_run_is_gone_and_no_model_files_is_reported_not_imported(
-        vanished_run_model, dst, unique_name, tmp_path):
+    vanished_run_model, dst, unique_name, tmp_path
+):
     src, name, run = vanished_run_model
     api.export_model(name, tmp_path, tracking_uri=src.tracking_uri)
     dst_name = unique_name("imported-")
 
     with pytest.raises(ExportDirError, match="none of the 1 versions can be imported"):
-        api.import_model(tmp_path, unique_name("exp-"), model=dst_name,
-                         tracking_uri=dst.tracking_uri)
+        api.import_model(
+            tmp_path, unique_name("exp-"), model=dst_name, tracking_uri=dst.tracking_uri
+        )
 
     assert dst.client.search_registered_models(f"name = '{dst_name}'") == []
 
@@ -207,32 +240,41 @@ def runless_model(built, unique_name, tmp_path):
     """A version of a LoggedModel logged without any run (MLflow 3 allows both)."""
     src, model = built
     client = src.client
-    logged = client.create_logged_model(model.experiment_id, name="runless",
-                                        params={"k": "v"}, tags={"kind": "no run"},
-                                        model_type="agent")
+    logged = client.create_logged_model(
+        model.experiment_id,
+        name="runless",
+        params={"k": "v"},
+        tags={"kind": "no run"},
+        model_type="agent",
+    )
     (tmp_path / "files").mkdir()
-    (tmp_path / "files" / "MLmodel").write_text(model_builders.builders.MLMODEL_TEMPLATE.format(
-        artifact_path="model", model_id=logged.model_id, run_id="null"))
+    (tmp_path / "files" / "MLmodel").write_text(
+        model_builders.builders.MLMODEL_TEMPLATE.format(
+            artifact_path="model", model_id=logged.model_id, run_id="null"
+        )
+    )
     (tmp_path / "files" / "weights.bin").write_bytes(b"\x00\x01" * 100)
     src.artifact_repo(logged.artifact_location).log_artifacts(str(tmp_path / "files"))
     client.finalize_logged_model(logged.model_id, "READY")
     name = unique_name("runless-")
     client.create_registered_model(name)
-    client.create_model_version(name, f"models:/{logged.model_id}", model_id=logged.model_id,
-                                description="no run")
+    client.create_model_version(
+        name, f"models:/{logged.model_id}", model_id=logged.model_id, description="no run"
+    )
     return src, name, logged.model_id
 
 
-def test_version_of_a_logged_model_without_a_run_round_trips(runless_model, dst, unique_name,
-                                                             tmp_path):
+def test_version_of_a_logged_model_without_a_run_round_trips(
+    runless_model, dst, unique_name, tmp_path
+):
     src, name, model_id = runless_model
     dst_name, experiment = unique_name("imported-"), unique_name("exp-")
 
     report = api.export_model(name, tmp_path / "model", tracking_uri=src.tracking_uri)
-    api.import_model(tmp_path / "model", experiment, model=dst_name,
-                     tracking_uri=dst.tracking_uri)
-    again = api.import_model(tmp_path / "model", experiment, model=dst_name,
-                             tracking_uri=dst.tracking_uri)
+    api.import_model(tmp_path / "model", experiment, model=dst_name, tracking_uri=dst.tracking_uri)
+    again = api.import_model(
+        tmp_path / "model", experiment, model=dst_name, tracking_uri=dst.tracking_uri
+    )
 
     assert report.warnings == []
     assert model_view(dst, dst_name) == model_view(src, name)
@@ -242,14 +284,20 @@ def test_version_of_a_logged_model_without_a_run_round_trips(runless_model, dst,
     assert again.find("logged_model") == [] and again.find("model_version", "imported") == []
 
 
-def test_model_version_of_a_logged_model_without_a_run_imports(runless_model, dst, unique_name,
-                                                               tmp_path):
+def test_model_version_of_a_logged_model_without_a_run_imports(
+    runless_model, dst, unique_name, tmp_path
+):
     src, name, model_id = runless_model
     dst_name = unique_name("imported-")
 
     api.export_model_version(name, "1", tmp_path, tracking_uri=src.tracking_uri)
-    api.import_model_version(tmp_path, unique_name("exp-"), model=dst_name, create_model=True,
-                             tracking_uri=dst.tracking_uri)
+    api.import_model_version(
+        tmp_path,
+        unique_name("exp-"),
+        model=dst_name,
+        create_model=True,
+        tracking_uri=dst.tracking_uri,
+    )
 
     assert model_view(dst, dst_name) == model_view(src, name)
     assert identities(dst, dst_name) == {"1": (None, model_id)}

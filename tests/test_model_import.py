@@ -36,8 +36,9 @@ def _active_runs(endpoint, experiment_name: str) -> list:
     experiment = endpoint.client.get_experiment_by_name(experiment_name)
     if experiment is None:
         return []
-    return endpoint.client.search_runs([experiment.experiment_id],
-                                       run_view_type=ViewType.ACTIVE_ONLY)
+    return endpoint.client.search_runs(
+        [experiment.experiment_id], run_view_type=ViewType.ACTIVE_ONLY
+    )
 
 
 def test_second_import_adds_no_version_run_or_model(exported, dst, unique_name):
@@ -65,8 +66,9 @@ def test_delete_model_replaces_the_destination_model(exported, dst, unique_name)
     client.create_model_version(name, f"runs:/{run_id}/classic_model", run_id)  # version 6
     client.set_registered_model_alias(name, "champion", "6")
 
-    report = api.import_model(export_dir, experiment, model=name, delete_model=True,
-                              tracking_uri=dst.tracking_uri)
+    report = api.import_model(
+        export_dir, experiment, model=name, delete_model=True, tracking_uri=dst.tracking_uri
+    )
 
     assert report.find("registered_model", "deleted")
     assert model_view(dst, name, runs=False) == model_view(src, built.name, runs=False)
@@ -104,26 +106,28 @@ def test_failed_import_leaves_no_model_and_no_run(exported, dst, unique_name, tm
     assert len(report.find("model_version", "imported")) == 4
 
 
-def test_run_failing_after_versions_were_made_leaves_nothing(exported, dst, unique_name,
-                                                            tmp_path):
+def test_run_failing_after_versions_were_made_leaves_nothing(exported, dst, unique_name, tmp_path):
     """Versions are created while later versions' runs are still imported: the run of version
     5 (a nested child, imported last) fails midway, and what was made before is removed."""
     src, built, export_dir = exported
     name, experiment = unique_name("model-"), unique_name("exp-")
     bad = tmp_path / "bad"
     shutil.copytree(export_dir, bad)
-    child_run = bad / json.loads((bad / "model.json").read_text())["info"]["versions"]["5"][
-        "run_dir"]
+    child_run = (
+        bad / json.loads((bad / "model.json").read_text())["info"]["versions"]["5"]["run_dir"]
+    )
     _damage_history_midway(child_run)
 
     progress = _HoldRunUntilVersion(built.run_ids[2], "4")
 
     with pytest.raises(Exception, match="metrics.jsonl"):
-        api.import_model(bad, experiment, model=name, tracking_uri=dst.tracking_uri,
-                         progress=progress)
+        api.import_model(
+            bad, experiment, model=name, tracking_uri=dst.tracking_uri, progress=progress
+        )
 
-    made = [n.split()[1] for n in progress.notes
-            if n.strip().startswith("version ") and " -> " in n]
+    made = [
+        n.split()[1] for n in progress.notes if n.strip().startswith("version ") and " -> " in n
+    ]
     assert made == ["1", "3", "4"]  # made while the child's run was on its way, then removed
     assert dst.client.search_registered_models(f"name = '{name}'") == []
     assert _active_runs(dst, experiment) == []
@@ -163,15 +167,20 @@ def _damage_history_midway(run_dir):
     (run_dir / "run.json").write_text(json.dumps(document))
 
 
-def test_failed_import_into_an_existing_model_keeps_it_as_it_was(exported, dst, unique_name,
-                                                                  tmp_path):
+def test_failed_import_into_an_existing_model_keeps_it_as_it_was(
+    exported, dst, unique_name, tmp_path
+):
     src, built, export_dir = exported
     name, experiment = unique_name("model-"), unique_name("exp-")
     dst.client.create_registered_model(name, tags={"mine": "yes"}, description="my model")
 
     with pytest.raises(Exception, match="latest"):
-        api.import_model(_with_bad_alias(export_dir, tmp_path), experiment, model=name,
-                         tracking_uri=dst.tracking_uri)
+        api.import_model(
+            _with_bad_alias(export_dir, tmp_path),
+            experiment,
+            model=name,
+            tracking_uri=dst.tracking_uri,
+        )
 
     model = dst.client.get_registered_model(name)
     assert (model.description, model.tags, model.aliases) == ("my model", {"mine": "yes"}, {})
@@ -183,19 +192,25 @@ def test_import_source_tags_record_what_cannot_be_set(exported, dst, unique_name
     src, built, export_dir = exported
     name = unique_name("model-")
 
-    api.import_model(export_dir, unique_name("exp-"), model=name, import_source_tags=True,
-                     await_creation_for=30, tracking_uri=dst.tracking_uri)
+    api.import_model(
+        export_dir,
+        unique_name("exp-"),
+        model=name,
+        import_source_tags=True,
+        await_creation_for=30,
+        tracking_uri=dst.tracking_uri,
+    )
 
     source_model = src.client.get_registered_model(built.name)
     model_tags = dst.client.get_registered_model(name).tags
     assert model_tags[SOURCE_MODEL_PREFIX + "name"] == built.name
     assert model_tags[SOURCE_MODEL_PREFIX + "creation_timestamp"] == str(
-        source_model.creation_timestamp)
+        source_model.creation_timestamp
+    )
     for version in ("1", "3"):
         source = src.client.get_model_version(built.name, version)
         tags = dst.client.get_model_version(name, version).tags
-        assert tags[SOURCE_VERSION_PREFIX + "creation_timestamp"] == str(
-            source.creation_timestamp)
+        assert tags[SOURCE_VERSION_PREFIX + "creation_timestamp"] == str(source.creation_timestamp)
         assert tags[SOURCE_VERSION_PREFIX + "run_id"] == source.run_id
         assert tags[SOURCE_VERSION_PREFIX + "source"] == source.source
         assert tags[SOURCE_VERSION_PREFIX + "status"] == "READY"
@@ -206,21 +221,44 @@ def test_import_model_cli_imports_every_version(exported, dst, unique_name):
     src, built, export_dir = exported
     name = unique_name("cli model ")
 
-    result = CliRunner().invoke(migrate, [
-        "import-model", "--input-dir", str(export_dir), "--model", name,
-        "--experiment-name", unique_name("exp-"), "--tracking-uri", dst.tracking_uri,
-        "--await-creation-for", "60",
-    ])
+    result = CliRunner().invoke(
+        migrate,
+        [
+            "import-model",
+            "--input-dir",
+            str(export_dir),
+            "--model",
+            name,
+            "--experiment-name",
+            unique_name("exp-"),
+            "--tracking-uri",
+            dst.tracking_uri,
+            "--await-creation-for",
+            "60",
+        ],
+    )
 
     assert result.exit_code == 0, result.output
     assert model_view(dst, name, runs=False) == model_view(src, built.name, runs=False)
 
 
 def test_export_model_cli_refuses_stages_with_versions(src, tmp_path):
-    result = CliRunner().invoke(migrate, [
-        "export-model", "--model", "any", "--output-dir", str(tmp_path / "out"),
-        "--stages", "Production", "--versions", "1", "--tracking-uri", src.tracking_uri,
-    ])
+    result = CliRunner().invoke(
+        migrate,
+        [
+            "export-model",
+            "--model",
+            "any",
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--stages",
+            "Production",
+            "--versions",
+            "1",
+            "--tracking-uri",
+            src.tracking_uri,
+        ],
+    )
 
     assert result.exit_code == 2
     assert "mutually exclusive" in result.output

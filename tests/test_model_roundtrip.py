@@ -19,21 +19,24 @@ from tests.model_fixtures import (  # noqa: F401 (fixtures)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("src_kind, dst_kind",
-                         [("proxied", "local"), ("local", "s3"), ("s3", "proxied")])
-def test_import_model_reproduces_every_version_field_by_field(request, src_kind, dst_kind,
-                                                              unique_name, tmp_path):
+@pytest.mark.parametrize(
+    "src_kind, dst_kind", [("proxied", "local"), ("local", "s3"), ("s3", "proxied")]
+)
+def test_import_model_reproduces_every_version_field_by_field(
+    request, src_kind, dst_kind, unique_name, tmp_path
+):
     src = endpoint_of(request, SOURCE_SERVER_OF_KIND[src_kind])
     dst = endpoint_of(request, SERVER_OF_KIND[dst_kind])
-    built = model_builders.registered_model(src, unique_name("catalog.schema.model-"),
-                                            unique_name("exp-"))
+    built = model_builders.registered_model(
+        src, unique_name("catalog.schema.model-"), unique_name("exp-")
+    )
     dst_name = unique_name("imported model ✓ ")
 
     api.export_model(built.name, tmp_path / "export", tracking_uri=src.tracking_uri)
-    report = api.import_model(tmp_path / "export", unique_name("dst exp "), model=dst_name,
-                              tracking_uri=dst.tracking_uri)
+    report = api.import_model(
+        tmp_path / "export", unique_name("dst exp "), model=dst_name, tracking_uri=dst.tracking_uri
+    )
 
     assert report.warnings == []
     assert model_view(dst, dst_name) == model_view(src, built.name)
     assert identities(dst, dst_name) == built.versions
-

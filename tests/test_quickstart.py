@@ -15,15 +15,28 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
-CHECKS = ("start/end time", "user", "params", "metric history", "dataset input", "logged model",
-          "artifacts")
+CHECKS = (
+    "start/end time",
+    "user",
+    "params",
+    "metric history",
+    "dataset input",
+    "logged model",
+    "artifacts",
+)
 
 
 @pytest.mark.slow
 def test_quickstart_moves_its_sample_run_with_every_check_ok(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    result = subprocess.run([sys.executable, str(SCRIPT)], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     lines = [line.strip() for line in result.stdout.splitlines()]

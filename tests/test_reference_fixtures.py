@@ -40,19 +40,28 @@ def _as_map(items) -> dict[str, str]:
 
 
 def _points(metrics) -> list[tuple]:
-    return sorted((key, int(p.get("step") or 0), int(p.get("timestamp") or 0), float(p["value"]))
-                  for key, points in (metrics or {}).items() for p in points)
+    return sorted(
+        (key, int(p.get("step") or 0), int(p.get("timestamp") or 0), float(p["value"]))
+        for key, points in (metrics or {}).items()
+        for p in points
+    )
 
 
 def _datasets(inputs) -> list[tuple]:
     if isinstance(inputs, list):  # some reference versions write the dataset inputs alone
         inputs = {"dataset_inputs": inputs}
     return sorted(
-        (d["dataset"]["name"], d["dataset"]["digest"], d["dataset"]["source_type"],
-         d["dataset"]["source"], d["dataset"].get("schema") or "",
-         d["dataset"].get("profile") or "", tuple(sorted((t["key"], t["value"])
-                                                          for t in d.get("tags") or [])))
-        for d in (inputs or {}).get("dataset_inputs") or [])
+        (
+            d["dataset"]["name"],
+            d["dataset"]["digest"],
+            d["dataset"]["source_type"],
+            d["dataset"]["source"],
+            d["dataset"].get("schema") or "",
+            d["dataset"].get("profile") or "",
+            tuple(sorted((t["key"], t["value"]) for t in d.get("tags") or [])),
+        )
+        for d in (inputs or {}).get("dataset_inputs") or []
+    )
 
 
 def _files_on_disk(root: Path) -> dict[str, bytes]:
@@ -62,8 +71,9 @@ def _files_on_disk(root: Path) -> dict[str, bytes]:
 
 
 def _import(run_dir: Path, dst, experiment_name: str):
-    report = api.import_run(run_dir, experiment_name, tracking_uri=dst.tracking_uri,
-                            use_src_user_id=True)
+    report = api.import_run(
+        run_dir, experiment_name, tracking_uri=dst.tracking_uri, use_src_user_id=True
+    )
     [outcome] = report.find("run", "imported")
     return report, dst.client.get_run(outcome.destination_id)
 
@@ -80,9 +90,19 @@ def test_reference_run_imports_as_its_run_json_says(run_dir, dst, unique_name):
 
     report, run = _import(run_dir, dst, unique_name("ref-"))
 
-    assert (run.info.status, run.info.start_time, run.info.end_time, run.info.run_name,
-            run.info.lifecycle_stage) == (info["status"], info["start_time"], info["end_time"],
-                                          info["run_name"], info["lifecycle_stage"])
+    assert (
+        run.info.status,
+        run.info.start_time,
+        run.info.end_time,
+        run.info.run_name,
+        run.info.lifecycle_stage,
+    ) == (
+        info["status"],
+        info["start_time"],
+        info["end_time"],
+        info["run_name"],
+        info["lifecycle_stage"],
+    )
     assert run.data.params == _as_map(source.get("params"))
 
     expected_tags = _as_map(source.get("tags"))
@@ -99,14 +119,24 @@ def test_reference_run_imports_as_its_run_json_says(run_dir, dst, unique_name):
     assert run.info.user_id == expected_tags[MLFLOW_USER]
     assert any(MLFLOW_RUN_NAME in w for w in report.warnings) == stale_name
 
-    history = sorted((key, m.step, m.timestamp, m.value) for key in run.data.metrics
-                     for m in dst.client.get_metric_history(run.info.run_id, key))
+    history = sorted(
+        (key, m.step, m.timestamp, m.value)
+        for key in run.data.metrics
+        for m in dst.client.get_metric_history(run.info.run_id, key)
+    )
     assert history == _points(source.get("metrics"))
     assert sorted(
-        (d.dataset.name, d.dataset.digest, d.dataset.source_type, d.dataset.source,
-         d.dataset.schema or "", d.dataset.profile or "",
-         tuple(sorted((t.key, t.value) for t in d.tags)))
-        for d in run.inputs.dataset_inputs) == _datasets(source.get("inputs"))
+        (
+            d.dataset.name,
+            d.dataset.digest,
+            d.dataset.source_type,
+            d.dataset.source,
+            d.dataset.schema or "",
+            d.dataset.profile or "",
+            tuple(sorted((t.key, t.value) for t in d.tags)),
+        )
+        for d in run.inputs.dataset_inputs
+    ) == _datasets(source.get("inputs"))
 
     on_disk = _files_on_disk(run_dir / "artifacts")
     uploaded = artifact_tree(dst.artifact_repo(run.info.artifact_uri))
@@ -128,8 +158,11 @@ def test_reference_child_run_keeps_its_missing_parent_as_a_source_tag(dst, uniqu
     assert MLFLOW_PARENT_RUN_ID not in run.data.tags
     assert run.data.tags[idmap.PENDING_PARENT] == parent
     assert any(parent in w for w in report.warnings)
-    model = yaml.safe_load(artifact_tree(dst.artifact_repo(run.info.artifact_uri), "classic_model")
-                           ["classic_model/MLmodel"])
+    model = yaml.safe_load(
+        artifact_tree(dst.artifact_repo(run.info.artifact_uri), "classic_model")[
+            "classic_model/MLmodel"
+        ]
+    )
     assert model["run_id"] == run.info.run_id
     assert model["flavors"]["sklearn"]["serialization_format"] == "skops"
 

@@ -31,8 +31,16 @@ from tests import builders
 from tests.servers import free_port, mlflow_executable
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-REFERENCE_RUN = (FIXTURES / "anchor-repo-samples" / "oss_mlflow" / "single" / "experiments"
-                 / "basic" / "runs" / "eb66c160957d4a28b11d3f1b968df9cd")
+REFERENCE_RUN = (
+    FIXTURES
+    / "anchor-repo-samples"
+    / "oss_mlflow"
+    / "single"
+    / "experiments"
+    / "basic"
+    / "runs"
+    / "eb66c160957d4a28b11d3f1b968df9cd"
+)
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +67,16 @@ def _cli(*args):
 
 
 def _import_cli(export: Path, dst, experiment_name: str, *extra):
-    return _cli("import-run", "--input-dir", export, "--experiment-name", experiment_name,
-                "--tracking-uri", dst.tracking_uri, *extra)
+    return _cli(
+        "import-run",
+        "--input-dir",
+        export,
+        "--experiment-name",
+        experiment_name,
+        "--tracking-uri",
+        dst.tracking_uri,
+        *extra,
+    )
 
 
 def _assert_one_line_error(result, *fragments: str, code: int = 1) -> str:
@@ -95,18 +111,27 @@ def _write_run_json(export: Path, document: dict) -> None:
 
 def _listed(export: Path, suffix: str) -> dict:
     """The manifest entry of the run artifact whose path ends with ``suffix``."""
-    [entry] = [e for e in _run_json(export)["info"]["artifacts"]["files"]
-               if e["path"].endswith(suffix)]
+    [entry] = [
+        e for e in _run_json(export)["info"]["artifacts"]["files"] if e["path"].endswith(suffix)
+    ]
     return entry
 
 
 # Source side ------------------------------------------------------------------------------------
 
+
 def test_export_of_a_run_that_does_not_exist_fails_with_one_line(src, tmp_path):
     missing = "0123456789abcdef0123456789abcdef"
 
-    result = _cli("export-run", "--run-id", missing, "--output-dir", tmp_path / "out",
-                  "--tracking-uri", src.tracking_uri)
+    result = _cli(
+        "export-run",
+        "--run-id",
+        missing,
+        "--output-dir",
+        tmp_path / "out",
+        "--tracking-uri",
+        src.tracking_uri,
+    )
 
     _assert_one_line_error(result, missing, "not found")
     assert not (tmp_path / "out" / "run.json").exists()
@@ -116,8 +141,15 @@ def test_unreachable_server_fails_fast(tmp_path):
     closed = f"http://127.0.0.1:{free_port()}"
 
     started = time.monotonic()
-    result = _cli("export-run", "--run-id", "0" * 32, "--output-dir", tmp_path / "out",
-                  "--tracking-uri", closed)
+    result = _cli(
+        "export-run",
+        "--run-id",
+        "0" * 32,
+        "--output-dir",
+        tmp_path / "out",
+        "--tracking-uri",
+        closed,
+    )
     elapsed = time.monotonic() - started
 
     _assert_one_line_error(result, "cannot reach", closed)
@@ -151,8 +183,15 @@ def test_connect_timeout_is_set_by_environment(silent_server, tmp_path, monkeypa
     monkeypatch.setenv(CONNECT_TIMEOUT_ENV, str(timeout))
 
     started = time.monotonic()
-    result = _cli("export-run", "--run-id", "0" * 32, "--output-dir", tmp_path / "out",
-                  "--tracking-uri", silent_server)
+    result = _cli(
+        "export-run",
+        "--run-id",
+        "0" * 32,
+        "--output-dir",
+        tmp_path / "out",
+        "--tracking-uri",
+        silent_server,
+    )
     elapsed = time.monotonic() - started
 
     _assert_one_line_error(result, "cannot reach", f"within {timeout}s", CONNECT_TIMEOUT_ENV)
@@ -186,13 +225,21 @@ def hung_server():
     listener.close()
 
 
-def test_server_that_accepts_but_never_answers_fails_within_the_timeout(hung_server, tmp_path,
-                                                                        monkeypatch):
+def test_server_that_accepts_but_never_answers_fails_within_the_timeout(
+    hung_server, tmp_path, monkeypatch
+):
     monkeypatch.setenv(CONNECT_TIMEOUT_ENV, "2")
 
     started = time.monotonic()
-    result = _cli("export-run", "--run-id", "0" * 32, "--output-dir", tmp_path / "out",
-                  "--tracking-uri", hung_server)
+    result = _cli(
+        "export-run",
+        "--run-id",
+        "0" * 32,
+        "--output-dir",
+        tmp_path / "out",
+        "--tracking-uri",
+        hung_server,
+    )
     elapsed = time.monotonic() - started
 
     _assert_one_line_error(result, hung_server, "does not answer within 2s", CONNECT_TIMEOUT_ENV)
@@ -201,6 +248,7 @@ def test_server_that_accepts_but_never_answers_fails_within_the_timeout(hung_ser
 
 
 # Export directory -------------------------------------------------------------------------------
+
 
 def test_missing_run_json_is_refused(export_dir, dst, unique_name):
     (export_dir / "run.json").unlink()
@@ -229,19 +277,35 @@ def test_truncated_run_json_is_refused(export_dir, dst, unique_name):
     assert dst.client.get_experiment_by_name(name) is None
 
 
-@pytest.mark.parametrize("damage,says", [
-    pytest.param(lambda d: [], "no 'mlflow' part", id="not-an-object"),
-    pytest.param(lambda d: {"system": d["system"], "info": d["info"]}, "no 'mlflow' part",
-                 id="no-mlflow-part"),
-    pytest.param(lambda d: {**d, "mlflow": {**d["mlflow"], "info": {}}}, "run_id",
-                 id="no-run-id"),
-    pytest.param(lambda d: {**d, "mlflow": {**d["mlflow"], "params": 5}}, "malformed",
-                 id="params-not-a-map"),
-    pytest.param(lambda d: {**d, "mlflow": {**d["mlflow"], "tags": "abc"}}, "malformed",
-                 id="tags-a-string"),
-    pytest.param(lambda d: {**d, "info": {**d["info"], "artifacts": {"files": [{"path": "x"}]}}},
-                 "manifest", id="manifest-entry-without-size"),
-])
+@pytest.mark.parametrize(
+    "damage,says",
+    [
+        pytest.param(lambda d: [], "no 'mlflow' part", id="not-an-object"),
+        pytest.param(
+            lambda d: {"system": d["system"], "info": d["info"]},
+            "no 'mlflow' part",
+            id="no-mlflow-part",
+        ),
+        pytest.param(
+            lambda d: {**d, "mlflow": {**d["mlflow"], "info": {}}}, "run_id", id="no-run-id"
+        ),
+        pytest.param(
+            lambda d: {**d, "mlflow": {**d["mlflow"], "params": 5}},
+            "malformed",
+            id="params-not-a-map",
+        ),
+        pytest.param(
+            lambda d: {**d, "mlflow": {**d["mlflow"], "tags": "abc"}},
+            "malformed",
+            id="tags-a-string",
+        ),
+        pytest.param(
+            lambda d: {**d, "info": {**d["info"], "artifacts": {"files": [{"path": "x"}]}}},
+            "manifest",
+            id="manifest-entry-without-size",
+        ),
+    ],
+)
 def test_invalid_run_json_is_refused(export_dir, dst, unique_name, damage, says):
     _write_run_json(export_dir, damage(_run_json(export_dir)))
     name = unique_name("dst-")
@@ -252,15 +316,20 @@ def test_invalid_run_json_is_refused(export_dir, dst, unique_name, damage, says)
     assert dst.client.get_experiment_by_name(name) is None
 
 
-@pytest.mark.parametrize("system,says", [
-    ({"format": "mlflow-migrate", "format_version": 99}, "format version 99"),
-    ({"format": "some-other-tool", "format_version": 1}, "unknown export format"),
-    ({"export_file_version": "9"}, "file version '9'"),
-], ids=["newer-version", "other-format", "reference-version"])
+@pytest.mark.parametrize(
+    "system,says",
+    [
+        ({"format": "mlflow-migrate", "format_version": 99}, "format version 99"),
+        ({"format": "some-other-tool", "format_version": 1}, "unknown export format"),
+        ({"export_file_version": "9"}, "file version '9'"),
+    ],
+    ids=["newer-version", "other-format", "reference-version"],
+)
 def test_unknown_format_version_is_refused(export_dir, dst, unique_name, system, says):
     document = _run_json(export_dir)
-    document["system"] = {k: v for k, v in document["system"].items()
-                          if k not in ("format", "format_version")} | system
+    document["system"] = {
+        k: v for k, v in document["system"].items() if k not in ("format", "format_version")
+    } | system
     _write_run_json(export_dir, document)
     name = unique_name("dst-")
 
@@ -271,7 +340,8 @@ def test_unknown_format_version_is_refused(export_dir, dst, unique_name, system,
 
 
 def test_reference_run_json_with_malformed_metrics_is_refused_before_anything_is_created(
-        tmp_path, dst, unique_name):
+    tmp_path, dst, unique_name
+):
     export = tmp_path / "run"
     shutil.copytree(REFERENCE_RUN, export)
     document = _run_json(export)
@@ -286,6 +356,7 @@ def test_reference_run_json_with_malformed_metrics_is_refused_before_anything_is
 
 
 # Artifacts against the manifest -----------------------------------------------------------------
+
 
 def test_artifact_with_same_size_but_other_bytes_is_refused(export_dir, dst, unique_name):
     target = export_dir / "artifacts" / "plots" / "curve.bin"
@@ -333,8 +404,7 @@ def test_missing_logged_model_artifact_is_refused(export_dir, dst, unique_name):
     assert dst.client.get_experiment_by_name(name) is None
 
 
-def test_files_added_after_the_export_are_not_imported_and_are_named(export_dir, dst,
-                                                                    unique_name):
+def test_files_added_after_the_export_are_not_imported_and_are_named(export_dir, dst, unique_name):
     (export_dir / "artifacts" / "added.txt").write_text("not exported")
     [model_root] = list((export_dir / "logged_models").glob("*/artifacts"))
     (model_root / "extra.bin").write_bytes(b"x")
@@ -351,6 +421,7 @@ def test_files_added_after_the_export_are_not_imported_and_are_named(export_dir,
 
 # Symlinks and paths outside the export ----------------------------------------------------------
 
+
 @pytest.fixture
 def secret(tmp_path) -> Path:
     """A file outside the export that must never reach a server."""
@@ -364,8 +435,7 @@ def _assert_secret_not_uploaded(dst, name: str) -> None:
     _assert_nothing_left(dst, name)
     experiment = dst.client.get_experiment_by_name(name)
     if experiment is not None:
-        for run in dst.client.search_runs([experiment.experiment_id],
-                                          run_view_type=ViewType.ALL):
+        for run in dst.client.search_runs([experiment.experiment_id], run_view_type=ViewType.ALL):
             repo = dst.artifact_repo(run.info.artifact_uri)
             assert repo.list_artifacts() == []
 
@@ -432,8 +502,9 @@ def test_symlink_in_a_reference_export_is_refused(tmp_path, dst, unique_name, se
 
 
 @pytest.mark.parametrize("bad_path", ["../run.json", "plots/../../run.json", "/etc/hostname"])
-def test_manifest_path_leading_outside_the_export_is_refused(export_dir, dst, unique_name,
-                                                             bad_path):
+def test_manifest_path_leading_outside_the_export_is_refused(
+    export_dir, dst, unique_name, bad_path
+):
     document = _run_json(export_dir)
     document["info"]["artifacts"]["files"].append({"path": bad_path, "size": 1, "sha256": None})
     _write_run_json(export_dir, document)
@@ -470,12 +541,17 @@ def test_import_into_a_deleted_experiment_is_refused(export_dir, dst, unique_nam
 
 # Values the destination would cut ----------------------------------------------------------------
 
-@pytest.mark.parametrize("part,key,length,limit", [
-    ("params", "long", 6001, "6000"),
-    ("tags", "note", 8001, "8000"),
-])
+
+@pytest.mark.parametrize(
+    "part,key,length,limit",
+    [
+        ("params", "long", 6001, "6000"),
+        ("tags", "note", 8001, "8000"),
+    ],
+)
 def test_value_longer_than_the_server_keeps_is_refused_before_anything_is_created(
-        export_dir, dst, unique_name, part, key, length, limit):
+    export_dir, dst, unique_name, part, key, length, limit
+):
     document = _run_json(export_dir)
     document["mlflow"][part][key] = "x" * length
     _write_run_json(export_dir, document)
@@ -505,6 +581,7 @@ def test_values_at_the_limit_are_imported_whole(export_dir, dst, unique_name):
 
 # Failures in the middle of an import -------------------------------------------------------------
 
+
 class _RemoveWhenArtifactsStart(Progress):
     """Deletes a verified file the moment uploads begin, as a concurrent cleanup job would."""
 
@@ -523,8 +600,12 @@ def test_import_failing_midway_leaves_nothing_behind(export_dir, dst, unique_nam
     victim = export_dir / "artifacts" / "plots" / "curve.bin"
 
     with pytest.raises(OSError):
-        api.import_run(export_dir, name, tracking_uri=dst.tracking_uri,
-                       progress=_RemoveWhenArtifactsStart(victim))
+        api.import_run(
+            export_dir,
+            name,
+            tracking_uri=dst.tracking_uri,
+            progress=_RemoveWhenArtifactsStart(victim),
+        )
 
     experiment = dst.client.get_experiment_by_name(name)
     [run] = dst.client.search_runs([experiment.experiment_id], run_view_type=ViewType.ALL)
@@ -532,8 +613,7 @@ def test_import_failing_midway_leaves_nothing_behind(export_dir, dst, unique_nam
     _assert_nothing_left(dst, name, source_run_id)
 
 
-def test_corrupt_metric_history_found_midway_leaves_nothing_behind(export_dir, dst,
-                                                                   unique_name):
+def test_corrupt_metric_history_found_midway_leaves_nothing_behind(export_dir, dst, unique_name):
     source_run_id = _run_json(export_dir)["mlflow"]["info"]["run_id"]
     history = export_dir / "metrics.jsonl"
     lines = history.read_text().splitlines(keepends=True)
@@ -552,13 +632,14 @@ def test_corrupt_metric_history_found_midway_leaves_nothing_behind(export_dir, d
 
 
 def test_metric_history_changed_after_export_is_refused_before_anything_is_created(
-        export_dir, dst, unique_name):
+    export_dir, dst, unique_name
+):
     history = export_dir / "metrics.jsonl"
     text = history.read_text()
     at = text.index('"value": ') + len('"value": ')
     digit = text[at]
     assert digit.isdigit()
-    history.write_text(text[:at] + str((int(digit) + 1) % 10) + text[at + 1:])
+    history.write_text(text[:at] + str((int(digit) + 1) % 10) + text[at + 1 :])
     name = unique_name("dst-")
 
     result = _import_cli(export_dir, dst, name)
@@ -571,8 +652,12 @@ def test_failed_import_can_be_rerun_cleanly(export_dir, dst, unique_name, pristi
     source_run_id = _run_json(export_dir)["mlflow"]["info"]["run_id"]
     name = unique_name("dst-")
     with pytest.raises(OSError):
-        api.import_run(export_dir, name, tracking_uri=dst.tracking_uri,
-                       progress=_RemoveWhenArtifactsStart(export_dir / "artifacts" / "report.txt"))
+        api.import_run(
+            export_dir,
+            name,
+            tracking_uri=dst.tracking_uri,
+            progress=_RemoveWhenArtifactsStart(export_dir / "artifacts" / "report.txt"),
+        )
 
     report = api.import_run(pristine_export, name, tracking_uri=dst.tracking_uri)
 
@@ -587,6 +672,7 @@ def test_failed_import_can_be_rerun_cleanly(export_dir, dst, unique_name, pristi
 
 # Usage errors -----------------------------------------------------------------------------------
 
+
 def test_missing_required_option_is_a_usage_error(tmp_path):
     result = _cli("import-run", "--input-dir", tmp_path)
 
@@ -596,12 +682,18 @@ def test_missing_required_option_is_a_usage_error(tmp_path):
 
 
 def test_bad_boolean_value_is_a_usage_error(tmp_path):
-    result = _cli("import-run", "--input-dir", tmp_path, "--experiment-name", "x",
-                  "--use-src-user-id", "perhaps")
+    result = _cli(
+        "import-run",
+        "--input-dir",
+        tmp_path,
+        "--experiment-name",
+        "x",
+        "--use-src-user-id",
+        "perhaps",
+    )
 
     assert result.exit_code == 2
     assert "perhaps" in result.stderr
-
 
 
 def _run_exists(client, experiment_id):
@@ -613,10 +705,14 @@ def _logged_model_exists(client, experiment_id):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("interrupt_once", [_run_exists, _logged_model_exists],
-                         ids=["run-created", "logged-model-created"])
-def test_interrupted_cli_import_removes_what_it_made(src, dst, unique_name, tmp_path,
-                                                     interrupt_once):
+@pytest.mark.parametrize(
+    "interrupt_once",
+    [_run_exists, _logged_model_exists],
+    ids=["run-created", "logged-model-created"],
+)
+def test_interrupted_cli_import_removes_what_it_made(
+    src, dst, unique_name, tmp_path, interrupt_once
+):
     """Ctrl-C right after the server made an object, perhaps before its id reached the client,
     still leaves nothing behind."""
     exp_id = builders.experiment(src, unique_name("src-"))
@@ -626,9 +722,24 @@ def test_interrupted_cli_import_removes_what_it_made(src, dst, unique_name, tmp_
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
 
     process = subprocess.Popen(
-        [mlflow_executable(), "migrate", "import-run", "--input-dir", str(tmp_path / "big"),
-         "--experiment-name", name, "--tracking-uri", dst.tracking_uri, "--workers", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        [
+            mlflow_executable(),
+            "migrate",
+            "import-run",
+            "--input-dir",
+            str(tmp_path / "big"),
+            "--experiment-name",
+            name,
+            "--tracking-uri",
+            dst.tracking_uri,
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         experiment = dst.client.get_experiment_by_name(name)
@@ -646,18 +757,33 @@ def test_interrupted_cli_import_removes_what_it_made(src, dst, unique_name, tmp_
 
 
 @pytest.mark.slow
-def test_interrupted_cli_export_says_to_export_again_and_cannot_be_imported(src, dst,
-                                                                            unique_name,
-                                                                            tmp_path):
+def test_interrupted_cli_export_says_to_export_again_and_cannot_be_imported(
+    src, dst, unique_name, tmp_path
+):
     exp_id = builders.experiment(src, unique_name("src-"))
     built = builders.make_run(src, exp_id, metric_keys=60, steps=50, classic_model=False)
     out = tmp_path / "unfinished"
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
 
     process = subprocess.Popen(
-        [mlflow_executable(), "migrate", "export-run", "--run-id", built.run_id, "--output-dir",
-         str(out), "--tracking-uri", src.tracking_uri, "--workers", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        [
+            mlflow_executable(),
+            "migrate",
+            "export-run",
+            "--run-id",
+            built.run_id,
+            "--output-dir",
+            str(out),
+            "--tracking-uri",
+            src.tracking_uri,
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         if (out / "metrics.jsonl").exists():

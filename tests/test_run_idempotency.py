@@ -64,8 +64,9 @@ def test_fresh_import_makes_a_second_copy(dst, exported, unique_name):
     copies = _imported_runs(dst, name, source_run_id)
     assert {r.info.run_id for r in copies} == {one.destination_id, two.destination_id}
     assert all(r.data.tags[idmap.STATE] == idmap.STATE_COMPLETE for r in copies)
-    assert run_view(dst, one.destination_id)["metrics"] == run_view(
-        dst, two.destination_id)["metrics"]
+    assert (
+        run_view(dst, one.destination_id)["metrics"] == run_view(dst, two.destination_id)["metrics"]
+    )
     assert len(_live_models(dst, name)) == 2
     # A third, ordinary import finds a complete copy and adds nothing.
     third = api.import_run(out, name, tracking_uri=dst.tracking_uri)
@@ -73,18 +74,21 @@ def test_fresh_import_makes_a_second_copy(dst, exported, unique_name):
     assert len(_all_runs(dst, name)) == 2
 
 
-def test_interrupted_import_is_discarded_and_imported_cleanly_on_rerun(dst, exported,
-                                                                      unique_name):
+def test_interrupted_import_is_discarded_and_imported_cleanly_on_rerun(dst, exported, unique_name):
     source_run_id, out = exported
     name = unique_name("dst-")
     experiment_id = dst.client.create_experiment(name)
     # What an import killed after its first steps leaves: the run with only its marker tags,
     # still 'started', and the LoggedModel it had begun to create.
-    stale = dst.client.create_run(experiment_id, tags={
-        idmap.SOURCE_RUN_ID: source_run_id, idmap.STATE: idmap.STATE_STARTED})
+    stale = dst.client.create_run(
+        experiment_id, tags={idmap.SOURCE_RUN_ID: source_run_id, idmap.STATE: idmap.STATE_STARTED}
+    )
     stale_model = dst.client.create_logged_model(
-        experiment_id, name="my-model", source_run_id=stale.info.run_id,
-        tags={idmap.SOURCE_MODEL_ID: "m-from-the-source"})
+        experiment_id,
+        name="my-model",
+        source_run_id=stale.info.run_id,
+        tags={idmap.SOURCE_MODEL_ID: "m-from-the-source"},
+    )
 
     report = api.import_run(out, name, tracking_uri=dst.tracking_uri)
 
@@ -106,8 +110,9 @@ def test_rerun_after_an_interrupted_import_is_then_skipped(dst, exported, unique
     source_run_id, out = exported
     name = unique_name("dst-")
     experiment_id = dst.client.create_experiment(name)
-    dst.client.create_run(experiment_id, tags={
-        idmap.SOURCE_RUN_ID: source_run_id, idmap.STATE: idmap.STATE_STARTED})
+    dst.client.create_run(
+        experiment_id, tags={idmap.SOURCE_RUN_ID: source_run_id, idmap.STATE: idmap.STATE_STARTED}
+    )
 
     first = api.import_run(out, name, tracking_uri=dst.tracking_uri)
     second = api.import_run(out, name, tracking_uri=dst.tracking_uri)
@@ -116,13 +121,15 @@ def test_rerun_after_an_interrupted_import_is_then_skipped(dst, exported, unique
     [skipped] = second.find("run", "skipped")
     assert skipped.destination_id == imported.destination_id
     assert [r.info.run_id for r in _imported_runs(dst, name, source_run_id)] == [
-        imported.destination_id]
+        imported.destination_id
+    ]
 
 
 def test_second_import_of_a_deleted_run_is_skipped(src, dst, unique_name, tmp_path):
     exp_id = builders.experiment(src, unique_name("src-"))
-    built = builders.make_run(src, exp_id, metric_keys=1, steps=2, logged_model=False,
-                              classic_model=False, deleted=True)
+    built = builders.make_run(
+        src, exp_id, metric_keys=1, steps=2, logged_model=False, classic_model=False, deleted=True
+    )
     api.export_run(built.run_id, tmp_path / "deleted", tracking_uri=src.tracking_uri)
     name = unique_name("dst-")
 
@@ -136,19 +143,22 @@ def test_second_import_of_a_deleted_run_is_skipped(src, dst, unique_name, tmp_pa
     assert run.info.lifecycle_stage == "deleted"
 
 
-def test_rerun_finishes_an_import_stopped_after_its_completion_mark(src, dst, unique_name,
-                                                                    tmp_path):
+def test_rerun_finishes_an_import_stopped_after_its_completion_mark(
+    src, dst, unique_name, tmp_path
+):
     """A kill between the completion mark and set_terminated/delete_run leaves a complete run
     that is still RUNNING and not deleted; the rerun gives it its status and deletes it."""
     exp_id = builders.experiment(src, unique_name("src-"))
-    built = builders.make_run(src, exp_id, status="FAILED", deleted=True, logged_model=False,
-                              classic_model=False)
+    built = builders.make_run(
+        src, exp_id, status="FAILED", deleted=True, logged_model=False, classic_model=False
+    )
     out = tmp_path / "run"
     api.export_run(built.run_id, out, tracking_uri=src.tracking_uri)
     name = unique_name("dst-")
     experiment_id = dst.client.create_experiment(name)
-    stopped = dst.client.create_run(experiment_id, tags={
-        idmap.SOURCE_RUN_ID: built.run_id, idmap.STATE: idmap.STATE_COMPLETE})
+    stopped = dst.client.create_run(
+        experiment_id, tags={idmap.SOURCE_RUN_ID: built.run_id, idmap.STATE: idmap.STATE_COMPLETE}
+    )
 
     report = api.import_run(out, name, tracking_uri=dst.tracking_uri)
 
@@ -157,5 +167,8 @@ def test_rerun_finishes_an_import_stopped_after_its_completion_mark(src, dst, un
     finished = dst.client.get_run(stopped.info.run_id)
     source = src.client.get_run(built.run_id)
     assert (finished.info.status, finished.info.end_time, finished.info.lifecycle_stage) == (
-        "FAILED", source.info.end_time, "deleted")
+        "FAILED",
+        source.info.end_time,
+        "deleted",
+    )
     assert len(_all_runs(dst, name)) == 1

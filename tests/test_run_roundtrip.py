@@ -47,13 +47,17 @@ def _ids_mapped(content: bytes, id_map: dict[str, str]) -> dict:
 
 
 def _expected_artifacts(artifacts: dict[str, bytes], id_map: dict[str, str]) -> dict:
-    return {path: _ids_mapped(content, id_map) if path.endswith("MLmodel") else content
-            for path, content in artifacts.items()}
+    return {
+        path: _ids_mapped(content, id_map) if path.endswith("MLmodel") else content
+        for path, content in artifacts.items()
+    }
 
 
 def _parsed_mlmodels(artifacts: dict[str, bytes]) -> dict:
-    return {path: yaml.safe_load(content) if path.endswith("MLmodel") else content
-            for path, content in artifacts.items()}
+    return {
+        path: yaml.safe_load(content) if path.endswith("MLmodel") else content
+        for path, content in artifacts.items()
+    }
 
 
 def _model_map(src, src_run_id, dst, dst_run_id) -> dict[str, str]:
@@ -63,8 +67,9 @@ def _model_map(src, src_run_id, dst, dst_run_id) -> dict[str, str]:
     return {s.model_id: d.model_id for s, d in zip(src_out, dst_out, strict=True)}
 
 
-def _assert_same_run(src, src_run_id, dst, dst_run_id, *, allowed_tags=frozenset(),
-                     expected_user=None, parent=None):
+def _assert_same_run(
+    src, src_run_id, dst, dst_run_id, *, allowed_tags=frozenset(), expected_user=None, parent=None
+):
     """Every observable field equal, except the ids and the fields a test names."""
     id_map = {src_run_id: dst_run_id, **_model_map(src, src_run_id, dst, dst_run_id)}
     expected = run_view(src, src_run_id)
@@ -84,13 +89,15 @@ def _assert_same_run(src, src_run_id, dst, dst_run_id, *, allowed_tags=frozenset
 
 # Every field ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("status", ["FINISHED", "FAILED"])
 def test_import_run_reproduces_every_field(src, dst, unique_name, tmp_path, status):
     exp_id = builders.experiment(src, unique_name("src-"))
     built = builders.make_run(src, exp_id, status=status)
 
-    dst_run_id = _roundtrip(src, dst, built.run_id, tmp_path, unique_name("dst-"),
-                            use_src_user_id=True)
+    dst_run_id = _roundtrip(
+        src, dst, built.run_id, tmp_path, unique_name("dst-"), use_src_user_id=True
+    )
 
     id_map = _assert_same_run(src, built.run_id, dst, dst_run_id)
     [src_model] = built.model_ids
@@ -106,21 +113,32 @@ def test_import_run_reproduces_every_field(src, dst, unique_name, tmp_path, stat
 
 def test_import_run_keeps_killed_status_and_times(src, dst, unique_name, tmp_path):
     exp_id = builders.experiment(src, unique_name("src-"))
-    built = builders.make_run(src, exp_id, status="KILLED", start_time=1_600_000_000_123,
-                              end_time=1_600_000_999_456, logged_model=False,
-                              classic_model=False)
+    built = builders.make_run(
+        src,
+        exp_id,
+        status="KILLED",
+        start_time=1_600_000_000_123,
+        end_time=1_600_000_999_456,
+        logged_model=False,
+        classic_model=False,
+    )
 
-    dst_run_id = _roundtrip(src, dst, built.run_id, tmp_path, unique_name("dst-"),
-                            use_src_user_id=True)
+    dst_run_id = _roundtrip(
+        src, dst, built.run_id, tmp_path, unique_name("dst-"), use_src_user_id=True
+    )
 
     info = dst.client.get_run(dst_run_id).info
-    assert (info.status, info.start_time, info.end_time) == ("KILLED", 1_600_000_000_123,
-                                                             1_600_000_999_456)
+    assert (info.status, info.start_time, info.end_time) == (
+        "KILLED",
+        1_600_000_000_123,
+        1_600_000_999_456,
+    )
     _assert_same_run(src, built.run_id, dst, dst_run_id)
 
 
-def test_import_run_gives_the_run_to_the_importing_user_unless_asked(src, dst, unique_name,
-                                                                     tmp_path):
+def test_import_run_gives_the_run_to_the_importing_user_unless_asked(
+    src, dst, unique_name, tmp_path
+):
     exp_id = builders.experiment(src, unique_name("src-"))
     built = builders.make_run(src, exp_id, user="carol@example.com", logged_model=False)
 
@@ -130,17 +148,20 @@ def test_import_run_gives_the_run_to_the_importing_user_unless_asked(src, dst, u
     run = dst.client.get_run(dst_run_id)
     assert run.info.user_id == me
     assert run.data.tags[SOURCE_USER] == "carol@example.com"
-    _assert_same_run(src, built.run_id, dst, dst_run_id, expected_user=me,
-                     allowed_tags={SOURCE_USER})
+    _assert_same_run(
+        src, built.run_id, dst, dst_run_id, expected_user=me, allowed_tags={SOURCE_USER}
+    )
 
 
 def test_import_run_with_src_user_id_keeps_the_source_user(src, dst, unique_name, tmp_path):
     exp_id = builders.experiment(src, unique_name("src-"))
-    built = builders.make_run(src, exp_id, user="dave@example.com", logged_model=False,
-                              classic_model=False)
+    built = builders.make_run(
+        src, exp_id, user="dave@example.com", logged_model=False, classic_model=False
+    )
 
-    dst_run_id = _roundtrip(src, dst, built.run_id, tmp_path, unique_name("dst-"),
-                            use_src_user_id=True)
+    dst_run_id = _roundtrip(
+        src, dst, built.run_id, tmp_path, unique_name("dst-"), use_src_user_id=True
+    )
 
     run = dst.client.get_run(dst_run_id)
     assert run.info.user_id == "dave@example.com"
@@ -150,51 +171,65 @@ def test_import_run_with_src_user_id_keeps_the_source_user(src, dst, unique_name
 
 # Metric history ---------------------------------------------------------------------------------
 
+
 def test_import_run_keeps_full_metric_history_beyond_one_batch(src, dst, unique_name, tmp_path):
     exp_id = builders.experiment(src, unique_name("src-"))
-    built = builders.make_run(src, exp_id, metric_keys=3, steps=40, logged_model=False,
-                              classic_model=False)
+    built = builders.make_run(
+        src, exp_id, metric_keys=3, steps=40, logged_model=False, classic_model=False
+    )
     # 2500 points of one key, with irregular steps and timestamps (and repeated steps), so
     # that the import needs several log_batch calls for a single key.
-    long_history = [Metric("loss", (i % 97) / 7.0, 1_700_000_000_000 + 37 * i + (i % 5),
-                           i // 2 if i % 3 else i) for i in range(2500)]
+    long_history = [
+        Metric("loss", (i % 97) / 7.0, 1_700_000_000_000 + 37 * i + (i % 5), i // 2 if i % 3 else i)
+        for i in range(2500)
+    ]
     src.client.log_batch(built.run_id, metrics=long_history)
 
-    dst_run_id = _roundtrip(src, dst, built.run_id, tmp_path, unique_name("dst-"),
-                            use_src_user_id=True)
+    dst_run_id = _roundtrip(
+        src, dst, built.run_id, tmp_path, unique_name("dst-"), use_src_user_id=True
+    )
 
     history = dst.client.get_metric_history(dst_run_id, "loss")
     assert sorted((m.step, m.timestamp, m.value) for m in history) == sorted(
-        (m.step, m.timestamp, m.value) for m in long_history)
+        (m.step, m.timestamp, m.value) for m in long_history
+    )
     assert set(dst.client.get_run(dst_run_id).data.metrics) == {
-        "loss", "metric_0", "metric_1", "metric_2"}
+        "loss",
+        "metric_0",
+        "metric_1",
+        "metric_2",
+    }
     _assert_same_run(src, built.run_id, dst, dst_run_id)
 
 
 def test_export_run_writes_every_metric_point(src, unique_name, tmp_path):
     exp_id = builders.experiment(src, unique_name("src-"))
-    built = builders.make_run(src, exp_id, metric_keys=4, steps=30, logged_model=False,
-                              classic_model=False)
+    built = builders.make_run(
+        src, exp_id, metric_keys=4, steps=30, logged_model=False, classic_model=False
+    )
 
     _export(src, built.run_id, tmp_path / "run")
 
     document = json.loads((tmp_path / "run" / "run.json").read_text())
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert document["info"]["metrics"]["points"] == len(lines) == 4 * 30
-    points = sorted((p["key"], p["step"], p["timestamp"], p["value"])
-                    for p in map(json.loads, lines))
-    expected = sorted((key, m.step, m.timestamp, m.value)
-                      for key in (f"metric_{k}" for k in range(4))
-                      for m in src.client.get_metric_history(built.run_id, key))
+    points = sorted(
+        (p["key"], p["step"], p["timestamp"], p["value"]) for p in map(json.loads, lines)
+    )
+    expected = sorted(
+        (key, m.step, m.timestamp, m.value)
+        for key in (f"metric_{k}" for k in range(4))
+        for m in src.client.get_metric_history(built.run_id, key)
+    )
     assert points == expected
 
 
-def test_export_into_a_used_directory_replaces_the_previous_export(src, dst, unique_name,
-                                                                  tmp_path):
+def test_export_into_a_used_directory_replaces_the_previous_export(src, dst, unique_name, tmp_path):
     exp_id = builders.experiment(src, unique_name("src-"))
     first = builders.make_run(src, exp_id, name="first")
-    second = builders.make_run(src, exp_id, name="second", logged_model=False,
-                               classic_model=False, metric_keys=1, steps=2)
+    second = builders.make_run(
+        src, exp_id, name="second", logged_model=False, classic_model=False, metric_keys=1, steps=2
+    )
     out = tmp_path / "reused"
     _export(src, first.run_id, out)
 
@@ -208,8 +243,8 @@ def test_export_into_a_used_directory_replaces_the_previous_export(src, dst, uni
 
 # Models -----------------------------------------------------------------------------------------
 
-def test_import_run_points_model_outputs_at_the_new_logged_model(src, dst, unique_name,
-                                                                 tmp_path):
+
+def test_import_run_points_model_outputs_at_the_new_logged_model(src, dst, unique_name, tmp_path):
     exp_id = builders.experiment(src, unique_name("src-"))
     built = builders.make_run(src, exp_id, classic_model=False)
 
@@ -224,8 +259,14 @@ def test_import_run_points_model_outputs_at_the_new_logged_model(src, dst, uniqu
     assert model.tags[idmap.SOURCE_MODEL_ID] == src_model
     assert str(model.status) == str(src.client.get_logged_model(src_model).status)
     [metric] = model.metrics
-    assert (metric.key, metric.value, metric.step, metric.run_id, metric.dataset_name,
-            metric.dataset_digest) == ("accuracy", 0.93, 3, dst_run_id, "train-data", "a1b2c3d4")
+    assert (
+        metric.key,
+        metric.value,
+        metric.step,
+        metric.run_id,
+        metric.dataset_name,
+        metric.dataset_digest,
+    ) == ("accuracy", 0.93, 3, dst_run_id, "train-data", "a1b2c3d4")
 
 
 def test_import_run_rewrites_mlmodel_files_to_the_new_ids(src, dst, unique_name, tmp_path):
@@ -242,19 +283,25 @@ def test_import_run_rewrites_mlmodel_files_to_the_new_ids(src, dst, unique_name,
     model = dst.client.get_logged_model(output.model_id)
     logged = yaml.safe_load(artifact_tree(dst.artifact_repo(model.artifact_location))["MLmodel"])
     assert (logged["run_id"], logged["model_id"]) == (dst_run_id, model.model_id)
-    src_logged = yaml.safe_load(artifact_tree(src.artifact_repo(
-        src.client.get_logged_model(built.model_ids[0]).artifact_location))["MLmodel"])
+    src_logged = yaml.safe_load(
+        artifact_tree(
+            src.artifact_repo(src.client.get_logged_model(built.model_ids[0]).artifact_location)
+        )["MLmodel"]
+    )
     assert {k: v for k, v in logged.items() if k not in ("run_id", "model_id")} == {
-        k: v for k, v in src_logged.items() if k not in ("run_id", "model_id")}
+        k: v for k, v in src_logged.items() if k not in ("run_id", "model_id")
+    }
 
 
-def test_import_run_with_mlmodel_fix_false_leaves_mlmodel_files_unchanged(src, dst,
-                                                                          unique_name, tmp_path):
+def test_import_run_with_mlmodel_fix_false_leaves_mlmodel_files_unchanged(
+    src, dst, unique_name, tmp_path
+):
     exp_id = builders.experiment(src, unique_name("src-"))
     built = builders.make_run(src, exp_id)
 
-    dst_run_id = _roundtrip(src, dst, built.run_id, tmp_path, unique_name("dst-"),
-                            mlmodel_fix=False)
+    dst_run_id = _roundtrip(
+        src, dst, built.run_id, tmp_path, unique_name("dst-"), mlmodel_fix=False
+    )
 
     src_files = artifact_tree(src.artifact_repo(src.client.get_run(built.run_id).info.artifact_uri))
     dst_files = artifact_tree(dst.artifact_repo(dst.client.get_run(dst_run_id).info.artifact_uri))
@@ -263,24 +310,33 @@ def test_import_run_with_mlmodel_fix_false_leaves_mlmodel_files_unchanged(src, d
     src_model = src.client.get_logged_model(built.model_ids[0])
     dst_model = dst.client.get_logged_model(output.model_id)
     assert artifact_tree(dst.artifact_repo(dst_model.artifact_location)) == artifact_tree(
-        src.artifact_repo(src_model.artifact_location))
+        src.artifact_repo(src_model.artifact_location)
+    )
 
 
 # Nested runs ------------------------------------------------------------------------------------
 
-def test_child_imported_after_its_parent_points_to_the_imported_parent(src, dst, unique_name,
-                                                                       tmp_path):
+
+def test_child_imported_after_its_parent_points_to_the_imported_parent(
+    src, dst, unique_name, tmp_path
+):
     exp_id = builders.experiment(src, unique_name("src-"))
-    parent = builders.make_run(src, exp_id, name="parent", logged_model=False,
-                               classic_model=False)
-    child = builders.make_run(src, exp_id, name="child", parent_run_id=parent.run_id,
-                              logged_model=False, classic_model=False)
+    parent = builders.make_run(src, exp_id, name="parent", logged_model=False, classic_model=False)
+    child = builders.make_run(
+        src,
+        exp_id,
+        name="child",
+        parent_run_id=parent.run_id,
+        logged_model=False,
+        classic_model=False,
+    )
     dst_exp = unique_name("dst-")
 
     dst_parent = _roundtrip(src, dst, parent.run_id, tmp_path, dst_exp, use_src_user_id=True)
     _export(src, child.run_id, tmp_path / "child")
-    report = api.import_run(tmp_path / "child", dst_exp, tracking_uri=dst.tracking_uri,
-                            use_src_user_id=True)
+    report = api.import_run(
+        tmp_path / "child", dst_exp, tracking_uri=dst.tracking_uri, use_src_user_id=True
+    )
 
     [outcome] = report.find("run", "imported")
     tags = dst.client.get_run(outcome.destination_id).data.tags
@@ -290,20 +346,26 @@ def test_child_imported_after_its_parent_points_to_the_imported_parent(src, dst,
     _assert_same_run(src, child.run_id, dst, outcome.destination_id, parent=dst_parent)
 
 
-def test_child_imported_before_its_parent_is_linked_when_the_parent_arrives(src, dst,
-                                                                            unique_name,
-                                                                            tmp_path):
+def test_child_imported_before_its_parent_is_linked_when_the_parent_arrives(
+    src, dst, unique_name, tmp_path
+):
     exp_id = builders.experiment(src, unique_name("src-"))
-    parent = builders.make_run(src, exp_id, name="parent", logged_model=False,
-                               classic_model=False)
-    child = builders.make_run(src, exp_id, name="child", parent_run_id=parent.run_id,
-                              logged_model=False, classic_model=False)
+    parent = builders.make_run(src, exp_id, name="parent", logged_model=False, classic_model=False)
+    child = builders.make_run(
+        src,
+        exp_id,
+        name="child",
+        parent_run_id=parent.run_id,
+        logged_model=False,
+        classic_model=False,
+    )
     dst_exp = unique_name("dst-")
     _export(src, child.run_id, tmp_path / "child")
     _export(src, parent.run_id, tmp_path / "parent")
 
-    child_report = api.import_run(tmp_path / "child", dst_exp, tracking_uri=dst.tracking_uri,
-                                  use_src_user_id=True)
+    child_report = api.import_run(
+        tmp_path / "child", dst_exp, tracking_uri=dst.tracking_uri, use_src_user_id=True
+    )
     [outcome] = child_report.find("run", "imported")
     waiting = dst.client.get_run(outcome.destination_id).data.tags
     dst_parent = _import(dst, tmp_path / "parent", dst_exp, use_src_user_id=True)
@@ -320,6 +382,7 @@ def test_child_imported_before_its_parent_is_linked_when_the_parent_arrives(src,
 
 # Deleted runs -----------------------------------------------------------------------------------
 
+
 def test_deleted_run_exports_marked_deleted_and_imports_deleted(src, dst, unique_name, tmp_path):
     exp_id = builders.experiment(src, unique_name("src-"))
     built = builders.make_run(src, exp_id, deleted=True)
@@ -335,16 +398,19 @@ def test_deleted_run_exports_marked_deleted_and_imports_deleted(src, dst, unique
 
 # Source tags and provenance ---------------------------------------------------------------------
 
+
 def test_import_source_tags_record_source_info_and_provenance_without_credentials(
-        src, dst, src_server, unique_name, tmp_path):
+    src, dst, src_server, unique_name, tmp_path
+):
     exp_id = builders.experiment(src, unique_name("src-"))
     built = builders.make_run(src, exp_id, logged_model=False, classic_model=False)
     host = src_server.url.removeprefix("http://")
     with_credentials = f"http://migrator:s3cr3t-pw@{host}"
 
     api.export_run(built.run_id, tmp_path / "run", tracking_uri=with_credentials)
-    dst_run_id = _import(dst, tmp_path / "run", unique_name("dst-"), use_src_user_id=True,
-                         import_source_tags=True)
+    dst_run_id = _import(
+        dst, tmp_path / "run", unique_name("dst-"), use_src_user_id=True, import_source_tags=True
+    )
 
     written = (tmp_path / "run" / "run.json").read_text()
     assert "s3cr3t-pw" not in written and "migrator" not in written
@@ -353,15 +419,26 @@ def test_import_source_tags_record_source_info_and_provenance_without_credential
     tags = dst.client.get_run(dst_run_id).data.tags
     source_tags = {k: v for k, v in tags.items() if k.startswith(idmap.PREFIX + "source.")}
     assert source_tags.pop(idmap.SOURCE_RUN_ID) == built.run_id
-    assert {k[len(SOURCE_INFO_PREFIX):]: v for k, v in source_tags.items()
-            if k.startswith(SOURCE_INFO_PREFIX)} == {
-        "run_id": info.run_id, "experiment_id": info.experiment_id, "user_id": info.user_id,
-        "status": info.status, "start_time": str(info.start_time),
-        "end_time": str(info.end_time), "lifecycle_stage": info.lifecycle_stage,
-        "artifact_uri": info.artifact_uri, "run_name": info.run_name,
+    assert {
+        k[len(SOURCE_INFO_PREFIX) :]: v
+        for k, v in source_tags.items()
+        if k.startswith(SOURCE_INFO_PREFIX)
+    } == {
+        "run_id": info.run_id,
+        "experiment_id": info.experiment_id,
+        "user_id": info.user_id,
+        "status": info.status,
+        "start_time": str(info.start_time),
+        "end_time": str(info.end_time),
+        "lifecycle_stage": info.lifecycle_stage,
+        "artifact_uri": info.artifact_uri,
+        "run_name": info.run_name,
     }
-    export_tags = {k[len(SOURCE_EXPORT_PREFIX):]: v for k, v in source_tags.items()
-                   if k.startswith(SOURCE_EXPORT_PREFIX)}
+    export_tags = {
+        k[len(SOURCE_EXPORT_PREFIX) :]: v
+        for k, v in source_tags.items()
+        if k.startswith(SOURCE_EXPORT_PREFIX)
+    }
     assert export_tags["mlflow_tracking_uri"] == src_server.url
     assert set(export_tags) == {"mlflow_version", "mlflow_tracking_uri", "export_time"}
     assert not any("s3cr3t-pw" in v for v in tags.values())
@@ -370,40 +447,64 @@ def test_import_source_tags_record_source_info_and_provenance_without_credential
 
 # Awkward but legal content ----------------------------------------------------------------------
 
+
 def test_import_run_keeps_special_metric_values_and_keys(src, dst, unique_name, tmp_path):
     exp_id = builders.experiment(src, unique_name("src-"))
-    built = builders.make_run(src, exp_id, metric_keys=0, logged_model=False,
-                              classic_model=False)
-    values = [float("nan"), float("inf"), float("-inf"), -0.0, 1e-300, 1.7976931348623157e308,
-              0.1 + 0.2]
-    src.client.log_batch(built.run_id, metrics=[
-        Metric(key, value, 1_700_000_000_000 + i, i)
-        for key in ("train/loss", "val loss", "acc.top-1") for i, value in enumerate(values)])
+    built = builders.make_run(src, exp_id, metric_keys=0, logged_model=False, classic_model=False)
+    values = [
+        float("nan"),
+        float("inf"),
+        float("-inf"),
+        -0.0,
+        1e-300,
+        1.7976931348623157e308,
+        0.1 + 0.2,
+    ]
+    src.client.log_batch(
+        built.run_id,
+        metrics=[
+            Metric(key, value, 1_700_000_000_000 + i, i)
+            for key in ("train/loss", "val loss", "acc.top-1")
+            for i, value in enumerate(values)
+        ],
+    )
 
-    dst_run_id = _roundtrip(src, dst, built.run_id, tmp_path, unique_name("dst-"),
-                            use_src_user_id=True)
+    dst_run_id = _roundtrip(
+        src, dst, built.run_id, tmp_path, unique_name("dst-"), use_src_user_id=True
+    )
 
     # Compared with what the source shows (its store keeps infinities as +-max float), by repr
     # so that NaN equals NaN and -0.0 differs from 0.0.
     for key in ("train/loss", "val loss", "acc.top-1"):
         copied, original = (
-            [(m.step, m.timestamp, repr(m.value))
-             for m in sorted(side.client.get_metric_history(run_id, key), key=lambda m: m.step)]
-            for side, run_id in ((dst, dst_run_id), (src, built.run_id)))
+            [
+                (m.step, m.timestamp, repr(m.value))
+                for m in sorted(side.client.get_metric_history(run_id, key), key=lambda m: m.step)
+            ]
+            for side, run_id in ((dst, dst_run_id), (src, built.run_id))
+        )
         assert copied == original
         assert len(copied) == len(values) and copied[0][2] == "nan"
 
 
 def test_import_run_keeps_hundreds_of_params_and_tags(src, dst, unique_name, tmp_path):
     exp_id = builders.experiment(src, unique_name("src-"))
-    built = builders.make_run(src, exp_id, metric_keys=1, steps=1, logged_model=False,
-                              classic_model=False,
-                              extra_tags={f"tag_{i:03}": f"t{i}" for i in range(230)})
-    src.client.log_batch(built.run_id, params=[
-        Param(f"param_{i:03}", "" if i == 7 else f"v{i}") for i in range(250)])
+    built = builders.make_run(
+        src,
+        exp_id,
+        metric_keys=1,
+        steps=1,
+        logged_model=False,
+        classic_model=False,
+        extra_tags={f"tag_{i:03}": f"t{i}" for i in range(230)},
+    )
+    src.client.log_batch(
+        built.run_id, params=[Param(f"param_{i:03}", "" if i == 7 else f"v{i}") for i in range(250)]
+    )
 
-    dst_run_id = _roundtrip(src, dst, built.run_id, tmp_path, unique_name("dst-"),
-                            use_src_user_id=True)
+    dst_run_id = _roundtrip(
+        src, dst, built.run_id, tmp_path, unique_name("dst-"), use_src_user_id=True
+    )
 
     data = dst.client.get_run(dst_run_id).data
     assert len([k for k in data.params if k.startswith("param_")]) == 250
@@ -412,34 +513,47 @@ def test_import_run_keeps_hundreds_of_params_and_tags(src, dst, unique_name, tmp
     _assert_same_run(src, built.run_id, dst, dst_run_id)
 
 
-def test_import_run_keeps_artifact_names_with_spaces_unicode_and_symbols(src, dst, unique_name,
-                                                                         tmp_path):
+def test_import_run_keeps_artifact_names_with_spaces_unicode_and_symbols(
+    src, dst, unique_name, tmp_path
+):
     exp_id = builders.experiment(src, unique_name("src-"))
-    built = builders.make_run(src, exp_id, metric_keys=0, logged_model=False,
-                              classic_model=False)
+    built = builders.make_run(src, exp_id, metric_keys=0, logged_model=False, classic_model=False)
     local = tmp_path / "odd"
     (local / "dir with space" / "ünïcödé").mkdir(parents=True)
     # ('#' and '?' are left out: MLflow's proxied upload already cuts a name there.)
-    names = ["dir with space/file 1.txt", "dir with space/ünïcödé/naïve 100%.json",
-             "a+b=c&d.csv", "semi;colon's [x].txt", "~tilde@at,comma.txt"]
+    names = [
+        "dir with space/file 1.txt",
+        "dir with space/ünïcödé/naïve 100%.json",
+        "a+b=c&d.csv",
+        "semi;colon's [x].txt",
+        "~tilde@at,comma.txt",
+    ]
     for i, name in enumerate(names):
         (local / name).write_text(f"content {i} ✓")
     src.client.log_artifacts(built.run_id, str(local), "odd")
 
     dst_run_id = _roundtrip(src, dst, built.run_id, tmp_path, unique_name("dst-"))
 
-    files = artifact_tree(dst.artifact_repo(dst.client.get_run(dst_run_id).info.artifact_uri),
-                          "odd")
+    files = artifact_tree(
+        dst.artifact_repo(dst.client.get_run(dst_run_id).info.artifact_uri), "odd"
+    )
     assert files == {f"odd/{name}": f"content {i} ✓".encode() for i, name in enumerate(names)}
 
 
 def test_deleted_child_imported_before_its_parent_is_linked_and_stays_deleted(
-        src, dst, unique_name, tmp_path):
+    src, dst, unique_name, tmp_path
+):
     exp_id = builders.experiment(src, unique_name("src-"))
-    parent = builders.make_run(src, exp_id, name="parent", logged_model=False,
-                               classic_model=False)
-    child = builders.make_run(src, exp_id, name="child", parent_run_id=parent.run_id,
-                              logged_model=False, classic_model=False, deleted=True)
+    parent = builders.make_run(src, exp_id, name="parent", logged_model=False, classic_model=False)
+    child = builders.make_run(
+        src,
+        exp_id,
+        name="child",
+        parent_run_id=parent.run_id,
+        logged_model=False,
+        classic_model=False,
+        deleted=True,
+    )
     dst_exp = unique_name("dst-")
 
     dst_child = _roundtrip(src, dst, child.run_id, tmp_path, dst_exp, use_src_user_id=True)
@@ -454,14 +568,16 @@ def test_deleted_child_imported_before_its_parent_is_linked_and_stays_deleted(
 
 # Plain sqlite stores (no server) ----------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_import_run_between_sqlite_stores_reproduces_every_field(sqlite_endpoint, tmp_path):
     src, dst = sqlite_endpoint("src"), sqlite_endpoint("dst")
     exp_id = builders.experiment(src, "sqlite-source")
     built = builders.make_run(src, exp_id, status="KILLED", metric_keys=2, steps=1200)
 
-    dst_run_id = _roundtrip(src, dst, built.run_id, tmp_path, "sqlite-destination",
-                            use_src_user_id=True)
+    dst_run_id = _roundtrip(
+        src, dst, built.run_id, tmp_path, "sqlite-destination", use_src_user_id=True
+    )
 
     id_map = _assert_same_run(src, built.run_id, dst, dst_run_id)
     [src_model] = built.model_ids

@@ -16,8 +16,9 @@ from mlflow_migrate_plugin.transfer.mlmodel import MLmodelRewriter, is_mlmodel, 
 
 def test_engine_runs_every_task_of_every_stream_and_returns_their_results():
     with Engine(4) as engine:
-        results = engine.run((lambda i=i: i for i in range(50)),
-                             (lambda i=i: -i for i in range(1, 20)), [])
+        results = engine.run(
+            (lambda i=i: i for i in range(50)), (lambda i=i: -i for i in range(1, 20)), []
+        )
 
     assert sorted(results) == sorted([*range(50), *(-i for i in range(1, 20))])
 
@@ -31,11 +32,12 @@ def test_engine_with_no_tasks_returns_nothing():
 def test_engine_interleaves_streams_so_none_waits_for_another():
     order = []
     with Engine(1) as engine:
-        engine.run((lambda i=i: order.append(("a", i)) for i in range(3)),
-                   (lambda i=i: order.append(("b", i)) for i in range(5)))
+        engine.run(
+            (lambda i=i: order.append(("a", i)) for i in range(3)),
+            (lambda i=i: order.append(("b", i)) for i in range(5)),
+        )
 
-    assert order == [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("b", 2), ("b", 3),
-                     ("b", 4)]
+    assert order == [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("b", 2), ("b", 3), ("b", 4)]
 
 
 def test_engine_keeps_at_most_twice_the_workers_in_flight():
@@ -115,8 +117,9 @@ def test_engine_needs_at_least_one_worker():
 
 def test_counter_adds_from_many_threads():
     counter = Counter()
-    threads = [threading.Thread(target=lambda: [counter.add(1) for _ in range(1000)])
-               for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: [counter.add(1) for _ in range(1000)]) for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -150,7 +153,8 @@ def test_rewrite_ids_maps_run_and_model_ids_and_keeps_everything_else():
     doc, old = yaml.safe_load(new), yaml.safe_load(MLMODEL)
     assert (doc["run_id"], doc["model_id"]) == ("dest-run", "m-dest")
     assert {k: v for k, v in doc.items() if k not in ("run_id", "model_id")} == {
-        k: v for k, v in old.items() if k not in ("run_id", "model_id")}
+        k: v for k, v in old.items() if k not in ("run_id", "model_id")
+    }
     assert list(doc) == list(old)  # key order kept
     assert "modèle ✓" in new
 
@@ -161,16 +165,25 @@ def test_rewrite_ids_changes_only_the_ids_it_knows():
     assert (doc["run_id"], doc["model_id"]) == ("dest-run", "m-source")
 
 
-@pytest.mark.parametrize("text", [
-    MLMODEL.replace("run_id: source-run", "run_id: unrelated"),
-    "run_id: source-run\n".replace("source-run", "dest-run"),
-    "not: [valid yaml",
-    "- a list\n- not a mapping\n",
-    "",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        MLMODEL.replace("run_id: source-run", "run_id: unrelated"),
+        "run_id: source-run\n".replace("source-run", "dest-run"),
+        "not: [valid yaml",
+        "- a list\n- not a mapping\n",
+        "",
+    ],
+)
 def test_rewrite_ids_returns_none_when_nothing_changes(text):
-    assert rewrite_ids(text.replace("m-source", "m-unmapped"), {"source-run": "dest-run"},
-                       {"m-source": "m-dest"}) is None
+    assert (
+        rewrite_ids(
+            text.replace("m-source", "m-unmapped"),
+            {"source-run": "dest-run"},
+            {"m-source": "m-dest"},
+        )
+        is None
+    )
 
 
 def test_rewrite_ids_leaves_a_null_model_id_alone():

@@ -10,35 +10,56 @@ from .group import migrate
 from .options import bool_option, common_options, text_option
 from .progress import CliProgress, print_summary
 
-_URI_HELP = ("{side} tracking URI (default: $MLFLOW_TRACKING_URI). For two servers with "
-             "different basic-auth users, put each one's credentials in its URI: "
-             "http://user:password@host:port.")
+_URI_HELP = (
+    "{side} tracking URI (default: $MLFLOW_TRACKING_URI). For two servers with "
+    "different basic-auth users, put each one's credentials in its URI: "
+    "http://user:password@host:port."
+)
 
 
 def keep_export_dir_option(fn):
     return text_option(
         "--keep-export-dir",
         help="Export into this directory and leave it there for inspection (by default a "
-             "temporary directory is used and removed, on success and on failure).",
+        "temporary directory is used and removed, on success and on failure).",
     )(fn)
 
 
 @migrate.command("copy-run")
 @text_option("--run-id", required=True, help="Source run ID.")
-@text_option("--experiment-name", required=True,
-             help="Destination experiment name; created if it does not exist.")
+@text_option(
+    "--experiment-name",
+    required=True,
+    help="Destination experiment name; created if it does not exist.",
+)
 @text_option("--src-mlflow-uri", help=_URI_HELP.format(side="Source"))
 @text_option("--dst-mlflow-uri", help=_URI_HELP.format(side="Destination"))
-@bool_option("--import-source-tags", help="Also record the source run's info and provenance as "
-             "'mlflow_migrate.source.*' tags.")
-@bool_option("--use-src-user-id", help="Set the destination run's user to the source run's "
-             "user (open-source MLflow only).")
-@bool_option("--mlmodel-fix", default=True, help="Rewrite run_id and model_id in MLmodel files "
-             "to the destination's new ids.")
+@bool_option(
+    "--import-source-tags",
+    help="Also record the source run's info and provenance as 'mlflow_migrate.source.*' tags.",
+)
+@bool_option(
+    "--use-src-user-id",
+    help="Set the destination run's user to the source run's user (open-source MLflow only).",
+)
+@bool_option(
+    "--mlmodel-fix",
+    default=True,
+    help="Rewrite run_id and model_id in MLmodel files to the destination's new ids.",
+)
 @keep_export_dir_option
 @common_options
-def copy_run(run_id, experiment_name, src_mlflow_uri, dst_mlflow_uri, import_source_tags,
-             use_src_user_id, mlmodel_fix, keep_export_dir, workers):
+def copy_run(
+    run_id,
+    experiment_name,
+    src_mlflow_uri,
+    dst_mlflow_uri,
+    import_source_tags,
+    use_src_user_id,
+    mlmodel_fix,
+    keep_export_dir,
+    workers,
+):
     """Copy a run, within one tracking server or from one to another: the same export and import
     as export-run + import-run, through a temporary directory. Everything import-run keeps is
     kept; a rerun skips the run already copied."""
@@ -46,47 +67,86 @@ def copy_run(run_id, experiment_name, src_mlflow_uri, dst_mlflow_uri, import_sou
 
     started = time.monotonic()
     report = api.copy_run(
-        run_id, experiment_name, src_mlflow_uri=src_mlflow_uri, dst_mlflow_uri=dst_mlflow_uri,
-        import_source_tags=import_source_tags, use_src_user_id=use_src_user_id,
-        mlmodel_fix=mlmodel_fix, keep_export_dir=keep_export_dir, workers=workers,
+        run_id,
+        experiment_name,
+        src_mlflow_uri=src_mlflow_uri,
+        dst_mlflow_uri=dst_mlflow_uri,
+        import_source_tags=import_source_tags,
+        use_src_user_id=use_src_user_id,
+        mlmodel_fix=mlmodel_fix,
+        keep_export_dir=keep_export_dir,
+        workers=workers,
         progress=CliProgress(),
     )
     for outcome in report.find("run"):
         if outcome.status in ("imported", "skipped"):
             verb = "Copied" if outcome.status == "imported" else "Skipped (already copied)"
-            click.echo(f"{verb} run {run_id} to {outcome.destination_id} "
-                       f"in experiment '{experiment_name}'")
+            click.echo(
+                f"{verb} run {run_id} to {outcome.destination_id} in experiment '{experiment_name}'"
+            )
     print_summary(report, started)
 
 
 @migrate.command("copy-model-version")
 @text_option("--src-model", required=True, help="Source registered model name.")
 @text_option("--src-version", required=True, help="Source version number.")
-@text_option("--dst-model", required=True, help="Destination registered model name; created "
-             "(with the source model's description and tags) if it does not exist.")
-@text_option("--src-registry-uri", help="Source model registry URI (default: "
-             "$MLFLOW_REGISTRY_URI, else derived from the tracking URI).")
+@text_option(
+    "--dst-model",
+    required=True,
+    help="Destination registered model name; created "
+    "(with the source model's description and tags) if it does not exist.",
+)
+@text_option(
+    "--src-registry-uri",
+    help="Source model registry URI (default: "
+    "$MLFLOW_REGISTRY_URI, else derived from the tracking URI).",
+)
 @text_option("--dst-registry-uri", help="Destination model registry URI (default as above).")
-@text_option("--src-mlflow-uri", help="Source tracking URI. Default: derived from "
-             "--src-registry-uri (databricks-uc -> databricks), else $MLFLOW_TRACKING_URI.")
+@text_option(
+    "--src-mlflow-uri",
+    help="Source tracking URI. Default: derived from "
+    "--src-registry-uri (databricks-uc -> databricks), else $MLFLOW_TRACKING_URI.",
+)
 @text_option("--dst-mlflow-uri", help="Destination tracking URI (default as above).")
-@text_option("--dst-experiment-name", help="Deep copy: copy the version's run (and "
-             "LoggedModel) into this destination experiment and point the new version at the "
-             "copy. Without it the copy is shallow: the new version points at the source run, "
-             "which needs source and destination on one tracking server.")
-@bool_option("--copy-permissions", help="Copy the model's Databricks permissions (workspace "
-             "ACL or Unity Catalog grants; Databricks on both sides).")
-@bool_option("--copy-stages-and-aliases", help="Give the new version the source version's "
-             "stage and aliases.")
-@bool_option("--copy-lineage-tags", help="Tag the new version with where it came from: "
-             "'mlflow_migrate.lineage.source_model', '.source_version', '.source_run_id', "
-             "'.source_tracking_uri', '.source_registry_uri' (without credentials) and "
-             "'.source_user_id'.")
+@text_option(
+    "--dst-experiment-name",
+    help="Deep copy: copy the version's run (and "
+    "LoggedModel) into this destination experiment and point the new version at the "
+    "copy. Without it the copy is shallow: the new version points at the source run, "
+    "which needs source and destination on one tracking server.",
+)
+@bool_option(
+    "--copy-permissions",
+    help="Copy the model's Databricks permissions (workspace "
+    "ACL or Unity Catalog grants; Databricks on both sides).",
+)
+@bool_option(
+    "--copy-stages-and-aliases", help="Give the new version the source version's stage and aliases."
+)
+@bool_option(
+    "--copy-lineage-tags",
+    help="Tag the new version with where it came from: "
+    "'mlflow_migrate.lineage.source_model', '.source_version', '.source_run_id', "
+    "'.source_tracking_uri', '.source_registry_uri' (without credentials) and "
+    "'.source_user_id'.",
+)
 @keep_export_dir_option
 @common_options
-def copy_model_version(src_model, src_version, dst_model, src_registry_uri, dst_registry_uri,
-                       src_mlflow_uri, dst_mlflow_uri, dst_experiment_name, copy_permissions,
-                       copy_stages_and_aliases, copy_lineage_tags, keep_export_dir, workers):
+def copy_model_version(
+    src_model,
+    src_version,
+    dst_model,
+    src_registry_uri,
+    dst_registry_uri,
+    src_mlflow_uri,
+    dst_mlflow_uri,
+    dst_experiment_name,
+    copy_permissions,
+    copy_stages_and_aliases,
+    copy_lineage_tags,
+    keep_export_dir,
+    workers,
+):
     """Copy a model version to a new version of another (or the same) registered model, within
     one registry or between two. Deep with --dst-experiment-name (the run and LoggedModel are
     copied, the new version points at the copies), shallow without. The version number is kept
@@ -95,17 +155,27 @@ def copy_model_version(src_model, src_version, dst_model, src_registry_uri, dst_
 
     started = time.monotonic()
     report = api.copy_model_version(
-        src_model, src_version, dst_model, dst_experiment_name=dst_experiment_name,
-        src_registry_uri=src_registry_uri, dst_registry_uri=dst_registry_uri,
-        src_mlflow_uri=src_mlflow_uri, dst_mlflow_uri=dst_mlflow_uri,
-        copy_permissions=copy_permissions, copy_stages_and_aliases=copy_stages_and_aliases,
-        copy_lineage_tags=copy_lineage_tags, keep_export_dir=keep_export_dir, workers=workers,
+        src_model,
+        src_version,
+        dst_model,
+        dst_experiment_name=dst_experiment_name,
+        src_registry_uri=src_registry_uri,
+        dst_registry_uri=dst_registry_uri,
+        src_mlflow_uri=src_mlflow_uri,
+        dst_mlflow_uri=dst_mlflow_uri,
+        copy_permissions=copy_permissions,
+        copy_stages_and_aliases=copy_stages_and_aliases,
+        copy_lineage_tags=copy_lineage_tags,
+        keep_export_dir=keep_export_dir,
+        workers=workers,
         progress=CliProgress(),
     )
     kind = "deep" if dst_experiment_name else "shallow"
     for outcome in report.find("model_version"):
         if outcome.status in ("imported", "skipped"):
             verb = "Copied" if outcome.status == "imported" else "Skipped (already copied)"
-            click.echo(f"{verb} ({kind}) version {src_version} of '{src_model}' to version "
-                       f"{outcome.destination_id} of '{dst_model}'")
+            click.echo(
+                f"{verb} ({kind}) version {src_version} of '{src_model}' to version "
+                f"{outcome.destination_id} of '{dst_model}'"
+            )
     print_summary(report, started)

@@ -29,26 +29,50 @@ def _exit_on_failure(report) -> None:
 
 @migrate.command("export-experiment")
 @text_option("--experiment", required=True, help="Experiment name or ID.")
-@text_option("--output-dir", required=True, help="Output directory. Gets experiment.json, a "
-             "folder runs/<run_id>/ per run and logged_models/ for the experiment's own "
-             "LoggedModels.")
-@text_option("--run-ids", help="Export only these runs (comma separated IDs). Default: every "
-             "run of the experiment.")
-@bool_option("--export-permissions", help="Export the experiment's Databricks permissions "
-             "(Databricks source only).")
-@text_option("--run-start-time", help="Only export runs that started on or after this UTC date "
-             "(inclusive). Format: YYYY-MM-DD.")
-@bool_option("--export-deleted-runs", help="Also export deleted runs; they are deleted again "
-             "on import.")
-@bool_option("--check-nested-runs", help="With --run-ids: also export every run nested below a "
-             "listed run (children, grandchildren, ...), found by their mlflow.parentRunId "
-             "tag.")
+@text_option(
+    "--output-dir",
+    required=True,
+    help="Output directory. Gets experiment.json, a "
+    "folder runs/<run_id>/ per run and logged_models/ for the experiment's own "
+    "LoggedModels.",
+)
+@text_option(
+    "--run-ids",
+    help="Export only these runs (comma separated IDs). Default: every run of the experiment.",
+)
+@bool_option(
+    "--export-permissions",
+    help="Export the experiment's Databricks permissions (Databricks source only).",
+)
+@text_option(
+    "--run-start-time",
+    help="Only export runs that started on or after this UTC date (inclusive). Format: YYYY-MM-DD.",
+)
+@bool_option(
+    "--export-deleted-runs", help="Also export deleted runs; they are deleted again on import."
+)
+@bool_option(
+    "--check-nested-runs",
+    help="With --run-ids: also export every run nested below a "
+    "listed run (children, grandchildren, ...), found by their mlflow.parentRunId "
+    "tag.",
+)
 @notebook_formats_option
 @tracking_uri_option("source")
 @common_options
-def export_experiment(experiment, output_dir, run_ids, export_permissions, run_start_time,
-                      export_deleted_runs, check_nested_runs, notebook_formats, tracking_uri,
-                      registry_uri, workers):
+def export_experiment(
+    experiment,
+    output_dir,
+    run_ids,
+    export_permissions,
+    run_start_time,
+    export_deleted_runs,
+    check_nested_runs,
+    notebook_formats,
+    tracking_uri,
+    registry_uri,
+    workers,
+):
     """Export an experiment to a directory: experiment.json (the experiment with its tags and
     description, the runs with their parents, runs that failed with the reason) and each run
     as export-run writes it. Runs are exported --workers at a time; a run that fails does not
@@ -57,38 +81,74 @@ def export_experiment(experiment, output_dir, run_ids, export_permissions, run_s
 
     started = time.monotonic()
     report = api.export_experiment(
-        experiment, output_dir, run_ids=split_list(run_ids) or None,
-        run_start_time=run_start_time, export_deleted_runs=export_deleted_runs,
-        check_nested_runs=check_nested_runs, export_permissions=export_permissions,
-        notebook_formats=split_list(notebook_formats), tracking_uri=tracking_uri,
-        workers=workers, progress=CliProgress(),
+        experiment,
+        output_dir,
+        run_ids=split_list(run_ids) or None,
+        run_start_time=run_start_time,
+        export_deleted_runs=export_deleted_runs,
+        check_nested_runs=check_nested_runs,
+        export_permissions=export_permissions,
+        notebook_formats=split_list(notebook_formats),
+        tracking_uri=tracking_uri,
+        workers=workers,
+        progress=CliProgress(),
     )
-    click.echo(f"Exported experiment '{experiment}' to {output_dir}: "
-               f"runs {_run_counts(report, ('exported', 'skipped', 'failed'))}")
+    click.echo(
+        f"Exported experiment '{experiment}' to {output_dir}: "
+        f"runs {_run_counts(report, ('exported', 'skipped', 'failed'))}"
+    )
     print_summary(report, started)
     _exit_on_failure(report)
 
 
 @migrate.command("import-experiment")
-@text_option("--experiment-name", required=True, help="Destination experiment name. Created "
-             "with the source's tags and description if it does not exist; else the runs are "
-             "added to it and its own tags stay as they are.")
-@text_option("--input-dir", required=True, help="Input directory (from export-experiment, or "
-             "from mlflow-export-import, with runs in <dir>/<run_id>/ or <dir>/runs/<run_id>/).")
-@bool_option("--import-permissions", help="Import the experiment's Databricks permissions "
-             "(Databricks destination only).")
-@bool_option("--import-source-tags", help="Also record the source experiment's and runs' info "
-             "(ids, times, users, artifact locations) as 'mlflow_migrate.source.*' tags.")
-@bool_option("--use-src-user-id", help="Set each destination run's user to the source run's "
-             "user. Only open-source MLflow honours it; Databricks takes the user from the "
-             "access token. Without it the importing user owns the runs and the source user is "
-             "kept in tag 'mlflow_migrate.source.user_id'.")
-@text_option("--dst-notebook-dir", help="Databricks workspace folder to import the runs' "
-             "notebooks into (a folder per run ID is added).")
+@text_option(
+    "--experiment-name",
+    required=True,
+    help="Destination experiment name. Created "
+    "with the source's tags and description if it does not exist; else the runs are "
+    "added to it and its own tags stay as they are.",
+)
+@text_option(
+    "--input-dir",
+    required=True,
+    help="Input directory (from export-experiment, or "
+    "from mlflow-export-import, with runs in <dir>/<run_id>/ or <dir>/runs/<run_id>/).",
+)
+@bool_option(
+    "--import-permissions",
+    help="Import the experiment's Databricks permissions (Databricks destination only).",
+)
+@bool_option(
+    "--import-source-tags",
+    help="Also record the source experiment's and runs' info "
+    "(ids, times, users, artifact locations) as 'mlflow_migrate.source.*' tags.",
+)
+@bool_option(
+    "--use-src-user-id",
+    help="Set each destination run's user to the source run's "
+    "user. Only open-source MLflow honours it; Databricks takes the user from the "
+    "access token. Without it the importing user owns the runs and the source user is "
+    "kept in tag 'mlflow_migrate.source.user_id'.",
+)
+@text_option(
+    "--dst-notebook-dir",
+    help="Databricks workspace folder to import the runs' "
+    "notebooks into (a folder per run ID is added).",
+)
 @tracking_uri_option("destination")
 @common_options
-def import_experiment(experiment_name, input_dir, import_permissions, import_source_tags,
-                      use_src_user_id, dst_notebook_dir, tracking_uri, registry_uri, workers):
+def import_experiment(
+    experiment_name,
+    input_dir,
+    import_permissions,
+    import_source_tags,
+    use_src_user_id,
+    dst_notebook_dir,
+    tracking_uri,
+    registry_uri,
+    workers,
+):
     """Import an experiment from a directory, parents before their nested runs, --workers runs
     at a time. Runs imported before are skipped, and an interrupted import completes when run
     again, without duplicates. A run that fails does not stop the others; the command ends with
@@ -97,12 +157,19 @@ def import_experiment(experiment_name, input_dir, import_permissions, import_sou
 
     started = time.monotonic()
     report = api.import_experiment(
-        input_dir, experiment_name, import_source_tags=import_source_tags,
-        use_src_user_id=use_src_user_id, import_permissions=import_permissions,
-        dst_notebook_dir=dst_notebook_dir, tracking_uri=tracking_uri, workers=workers,
+        input_dir,
+        experiment_name,
+        import_source_tags=import_source_tags,
+        use_src_user_id=use_src_user_id,
+        import_permissions=import_permissions,
+        dst_notebook_dir=dst_notebook_dir,
+        tracking_uri=tracking_uri,
+        workers=workers,
         progress=CliProgress(),
     )
-    click.echo(f"Imported {input_dir} into experiment '{experiment_name}': "
-               f"runs {_run_counts(report, ('imported', 'skipped', 'failed'))}")
+    click.echo(
+        f"Imported {input_dir} into experiment '{experiment_name}': "
+        f"runs {_run_counts(report, ('imported', 'skipped', 'failed'))}"
+    )
     print_summary(report, started)
     _exit_on_failure(report)

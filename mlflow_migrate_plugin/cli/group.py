@@ -48,12 +48,16 @@ class MigrateGroup(click.Group):
 def _interrupted(command: str) -> str:
     """What Ctrl-C left behind, by kind of command."""
     if command.startswith("export-"):
-        return ("Interrupted; the export directory is unfinished (its JSON file is written last, "
-                "so imports refuse it): run the export again.")
+        return (
+            "Interrupted; the export directory is unfinished (its JSON file is written last, "
+            "so imports refuse it): run the export again."
+        )
     if command.startswith("copy-"):
         return "Interrupted; nothing half copied is left on the destination."
-    return ("Interrupted; nothing half imported is left, and running the same command again "
-            "completes the import without duplicates.")
+    return (
+        "Interrupted; nothing half imported is left, and running the same command again "
+        "completes the import without duplicates."
+    )
 
 
 def _describe(exc: BaseException) -> str:

@@ -14,16 +14,24 @@ from ..transfer.engine import DEFAULT_WORKERS
 
 
 def bool_option(name: str, help: str, default: bool = False):
-    return click.option(name, type=click.BOOL, is_flag=False, flag_value=True, default=default,
-                        show_default=True, help=help)
+    return click.option(
+        name,
+        type=click.BOOL,
+        is_flag=False,
+        flag_value=True,
+        default=default,
+        show_default=True,
+        help=help,
+    )
 
 
 def text_option(name: str, help: str, required: bool = False, default=None):
     # Click 8.3+ takes an explicit default=None as a value, which silently satisfies
     # required=True: pass a default only when there is one.
     extra = {} if default is None else {"default": default}
-    return click.option(name, type=str, required=required, help=help,
-                        show_default=default is not None, **extra)
+    return click.option(
+        name, type=str, required=required, help=help, show_default=default is not None, **extra
+    )
 
 
 def tracking_uri_option(role: str = ""):
@@ -32,14 +40,18 @@ def tracking_uri_option(role: str = ""):
 
     def decorate(fn):
         fn = click.option(
-            "--registry-uri", envvar="MLFLOW_REGISTRY_URI", default=None,
+            "--registry-uri",
+            envvar="MLFLOW_REGISTRY_URI",
+            default=None,
             help=f"Model registry URI{where}. Default: $MLFLOW_REGISTRY_URI, else as MLflow "
-                 "derives it from the tracking URI.",
+            "derives it from the tracking URI.",
         )(fn)
         return click.option(
-            "--tracking-uri", envvar="MLFLOW_TRACKING_URI", default=None,
+            "--tracking-uri",
+            envvar="MLFLOW_TRACKING_URI",
+            default=None,
             help=f"Tracking URI{where}. Default: $MLFLOW_TRACKING_URI, else MLflow's default "
-                 "(a local sqlite:///mlflow.db).",
+            "(a local sqlite:///mlflow.db).",
         )(fn)
 
     return decorate
@@ -47,10 +59,13 @@ def tracking_uri_option(role: str = ""):
 
 def notebook_formats_option(fn):
     return click.option(
-        "--notebook-formats", type=str, default="", show_default=True,
+        "--notebook-formats",
+        type=str,
+        default="",
+        show_default=True,
         callback=_check_notebook_formats,
         help="Databricks notebook formats to export: SOURCE, HTML, JUPYTER or DBC "
-             "(comma separated).",
+        "(comma separated).",
     )(fn)
 
 
@@ -70,13 +85,24 @@ def _check_notebook_formats(ctx, param, value):
 def common_options(fn):
     """--workers and --verbose, on every command."""
 
-    @click.option("--workers", type=click.IntRange(1, 64), default=DEFAULT_WORKERS,
-                  show_default=True, envvar="MLFLOW_MIGRATE_WORKERS",
-                  help="Concurrent transfers (files, metric batches); experiment and model "
-                       "commands also move this many runs at a time. Also "
-                       "$MLFLOW_MIGRATE_WORKERS.")
-    @click.option("--verbose", "-v", is_flag=True, default=False, envvar="MLFLOW_MIGRATE_VERBOSE",
-                  help="Show debug logging, and a traceback on error.")
+    @click.option(
+        "--workers",
+        type=click.IntRange(1, 64),
+        default=DEFAULT_WORKERS,
+        show_default=True,
+        envvar="MLFLOW_MIGRATE_WORKERS",
+        help="Concurrent transfers (files, metric batches); experiment and model "
+        "commands also move this many runs at a time. Also "
+        "$MLFLOW_MIGRATE_WORKERS.",
+    )
+    @click.option(
+        "--verbose",
+        "-v",
+        is_flag=True,
+        default=False,
+        envvar="MLFLOW_MIGRATE_VERBOSE",
+        help="Show debug logging, and a traceback on error.",
+    )
     @functools.wraps(fn)
     def wrapper(*args, verbose: bool, **kwargs):
         ctx = click.get_current_context()

@@ -95,8 +95,9 @@ class CliProgress(Progress):
             return
         self._clear()
         seconds = time.monotonic() - phase.started
-        click.echo(f"{phase.label}: {_human(phase.done, phase.unit)} in {seconds:.1f}s",
-                   file=self.stream)
+        click.echo(
+            f"{phase.label}: {_human(phase.done, phase.unit)} in {seconds:.1f}s", file=self.stream
+        )
 
     def _clear(self) -> None:
         if self.live:

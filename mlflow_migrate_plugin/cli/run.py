@@ -31,34 +31,71 @@ def export_run(run_id, output_dir, notebook_formats, tracking_uri, registry_uri,
     from .. import api
 
     started = time.monotonic()
-    report = api.export_run(run_id, output_dir, tracking_uri=tracking_uri,
-                            notebook_formats=split_list(notebook_formats), workers=workers,
-                            progress=CliProgress())
+    report = api.export_run(
+        run_id,
+        output_dir,
+        tracking_uri=tracking_uri,
+        notebook_formats=split_list(notebook_formats),
+        workers=workers,
+        progress=CliProgress(),
+    )
     click.echo(f"Exported run {run_id} to {output_dir}")
     print_summary(report, started)
 
 
 @migrate.command("import-run")
-@text_option("--input-dir", required=True, help="Input directory (from export-run, or from "
-             "mlflow-export-import).")
-@text_option("--experiment-name", required=True,
-             help="Destination experiment name; created if it does not exist.")
-@bool_option("--import-source-tags", help="Also record the source run's info (ids, times, "
-             "user, artifact URI) and export provenance as 'mlflow_migrate.source.*' tags.")
-@bool_option("--use-src-user-id", help="Set the destination run's user to the source run's "
-             "user. Only open-source MLflow honours it; Databricks takes the user from the "
-             "access token. Without it the importing user owns the run and the source user is "
-             "kept in tag 'mlflow_migrate.source.user_id'.")
-@text_option("--dst-notebook-dir", help="Databricks workspace folder to import the run's "
-             "notebook into (in a subfolder named by the new run ID).")
-@bool_option("--mlmodel-fix", default=True, help="Rewrite run_id and model_id in MLmodel "
-             "files to the destination's new ids.")
-@click.option("--fresh", is_flag=True, default=False, help="Import a second copy even if "
-              "this run was imported into the experiment before.")
+@text_option(
+    "--input-dir",
+    required=True,
+    help="Input directory (from export-run, or from mlflow-export-import).",
+)
+@text_option(
+    "--experiment-name",
+    required=True,
+    help="Destination experiment name; created if it does not exist.",
+)
+@bool_option(
+    "--import-source-tags",
+    help="Also record the source run's info (ids, times, "
+    "user, artifact URI) and export provenance as 'mlflow_migrate.source.*' tags.",
+)
+@bool_option(
+    "--use-src-user-id",
+    help="Set the destination run's user to the source run's "
+    "user. Only open-source MLflow honours it; Databricks takes the user from the "
+    "access token. Without it the importing user owns the run and the source user is "
+    "kept in tag 'mlflow_migrate.source.user_id'.",
+)
+@text_option(
+    "--dst-notebook-dir",
+    help="Databricks workspace folder to import the run's "
+    "notebook into (in a subfolder named by the new run ID).",
+)
+@bool_option(
+    "--mlmodel-fix",
+    default=True,
+    help="Rewrite run_id and model_id in MLmodel files to the destination's new ids.",
+)
+@click.option(
+    "--fresh",
+    is_flag=True,
+    default=False,
+    help="Import a second copy even if this run was imported into the experiment before.",
+)
 @tracking_uri_option("destination")
 @common_options
-def import_run(input_dir, experiment_name, import_source_tags, use_src_user_id,
-               dst_notebook_dir, mlmodel_fix, fresh, tracking_uri, registry_uri, workers):
+def import_run(
+    input_dir,
+    experiment_name,
+    import_source_tags,
+    use_src_user_id,
+    dst_notebook_dir,
+    mlmodel_fix,
+    fresh,
+    tracking_uri,
+    registry_uri,
+    workers,
+):
     """Import a run from a directory into an experiment, with start and end time, status, name,
     user, params, tags, the full metric history, dataset inputs, LoggedModels and artifacts.
     A run imported before is skipped; a failed import leaves nothing behind."""
@@ -66,13 +103,21 @@ def import_run(input_dir, experiment_name, import_source_tags, use_src_user_id,
 
     started = time.monotonic()
     report = api.import_run(
-        input_dir, experiment_name, tracking_uri=tracking_uri,
-        import_source_tags=import_source_tags, use_src_user_id=use_src_user_id,
-        mlmodel_fix=mlmodel_fix, dst_notebook_dir=dst_notebook_dir, fresh=fresh,
-        workers=workers, progress=CliProgress(),
+        input_dir,
+        experiment_name,
+        tracking_uri=tracking_uri,
+        import_source_tags=import_source_tags,
+        use_src_user_id=use_src_user_id,
+        mlmodel_fix=mlmodel_fix,
+        dst_notebook_dir=dst_notebook_dir,
+        fresh=fresh,
+        workers=workers,
+        progress=CliProgress(),
     )
     for outcome in report.find("run"):
         verb = "Imported" if outcome.status == "imported" else "Skipped (already imported)"
-        click.echo(f"{verb} run {outcome.source_id} as {outcome.destination_id} "
-                   f"in experiment '{experiment_name}'")
+        click.echo(
+            f"{verb} run {outcome.source_id} as {outcome.destination_id} "
+            f"in experiment '{experiment_name}'"
+        )
     print_summary(report, started)

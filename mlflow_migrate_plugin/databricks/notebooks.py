@@ -43,15 +43,17 @@ def parse_formats(formats: list[str] | None) -> list[str]:
     for fmt in formats or []:
         value = fmt.strip().upper()
         if value not in FORMATS:
-            raise UsageError(f"--notebook-formats: unknown format '{fmt}' "
-                             f"(use {', '.join(FORMATS)})")
+            raise UsageError(
+                f"--notebook-formats: unknown format '{fmt}' (use {', '.join(FORMATS)})"
+            )
         if value not in result:
             result.append(value)
     return result
 
 
-def export_run_notebook(src: Endpoint, run_id: str, run_dir: str | Path, formats: list[str],
-                        report: Report) -> list[ArtifactFile]:
+def export_run_notebook(
+    src: Endpoint, run_id: str, run_dir: str | Path, formats: list[str], report: Report
+) -> list[ArtifactFile]:
     """Save the notebook revision of an exported run into its folder ``run_dir``, in ``formats``,
     and list the files in the run's manifest; return them (empty, with a warning, if none).
 
@@ -62,28 +64,43 @@ def export_run_notebook(src: Endpoint, run_id: str, run_dir: str | Path, formats
     if not formats:
         return []
     if not src.is_databricks:
-        warn_once(report, "--notebook-formats: notebooks are exported from a Databricks "
-                          "source only; nothing exported")
+        warn_once(
+            report,
+            "--notebook-formats: notebooks are exported from a Databricks "
+            "source only; nothing exported",
+        )
         return []
     tags = src.client.get_run(run_id).data.tags
     path = tags.get(notebook_dir.NOTEBOOK_PATH_TAG)
     revision = tags.get(notebook_dir.NOTEBOOK_REVISION_TAG)
     if not path:
-        report.warn(f"run {run_id}: not logged from a notebook (no tag "
-                    f"'{notebook_dir.NOTEBOOK_PATH_TAG}'); no notebook exported")
+        report.warn(
+            f"run {run_id}: not logged from a notebook (no tag "
+            f"'{notebook_dir.NOTEBOOK_PATH_TAG}'); no notebook exported"
+        )
         return []
     if not revision:
-        report.warn(f"run {run_id}: notebook '{path}' has no revision (tag "
-                    f"'{notebook_dir.NOTEBOOK_REVISION_TAG}' is not set, as for a notebook in a "
-                    "Git folder); no notebook exported")
+        report.warn(
+            f"run {run_id}: notebook '{path}' has no revision (tag "
+            f"'{notebook_dir.NOTEBOOK_REVISION_TAG}' is not set, as for a notebook in a "
+            "Git folder); no notebook exported"
+        )
         return []
     names = {fmt: notebook_dir.file_name(path, fmt) for fmt in formats}
     taken = notebook_dir.run_artifact_paths(run_dir)
-    clash = sorted(p for p in [*map(notebook_dir.artifact_path, names.values()),
-                               notebook_dir.artifact_path(notebook_dir.MANIFEST)] if p in taken)
+    clash = sorted(
+        p
+        for p in [
+            *map(notebook_dir.artifact_path, names.values()),
+            notebook_dir.artifact_path(notebook_dir.MANIFEST),
+        ]
+        if p in taken
+    )
     if clash:
-        report.warn(f"run {run_id}: its own artifacts include {', '.join(clash)}; the notebook "
-                    "is not exported over them")
+        report.warn(
+            f"run {run_id}: its own artifacts include {', '.join(clash)}; the notebook "
+            "is not exported over them"
+        )
         return []
 
     manifest = notebook_dir.NotebookManifest(path, revision, _language(src, path))
@@ -91,8 +108,9 @@ def export_run_notebook(src: Endpoint, run_id: str, run_dir: str | Path, formats
         try:
             content, file_type = _export(src, path, revision, fmt)
         except DatabricksCallError as exc:
-            report.warn(f"run {run_id}: notebook '{path}' revision {revision} not exported as "
-                        f"{fmt}: {exc}")
+            report.warn(
+                f"run {run_id}: notebook '{path}' revision {revision} not exported as {fmt}: {exc}"
+            )
             continue
         written = notebook_dir.write_notebook(run_dir, names[fmt], content)
         manifest.files[fmt] = ArtifactFile(names[fmt], len(content), sha256_of(written))
@@ -100,10 +118,17 @@ def export_run_notebook(src: Endpoint, run_id: str, run_dir: str | Path, formats
     if not manifest.files:
         return []
     manifest_path = notebook_dir.write_manifest(run_dir, manifest)
-    files = [ArtifactFile(notebook_dir.artifact_path(e.path), e.size, e.sha256)
-             for e in manifest.files.values()]
-    files.append(ArtifactFile(notebook_dir.artifact_path(notebook_dir.MANIFEST),
-                              manifest_path.stat().st_size, sha256_of(manifest_path)))
+    files = [
+        ArtifactFile(notebook_dir.artifact_path(e.path), e.size, e.sha256)
+        for e in manifest.files.values()
+    ]
+    files.append(
+        ArtifactFile(
+            notebook_dir.artifact_path(notebook_dir.MANIFEST),
+            manifest_path.stat().st_size,
+            sha256_of(manifest_path),
+        )
+    )
     notebook_dir.add_to_run_manifest(run_dir, files)
     return files
 
@@ -111,23 +136,33 @@ def export_run_notebook(src: Endpoint, run_id: str, run_dir: str | Path, formats
 def _export(src: Endpoint, path: str, revision: str, fmt: str) -> tuple[bytes, str | None]:
     # revision_timestamp selects the revision; the SDK's typed export() has no parameter for it,
     # so the documented endpoint is called with it through the SDK's API client.
-    answer = call(src.workspace, "GET", "/api/2.0/workspace/export",
-                  f"workspace export of '{path}'",
-                  query={"path": path, "format": fmt, "revision_timestamp": revision})
+    answer = call(
+        src.workspace,
+        "GET",
+        "/api/2.0/workspace/export",
+        f"workspace export of '{path}'",
+        query={"path": path, "format": fmt, "revision_timestamp": revision},
+    )
     return base64.b64decode(answer.get("content") or ""), answer.get("file_type")
 
 
 def _language(src: Endpoint, path: str) -> str | None:
     try:
-        status = call(src.workspace, "GET", "/api/2.0/workspace/get-status",
-                      f"status of '{path}'", query={"path": path})
+        status = call(
+            src.workspace,
+            "GET",
+            "/api/2.0/workspace/get-status",
+            f"status of '{path}'",
+            query={"path": path},
+        )
     except DatabricksCallError:
         return None  # deleted since; the SOURCE file's header still tells the language
     return status.get("language")
 
 
-def import_run_notebook(dst: Endpoint, run_dir: str | Path, dst_run_id: str,
-                        notebook_parent: str | None, report: Report) -> str | None:
+def import_run_notebook(
+    dst: Endpoint, run_dir: str | Path, dst_run_id: str, notebook_parent: str | None, report: Report
+) -> str | None:
     """Import the run's SOURCE notebook into ``<notebook_parent>/<dst_run_id>/``.
 
     Returns the workspace path, or None (with a warning) when there is nothing to import. Reruns
@@ -136,24 +171,37 @@ def import_run_notebook(dst: Endpoint, run_dir: str | Path, dst_run_id: str,
     if not notebook_parent:
         return None
     if not dst.is_databricks:
-        warn_once(report, "--dst-notebook-dir: notebooks are imported into a Databricks "
-                           "destination only; skipped")
+        warn_once(
+            report,
+            "--dst-notebook-dir: notebooks are imported into a Databricks "
+            "destination only; skipped",
+        )
         return None
     manifest = notebook_dir.read_manifest(run_dir)
     source = notebook_dir.source_file(run_dir, manifest) if manifest else None
     if source is None:
-        report.warn(f"{run_dir}: no SOURCE notebook in the export (export with "
-                    "--notebook-formats SOURCE); no notebook imported")
+        report.warn(
+            f"{run_dir}: no SOURCE notebook in the export (export with "
+            "--notebook-formats SOURCE); no notebook imported"
+        )
         return None
     content = source.read_bytes()
     folder = posixpath.join(notebook_parent.rstrip("/") or "/", dst_run_id)
     target = posixpath.join(folder, posixpath.basename(manifest.notebook_path.rstrip("/")))
     ensure_folder(dst, folder)
-    call(dst.workspace, "POST", "/api/2.0/workspace/import",
-         f"cannot import notebook '{target}' on {dst.display}",
-         body={"path": target, "format": "SOURCE", "overwrite": True,
-               "language": manifest.language or _language_of(content),
-               "content": base64.b64encode(content).decode("ascii")})
+    call(
+        dst.workspace,
+        "POST",
+        "/api/2.0/workspace/import",
+        f"cannot import notebook '{target}' on {dst.display}",
+        body={
+            "path": target,
+            "format": "SOURCE",
+            "overwrite": True,
+            "language": manifest.language or _language_of(content),
+            "content": base64.b64encode(content).decode("ascii"),
+        },
+    )
     _tag_run(dst, dst_run_id, target, report)
     return target
 
@@ -173,5 +221,7 @@ def _tag_run(dst: Endpoint, run_id: str, notebook_path: str, report: Report) -> 
             return
         dst.client.set_tag(run_id, IMPORTED_NOTEBOOK_TAG, notebook_path)
     except MlflowException as exc:
-        report.warn(f"run {run_id}: notebook imported to '{notebook_path}', but tag "
-                    f"'{IMPORTED_NOTEBOOK_TAG}' could not be set ({exc.message})")
+        report.warn(
+            f"run {run_id}: notebook imported to '{notebook_path}', but tag "
+            f"'{IMPORTED_NOTEBOOK_TAG}' could not be set ({exc.message})"
+        )

@@ -38,51 +38,84 @@ UC_SECURABLE = "function"
 
 # Workspace ACLs --------------------------------------------------------------------------------
 
+
 def export_experiment_acl(endpoint: Endpoint, experiment_id: str) -> dict[str, Any]:
     """The experiment's permissions as the service reports them."""
-    return _get_acl(endpoint, endpoint.workspace, "experiments", experiment_id,
-                    f"experiment {experiment_id}")
+    return _get_acl(
+        endpoint, endpoint.workspace, "experiments", experiment_id, f"experiment {experiment_id}"
+    )
 
 
-def import_experiment_acl(endpoint: Endpoint, experiment_id: str, acl: dict[str, Any] | None,
-                          report: Report) -> int:
+def import_experiment_acl(
+    endpoint: Endpoint, experiment_id: str, acl: dict[str, Any] | None, report: Report
+) -> int:
     """Apply an exported experiment ACL; return how many permissions were applied."""
-    return _apply_acl(endpoint, endpoint.workspace, "experiments", experiment_id, acl,
-                      f"experiment {experiment_id}", report)
+    return _apply_acl(
+        endpoint,
+        endpoint.workspace,
+        "experiments",
+        experiment_id,
+        acl,
+        f"experiment {experiment_id}",
+        report,
+    )
 
 
 def export_registered_model_acl(endpoint: Endpoint, model_name: str) -> dict[str, Any]:
     """The permissions of a workspace-registry model."""
     model_id = registered_model_id(endpoint, model_name)
-    return _get_acl(endpoint, endpoint.registry_workspace, "registered-models", model_id,
-                    f"registered model '{model_name}'")
+    return _get_acl(
+        endpoint,
+        endpoint.registry_workspace,
+        "registered-models",
+        model_id,
+        f"registered model '{model_name}'",
+    )
 
 
-def import_registered_model_acl(endpoint: Endpoint, model_name: str, acl: dict[str, Any] | None,
-                                report: Report) -> int:
+def import_registered_model_acl(
+    endpoint: Endpoint, model_name: str, acl: dict[str, Any] | None, report: Report
+) -> int:
     """Apply an exported registered-model ACL to ``model_name`` (workspace registry)."""
     model_id = registered_model_id(endpoint, model_name)
-    return _apply_acl(endpoint, endpoint.registry_workspace, "registered-models", model_id, acl,
-                      f"registered model '{model_name}'", report)
+    return _apply_acl(
+        endpoint,
+        endpoint.registry_workspace,
+        "registered-models",
+        model_id,
+        acl,
+        f"registered model '{model_name}'",
+        report,
+    )
 
 
 def registered_model_id(endpoint: Endpoint, model_name: str) -> str:
     """Databricks' id of a workspace-registry model (the permissions API wants it, not the name)."""
-    answer = call(endpoint.registry_workspace, "GET",
-                  "/api/2.0/mlflow/databricks/registered-models/get",
-                  f"registered model '{model_name}' on {endpoint.display}",
-                  query={"name": model_name})
+    answer = call(
+        endpoint.registry_workspace,
+        "GET",
+        "/api/2.0/mlflow/databricks/registered-models/get",
+        f"registered model '{model_name}' on {endpoint.display}",
+        query={"name": model_name},
+    )
     model_id = (answer.get("registered_model_databricks") or {}).get("id")
     if not model_id:
-        raise MigrateError(f"registered model '{model_name}' on {endpoint.display}: the service "
-                           "returned no id; cannot read or set its permissions")
+        raise MigrateError(
+            f"registered model '{model_name}' on {endpoint.display}: the service "
+            "returned no id; cannot read or set its permissions"
+        )
     return model_id
 
 
-def _get_acl(endpoint: Endpoint, client, object_type: str, object_id: str,
-             what: str) -> dict[str, Any]:
-    return call(client, "GET", f"/api/2.0/permissions/{object_type}/{object_id}",
-                f"cannot read permissions of {what} on {endpoint.display}")
+def _get_acl(
+    endpoint: Endpoint, client, object_type: str, object_id: str, what: str
+) -> dict[str, Any]:
+    return call(
+        client,
+        "GET",
+        f"/api/2.0/permissions/{object_type}/{object_id}",
+        f"cannot read permissions of {what} on {endpoint.display}",
+    )
 
 
 def direct_permissions(acl: dict[str, Any] | None) -> list[dict[str, str]]:
@@ -102,8 +135,15 @@ def direct_permissions(acl: dict[str, Any] | None) -> list[dict[str, str]]:
     return entries
 
 
-def _apply_acl(endpoint: Endpoint, client, object_type: str, object_id: str, acl: dict | None,
-               what: str, report: Report) -> int:
+def _apply_acl(
+    endpoint: Endpoint,
+    client,
+    object_type: str,
+    object_id: str,
+    acl: dict | None,
+    what: str,
+    report: Report,
+) -> int:
     path = f"/api/2.0/permissions/{object_type}/{object_id}"
     known: dict[tuple[str, str], bool] = {}
     applied = 0
@@ -113,14 +153,20 @@ def _apply_acl(endpoint: Endpoint, client, object_type: str, object_id: str, acl
         if principal not in known:
             known[principal] = principal_exists(client, key, entry[key])
         if not known[principal]:
-            report.warn(f"{what}: {key.replace('_', ' ')} '{entry[key]}' does not exist on "
-                        f"{endpoint.display}; its {entry['permission_level']} permission is "
-                        "not applied")
+            report.warn(
+                f"{what}: {key.replace('_', ' ')} '{entry[key]}' does not exist on "
+                f"{endpoint.display}; its {entry['permission_level']} permission is "
+                "not applied"
+            )
             continue
         try:
-            call(client, "PATCH", path, f"{what}: cannot grant "
-                 f"{entry['permission_level']} to '{entry[key]}'",
-                 body={"access_control_list": [entry]})
+            call(
+                client,
+                "PATCH",
+                path,
+                f"{what}: cannot grant {entry['permission_level']} to '{entry[key]}'",
+                body={"access_control_list": [entry]},
+            )
         except DatabricksCallError as exc:
             if exc.error_code in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
                 raise
@@ -138,9 +184,13 @@ def principal_exists(client, key: str, name: str) -> bool:
     resource, attribute = _SCIM[key]
     escaped = name.replace("\\", "\\\\").replace('"', '\\"')
     try:
-        answer = call(client, "GET", f"/api/2.0/preview/scim/v2/{resource}",
-                      f"lookup of {key} '{name}'",
-                      query={"filter": f'{attribute} eq "{escaped}"', "count": 1})
+        answer = call(
+            client,
+            "GET",
+            f"/api/2.0/preview/scim/v2/{resource}",
+            f"lookup of {key} '{name}'",
+            query={"filter": f'{attribute} eq "{escaped}"', "count": 1},
+        )
     except DatabricksCallError as exc:
         if exc.error_code in ("PERMISSION_DENIED", "FORBIDDEN") or exc.status == 403:
             return True
@@ -150,16 +200,25 @@ def principal_exists(client, key: str, name: str) -> bool:
 
 # Unity Catalog grants --------------------------------------------------------------------------
 
+
 def export_uc_grants(endpoint: Endpoint, model_name: str) -> dict[str, Any]:
     """The grants made on a Unity Catalog model itself (inherited ones are not listed)."""
-    answer = call(endpoint.registry_workspace, "GET", _grants_path(model_name),
-                  f"cannot read grants of model '{model_name}' on {endpoint.display}")
-    return {"securable_type": UC_SECURABLE, "full_name": model_name,
-            "privilege_assignments": answer.get("privilege_assignments") or []}
+    answer = call(
+        endpoint.registry_workspace,
+        "GET",
+        _grants_path(model_name),
+        f"cannot read grants of model '{model_name}' on {endpoint.display}",
+    )
+    return {
+        "securable_type": UC_SECURABLE,
+        "full_name": model_name,
+        "privilege_assignments": answer.get("privilege_assignments") or [],
+    }
 
 
-def import_uc_grants(endpoint: Endpoint, model_name: str, grants: dict[str, Any] | None,
-                     report: Report) -> int:
+def import_uc_grants(
+    endpoint: Endpoint, model_name: str, grants: dict[str, Any] | None, report: Report
+) -> int:
     """Grant the exported privileges on ``model_name``; return how many principals got theirs.
 
     Unity Catalog principals may be account-level groups the workspace's SCIM API does not
@@ -172,9 +231,13 @@ def import_uc_grants(endpoint: Endpoint, model_name: str, grants: dict[str, Any]
         if not principal or not privileges:
             continue
         try:
-            call(endpoint.registry_workspace, "PATCH", _grants_path(model_name),
-                 f"model '{model_name}': cannot grant {', '.join(privileges)} to '{principal}'",
-                 body={"changes": [{"principal": principal, "add": privileges}]})
+            call(
+                endpoint.registry_workspace,
+                "PATCH",
+                _grants_path(model_name),
+                f"model '{model_name}': cannot grant {', '.join(privileges)} to '{principal}'",
+                body={"changes": [{"principal": principal, "add": privileges}]},
+            )
         except DatabricksCallError as exc:
             if exc.error_code in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
                 raise
@@ -198,11 +261,14 @@ def _privilege(value: Any) -> str:
 
 
 def _grants_path(model_name: str) -> str:
-    return (f"/api/2.1/unity-catalog/permissions/{UC_SECURABLE}/"
-            f"{urllib.parse.quote(model_name, safe='.')}")
+    return (
+        f"/api/2.1/unity-catalog/permissions/{UC_SECURABLE}/"
+        f"{urllib.parse.quote(model_name, safe='.')}"
+    )
 
 
 # One entry point per kind of model -------------------------------------------------------------
+
 
 def export_model_permissions(endpoint: Endpoint, model_name: str) -> dict[str, Any]:
     """ACL (workspace registry) or grants (Unity Catalog) of a registered model, tagged by kind."""
@@ -211,8 +277,9 @@ def export_model_permissions(endpoint: Endpoint, model_name: str) -> dict[str, A
     return {"access_control": export_registered_model_acl(endpoint, model_name)}
 
 
-def import_model_permissions(endpoint: Endpoint, model_name: str,
-                             permissions: dict[str, Any] | None, report: Report) -> int:
+def import_model_permissions(
+    endpoint: Endpoint, model_name: str, permissions: dict[str, Any] | None, report: Report
+) -> int:
     """Apply what :func:`export_model_permissions` saved to ``model_name`` on ``endpoint``.
 
     Grants only go to a Unity Catalog registry and ACLs only to a workspace registry: moving a
@@ -227,10 +294,14 @@ def import_model_permissions(endpoint: Endpoint, model_name: str,
         acl = None if grants is not None else permissions
     if endpoint.registry_is_unity_catalog:
         if acl:
-            report.warn(f"model '{model_name}': workspace-registry permissions cannot be applied "
-                        "to a Unity Catalog model; grant privileges there instead")
+            report.warn(
+                f"model '{model_name}': workspace-registry permissions cannot be applied "
+                "to a Unity Catalog model; grant privileges there instead"
+            )
         return import_uc_grants(endpoint, model_name, grants, report) if grants else 0
     if grants:
-        report.warn(f"model '{model_name}': Unity Catalog grants cannot be applied to a "
-                    "workspace-registry model; set its permissions there instead")
+        report.warn(
+            f"model '{model_name}': Unity Catalog grants cannot be applied to a "
+            "workspace-registry model; set its permissions there instead"
+        )
     return import_registered_model_acl(endpoint, model_name, acl, report) if acl else 0

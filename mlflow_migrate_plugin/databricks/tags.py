@@ -35,19 +35,28 @@ def warn_once(report: Report, message: str) -> None:
         report.warn(message)
 
 
-def drop_rejected(tags: dict[str, str], rejected: frozenset[str], what: str,
-                  report: Report) -> dict[str, str]:
+def drop_rejected(
+    tags: dict[str, str], rejected: frozenset[str], what: str, report: Report
+) -> dict[str, str]:
     """``tags`` without the keys Databricks refuses; the dropped keys are noted in ``report``."""
     dropped = sorted(k for k in tags if k in rejected)
     if dropped:
-        warn_once(report, f"{what} tags not imported because Databricks refuses them: "
-                          f"{', '.join(dropped)} (their values stay in the export directory)")
+        warn_once(
+            report,
+            f"{what} tags not imported because Databricks refuses them: "
+            f"{', '.join(dropped)} (their values stay in the export directory)",
+        )
     return {k: v for k, v in tags.items() if k not in rejected}
 
 
-def for_databricks_run(create_tags: dict[str, str], later_tags: dict[str, str],
-                       source_user: str | None, source_user_tag: str, use_src_user_id: bool,
-                       report: Report) -> tuple[dict[str, str], dict[str, str]]:
+def for_databricks_run(
+    create_tags: dict[str, str],
+    later_tags: dict[str, str],
+    source_user: str | None,
+    source_user_tag: str,
+    use_src_user_id: bool,
+    report: Report,
+) -> tuple[dict[str, str], dict[str, str]]:
     """Adapt an imported run's tags to a Databricks destination.
 
     ``create_tags`` go with create_run, ``later_tags`` with log_batch. The user tag is removed

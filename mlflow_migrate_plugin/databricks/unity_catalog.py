@@ -61,8 +61,9 @@ def require_signature(mlmodel_file: str | Path, model_name: str, version: str | 
 _MLFLOW_REFUSAL = "Model passed for registration"
 
 
-def signature_refusal(exc: Exception, model_name: str,
-                      version: str | int) -> MissingSignatureError | None:
+def signature_refusal(
+    exc: Exception, model_name: str, version: str | int
+) -> MissingSignatureError | None:
     """The error to raise instead of MLflow's refusal of a version without a (full) signature,
     naming the version; None if ``exc`` is something else. MLflow's own message names no
     version, and an import creates many."""
@@ -81,6 +82,9 @@ def skip_stage(stage: str | None, model_name: str, version: str | int, report: R
     version); use aliases there instead."""
     if stage in _NO_STAGE:
         return False
-    warn_once(report, f"model '{model_name}' version {version}: stage '{stage}' not set; Unity "
-                      "Catalog has no stages; use aliases there")
+    warn_once(
+        report,
+        f"model '{model_name}' version {version}: stage '{stage}' not set; Unity "
+        "Catalog has no stages; use aliases there",
+    )
     return True

@@ -62,8 +62,9 @@ def client_for_uri(uri: str) -> WorkspaceClient:
             f"{uri}: no usable Databricks credentials ({_first_line(exc)})"
         ) from None
     if creds.use_databricks_sdk:
-        return get_workspace_client(creds.use_secret_scope_token, creds.host, creds.token,
-                                    creds.databricks_auth_profile)
+        return get_workspace_client(
+            creds.use_secret_scope_token, creds.host, creds.token, creds.databricks_auth_profile
+        )
     # MLflow fell back to its own credential readers: hand what they found to the SDK.
     from databricks.sdk import WorkspaceClient
 
@@ -94,8 +95,7 @@ def configured_host(uri: str) -> str | None:
 
 def _config_file() -> configparser.ConfigParser:
     parser = configparser.ConfigParser(interpolation=None)
-    parser.read(os.path.expanduser(os.environ.get("DATABRICKS_CONFIG_FILE",
-                                                  "~/.databrickscfg")))
+    parser.read(os.path.expanduser(os.environ.get("DATABRICKS_CONFIG_FILE", "~/.databrickscfg")))
     return parser
 
 
@@ -125,8 +125,14 @@ def _same_host(a: str, b: str) -> bool:
     return norm(a) == norm(b)
 
 
-def call(endpoint_client: WorkspaceClient, method: str, path: str, what: str,
-         query: dict | None = None, body: dict | None = None) -> Any:
+def call(
+    endpoint_client: WorkspaceClient,
+    method: str,
+    path: str,
+    what: str,
+    query: dict | None = None,
+    body: dict | None = None,
+) -> Any:
     """One REST call through the SDK (its auth, retries and error parsing), as plain JSON.
 
     Responses stay plain dicts: the typed SDK wrappers drop enum values they do not know
@@ -154,8 +160,13 @@ def ensure_folder(endpoint: Endpoint, folder: str) -> None:
     """Create workspace folder ``folder`` and its parents (mkdirs: nothing if it exists)."""
     if folder in ("", "/"):
         return
-    call(endpoint.workspace, "POST", "/api/2.0/workspace/mkdirs",
-         f"cannot create workspace folder '{folder}' on {endpoint.display}", body={"path": folder})
+    call(
+        endpoint.workspace,
+        "POST",
+        "/api/2.0/workspace/mkdirs",
+        f"cannot create workspace folder '{folder}' on {endpoint.display}",
+        body={"path": folder},
+    )
 
 
 def ensure_experiment_parent(endpoint: Endpoint, experiment_name: str) -> None:
@@ -193,5 +204,6 @@ def run_artifact_repo(artifact_uri: str, tracking_uri: str, registry_uri: str):
     if not is_databricks_acled_artifacts_uri(artifact_uri):
         return None
     uri = add_databricks_profile_info_to_artifact_uri(artifact_uri, tracking_uri)
-    return DatabricksArtifactRepository(uri.rstrip("/"), tracking_uri=tracking_uri,
-                                        registry_uri=registry_uri)
+    return DatabricksArtifactRepository(
+        uri.rstrip("/"), tracking_uri=tracking_uri, registry_uri=registry_uri
+    )

@@ -29,8 +29,14 @@ from .layout import (
 )
 from .paths import ArtifactFile, manifest_from, safe_join
 
-_EXPERIMENT_FIELDS = ("experiment_id", "name", "artifact_location", "lifecycle_stage",
-                      "creation_time", "last_update_time")
+_EXPERIMENT_FIELDS = (
+    "experiment_id",
+    "name",
+    "artifact_location",
+    "lifecycle_stage",
+    "creation_time",
+    "last_update_time",
+)
 
 
 def experiment_record(experiment) -> dict[str, Any]:
@@ -69,9 +75,17 @@ class ExperimentDirWriter:
         root.mkdir(parents=True, exist_ok=True)
         return root
 
-    def finish(self, system: dict, experiment: dict, runs: list[dict], failed: list[dict],
-               models: list[dict], model_artifacts: dict[str, list[ArtifactFile]],
-               extra_mlflow: dict | None = None, extra_info: dict | None = None) -> None:
+    def finish(
+        self,
+        system: dict,
+        experiment: dict,
+        runs: list[dict],
+        failed: list[dict],
+        models: list[dict],
+        model_artifacts: dict[str, list[ArtifactFile]],
+        extra_mlflow: dict | None = None,
+        extra_info: dict | None = None,
+    ) -> None:
         """Write ``experiment.json``.
 
         ``runs`` holds one ``{"run_id", "parent_run_id", "lifecycle_stage", "status",
@@ -99,14 +113,18 @@ class ExperimentDirWriter:
             "logged_models": models,
             **(extra_mlflow or {}),
         }
-        write_json(self.path / EXPERIMENT_JSON,
-                   {"system": system, "info": info, "mlflow": mlflow_part})
+        write_json(
+            self.path / EXPERIMENT_JSON, {"system": system, "info": info, "mlflow": mlflow_part}
+        )
 
 
 def _manifest(files: list[ArtifactFile]) -> dict:
     files = sorted(files, key=lambda f: f.path)
-    return {"count": len(files), "bytes": sum(f.size for f in files),
-            "files": [f.to_dict() for f in files]}
+    return {
+        "count": len(files),
+        "bytes": sum(f.size for f in files),
+        "files": [f.to_dict() for f in files],
+    }
 
 
 class ExperimentDir:
@@ -126,8 +144,7 @@ class ExperimentDir:
             self.experiment = _normalize_experiment(self._mlflow["experiment"])
             self.runs = self._run_entries(document)
             self.failed_at_export = _failed_runs(self.info)
-            self.logged_models: list[dict[str, Any]] = list(self._mlflow.get("logged_models")
-                                                             or [])
+            self.logged_models: list[dict[str, Any]] = list(self._mlflow.get("logged_models") or [])
         except UnsafePathError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -138,8 +155,7 @@ class ExperimentDir:
     def _run_entries(self, document: dict) -> list[RunEntry]:
         if self.own_format:
             return [
-                RunEntry(r["run_id"], safe_join(self.path, r["dir"]), r.get("parent_run_id"),
-                         True)
+                RunEntry(r["run_id"], safe_join(self.path, r["dir"]), r.get("parent_run_id"), True)
                 for r in self.info.get("runs") or []
             ]
         ids = self._mlflow.get("runs")
@@ -163,8 +179,11 @@ class ExperimentDir:
         found = []
         for base in (self.path, self.path / RUNS_DIR):
             if base.is_dir() and not base.is_symlink():
-                found += sorted(p for p in base.iterdir()
-                                if p.is_dir() and not p.is_symlink() and (p / RUN_JSON).is_file())
+                found += sorted(
+                    p
+                    for p in base.iterdir()
+                    if p.is_dir() and not p.is_symlink() and (p / RUN_JSON).is_file()
+                )
         return found
 
     # Experiment-level LoggedModels ------------------------------------------------------------

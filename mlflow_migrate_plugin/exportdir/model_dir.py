@@ -42,12 +42,25 @@ VERSION_MODELS_DIR = "version_models"
 REFERENCE_VERSION_JSON = "model_version.json"
 
 MODEL_FIELDS = ("name", "description", "creation_timestamp", "last_updated_timestamp")
-VERSION_FIELDS = ("name", "version", "description", "current_stage", "status", "status_message",
-                  "source", "run_id", "model_id", "user_id", "run_link", "creation_timestamp",
-                  "last_updated_timestamp")
+VERSION_FIELDS = (
+    "name",
+    "version",
+    "description",
+    "current_stage",
+    "status",
+    "status_message",
+    "source",
+    "run_id",
+    "model_id",
+    "user_id",
+    "run_link",
+    "creation_timestamp",
+    "last_updated_timestamp",
+)
 
 
 # Writers --------------------------------------------------------------------------------------
+
 
 class _Writer:
     def __init__(self, path: str | Path, last_file: str):
@@ -78,9 +91,16 @@ class ModelDirWriter(_Writer):
     def version_model_root(self, version: str) -> Path:
         return self._root(f"{VERSION_MODELS_DIR}/{version}")
 
-    def finish(self, system: dict, model: dict, versions: list[dict], exported: dict[str, dict],
-               skipped: list[dict], models: Models | None = None,
-               extra_info: dict | None = None) -> None:
+    def finish(
+        self,
+        system: dict,
+        model: dict,
+        versions: list[dict],
+        exported: dict[str, dict],
+        skipped: list[dict],
+        models: Models | None = None,
+        extra_info: dict | None = None,
+    ) -> None:
         """``exported`` maps each version to ``{"run_dir": run_id or None, "version_model":
         files or None, "run_missing": why or None}``; ``skipped`` lists versions not exported;
         ``models`` maps a LoggedModel id to its record and files."""
@@ -92,11 +112,17 @@ class ModelDirWriter(_Writer):
             **_models_info(models),
             **(extra_info or {}),
         }
-        write_json(self.path / MODEL_JSON, {
-            "system": system, "info": info,
-            "mlflow": {"registered_model": {**model, "versions": versions},
-                       **_models_mlflow(models)},
-        })
+        write_json(
+            self.path / MODEL_JSON,
+            {
+                "system": system,
+                "info": info,
+                "mlflow": {
+                    "registered_model": {**model, "versions": versions},
+                    **_models_mlflow(models),
+                },
+            },
+        )
 
 
 class VersionDirWriter(_Writer):
@@ -112,17 +138,32 @@ class VersionDirWriter(_Writer):
     def version_model_root(self) -> Path:
         return self._root(VERSION_MODEL_DIR)
 
-    def finish(self, system: dict, model: dict, version: dict, experiment: dict | None,
-               entry: dict, models: Models | None = None) -> None:
-        write_json(self.path / MODEL_JSON, {"system": system, "info": {},
-                                            "mlflow": {"registered_model": model}})
+    def finish(
+        self,
+        system: dict,
+        model: dict,
+        version: dict,
+        experiment: dict | None,
+        entry: dict,
+        models: Models | None = None,
+    ) -> None:
+        write_json(
+            self.path / MODEL_JSON,
+            {"system": system, "info": {}, "mlflow": {"registered_model": model}},
+        )
         if experiment is not None:
-            write_json(self.path / EXPERIMENT_JSON, {"system": system, "info": {},
-                                                     "mlflow": {"experiment": experiment}})
-        write_json(self.path / VERSION_JSON, {
-            "system": system, "info": {**_entry_info(entry), **_models_info(models)},
-            "mlflow": {"model_version": version, **_models_mlflow(models)},
-        })
+            write_json(
+                self.path / EXPERIMENT_JSON,
+                {"system": system, "info": {}, "mlflow": {"experiment": experiment}},
+            )
+        write_json(
+            self.path / VERSION_JSON,
+            {
+                "system": system,
+                "info": {**_entry_info(entry), **_models_info(models)},
+                "mlflow": {"model_version": version, **_models_mlflow(models)},
+            },
+        )
 
 
 # LoggedModel id -> (its record, its files)
@@ -130,8 +171,11 @@ Models = dict[str, tuple[dict, list[ArtifactFile]]]
 
 
 def _models_info(models: Models | None) -> dict:
-    return {"logged_models": {mid: manifest_of(files) for mid, (_, files) in models.items()}
-            } if models else {}
+    return (
+        {"logged_models": {mid: manifest_of(files) for mid, (_, files) in models.items()}}
+        if models
+        else {}
+    )
 
 
 def _models_mlflow(models: Models | None) -> dict:
@@ -148,6 +192,7 @@ def _entry_info(entry: dict) -> dict:
 
 
 # Readers --------------------------------------------------------------------------------------
+
 
 @dataclass
 class StandaloneModel:
@@ -218,8 +263,13 @@ class ModelDir:
             entry = (self.info.get("versions") or {}).get(version) or {}
             run_path = safe_join(self.path, entry["run_dir"]) if entry.get("run_dir") else None
             root = safe_join(self.path, f"{VERSION_MODELS_DIR}/{version}")
-            return VersionEntry(record, run_path, root, _own_files(entry.get("version_model")),
-                                entry.get("run_missing"))
+            return VersionEntry(
+                record,
+                run_path,
+                root,
+                _own_files(entry.get("version_model")),
+                entry.get("run_missing"),
+            )
         run_path = _run_folder(self.path, record.get("run_id"))
         root = safe_join(self.path, f"{VERSION_MODELS_DIR}/{version}")
         return VersionEntry(record, run_path, root, _found_files(root))
@@ -244,13 +294,20 @@ class VersionDir:
             models = _standalone_models(self.path, document)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ExportDirError(
-                f"{version_json}: malformed model version record ({exc})") from None
+                f"{version_json}: malformed model version record ({exc})"
+            ) from None
         run_path = self.path / VERSION_RUN_DIR
         run_path = run_path if (run_path / RUN_JSON).is_file() else None
         root = self.path / VERSION_MODEL_DIR
         files = _own_files(info.get("version_model")) if own else _found_files(root)
-        self.entry = VersionEntry(record, run_path, root, files, info.get("run_missing"),
-                                  models.get(record.get("model_id")))
+        self.entry = VersionEntry(
+            record,
+            run_path,
+            root,
+            files,
+            info.get("run_missing"),
+            models.get(record.get("model_id")),
+        )
 
     def _model(self) -> dict[str, Any]:
         path = self.path / MODEL_JSON
@@ -272,8 +329,10 @@ def _standalone_models(root: Path, document: dict) -> dict[str, StandaloneModel]
     for rec in document["mlflow"].get("logged_models") or []:
         mid = rec["model_id"]
         models[mid] = StandaloneModel(
-            rec, safe_join(root, f"{LOGGED_MODELS_DIR}/{mid}/{ARTIFACTS_DIR}"),
-            manifest_from((manifests.get(mid) or {}).get("files") or []))
+            rec,
+            safe_join(root, f"{LOGGED_MODELS_DIR}/{mid}/{ARTIFACTS_DIR}"),
+            manifest_from((manifests.get(mid) or {}).get("files") or []),
+        )
     return models
 
 
@@ -304,6 +363,7 @@ def _found_files(root: Path) -> list[ArtifactFile] | None:
 
 
 # Normalizing both formats ---------------------------------------------------------------------
+
 
 def normalize_model(raw: dict[str, Any]) -> dict[str, Any]:
     """The registered model: name, description, tags and ``aliases`` (alias -> version)."""

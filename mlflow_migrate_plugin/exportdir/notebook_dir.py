@@ -109,12 +109,14 @@ def read_manifest(run_dir: str | Path) -> NotebookManifest | None:
             fmt: ArtifactFile(entry["path"], int(entry["size"]), entry.get("sha256"))
             for fmt, entry in (document.get("files") or {}).items()
         }
-        file_types = {fmt: entry.get("file_type") for fmt, entry in
-                      (document.get("files") or {}).items()}
+        file_types = {
+            fmt: entry.get("file_type") for fmt, entry in (document.get("files") or {}).items()
+        }
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ExportDirError(f"{path}: not a notebook manifest ({exc})") from None
-    return NotebookManifest(notebook_path, str(revision or ""), document.get("language"),
-                            files, file_types)
+    return NotebookManifest(
+        notebook_path, str(revision or ""), document.get("language"), files, file_types
+    )
 
 
 def source_file(run_dir: str | Path, manifest: NotebookManifest) -> Path | None:

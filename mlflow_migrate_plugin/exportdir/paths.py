@@ -41,17 +41,18 @@ def safe_join(root: str | os.PathLike, relative: str) -> Path:
     """``root/relative``, refusing absolute names, ``..``, and any symlink on the way."""
     root = Path(root)
     pure = PurePosixPath(relative)
-    if not relative or pure.is_absolute() or "\\" in relative or any(
-        part in ("..", "") for part in pure.parts
+    if (
+        not relative
+        or pure.is_absolute()
+        or "\\" in relative
+        or any(part in ("..", "") for part in pure.parts)
     ):
         raise UnsafePathError(f"{root}: artifact path {relative!r} would lead outside the export")
     path = root
     for part in pure.parts:
         path = path / part
         if path.is_symlink():
-            raise UnsafePathError(
-                f"{path}: is a symlink; refusing to read what it points to"
-            )
+            raise UnsafePathError(f"{path}: is a symlink; refusing to read what it points to")
     return path
 
 
@@ -102,8 +103,11 @@ def verify_file(root: str | os.PathLike, entry: ArtifactFile) -> Path:
 def manifest_of(files: list[ArtifactFile]) -> dict:
     """The manifest written into an export's JSON: count, bytes and every file, sorted."""
     files = sorted(files, key=lambda f: f.path)
-    return {"count": len(files), "bytes": sum(f.size for f in files),
-            "files": [f.to_dict() for f in files]}
+    return {
+        "count": len(files),
+        "bytes": sum(f.size for f in files),
+        "files": [f.to_dict() for f in files],
+    }
 
 
 def manifest_from(entries: list[dict]) -> list[ArtifactFile]:

@@ -81,9 +81,15 @@ class RunDirWriter:
     def open_metrics(self) -> MetricsWriter:
         return MetricsWriter(self.path / METRICS_FILE)
 
-    def finish(self, system: dict, mlflow_part: dict, metrics: MetricsWriter,
-               artifacts: list[ArtifactFile], model_artifacts: dict[str, list[ArtifactFile]],
-               extra_info: dict | None = None) -> None:
+    def finish(
+        self,
+        system: dict,
+        mlflow_part: dict,
+        metrics: MetricsWriter,
+        artifacts: list[ArtifactFile],
+        model_artifacts: dict[str, list[ArtifactFile]],
+        extra_info: dict | None = None,
+    ) -> None:
         """Write ``run.json`` with the manifest; until it exists the export is incomplete."""
         metrics.close()
         info = {
@@ -116,8 +122,9 @@ class RunDir:
             self.record = _normalize(document["mlflow"])
             # mlflow-export-import keeps the history inline: check every point now, before
             # anything is created, rather than fail halfway through an import.
-            self._inline_metrics = (None if self.own_format
-                                    else _inline_points(document["mlflow"].get("metrics")))
+            self._inline_metrics = (
+                None if self.own_format else _inline_points(document["mlflow"].get("metrics"))
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ExportDirError(f"{self.path / RUN_JSON}: malformed run record ({exc})") from None
 
@@ -186,7 +193,8 @@ class RunDir:
         expected_sha = (self.info.get("metrics") or {}).get("sha256")
         if expected_sha and sha256_of(path) != expected_sha:
             raise ExportDirError(
-                f"{path}: content does not match the sha256 recorded at export; corrupt")
+                f"{path}: content does not match the sha256 recorded at export; corrupt"
+            )
 
     # Artifacts --------------------------------------------------------------------------------
 
@@ -218,8 +226,10 @@ class RunDir:
         if not self.own_format:
             return []
         manifests = [(self.artifacts_root(), self.info.get("artifacts") or {})]
-        manifests += [(self.logged_model_root(mid), manifest or {})
-                      for mid, manifest in (self.info.get("logged_models") or {}).items()]
+        manifests += [
+            (self.logged_model_root(mid), manifest or {})
+            for mid, manifest in (self.info.get("logged_models") or {}).items()
+        ]
         unlisted = []
         for root, manifest in manifests:
             names = {f.path for f in manifest_from(manifest.get("files") or [])}
@@ -242,15 +252,19 @@ def _inline_points(metrics: Any) -> dict[str, list[dict[str, Any]]]:
             out.setdefault(m["key"], []).append(_point(m))
         return out
     return {
-        key: [_point(p) for p in value] if isinstance(value, list)
+        key: [_point(p) for p in value]
+        if isinstance(value, list)
         else [{"value": value, "timestamp": 0, "step": 0}]
         for key, value in metrics.items()
     }
 
 
 def _point(p: dict[str, Any]) -> dict[str, Any]:
-    return {"value": float(p["value"]), "timestamp": int(p.get("timestamp") or 0),
-            "step": int(p.get("step") or 0)}
+    return {
+        "value": float(p["value"]),
+        "timestamp": int(p.get("timestamp") or 0),
+        "step": int(p.get("step") or 0),
+    }
 
 
 def _as_dict(items: Any) -> dict[str, str]:

@@ -36,19 +36,44 @@ def lineage_tags(src: Endpoint, mv) -> dict[str, str]:
     return {LINEAGE_PREFIX + k: v for k, v in tags.items() if v}
 
 
-def deep(src: Endpoint, dst: Endpoint, src_model: str, src_version: str, dst_model: str,
-         experiment_name: str, space: Path, engine: Engine, report: Report, *,
-         copy_stages_and_aliases: bool, copy_lineage_tags: bool,
-         progress: Progress = NO_PROGRESS) -> str | None:
+def deep(
+    src: Endpoint,
+    dst: Endpoint,
+    src_model: str,
+    src_version: str,
+    dst_model: str,
+    experiment_name: str,
+    space: Path,
+    engine: Engine,
+    report: Report,
+    *,
+    copy_stages_and_aliases: bool,
+    copy_lineage_tags: bool,
+    progress: Progress = NO_PROGRESS,
+) -> str | None:
     """Copy the version with its run (and LoggedModel) into ``experiment_name``; return the new
     version number."""
     mv = model_version.get(src, src_model, src_version)
-    single_version.export(src, src_model, src_version, space, engine, report,
-                          export_version_model=not _run_exists(src, mv.run_id),
-                          progress=progress)
+    single_version.export(
+        src,
+        src_model,
+        src_version,
+        space,
+        engine,
+        report,
+        export_version_model=not _run_exists(src, mv.run_id),
+        progress=progress,
+    )
     single_version.import_(
-        dst, space, experiment_name, engine, report, dst_model, create_model=True,
-        import_stages_and_aliases=copy_stages_and_aliases, import_metadata=True,
+        dst,
+        space,
+        experiment_name,
+        engine,
+        report,
+        dst_model,
+        create_model=True,
+        import_stages_and_aliases=copy_stages_and_aliases,
+        import_metadata=True,
         progress=progress,
     )
     written = [o for o in report.find("model_version") if o.status in (IMPORTED, SKIPPED)]
@@ -58,9 +83,18 @@ def deep(src: Endpoint, dst: Endpoint, src_model: str, src_version: str, dst_mod
     return number
 
 
-def shallow(src: Endpoint, dst: Endpoint, src_model: str, src_version: str, dst_model: str,
-            report: Report, *, copy_stages_and_aliases: bool, copy_lineage_tags: bool,
-            progress: Progress = NO_PROGRESS) -> str:
+def shallow(
+    src: Endpoint,
+    dst: Endpoint,
+    src_model: str,
+    src_version: str,
+    dst_model: str,
+    report: Report,
+    *,
+    copy_stages_and_aliases: bool,
+    copy_lineage_tags: bool,
+    progress: Progress = NO_PROGRESS,
+) -> str:
     """A new version of ``dst_model`` pointing at the source version's run and source."""
     if not src.same_server_as(dst):
         raise UsageError(
@@ -76,8 +110,14 @@ def shallow(src: Endpoint, dst: Endpoint, src_model: str, src_version: str, dst_
     if copy_lineage_tags:
         rec["tags"] = {**(rec.get("tags") or {}), **lineage_tags(src, mv)}
     created = registered_model.ensure(dst, dst_model, model_rec, report)
-    writer = VersionWriter(dst, dst_model, src_model, report,
-                           VersionOptions(stages_and_aliases=copy_stages_and_aliases), progress)
+    writer = VersionWriter(
+        dst,
+        dst_model,
+        src_model,
+        report,
+        VersionOptions(stages_and_aliases=copy_stages_and_aliases),
+        progress,
+    )
     try:
         model_id = mv.model_id or model_version.logged_model_id(mv.source)
         return writer.write(rec, Target(mv.source, mv.run_id, model_id))
@@ -86,18 +126,23 @@ def shallow(src: Endpoint, dst: Endpoint, src_model: str, src_version: str, dst_
         raise
 
 
-def copy_permissions(src: Endpoint, src_model: str, dst: Endpoint, dst_model: str,
-                     report: Report) -> None:
+def copy_permissions(
+    src: Endpoint, src_model: str, dst: Endpoint, dst_model: str, report: Report
+) -> None:
     """The source model's ACL or Unity Catalog grants onto the destination model (Databricks)."""
     if not (src.is_databricks or src.registry_is_unity_catalog) or not (
-            dst.is_databricks or dst.registry_is_unity_catalog):
-        report.warn("--copy-permissions: permissions are copied between Databricks servers "
-                    "only; none copied")
+        dst.is_databricks or dst.registry_is_unity_catalog
+    ):
+        report.warn(
+            "--copy-permissions: permissions are copied between Databricks servers "
+            "only; none copied"
+        )
         return
     from ..databricks import permissions
 
     permissions.import_model_permissions(
-        dst, dst_model, permissions.export_model_permissions(src, src_model), report)
+        dst, dst_model, permissions.export_model_permissions(src, src_model), report
+    )
 
 
 def _run_exists(src: Endpoint, run_id: str | None) -> bool:

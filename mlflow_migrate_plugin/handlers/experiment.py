@@ -55,8 +55,9 @@ def ensure(dst: Endpoint, name: str, report: Report, tags: dict[str, str] | None
         from ..databricks.workspace import ensure_experiment_parent
 
         ensure_experiment_parent(dst, name)
-        tags = databricks_tags.drop_rejected(tags or {}, databricks_tags.REJECTED_EXPERIMENT_TAGS,
-                                             "experiment", report)
+        tags = databricks_tags.drop_rejected(
+            tags or {}, databricks_tags.REJECTED_EXPERIMENT_TAGS, "experiment", report
+        )
     experiment_id = client.create_experiment(name, tags=tags or None)
     report.add("experiment", name, "created", experiment_id)
     return experiment_id
@@ -78,10 +79,20 @@ def get(src: Endpoint, name_or_id: str):
 
 # Export ---------------------------------------------------------------------------------------
 
-def export(src: Endpoint, experiment: str, output_dir: str | Path, engine: Engine,
-           report: Report, selection: RunSelection | None = None, *, workers: int = 1,
-           progress: Progress = NO_PROGRESS, export_permissions: bool = False,
-           notebook_formats: list[str] | None = None) -> Path:
+
+def export(
+    src: Endpoint,
+    experiment: str,
+    output_dir: str | Path,
+    engine: Engine,
+    report: Report,
+    selection: RunSelection | None = None,
+    *,
+    workers: int = 1,
+    progress: Progress = NO_PROGRESS,
+    export_permissions: bool = False,
+    notebook_formats: list[str] | None = None,
+) -> Path:
     """Write ``experiment`` (name or id), its selected runs and its own LoggedModels.
 
     Each run goes to ``<output_dir>/runs/<run_id>/`` exactly as export-run writes it; a run that
@@ -91,8 +102,10 @@ def export(src: Endpoint, experiment: str, output_dir: str | Path, engine: Engin
     exp = get(src, experiment)
     if exp.lifecycle_stage == LifecycleStage.DELETED and not selection.export_deleted_runs:
         # MLflow deletes an experiment's runs with it.
-        report.warn(f"experiment '{exp.name}' is deleted, and so are its runs; add "
-                    "--export-deleted-runs to export them")
+        report.warn(
+            f"experiment '{exp.name}' is deleted, and so are its runs; add "
+            "--export-deleted-runs to export them"
+        )
     chosen = select(src.client, exp, selection, engine, report)
     writer = ExperimentDirWriter(output_dir)
     failed = list(chosen.failed)
@@ -130,30 +143,56 @@ def export(src: Endpoint, experiment: str, output_dir: str | Path, engine: Engin
     finally:
         phase.close()
 
-    models, manifests = experiment_models.export_all(src, exp.experiment_id, chosen.runs,
-                                                     writer, engine, report)
-    extra = export_databricks_objects(src, exp, writer.path, sorted(exported), report,
-                                      export_permissions=export_permissions,
-                                      notebook_formats=notebook_formats or [])
+    models, manifests = experiment_models.export_all(
+        src, exp.experiment_id, chosen.runs, writer, engine, report
+    )
+    extra = export_databricks_objects(
+        src,
+        exp,
+        writer.path,
+        sorted(exported),
+        report,
+        export_permissions=export_permissions,
+        notebook_formats=notebook_formats or [],
+    )
     listed = [exported[run_id] for run_id in runs if run_id in exported]
     writer.finish(
-        system_part("export-experiment", redact(src.tracking_uri)), experiment_record(exp),
-        listed, failed, [logged_model.record(m) for m in models], manifests,
+        system_part("export-experiment", redact(src.tracking_uri)),
+        experiment_record(exp),
+        listed,
+        failed,
+        [logged_model.record(m) for m in models],
+        manifests,
         extra_mlflow=extra,
-        extra_info={"selection": {
-            "run_ids": selection.run_ids, "run_start_time": selection.run_start_time,
-            "export_deleted_runs": selection.export_deleted_runs,
-            "check_nested_runs": selection.check_nested_runs,
-        }},
+        extra_info={
+            "selection": {
+                "run_ids": selection.run_ids,
+                "run_start_time": selection.run_start_time,
+                "export_deleted_runs": selection.export_deleted_runs,
+                "check_nested_runs": selection.check_nested_runs,
+            }
+        },
     )
-    report.add("experiment", exp.experiment_id, EXPORTED, str(output_dir),
-               f"{len(listed)} runs exported, {len(failed)} failed")
+    report.add(
+        "experiment",
+        exp.experiment_id,
+        EXPORTED,
+        str(output_dir),
+        f"{len(listed)} runs exported, {len(failed)} failed",
+    )
     return Path(output_dir)
 
 
-def export_databricks_objects(src: Endpoint, experiment, output_dir: Path, run_ids: list[str],
-                              report: Report, *, export_permissions: bool,
-                              notebook_formats: list[str]) -> dict:
+def export_databricks_objects(
+    src: Endpoint,
+    experiment,
+    output_dir: Path,
+    run_ids: list[str],
+    report: Report,
+    *,
+    export_permissions: bool,
+    notebook_formats: list[str],
+) -> dict:
     """Hook for Databricks: the experiment's permissions and its runs' notebooks.
 
     Returns entries for the ``mlflow`` part of ``experiment.json`` (mlflow-export-import keeps
@@ -163,17 +202,32 @@ def export_databricks_objects(src: Endpoint, experiment, output_dir: Path, run_i
     from ..exportdir.layout import RUNS_DIR
 
     run_dirs = {run_id: Path(output_dir) / RUNS_DIR / run_id for run_id in run_ids}
-    return extras.export_experiment_extras(src, experiment.experiment_id, run_dirs, report,
-                                           export_permissions=export_permissions,
-                                           notebook_formats=notebook_formats)
+    return extras.export_experiment_extras(
+        src,
+        experiment.experiment_id,
+        run_dirs,
+        report,
+        export_permissions=export_permissions,
+        notebook_formats=notebook_formats,
+    )
 
 
 # Import ---------------------------------------------------------------------------------------
 
-def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: Engine,
-            report: Report, options: run_handler.RunImportOptions | None = None, *,
-            workers: int = 1, progress: Progress = NO_PROGRESS, import_permissions: bool = False,
-            dst_notebook_dir: str | None = None) -> str:
+
+def import_(
+    dst: Endpoint,
+    input_dir: str | Path,
+    experiment_name: str,
+    engine: Engine,
+    report: Report,
+    options: run_handler.RunImportOptions | None = None,
+    *,
+    workers: int = 1,
+    progress: Progress = NO_PROGRESS,
+    import_permissions: bool = False,
+    dst_notebook_dir: str | None = None,
+) -> str:
     """Import an experiment export into ``experiment_name``; return the experiment id.
 
     The experiment is created with its tags and description if it does not exist; otherwise
@@ -188,23 +242,37 @@ def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: 
     try:
         model_ids = experiment_models.import_all(dst, exp_dir, experiment_id, engine, report)
         entries = _with_parents(exp_dir.runs, report)
-        run_ids = _import_runs(dst, entries, experiment_id, engine, report, options, workers,
-                               progress)
+        run_ids = _import_runs(
+            dst, entries, experiment_id, engine, report, options, workers, progress
+        )
         experiment_models.relink_metrics(dst, exp_dir, model_ids, run_ids, report)
-        import_databricks_objects(dst, exp_dir, experiment_id, run_ids, report,
-                                  import_permissions=import_permissions,
-                                  dst_notebook_dir=dst_notebook_dir)
+        import_databricks_objects(
+            dst,
+            exp_dir,
+            experiment_id,
+            run_ids,
+            report,
+            import_permissions=import_permissions,
+            dst_notebook_dir=dst_notebook_dir,
+        )
     finally:
         if delete_after:  # also when interrupted: a rerun restores it for its own time
             dst.client.delete_experiment(experiment_id)
-            report.warn(f"experiment '{experiment_name}' is deleted on the source, so it is "
-                        "deleted on the destination too ('mlflow experiments restore' brings it "
-                        "back)")
+            report.warn(
+                f"experiment '{experiment_name}' is deleted on the source, so it is "
+                "deleted on the destination too ('mlflow experiments restore' brings it "
+                "back)"
+            )
     return experiment_id
 
 
-def _destination(dst: Endpoint, exp_dir: ExperimentDir, name: str,
-                 options: run_handler.RunImportOptions, report: Report) -> tuple[str, bool]:
+def _destination(
+    dst: Endpoint,
+    exp_dir: ExperimentDir,
+    name: str,
+    options: run_handler.RunImportOptions,
+    report: Report,
+) -> tuple[str, bool]:
     """The destination experiment's id, and whether to delete it at the end (as the source is).
 
     A deleted source experiment is created, filled, then deleted; a rerun finds it deleted and
@@ -240,8 +308,13 @@ def _with_parents(entries: list[RunEntry], report: Report) -> list[RunEntry]:
     usable = []
     for entry in entries:
         if entry.path is None:
-            report.add("run", entry.run_id, FAILED, None,
-                       "listed in experiment.json but its folder is missing")
+            report.add(
+                "run",
+                entry.run_id,
+                FAILED,
+                None,
+                "listed in experiment.json but its folder is missing",
+            )
             continue
         if not entry.parent_known:
             try:
@@ -257,9 +330,16 @@ def _with_parents(entries: list[RunEntry], report: Report) -> list[RunEntry]:
     return usable
 
 
-def _import_runs(dst: Endpoint, entries: list[RunEntry], experiment_id: str, engine: Engine,
-                 report: Report, options: run_handler.RunImportOptions, workers: int,
-                 progress: Progress) -> dict[str, str]:
+def _import_runs(
+    dst: Endpoint,
+    entries: list[RunEntry],
+    experiment_id: str,
+    engine: Engine,
+    report: Report,
+    options: run_handler.RunImportOptions,
+    workers: int,
+    progress: Progress,
+) -> dict[str, str]:
     """Import every run, parents first; return source run id -> destination run id."""
     by_id = {entry.run_id: entry for entry in entries}
     imported: dict[str, str] = {}
@@ -269,22 +349,28 @@ def _import_runs(dst: Endpoint, entries: list[RunEntry], experiment_id: str, eng
     # Runs imported before are skipped without reading and hashing their files again.
     done_before = {} if options.fresh else idmap.complete_runs(dst.client, experiment_id)
     # Parents finish before their children start, so `imported` answers every parent lookup.
-    context = run_handler.ImportContext(
-        imported, idmap.awaited_parents(dst.client, experiment_id))
+    context = run_handler.ImportContext(imported, idmap.awaited_parents(dst.client, experiment_id))
 
     def import_one(run_id: str) -> None:
         try:
             if unreachable.is_set():
-                report.add("run", run_id, FAILED, None,
-                           f"not attempted: {dst.display} stopped answering")
+                report.add(
+                    "run", run_id, FAILED, None, f"not attempted: {dst.display} stopped answering"
+                )
                 return
             new_id = done_before.get(run_id)
             if new_id is not None:
                 report.add("run", run_id, SKIPPED, new_id, "already imported")
             else:
-                new_id = run_handler.import_(dst, by_id[run_id].path, engine, report,
-                                             experiment_id=experiment_id, options=options,
-                                             context=context)
+                new_id = run_handler.import_(
+                    dst,
+                    by_id[run_id].path,
+                    engine,
+                    report,
+                    experiment_id=experiment_id,
+                    options=options,
+                    context=context,
+                )
             with lock:
                 imported[run_id] = new_id
         except Exception as exc:
@@ -309,9 +395,16 @@ def _answers(endpoint: Endpoint) -> bool:
     return True
 
 
-def import_databricks_objects(dst: Endpoint, exp_dir: ExperimentDir, experiment_id: str,
-                              run_ids: dict[str, str], report: Report, *,
-                              import_permissions: bool, dst_notebook_dir: str | None) -> None:
+def import_databricks_objects(
+    dst: Endpoint,
+    exp_dir: ExperimentDir,
+    experiment_id: str,
+    run_ids: dict[str, str],
+    report: Report,
+    *,
+    import_permissions: bool,
+    dst_notebook_dir: str | None,
+) -> None:
     """Hook for Databricks: the experiment's permissions and its runs' notebooks.
 
     ``run_ids`` maps each source run id to the destination run, to find the notebook each run
@@ -320,6 +413,13 @@ def import_databricks_objects(dst: Endpoint, exp_dir: ExperimentDir, experiment_
     from ..databricks import extras
 
     run_dirs = {entry.run_id: entry.path for entry in exp_dir.runs if entry.path is not None}
-    extras.import_experiment_extras(dst, exp_dir.path, experiment_id, run_dirs, run_ids, report,
-                                    import_permissions=import_permissions,
-                                    dst_notebook_dir=dst_notebook_dir)
+    extras.import_experiment_extras(
+        dst,
+        exp_dir.path,
+        experiment_id,
+        run_dirs,
+        run_ids,
+        report,
+        import_permissions=import_permissions,
+        dst_notebook_dir=dst_notebook_dir,
+    )

@@ -27,8 +27,11 @@ from . import logged_model
 
 def unproduced(client, experiment_id: str, exported_runs: list) -> list:
     """LoggedModels of the experiment with no source run and not an output of an exported run."""
-    outputs = {o.model_id for run in exported_runs
-               for o in (run.outputs.model_outputs if run.outputs else [])}
+    outputs = {
+        o.model_id
+        for run in exported_runs
+        for o in (run.outputs.model_outputs if run.outputs else [])
+    }
     models, token = [], None
     while True:
         page = client.search_logged_models([experiment_id], page_token=token)
@@ -38,8 +41,14 @@ def unproduced(client, experiment_id: str, exported_runs: list) -> list:
             return models
 
 
-def export_all(src: Endpoint, experiment_id: str, exported_runs: list,
-               writer: ExperimentDirWriter, engine: Engine, report: Report):
+def export_all(
+    src: Endpoint,
+    experiment_id: str,
+    exported_runs: list,
+    writer: ExperimentDirWriter,
+    engine: Engine,
+    report: Report,
+):
     """Write the experiment's own models; return them and their artifact manifests.
 
     A model that fails is reported, its folder removed, and left out of the export.
@@ -55,13 +64,13 @@ def export_all(src: Endpoint, experiment_id: str, exported_runs: list,
             report.add("logged_model", model.model_id, FAILED, None, failure_reason(exc))
             continue
         exported.append(model)
-        report.add("logged_model", model.model_id, EXPORTED, str(writer.path),
-                   "experiment-level")
+        report.add("logged_model", model.model_id, EXPORTED, str(writer.path), "experiment-level")
     return exported, manifests
 
 
-def import_all(dst: Endpoint, exp_dir: ExperimentDir, experiment_id: str, engine: Engine,
-               report: Report) -> dict[str, str]:
+def import_all(
+    dst: Endpoint, exp_dir: ExperimentDir, experiment_id: str, engine: Engine, report: Report
+) -> dict[str, str]:
     """Recreate the experiment's own models; return source id -> destination id.
 
     A model that fails is reported and left out; the others, and the runs, still import.
@@ -76,8 +85,14 @@ def import_all(dst: Endpoint, exp_dir: ExperimentDir, experiment_id: str, engine
     return created
 
 
-def _import_one(dst: Endpoint, exp_dir: ExperimentDir, rec: dict, experiment_id: str,
-                engine: Engine, report: Report) -> str:
+def _import_one(
+    dst: Endpoint,
+    exp_dir: ExperimentDir,
+    rec: dict,
+    experiment_id: str,
+    engine: Engine,
+    report: Report,
+) -> str:
     client = dst.client
     source_id = rec["model_id"]
     found = idmap.find_logged_models(client, experiment_id, source_id)
@@ -94,8 +109,9 @@ def _import_one(dst: Endpoint, exp_dir: ExperimentDir, rec: dict, experiment_id:
     model = logged_model.create(dst, marked, experiment_id, None)
     try:
         rewrite = MLmodelRewriter({}, {source_id: model.model_id})
-        engine.run(artifacts.upload(dst.artifact_repo(model.artifact_location), root, files,
-                                    rewrite))
+        engine.run(
+            artifacts.upload(dst.artifact_repo(model.artifact_location), root, files, rewrite)
+        )
         logged_model.finalize(dst, rec, model.model_id)
         client.delete_logged_model_tag(model.model_id, idmap.STATE)
     except BaseException:
@@ -108,8 +124,13 @@ def _import_one(dst: Endpoint, exp_dir: ExperimentDir, rec: dict, experiment_id:
     return model.model_id
 
 
-def relink_metrics(dst: Endpoint, exp_dir: ExperimentDir, model_ids: dict[str, str],
-                   run_ids: dict[str, str], report: Report) -> None:
+def relink_metrics(
+    dst: Endpoint,
+    exp_dir: ExperimentDir,
+    model_ids: dict[str, str],
+    run_ids: dict[str, str],
+    report: Report,
+) -> None:
     """Link the models' metrics to the imported runs that logged them (idempotent)."""
     client = dst.client
     for rec in exp_dir.logged_models:
@@ -117,23 +138,33 @@ def relink_metrics(dst: Endpoint, exp_dir: ExperimentDir, model_ids: dict[str, s
         wanted = [m for m in rec.get("metrics") or [] if m.get("run_id")]
         if not new_id or not wanted:
             continue
-        have = {(m.key, m.timestamp, m.step, m.value, m.run_id)
-                for m in client.get_logged_model(new_id).metrics or []}
+        have = {
+            (m.key, m.timestamp, m.step, m.value, m.run_id)
+            for m in client.get_logged_model(new_id).metrics or []
+        }
         by_run: dict[str, list[Metric]] = {}
         for m in wanted:
             run_id = run_ids.get(m["run_id"])
             if run_id is None:
-                report.warn(f"logged model {rec['model_id']}: metric {m['key']!r} was logged by "
-                            f"run {m['run_id']}, which this import does not hold; not linked")
+                report.warn(
+                    f"logged model {rec['model_id']}: metric {m['key']!r} was logged by "
+                    f"run {m['run_id']}, which this import does not hold; not linked"
+                )
                 continue
             key = (m["key"], int(m["timestamp"]), int(m["step"]), float(m["value"]), run_id)
             if key in have:
                 continue
-            by_run.setdefault(run_id, []).append(Metric(
-                m["key"], float(m["value"]), int(m["timestamp"]), int(m["step"]),
-                model_id=new_id, dataset_name=m.get("dataset_name"),
-                dataset_digest=m.get("dataset_digest"),
-            ))
+            by_run.setdefault(run_id, []).append(
+                Metric(
+                    m["key"],
+                    float(m["value"]),
+                    int(m["timestamp"]),
+                    int(m["step"]),
+                    model_id=new_id,
+                    dataset_name=m.get("dataset_name"),
+                    dataset_digest=m.get("dataset_digest"),
+                )
+            )
         for run_id, metrics in by_run.items():
             _log_to_run(client, run_id, metrics)
 

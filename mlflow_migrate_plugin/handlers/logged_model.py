@@ -33,8 +33,12 @@ def record(model) -> dict[str, Any]:
         "params": dict(model.params or {}),
         "metrics": [
             {
-                "key": m.key, "value": m.value, "timestamp": m.timestamp, "step": m.step,
-                "run_id": m.run_id, "dataset_name": m.dataset_name,
+                "key": m.key,
+                "value": m.value,
+                "timestamp": m.timestamp,
+                "step": m.step,
+                "run_id": m.run_id,
+                "dataset_name": m.dataset_name,
                 "dataset_digest": m.dataset_digest,
             }
             for m in (model.metrics or [])
@@ -48,9 +52,12 @@ def record(model) -> dict[str, Any]:
 def models_of_run(client, run) -> list:
     """The LoggedModels a run produced: its model outputs, and models naming it as source."""
     ids = [o.model_id for o in (run.outputs.model_outputs if run.outputs else [])]
-    found = {m.model_id: m for m in client.search_logged_models(
-        [run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'"
-    )}
+    found = {
+        m.model_id: m
+        for m in client.search_logged_models(
+            [run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'"
+        )
+    }
     for model_id in ids:
         if model_id not in found:
             found[model_id] = client.get_logged_model(model_id)
@@ -69,6 +76,7 @@ def export_tasks(src: Endpoint, model, root: Path, engine, manifests: dict) -> l
             entry = task()
             entries.append(entry)
             return entry
+
         return run
 
     return [recorded(t) for t in artifacts.download(repo, files, root, engine)]

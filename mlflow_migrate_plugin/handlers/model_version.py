@@ -36,8 +36,19 @@ PENDING = ModelVersionStatus.to_string(ModelVersionStatus.PENDING_REGISTRATION)
 AWAIT_INTERVAL = 1.0
 SOURCE_VERSION_PREFIX = idmap.PREFIX + "source.version."
 # Recorded as tags with --import-source-tags: the fields the destination cannot reproduce.
-SOURCE_FIELDS = ("name", "version", "source", "run_id", "model_id", "user_id", "status",
-                 "status_message", "run_link", "creation_timestamp", "last_updated_timestamp")
+SOURCE_FIELDS = (
+    "name",
+    "version",
+    "source",
+    "run_id",
+    "model_id",
+    "user_id",
+    "status",
+    "status_message",
+    "run_link",
+    "creation_timestamp",
+    "last_updated_timestamp",
+)
 # The path a placeholder version names inside its run; the version is deleted at once.
 PLACEHOLDER_PATH = "mlflow-migrate-placeholder"
 _OWN_TAGS = idmap.MARKER_TAGS | {idmap.SOURCE_MODEL_VERSION}
@@ -127,8 +138,15 @@ class VersionOptions:
 class VersionWriter:
     """Creates versions of one destination model, in number order, keeping the numbers."""
 
-    def __init__(self, dst: Endpoint, name: str, source_model: str, report: Report,
-                 options: VersionOptions, progress: Progress = NO_PROGRESS):
+    def __init__(
+        self,
+        dst: Endpoint,
+        name: str,
+        source_model: str,
+        report: Report,
+        options: VersionOptions,
+        progress: Progress = NO_PROGRESS,
+    ):
         self.dst, self.name, self.source_model = dst, name, source_model
         self.client = dst.client
         self.report, self.options, self.progress = report, options, progress
@@ -145,8 +163,11 @@ class VersionWriter:
             if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
                 raise
             versions = []
-        self._by_key = {v.tags[idmap.SOURCE_MODEL_VERSION]: v for v in versions
-                        if idmap.SOURCE_MODEL_VERSION in (v.tags or {})}
+        self._by_key = {
+            v.tags[idmap.SOURCE_MODEL_VERSION]: v
+            for v in versions
+            if idmap.SOURCE_MODEL_VERSION in (v.tags or {})
+        }
         # Deleted versions are not listed, so this is a lower bound the placeholders correct.
         self._next = max([int(v.version) for v in versions], default=0) + 1
 
@@ -165,8 +186,9 @@ class VersionWriter:
         found = self._by_key.get(self.key(rec))
         if found is not None:
             if found.tags.get(idmap.STATE) == idmap.STATE_COMPLETE:
-                self.report.add("model_version", self.key(rec), SKIPPED, found.version,
-                                "already imported")
+                self.report.add(
+                    "model_version", self.key(rec), SKIPPED, found.version, "already imported"
+                )
                 return found.version
             self.progress.note(f"  version {rec['version']}: completing an interrupted import")
             self._finish(found.version, rec, pending=True, resumed=True)
@@ -177,11 +199,13 @@ class VersionWriter:
         # A version with no stage or alias to set is whole once created: mark it complete at
         # once (one call less per version); otherwise only once they are set.
         pending = self.options.stages_and_aliases and bool(
-            (rec.get("current_stage") or STAGE_NONE) != STAGE_NONE or rec.get("aliases"))
+            (rec.get("current_stage") or STAGE_NONE) != STAGE_NONE or rec.get("aliases")
+        )
         try:
             with interrupts.deferred():  # the cleanup must know the version before Ctrl-C
-                mv = self._create(target, self._tags(rec, complete=not pending),
-                                  rec.get("description") or "")
+                mv = self._create(
+                    target, self._tags(rec, complete=not pending), rec.get("description") or ""
+                )
                 self.created.append(mv.version)
         except MlflowException as exc:  # Unity Catalog's refusal names no version: name it
             refusal = unity_catalog.signature_refusal(exc, self.source_model, rec["version"])
@@ -205,8 +229,10 @@ class VersionWriter:
         if self._next >= number:
             return
         if self.dst.registry_is_unity_catalog:
-            self.report.warn(f"version {number}: Unity Catalog cannot rebuild the gap before it; "
-                             "its number will differ")
+            self.report.warn(
+                f"version {number}: Unity Catalog cannot rebuild the gap before it; "
+                "its number will differ"
+            )
             return
         placeholder = target
         if target.run_id:  # a runs:/ source leaves the run's LoggedModels' tags alone
@@ -216,14 +242,21 @@ class VersionWriter:
                 mv = self._create(placeholder, {idmap.STATE: "placeholder"}, None)
                 self.client.delete_model_version(self.name, mv.version)
             self._next = int(mv.version) + 1
-            self.progress.note(f"  version {mv.version}: a gap in the source, rebuilt "
-                               "(placeholder created and deleted)")
+            self.progress.note(
+                f"  version {mv.version}: a gap in the source, rebuilt "
+                "(placeholder created and deleted)"
+            )
 
     def _create(self, target: Target, tags: dict, description: str | None):
         # Waiting is ours (_await_ready): MLflow's own wait logs a line for every version.
         return self.client.create_model_version(
-            self.name, target.source, target.run_id, tags=tags, description=description,
-            model_id=target.model_id, await_creation_for=0,
+            self.name,
+            target.source,
+            target.run_id,
+            tags=tags,
+            description=description,
+            model_id=target.model_id,
+            await_creation_for=0,
         )
 
     def _await_ready(self, mv) -> None:
@@ -233,13 +266,17 @@ class VersionWriter:
         deadline = time.monotonic() + seconds
         while mv.status == PENDING:
             if time.monotonic() >= deadline:
-                raise MigrateError(f"version {mv.version} of '{self.name}' is still {PENDING} "
-                                   f"after {seconds}s (--await-creation-for)")
+                raise MigrateError(
+                    f"version {mv.version} of '{self.name}' is still {PENDING} "
+                    f"after {seconds}s (--await-creation-for)"
+                )
             time.sleep(AWAIT_INTERVAL)
             mv = self.client.get_model_version(self.name, mv.version)
         if mv.status != READY:
-            raise MigrateError(f"version {mv.version} of '{self.name}' failed to register: "
-                               f"{mv.status} {mv.status_message or ''}".strip())
+            raise MigrateError(
+                f"version {mv.version} of '{self.name}' failed to register: "
+                f"{mv.status} {mv.status_message or ''}".strip()
+            )
 
     def _tags(self, rec: dict, complete: bool = False) -> dict[str, str]:
         tags = {k: v for k, v in (rec.get("tags") or {}).items() if k not in _OWN_TAGS}
@@ -264,8 +301,10 @@ class VersionWriter:
                 client.set_registered_model_alias(self.name, alias, version)
         status = rec.get("status") or READY
         if status != READY:
-            self.report.warn(f"version {rec['version']}: status {status} cannot be set; the "
-                             f"destination version is {READY}")
+            self.report.warn(
+                f"version {rec['version']}: status {status} cannot be set; the "
+                f"destination version is {READY}"
+            )
         if pending:
             client.set_model_version_tag(self.name, version, idmap.STATE, idmap.STATE_COMPLETE)
 
@@ -273,13 +312,15 @@ class VersionWriter:
         if stage == STAGE_NONE:
             return
         if self.dst.registry_is_unity_catalog:
-            self.report.warn(f"version {version}: Unity Catalog has no stages; stage '{stage}' "
-                             "is not set")
+            self.report.warn(
+                f"version {version}: Unity Catalog has no stages; stage '{stage}' is not set"
+            )
             return
         with warnings.catch_warnings():  # stages are deprecated, and still what the source has
             warnings.simplefilter("ignore", FutureWarning)
-            self.client.transition_model_version_stage(self.name, version, stage,
-                                                       archive_existing_versions=False)
+            self.client.transition_model_version_stage(
+                self.name, version, stage, archive_existing_versions=False
+            )
 
     def discard_created(self) -> None:
         """Delete the versions this writer created (a failed import leaves none behind)."""

@@ -55,8 +55,15 @@ def get(endpoint: Endpoint, name: str):
         raise
 
 
-def ensure(dst: Endpoint, name: str, rec: dict, report: Report, *, metadata: bool = True,
-           source_tags: bool = False) -> bool:
+def ensure(
+    dst: Endpoint,
+    name: str,
+    rec: dict,
+    report: Report,
+    *,
+    metadata: bool = True,
+    source_tags: bool = False,
+) -> bool:
     """Create model ``name`` (with the description and tags of ``rec`` when ``metadata``) if it
     does not exist; return whether it was created. An existing model is left as it is."""
     if get(dst, name) is not None:
@@ -88,6 +95,7 @@ def delete(dst: Endpoint, name: str, report: Report) -> None:
 
 # Export ---------------------------------------------------------------------------------------
 
+
 @dataclass
 class ModelSelection:
     """Which versions export-model writes (the CLI options of the same names)."""
@@ -104,8 +112,9 @@ class ModelSelection:
         canonical = {s.lower(): s for s in ALL_STAGES}
         unknown = [s for s in self.stages if s.lower() not in canonical]
         if unknown:
-            raise UsageError(f"unknown stage(s) {', '.join(unknown)}; stages are "
-                             f"{', '.join(ALL_STAGES)}")
+            raise UsageError(
+                f"unknown stage(s) {', '.join(unknown)}; stages are {', '.join(ALL_STAGES)}"
+            )
         self.stages = [get_canonical_stage(s) for s in self.stages]
         self.versions = [str(int(v)) if str(v).isdigit() else str(v) for v in self.versions]
 
@@ -123,14 +132,16 @@ def _select(client, name: str, selection: ModelSelection) -> list:
         by_number = {str(v.version): v for v in versions}
         missing = [v for v in selection.versions if v not in by_number]
         if missing:
-            raise NotFoundError(f"registered model '{name}' has no version "
-                                f"{', '.join(missing)} to export")
+            raise NotFoundError(
+                f"registered model '{name}' has no version {', '.join(missing)} to export"
+            )
         versions = [by_number[v] for v in selection.versions]
     return sorted(versions, key=lambda v: int(v.version))
 
 
 def _run_states(client, run_ids: set[str], engine: Engine) -> dict[str, str]:
     """'active', 'deleted' or 'gone' for each run (looked up concurrently)."""
+
     def state_of(run_id: str):
         try:
             return run_id, client.get_run(run_id).info.lifecycle_stage
@@ -142,9 +153,17 @@ def _run_states(client, run_ids: set[str], engine: Engine) -> dict[str, str]:
     return dict(engine.run(lambda r=r: state_of(r) for r in sorted(run_ids)))
 
 
-def export(src: Endpoint, name: str, output_dir: str | Path, engine: Engine, report: Report,
-           selection: ModelSelection | None = None, *, workers: int = 1,
-           progress: Progress = NO_PROGRESS) -> dict[str, Path]:
+def export(
+    src: Endpoint,
+    name: str,
+    output_dir: str | Path,
+    engine: Engine,
+    report: Report,
+    selection: ModelSelection | None = None,
+    *,
+    workers: int = 1,
+    progress: Progress = NO_PROGRESS,
+) -> dict[str, Path]:
     """Write model ``name`` and its selected versions; return the exported runs' folders."""
     selection = selection or ModelSelection()
     client = src.client
@@ -178,44 +197,66 @@ def export(src: Endpoint, name: str, output_dir: str | Path, engine: Engine, rep
             entry["run_dir"] = mv.run_id
         entries[mv.version] = entry
         missing = f" ({entry['run_missing']})" if entry["run_missing"] else ""
-        progress.note(f"  version {mv.version} (stage {mv.current_stage}): run "
-                      f"{mv.run_id or '-'}{missing}")
+        progress.note(
+            f"  version {mv.version} (stage {mv.current_stage}): run {mv.run_id or '-'}{missing}"
+        )
     failed = version_sources.export_runs(src, run_dirs, engine, report, workers, progress)
     for entry in entries.values():
         if entry["run_dir"] in failed:
             entry["run_missing"] = f"run export failed: {failed[entry['run_dir']]}"
             entry["run_dir"] = None
     models = version_sources.export_standalone_models(
-        src, [(v, entries[v["version"]]["run_dir"] is not None) for v in versions],
-        writer.logged_model_root, engine, report)
+        src,
+        [(v, entries[v["version"]]["run_dir"] is not None) for v in versions],
+        writer.logged_model_root,
+        engine,
+        report,
+    )
     for version_rec in versions:
         version, entry = version_rec["version"], entries[version_rec["version"]]
         if entry["run_missing"] and version_rec.get("model_id") not in models:
             report.warn(f"version {version} of '{name}': {entry['run_missing']}")
         if selection.export_version_model:
             entry["version_model"] = _version_model(src, name, version, writer, engine, report)
-        report.add("model_version", idmap.model_version_key(name, version), EXPORTED,
-                   str(output_dir))
-    writer.finish(system_part("export-model", redact(src.tracking_uri)), rec, versions, entries,
-                  skipped, models, {"selection": {
-                      "stages": selection.stages, "versions": selection.versions,
-                      "export_latest_versions": selection.export_latest_versions,
-                      "export_deleted_runs": selection.export_deleted_runs,
-                      "export_version_model": selection.export_version_model,
-                  }})
-    report.add("registered_model", name, EXPORTED, str(output_dir),
-               f"{len(versions)} versions, {len(skipped)} skipped")
+        report.add(
+            "model_version", idmap.model_version_key(name, version), EXPORTED, str(output_dir)
+        )
+    writer.finish(
+        system_part("export-model", redact(src.tracking_uri)),
+        rec,
+        versions,
+        entries,
+        skipped,
+        models,
+        {
+            "selection": {
+                "stages": selection.stages,
+                "versions": selection.versions,
+                "export_latest_versions": selection.export_latest_versions,
+                "export_deleted_runs": selection.export_deleted_runs,
+                "export_version_model": selection.export_version_model,
+            }
+        },
+    )
+    report.add(
+        "registered_model",
+        name,
+        EXPORTED,
+        str(output_dir),
+        f"{len(versions)} versions, {len(skipped)} skipped",
+    )
     return {run_id: path for run_id, path in run_dirs.items() if run_id not in failed}
 
 
-def _version_model(src: Endpoint, name: str, version: str, writer: ModelDirWriter,
-                   engine: Engine, report: Report):
+def _version_model(
+    src: Endpoint, name: str, version: str, writer: ModelDirWriter, engine: Engine, report: Report
+):
     try:
         files = version_sources.download_version_model(
-            src, name, version, writer.version_model_root(version), engine)
+            src, name, version, writer.version_model_root(version), engine
+        )
     except Exception as exc:
-        report.warn(f"version {version} of '{name}': its model files could not be exported "
-                    f"({exc})")
+        report.warn(f"version {version} of '{name}': its model files could not be exported ({exc})")
         return None
     if not files:
         report.warn(f"version {version} of '{name}': its download location holds no files")
@@ -223,6 +264,7 @@ def _version_model(src: Endpoint, name: str, version: str, writer: ModelDirWrite
 
 
 # Import ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class ModelImportOptions:
@@ -234,10 +276,18 @@ class ModelImportOptions:
     run_options: run_handler.RunImportOptions = field(default_factory=run_handler.RunImportOptions)
 
 
-def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: Engine,
-            report: Report, model_name: str | None = None,
-            options: ModelImportOptions | None = None, *, workers: int = 1,
-            progress: Progress = NO_PROGRESS) -> str:
+def import_(
+    dst: Endpoint,
+    input_dir: str | Path,
+    experiment_name: str,
+    engine: Engine,
+    report: Report,
+    model_name: str | None = None,
+    options: ModelImportOptions | None = None,
+    *,
+    workers: int = 1,
+    progress: Progress = NO_PROGRESS,
+) -> str:
     """Import an export-model directory into ``model_name`` (default: the exported name);
     return the destination model's name."""
     options = options or ModelImportOptions()
@@ -247,16 +297,19 @@ def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: 
     if not name:
         raise ExportDirError(f"{model_dir.path}: the export names no model; give --model")
     entries = _importable(model_dir, report)
-    writer = None if options.delete_model else _writer(dst, name, source_name, report, options,
-                                                       progress)
+    writer = (
+        None if options.delete_model else _writer(dst, name, source_name, report, options, progress)
+    )
     done = {e.version: writer.done(e.record) for e in entries} if writer is not None else {}
     todo = [e for e in entries if done.get(e.version) is None]
     run_paths = {e.record["run_id"]: e.run_path for e in todo if e.run_path}
     run_dirs = version_sources.verify_runs(run_paths, engine)
     for entry in todo:
         version_sources.verify_version_files(entry, engine)
-    progress.note(f"Model '{source_name}' -> '{name}': {len(model_dir.versions)} versions in "
-                  f"the export, {len(todo)} to import; runs into experiment '{experiment_name}'")
+    progress.note(
+        f"Model '{source_name}' -> '{name}': {len(model_dir.versions)} versions in "
+        f"the export, {len(todo)} to import; runs into experiment '{experiment_name}'"
+    )
     for entry in entries:
         if done.get(entry.version) is not None:
             _report_done(writer, entry, done[entry.version], progress)
@@ -269,24 +322,49 @@ def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: 
     created_model = False
     # The runs are imported by the pool in the background while the versions are created here,
     # one after the other (so that they keep their numbers), each as soon as its run is in.
-    runs = InBackground(lambda done, stop: version_sources.import_runs(
-        dst, run_dirs, experiment_id, engine, report, options.run_options, workers, imported,
-        progress, on_imported=done, stop=stop))
+    runs = InBackground(
+        lambda done, stop: version_sources.import_runs(
+            dst,
+            run_dirs,
+            experiment_id,
+            engine,
+            report,
+            options.run_options,
+            workers,
+            imported,
+            progress,
+            on_imported=done,
+            stop=stop,
+        )
+    )
     try:
-        created_model = ensure(dst, name, model_dir.model, report,
-                               source_tags=options.import_source_tags)
+        created_model = ensure(
+            dst, name, model_dir.model, report, source_tags=options.import_source_tags
+        )
         made = []
         for entry in todo:
             run_id = entry.record["run_id"]
             if run_id in run_dirs:
                 runs.wait_for(run_id)
-            made.append(version_sources.create_version(
-                dst, writer, entry, run_dirs.get(run_id), imported.get(run_id), experiment_id,
-                engine, made_models, progress))
+            made.append(
+                version_sources.create_version(
+                    dst,
+                    writer,
+                    entry,
+                    run_dirs.get(run_id),
+                    imported.get(run_id),
+                    experiment_id,
+                    engine,
+                    made_models,
+                    progress,
+                )
+            )
         runs.finish()
         if todo and all(number is None for number in made):
-            raise MigrateError(f"{model_dir.path}: none of the {len(todo)} versions to import "
-                               "could be made; see the warnings")
+            raise MigrateError(
+                f"{model_dir.path}: none of the {len(todo)} versions to import "
+                "could be made; see the warnings"
+            )
     except BaseException:
         runs.abandon()
         undo(dst, name, writer, created_model, made_models, imported)
@@ -296,10 +374,17 @@ def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: 
 
 
 def _writer(dst, name, source_name, report, options: ModelImportOptions, progress):
-    return VersionWriter(dst, name, source_name, report,
-                         VersionOptions(import_source_tags=options.import_source_tags,
-                                        await_creation_for=options.await_creation_for),
-                         progress)
+    return VersionWriter(
+        dst,
+        name,
+        source_name,
+        report,
+        VersionOptions(
+            import_source_tags=options.import_source_tags,
+            await_creation_for=options.await_creation_for,
+        ),
+        progress,
+    )
 
 
 def _importable(model_dir: ModelDir, report: Report) -> list[VersionEntry]:
@@ -318,21 +403,35 @@ def _importable(model_dir: ModelDir, report: Report) -> list[VersionEntry]:
         )
     for entry in missing:
         why = entry.run_missing or f"run {entry.record['run_id']} is not in the export"
-        report.warn(f"version {entry.version}: {why}, and the export holds no model files "
-                    "for it (--export-version-model); not imported")
-        report.add("model_version", idmap.model_version_key(model_dir.model["name"],
-                                                            entry.version), SKIPPED, None, why)
+        report.warn(
+            f"version {entry.version}: {why}, and the export holds no model files "
+            "for it (--export-version-model); not imported"
+        )
+        report.add(
+            "model_version",
+            idmap.model_version_key(model_dir.model["name"], entry.version),
+            SKIPPED,
+            None,
+            why,
+        )
     return ok
 
 
 def _report_done(writer: VersionWriter, entry: VersionEntry, found, progress: Progress) -> None:
-    writer.report.add("model_version", writer.key(entry.record), SKIPPED, found.version,
-                      "already imported")
+    writer.report.add(
+        "model_version", writer.key(entry.record), SKIPPED, found.version, "already imported"
+    )
     progress.note(f"  version {entry.version}: already imported (version {found.version})")
 
 
-def undo(dst: Endpoint, name: str, writer: VersionWriter | None, created_model: bool,
-          made_models: list[str], imported: dict) -> None:
+def undo(
+    dst: Endpoint,
+    name: str,
+    writer: VersionWriter | None,
+    created_model: bool,
+    made_models: list[str],
+    imported: dict,
+) -> None:
     """Remove what a failed import made, so that nothing half imported is left behind."""
     try:
         if created_model:
@@ -350,5 +449,7 @@ def _check_aliases(model_dir: ModelDir, report: Report) -> None:
     exported = {e.version for e in model_dir.versions}
     for alias, version in model_dir.model["aliases"].items():
         if str(version) not in exported:
-            report.warn(f"alias '{alias}' points at version {version}, which is not in the "
-                        "export; it is not set")
+            report.warn(
+                f"alias '{alias}' points at version {version}, which is not in the "
+                "export; it is not set"
+            )

@@ -67,6 +67,7 @@ class ImportContext:
 
 # Export ---------------------------------------------------------------------------------------
 
+
 def get_run(src: Endpoint, run_id: str):
     try:
         return src.client.get_run(run_id)
@@ -89,9 +90,12 @@ def record(run) -> dict[str, Any]:
             "dataset_inputs": [
                 {
                     "dataset": {
-                        "name": d.dataset.name, "digest": d.dataset.digest,
-                        "source_type": d.dataset.source_type, "source": d.dataset.source,
-                        "schema": d.dataset.schema, "profile": d.dataset.profile,
+                        "name": d.dataset.name,
+                        "digest": d.dataset.digest,
+                        "source_type": d.dataset.source_type,
+                        "source": d.dataset.source,
+                        "schema": d.dataset.schema,
+                        "profile": d.dataset.profile,
                     },
                     "tags": [{"key": t.key, "value": t.value} for t in d.tags],
                 }
@@ -110,9 +114,15 @@ def record(run) -> dict[str, Any]:
     }
 
 
-def export(src: Endpoint, run_id: str, output_dir: str | Path, engine: Engine,
-           report: Report, progress: Progress = NO_PROGRESS,
-           extra_info: dict | None = None) -> Path:
+def export(
+    src: Endpoint,
+    run_id: str,
+    output_dir: str | Path,
+    engine: Engine,
+    report: Report,
+    progress: Progress = NO_PROGRESS,
+    extra_info: dict | None = None,
+) -> Path:
     """Write the run, its metric history, artifacts and LoggedModels to ``output_dir``."""
     run = get_run(src, run_id)
     client = src.client
@@ -134,8 +144,9 @@ def export(src: Endpoint, run_id: str, output_dir: str | Path, engine: Engine,
     # after a failure the error is the one thing to show.
     engine.run(
         metrics.export_tasks(client, run_id, sorted(run.data.metrics), metric_writer, points),
-        _collecting(artifacts.download(repo, run_files, writer.artifacts_root, engine, data),
-                    downloaded),
+        _collecting(
+            artifacts.download(repo, run_files, writer.artifacts_root, engine, data), downloaded
+        ),
         model_tasks,
     )
     points.close()
@@ -143,12 +154,21 @@ def export(src: Endpoint, run_id: str, output_dir: str | Path, engine: Engine,
     mlflow_part = record(run)
     mlflow_part["logged_models"] = [logged_model.record(m) for m in models]
     writer.finish(
-        system_part("export-run", redact(src.tracking_uri)), mlflow_part, metric_writer,
-        downloaded, model_manifests, extra_info,
+        system_part("export-run", redact(src.tracking_uri)),
+        mlflow_part,
+        metric_writer,
+        downloaded,
+        model_manifests,
+        extra_info,
     )
-    report.add("run", run_id, EXPORTED, str(output_dir),
-               f"{metric_writer.points} metric points, {len(downloaded)} artifacts, "
-               f"{len(models)} logged models")
+    report.add(
+        "run",
+        run_id,
+        EXPORTED,
+        str(output_dir),
+        f"{metric_writer.points} metric points, {len(downloaded)} artifacts, "
+        f"{len(models)} logged models",
+    )
     return Path(output_dir)
 
 
@@ -159,10 +179,13 @@ def _collecting(tasks, sink: list):
 
 # Import ---------------------------------------------------------------------------------------
 
+
 def check_values(rec: dict[str, Any], where: Path) -> None:
     """Refuse values the server would silently truncate, before anything is created."""
-    for kind, values, limit in (("param", rec["params"], MAX_PARAM_VAL_LENGTH),
-                                ("tag", rec["tags"], MAX_TAG_VAL_LENGTH)):
+    for kind, values, limit in (
+        ("param", rec["params"], MAX_PARAM_VAL_LENGTH),
+        ("tag", rec["tags"], MAX_TAG_VAL_LENGTH),
+    ):
         for key, value in values.items():
             if len(key) > MAX_ENTITY_KEY_LENGTH:
                 raise ValueTooLongError(
@@ -184,16 +207,25 @@ def read_and_verify(input_dir: str | Path, engine: Engine) -> RunDir:
     checks = [artifacts.verify_tasks(run_dir.artifacts_root(), run_dir.artifact_files())]
     for model in run_dir.record["logged_models"]:
         mid = model["model_id"]
-        checks.append(artifacts.verify_tasks(run_dir.logged_model_root(mid),
-                                             run_dir.logged_model_files(mid)))
+        checks.append(
+            artifacts.verify_tasks(run_dir.logged_model_root(mid), run_dir.logged_model_files(mid))
+        )
     engine.run(*checks)
     return run_dir
 
 
-def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report,
-            experiment_name: str | None = None, experiment_id: str | None = None,
-            options: RunImportOptions | None = None, progress: Progress = NO_PROGRESS,
-            run_dir: RunDir | None = None, context: ImportContext | None = None) -> str:
+def import_(
+    dst: Endpoint,
+    input_dir: str | Path,
+    engine: Engine,
+    report: Report,
+    experiment_name: str | None = None,
+    experiment_id: str | None = None,
+    options: RunImportOptions | None = None,
+    progress: Progress = NO_PROGRESS,
+    run_dir: RunDir | None = None,
+    context: ImportContext | None = None,
+) -> str:
     """Import one run export into ``dst``; return the destination run id.
 
     A run imported before (same source id, import complete) is skipped; one whose import was
@@ -211,8 +243,9 @@ def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report
     # One search answers both questions: imported before, and interrupted imports to discard.
     previous = idmap.find_runs(client, experiment_id, src_id)
     if not options.fresh:
-        done = next((r for r in previous
-                     if r.data.tags.get(idmap.STATE) == idmap.STATE_COMPLETE), None)
+        done = next(
+            (r for r in previous if r.data.tags.get(idmap.STATE) == idmap.STATE_COMPLETE), None
+        )
         if done is not None:
             _complete_finish(client, done, rec["info"])
             report.add("run", src_id, SKIPPED, done.info.run_id, "already imported")
@@ -225,15 +258,25 @@ def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report
 
     info = rec["info"]
     first_tags, later_tags = run_tags.destination_tags(
-        dst, rec, run_dir, experiment_id, report, use_src_user_id=options.use_src_user_id,
+        dst,
+        rec,
+        run_dir,
+        experiment_id,
+        report,
+        use_src_user_id=options.use_src_user_id,
         import_source_tags=options.import_source_tags,
-        known_runs=context.imported if context else None)
+        known_runs=context.imported if context else None,
+    )
     run_id = None
     created_models: dict[str, Any] = {}
     try:
         with interrupts.deferred():  # the new id is known to the cleanup below before Ctrl-C
-            run = client.create_run(experiment_id, start_time=info.get("start_time"),
-                                    tags=first_tags, run_name=info.get("run_name"))
+            run = client.create_run(
+                experiment_id,
+                start_time=info.get("start_time"),
+                tags=first_tags,
+                run_name=info.get("run_name"),
+            )
             run_id = run.info.run_id
         _create_models(dst, rec, src_id, run_id, experiment_id, created_models)
         model_ids = {old: new.model_id for old, new in created_models.items()}
@@ -241,19 +284,28 @@ def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report
         rewrite = MLmodelRewriter({src_id: run_id}, model_ids) if options.mlmodel_fix else None
         run_files = run_dir.artifact_files()
         for path in run_dir.unlisted_files():
-            report.warn(f"{path}: not in the export's manifest (added after the export?); "
-                        "not imported")
+            report.warn(
+                f"{path}: not in the export's manifest (added after the export?); not imported"
+            )
         points = progress.phase(f"run {src_id}: metric history", run_dir.metric_points(), "points")
-        data = progress.phase(f"run {src_id}: artifacts", artifacts.total_bytes(run_files),
-                              "bytes")
+        data = progress.phase(f"run {src_id}: artifacts", artifacts.total_bytes(run_files), "bytes")
         engine.run(  # phases closed only on success, as in export()
-            *_data_tasks(client, run_id, run_dir, rec["params"], later_tags,
-                         run_links.model_link(rec, src_id, model_ids, report), points),
+            *_data_tasks(
+                client,
+                run_id,
+                run_dir,
+                rec["params"],
+                later_tags,
+                run_links.model_link(rec, src_id, model_ids, report),
+                points,
+            ),
             artifacts.upload(repo, run_dir.artifacts_root(), run_files, rewrite, data),
             *[
                 artifacts.upload(
-                    dst.artifact_repo(new.artifact_location), run_dir.logged_model_root(old),
-                    run_dir.logged_model_files(old), rewrite,
+                    dst.artifact_repo(new.artifact_location),
+                    run_dir.logged_model_root(old),
+                    run_dir.logged_model_files(old),
+                    rewrite,
                 )
                 for old, new in created_models.items()
             ],
@@ -277,18 +329,19 @@ def import_(dst: Endpoint, input_dir: str | Path, engine: Engine, report: Report
     return run_id
 
 
-def _create_models(dst: Endpoint, rec: dict, src_id: str, run_id: str, experiment_id: str,
-                   created: dict[str, Any]) -> None:
+def _create_models(
+    dst: Endpoint, rec: dict, src_id: str, run_id: str, experiment_id: str, created: dict[str, Any]
+) -> None:
     """Create the run's LoggedModels; ``created`` maps each source id to the new model."""
     for model in rec["logged_models"]:
         source_run = run_id if model.get("source_run_id") in (src_id, None) else None
         with interrupts.deferred():
-            created[model["model_id"]] = logged_model.create(dst, model, experiment_id,
-                                                             source_run)
+            created[model["model_id"]] = logged_model.create(dst, model, experiment_id, source_run)
 
 
-def _data_tasks(client, run_id: str, run_dir: RunDir, params: dict, tags: dict, link,
-                phase) -> list:
+def _data_tasks(
+    client, run_id: str, run_dir: RunDir, params: dict, tags: dict, link, phase
+) -> list:
     """Task streams that log params, tags and the metric history with ``log_batch``.
 
     A small run whose data fits MLflow's limits for one call sends it all in that call: one
@@ -296,14 +349,27 @@ def _data_tasks(client, run_id: str, run_dir: RunDir, params: dict, tags: dict, 
     """
     history = run_dir.iter_metric_batches(metrics.BATCH_SIZE)
     points = run_dir.metric_points()
-    if (0 < points and len(params) <= MAX_PARAMS_TAGS_PER_BATCH
-            and len(tags) <= MAX_PARAMS_TAGS_PER_BATCH
-            and points + len(params) + len(tags) <= MAX_ENTITIES_PER_BATCH):
-        return [metrics.import_tasks(client, run_id, history, link, phase,
-                                     params=[Param(k, v) for k, v in params.items()],
-                                     tags=[RunTag(k, v) for k, v in tags.items()])]
-    return [_param_and_tag_tasks(client, run_id, params, tags),
-            metrics.import_tasks(client, run_id, history, link, phase)]
+    if (
+        0 < points
+        and len(params) <= MAX_PARAMS_TAGS_PER_BATCH
+        and len(tags) <= MAX_PARAMS_TAGS_PER_BATCH
+        and points + len(params) + len(tags) <= MAX_ENTITIES_PER_BATCH
+    ):
+        return [
+            metrics.import_tasks(
+                client,
+                run_id,
+                history,
+                link,
+                phase,
+                params=[Param(k, v) for k, v in params.items()],
+                tags=[RunTag(k, v) for k, v in tags.items()],
+            )
+        ]
+    return [
+        _param_and_tag_tasks(client, run_id, params, tags),
+        metrics.import_tasks(client, run_id, history, link, phase),
+    ]
 
 
 def _param_and_tag_tasks(client, run_id: str, params: dict, tags: dict) -> list[Task]:
@@ -312,9 +378,8 @@ def _param_and_tag_tasks(client, run_id: str, params: dict, tags: dict) -> list[
     n = MAX_PARAMS_TAGS_PER_BATCH
     tasks = []
     for i in range(0, max(len(param_list), len(tag_list)), n):
-        p, t = param_list[i:i + n], tag_list[i:i + n]
-        tasks.append(lambda p=p, t=t: client.log_batch(run_id, params=p, tags=t,
-                                                       synchronous=True))
+        p, t = param_list[i : i + n], tag_list[i : i + n]
+        tasks.append(lambda p=p, t=t: client.log_batch(run_id, params=p, tags=t, synchronous=True))
     return tasks
 
 

@@ -19,8 +19,10 @@ def model_link(rec: dict, src_id: str, model_ids: dict[str, str], report: Report
         new_id = model_ids[model["model_id"]]
         for m in model.get("metrics") or []:
             if m.get("run_id") not in (src_id, None):
-                report.warn(f"logged model {model['model_id']}: metric {m['key']!r} was logged "
-                            f"by run {m['run_id']}, not this run; it is not linked")
+                report.warn(
+                    f"logged model {model['model_id']}: metric {m['key']!r} was logged "
+                    f"by run {m['run_id']}, not this run; it is not linked"
+                )
                 continue
             key = (m["key"], int(m["timestamp"]), int(m["step"]), float(m["value"]))
             links[key] = (new_id, m.get("dataset_name"), m.get("dataset_digest"))
@@ -28,20 +30,32 @@ def model_link(rec: dict, src_id: str, model_ids: dict[str, str], report: Report
         return None
 
     def link(point: dict):
-        return links.get((point["key"], int(point["timestamp"]), int(point["step"]),
-                          float(point["value"])))
+        return links.get(
+            (point["key"], int(point["timestamp"]), int(point["step"]), float(point["value"]))
+        )
 
     return link
 
 
-def log_inputs_and_outputs(dst: Endpoint, rec: dict, run_id: str, experiment_id: str,
-                            model_ids: dict[str, str], report: Report) -> None:
+def log_inputs_and_outputs(
+    dst: Endpoint,
+    rec: dict,
+    run_id: str,
+    experiment_id: str,
+    model_ids: dict[str, str],
+    report: Report,
+) -> None:
     client = dst.client
     datasets = [
         DatasetInput(
-            Dataset(d["dataset"]["name"], d["dataset"]["digest"], d["dataset"]["source_type"],
-                    d["dataset"]["source"], d["dataset"].get("schema"),
-                    d["dataset"].get("profile")),
+            Dataset(
+                d["dataset"]["name"],
+                d["dataset"]["digest"],
+                d["dataset"]["source_type"],
+                d["dataset"]["source"],
+                d["dataset"].get("schema"),
+                d["dataset"].get("profile"),
+            ),
             [InputTag(t["key"], t["value"]) for t in d.get("tags") or []],
         )
         for d in rec["inputs"]["dataset_inputs"]
@@ -52,8 +66,10 @@ def log_inputs_and_outputs(dst: Endpoint, rec: dict, run_id: str, experiment_id:
         if new:
             models_in.append(LoggedModelInput(new))
         else:
-            report.warn(f"run {rec['info']['run_id']}: input model {m['model_id']} is not on the "
-                        "destination; the input link is not recreated")
+            report.warn(
+                f"run {rec['info']['run_id']}: input model {m['model_id']} is not on the "
+                "destination; the input link is not recreated"
+            )
     if datasets or models_in:
         try:
             client.log_inputs(run_id, datasets=datasets or None, models=models_in or None)
@@ -64,8 +80,11 @@ def log_inputs_and_outputs(dst: Endpoint, rec: dict, run_id: str, experiment_id:
             if "unique" not in str(exc).lower():
                 raise
             client.log_inputs(run_id, datasets=datasets or None, models=models_in or None)
-    outputs = [LoggedModelOutput(model_ids[o["model_id"]], int(o.get("step") or 0))
-               for o in rec["outputs"]["model_outputs"] if o["model_id"] in model_ids]
+    outputs = [
+        LoggedModelOutput(model_ids[o["model_id"]], int(o.get("step") or 0))
+        for o in rec["outputs"]["model_outputs"]
+        if o["model_id"] in model_ids
+    ]
     if outputs:
         client.log_outputs(run_id, outputs)
 

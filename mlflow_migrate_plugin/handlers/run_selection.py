@@ -48,8 +48,7 @@ def start_time_millis(day: str) -> int:
     return int(parsed.timestamp() * 1000)
 
 
-def select(client, experiment, selection: RunSelection, engine: Engine,
-           report: Report) -> Selected:
+def select(client, experiment, selection: RunSelection, engine: Engine, report: Report) -> Selected:
     """The runs of ``experiment`` to export, after every selection option."""
     since = start_time_millis(selection.run_start_time) if selection.run_start_time else None
     view = ViewType.ALL if selection.export_deleted_runs else ViewType.ACTIVE_ONLY
@@ -59,14 +58,23 @@ def select(client, experiment, selection: RunSelection, engine: Engine,
         if selection.check_nested_runs:
             runs += _descendants(client, experiment.experiment_id, runs, view, engine)
     else:
-        runs = _search(client, experiment.experiment_id, view,
-                       f"attributes.start_time >= {since}" if since is not None else "")
+        runs = _search(
+            client,
+            experiment.experiment_id,
+            view,
+            f"attributes.start_time >= {since}" if since is not None else "",
+        )
     for run in runs:
         if since is not None and (run.info.start_time or 0) < since:
             continue
         if run.info.lifecycle_stage == LifecycleStage.DELETED and not selection.export_deleted_runs:
-            report.add("run", run.info.run_id, SKIPPED, None,
-                       "deleted; add --export-deleted-runs to export it")
+            report.add(
+                "run",
+                run.info.run_id,
+                SKIPPED,
+                None,
+                "deleted; add --export-deleted-runs to export it",
+            )
             continue
         chosen.runs.append(run)
     return chosen
@@ -81,15 +89,20 @@ def _picked(client, experiment_id: str, run_ids: list[str], chosen: Selected) ->
         try:
             run = client.get_run(run_id)
         except MlflowException as exc:
-            reason = ("not found" if exc.error_code == "RESOURCE_DOES_NOT_EXIST"
-                      else exc.message.splitlines()[0])
+            reason = (
+                "not found"
+                if exc.error_code == "RESOURCE_DOES_NOT_EXIST"
+                else exc.message.splitlines()[0]
+            )
             chosen.failed.append({"run_id": run_id, "reason": reason})
             continue
         if run.info.experiment_id != experiment_id:
-            chosen.failed.append({
-                "run_id": run_id,
-                "reason": f"belongs to experiment {run.info.experiment_id}, not {experiment_id}",
-            })
+            chosen.failed.append(
+                {
+                    "run_id": run_id,
+                    "reason": f"belongs to experiment {run.info.experiment_id}, not {experiment_id}",
+                }
+            )
             continue
         runs.append(run)
     return runs
@@ -102,8 +115,11 @@ def _descendants(client, experiment_id: str, roots: list, view: int, engine: Eng
     level = [r.info.run_id for r in roots]
     while level:
         children = engine.run(
-            (lambda p=parent: _search(
-                client, experiment_id, view, f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{p}'"))
+            (
+                lambda p=parent: _search(
+                    client, experiment_id, view, f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{p}'"
+                )
+            )
             for parent in level
         )
         level = []
@@ -119,9 +135,14 @@ def _descendants(client, experiment_id: str, roots: list, view: int, engine: Eng
 def _search(client, experiment_id: str, view: int, filter_string: str) -> list:
     runs, token = [], None
     while True:
-        page = client.search_runs([experiment_id], filter_string=filter_string,
-                                  run_view_type=view, max_results=SEARCH_MAX_RESULTS_DEFAULT,
-                                  order_by=["attributes.start_time ASC"], page_token=token)
+        page = client.search_runs(
+            [experiment_id],
+            filter_string=filter_string,
+            run_view_type=view,
+            max_results=SEARCH_MAX_RESULTS_DEFAULT,
+            order_by=["attributes.start_time ASC"],
+            page_token=token,
+        )
         runs += list(page)
         token = page.token
         if not token:

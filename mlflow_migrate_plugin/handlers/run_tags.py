@@ -16,13 +16,30 @@ from ..report import Report
 SOURCE_INFO_PREFIX = idmap.PREFIX + "source.run."
 SOURCE_EXPORT_PREFIX = idmap.PREFIX + "source.export."
 SOURCE_USER = idmap.PREFIX + "source.user_id"
-INFO_FIELDS = ("run_id", "experiment_id", "user_id", "status", "start_time", "end_time",
-                "lifecycle_stage", "artifact_uri", "run_name")
+INFO_FIELDS = (
+    "run_id",
+    "experiment_id",
+    "user_id",
+    "status",
+    "start_time",
+    "end_time",
+    "lifecycle_stage",
+    "artifact_uri",
+    "run_name",
+)
 
 
-def destination_tags(dst: Endpoint, rec: dict, run_dir: RunDir, experiment_id: str,
-                     report: Report, *, use_src_user_id: bool, import_source_tags: bool,
-                     known_runs: dict[str, str] | None = None):
+def destination_tags(
+    dst: Endpoint,
+    rec: dict,
+    run_dir: RunDir,
+    experiment_id: str,
+    report: Report,
+    *,
+    use_src_user_id: bool,
+    import_source_tags: bool,
+    known_runs: dict[str, str] | None = None,
+):
     """Tags to create the run with (identity, user, parent), and the rest for log_batch.
 
     ``known_runs`` (source -> destination run id) answers the parent lookup without a search.
@@ -63,8 +80,10 @@ def destination_tags(dst: Endpoint, rec: dict, run_dir: RunDir, experiment_id: s
         # would rename the run): the name the source showed wins.
         other = tags.get(MLFLOW_RUN_NAME)
         if other not in (None, run_name):
-            report.warn(f"run {src_id}: tag '{MLFLOW_RUN_NAME}' ({other!r}) differs from the run "
-                        f"name {run_name!r}; the run name is kept")
+            report.warn(
+                f"run {src_id}: tag '{MLFLOW_RUN_NAME}' ({other!r}) differs from the run "
+                f"name {run_name!r}; the run name is kept"
+            )
         tags[MLFLOW_RUN_NAME] = run_name
 
     if import_source_tags:
@@ -77,7 +96,8 @@ def destination_tags(dst: Endpoint, rec: dict, run_dir: RunDir, experiment_id: s
                 tags[SOURCE_EXPORT_PREFIX + field] = redact(str(system[field]))
     if dst.is_databricks:  # the token decides the user; some mlflow.* tags are refused
         first, tags = databricks_tags.for_databricks_run(
-            first, tags, source_user, SOURCE_USER, use_src_user_id, report)
+            first, tags, source_user, SOURCE_USER, use_src_user_id, report
+        )
     return first, tags
 
 

@@ -26,9 +26,17 @@ from . import run as run_handler
 from .model_version import VersionOptions, VersionWriter
 
 
-def export(src: Endpoint, name: str, version: str, output_dir: str | Path, engine: Engine,
-           report: Report, *, export_version_model: bool = False,
-           progress: Progress = NO_PROGRESS) -> str | None:
+def export(
+    src: Endpoint,
+    name: str,
+    version: str,
+    output_dir: str | Path,
+    engine: Engine,
+    report: Report,
+    *,
+    export_version_model: bool = False,
+    progress: Progress = NO_PROGRESS,
+) -> str | None:
     """Write version ``version`` of model ``name``, its run (deleted or not: it was asked for),
     the model and the run's experiment; return the run id exported, if any."""
     client = src.client
@@ -40,8 +48,9 @@ def export(src: Endpoint, name: str, version: str, output_dir: str | Path, engin
     entry = {"run_dir": None, "run_missing": None, "version_model": None}
     experiment = None
     exported_run = None
-    progress.note(f"Version {mv.version} of '{name}' (stage {mv.current_stage}): run "
-                  f"{mv.run_id or '-'}")
+    progress.note(
+        f"Version {mv.version} of '{name}' (stage {mv.current_stage}): run {mv.run_id or '-'}"
+    )
     if not mv.run_id:
         entry["run_missing"] = "the version names no run"
     else:
@@ -57,22 +66,43 @@ def export(src: Endpoint, name: str, version: str, output_dir: str | Path, engin
             entry["run_dir"] = writer.run_dir.name
             exported_run = mv.run_id
     models = version_sources.export_standalone_models(
-        src, [(rec, exported_run is not None)], writer.logged_model_root, engine, report)
+        src, [(rec, exported_run is not None)], writer.logged_model_root, engine, report
+    )
     if entry["run_missing"] and rec.get("model_id") not in models:
         report.warn(f"version {mv.version} of '{name}': {entry['run_missing']}")
     if export_version_model:
-        entry["version_model"] = version_sources.download_version_model(
-            src, name, mv.version, writer.version_model_root(), engine) or None
-    writer.finish(system_part("export-model-version", redact(src.tracking_uri)), model, rec,
-                  experiment, entry, models)
+        entry["version_model"] = (
+            version_sources.download_version_model(
+                src, name, mv.version, writer.version_model_root(), engine
+            )
+            or None
+        )
+    writer.finish(
+        system_part("export-model-version", redact(src.tracking_uri)),
+        model,
+        rec,
+        experiment,
+        entry,
+        models,
+    )
     report.add("model_version", f"{name}/{mv.version}", EXPORTED, str(output_dir))
     return exported_run
 
 
-def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: Engine,
-            report: Report, model_name: str | None = None, *, create_model: bool = False,
-            import_source_tags: bool = False, import_stages_and_aliases: bool = False,
-            import_metadata: bool = False, progress: Progress = NO_PROGRESS) -> str:
+def import_(
+    dst: Endpoint,
+    input_dir: str | Path,
+    experiment_name: str,
+    engine: Engine,
+    report: Report,
+    model_name: str | None = None,
+    *,
+    create_model: bool = False,
+    import_source_tags: bool = False,
+    import_stages_and_aliases: bool = False,
+    import_metadata: bool = False,
+    progress: Progress = NO_PROGRESS,
+) -> str:
     """Import an export-model-version directory; return the destination model's name."""
     version_dir = VersionDir(input_dir)
     entry = version_dir.entry
@@ -83,23 +113,36 @@ def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: 
         raise ExportDirError(f"{version_dir.path}: the export names no model; give --model")
     if not entry.importable:
         why = entry.run_missing or "its run is not in the export"
-        raise ExportDirError(f"{version_dir.path}: version {rec['version']} cannot be imported: "
-                             f"{why}, and the export holds no model files for it "
-                             "(export with --export-version-model)")
+        raise ExportDirError(
+            f"{version_dir.path}: version {rec['version']} cannot be imported: "
+            f"{why}, and the export holds no model files for it "
+            "(export with --export-version-model)"
+        )
     if registered_model.get(dst, name) is None and not create_model:
-        raise NotFoundError(f"registered model '{name}' does not exist on {dst.display}; "
-                            "give --create-model to create it")
-    writer = VersionWriter(dst, name, source_name, report, VersionOptions(
-        import_source_tags=import_source_tags, stages_and_aliases=import_stages_and_aliases),
-        progress)
+        raise NotFoundError(
+            f"registered model '{name}' does not exist on {dst.display}; "
+            "give --create-model to create it"
+        )
+    writer = VersionWriter(
+        dst,
+        name,
+        source_name,
+        report,
+        VersionOptions(
+            import_source_tags=import_source_tags, stages_and_aliases=import_stages_and_aliases
+        ),
+        progress,
+    )
     found = writer.done(rec)
     if found is not None:
         report.add("model_version", writer.key(rec), SKIPPED, found.version, "already imported")
-        progress.note(f"Version {rec['version']}: already imported as version {found.version} "
-                      f"of '{name}'")
+        progress.note(
+            f"Version {rec['version']}: already imported as version {found.version} of '{name}'"
+        )
         return name
     run_dirs = version_sources.verify_runs(
-        {"run": entry.run_path} if entry.run_path else {}, engine)
+        {"run": entry.run_path} if entry.run_path else {}, engine
+    )
     version_sources.verify_version_files(entry, engine)
     run_dirs = {d.source_run_id: d for d in run_dirs.values()}
     experiment_id = _experiment(dst, experiment_name, version_dir, import_metadata, report)
@@ -107,27 +150,46 @@ def import_(dst: Endpoint, input_dir: str | Path, experiment_name: str, engine: 
     made_models: list[str] = []
     created_model = False
     try:
-        version_sources.import_runs(dst, run_dirs, experiment_id, engine, report,
-                                    run_handler.RunImportOptions(
-                                        import_source_tags=import_source_tags),
-                                    1, imported, progress)
-        created_model = registered_model.ensure(dst, name, version_dir.model, report,
-                                                metadata=import_metadata,
-                                                source_tags=import_source_tags)
+        version_sources.import_runs(
+            dst,
+            run_dirs,
+            experiment_id,
+            engine,
+            report,
+            run_handler.RunImportOptions(import_source_tags=import_source_tags),
+            1,
+            imported,
+            progress,
+        )
+        created_model = registered_model.ensure(
+            dst,
+            name,
+            version_dir.model,
+            report,
+            metadata=import_metadata,
+            source_tags=import_source_tags,
+        )
         run_dir = next(iter(run_dirs.values()), None)
         run = imported.get(run_dir.source_run_id) if run_dir else None
-        if version_sources.create_version(dst, writer, entry, run_dir, run, experiment_id,
-                                          engine, made_models, progress) is None:
-            raise MigrateError(f"{version_dir.path}: version {rec['version']} cannot be "
-                               f"imported: {report.warnings[-1]}")
+        if (
+            version_sources.create_version(
+                dst, writer, entry, run_dir, run, experiment_id, engine, made_models, progress
+            )
+            is None
+        ):
+            raise MigrateError(
+                f"{version_dir.path}: version {rec['version']} cannot be "
+                f"imported: {report.warnings[-1]}"
+            )
     except BaseException:
         registered_model.undo(dst, name, writer, created_model, made_models, imported)
         raise
     return name
 
 
-def _experiment(dst: Endpoint, name: str, version_dir: VersionDir, import_metadata: bool,
-                report: Report) -> str:
+def _experiment(
+    dst: Endpoint, name: str, version_dir: VersionDir, import_metadata: bool, report: Report
+) -> str:
     """The destination experiment; created with the exported tags only with --import-metadata."""
     exported = version_dir.experiment
     if import_metadata and exported and dst.client.get_experiment_by_name(name) is None:

@@ -42,8 +42,15 @@ RUNS_SCHEME = "runs:/"
 
 # Export ---------------------------------------------------------------------------------------
 
-def export_runs(src: Endpoint, run_dirs: dict[str, Path], engine: Engine, report: Report,
-                workers: int, progress: Progress = NO_PROGRESS) -> dict[str, str]:
+
+def export_runs(
+    src: Endpoint,
+    run_dirs: dict[str, Path],
+    engine: Engine,
+    report: Report,
+    workers: int,
+    progress: Progress = NO_PROGRESS,
+) -> dict[str, str]:
     """Export each run to its folder; return the runs that failed, with the reason."""
     failed: dict[str, str] = {}
     lock = threading.Lock()
@@ -66,9 +73,13 @@ def export_runs(src: Endpoint, run_dirs: dict[str, Path], engine: Engine, report
     return failed
 
 
-def export_standalone_models(src: Endpoint, versions: list[tuple[dict, bool]],
-                             root_of: Callable[[str], Path], engine: Engine,
-                             report: Report) -> Models:
+def export_standalone_models(
+    src: Endpoint,
+    versions: list[tuple[dict, bool]],
+    root_of: Callable[[str], Path],
+    engine: Engine,
+    report: Report,
+) -> Models:
     """The LoggedModels versions point at that their exported run does not bring (a model
     logged without a run, or whose run is gone or not exported): record and files of each.
     ``versions`` holds each version's record and whether its run was exported."""
@@ -95,8 +106,9 @@ def export_standalone_models(src: Endpoint, versions: list[tuple[dict, bool]],
     return {mid: (logged_model.record(m), manifests[mid]) for mid, m in wanted.items()}
 
 
-def download_version_model(src: Endpoint, name: str, version: str, root: Path,
-                           engine: Engine) -> list[ArtifactFile]:
+def download_version_model(
+    src: Endpoint, name: str, version: str, root: Path, engine: Engine
+) -> list[ArtifactFile]:
     """The version's own model files, from its download URI, through MLflow's repositories."""
     uri = src.client.get_model_version_download_uri(name, version)
     repo = src.artifact_repo(uri)
@@ -105,6 +117,7 @@ def download_version_model(src: Endpoint, name: str, version: str, root: Path,
 
 
 # Import: runs ---------------------------------------------------------------------------------
+
 
 @dataclass
 class ImportedRun:
@@ -122,11 +135,20 @@ def verify_runs(paths: dict[str, Path], engine: Engine) -> dict[str, RunDir]:
     return {run_id: run_handler.read_and_verify(path, engine) for run_id, path in paths.items()}
 
 
-def import_runs(dst: Endpoint, run_dirs: dict[str, RunDir], experiment_id: str, engine: Engine,
-                report: Report, options: run_handler.RunImportOptions, workers: int,
-                imported: dict[str, ImportedRun], progress: Progress = NO_PROGRESS, *,
-                on_imported: Callable[[str], None] | None = None,
-                stop: threading.Event | None = None) -> None:
+def import_runs(
+    dst: Endpoint,
+    run_dirs: dict[str, RunDir],
+    experiment_id: str,
+    engine: Engine,
+    report: Report,
+    options: run_handler.RunImportOptions,
+    workers: int,
+    imported: dict[str, ImportedRun],
+    progress: Progress = NO_PROGRESS,
+    *,
+    on_imported: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
+) -> None:
     """Import the runs, parents first, filling ``imported`` (source run id -> destination) and
     calling ``on_imported(source run id)`` as each one is done.
 
@@ -141,13 +163,22 @@ def import_runs(dst: Endpoint, run_dirs: dict[str, RunDir], experiment_id: str, 
     def import_one(src_id: str) -> None:
         own = Report()
         try:
-            new_id = run_handler.import_(dst, run_dirs[src_id].path, engine, own,
-                                         experiment_id=experiment_id, options=options,
-                                         run_dir=run_dirs[src_id])
+            new_id = run_handler.import_(
+                dst,
+                run_dirs[src_id].path,
+                engine,
+                own,
+                experiment_id=experiment_id,
+                options=options,
+                run_dir=run_dirs[src_id],
+            )
             created = bool(own.find("run", IMPORTED))
-            entry = ImportedRun(new_id, "", {o.source_id: o.destination_id
-                                             for o in own.find("logged_model", IMPORTED)},
-                                created)
+            entry = ImportedRun(
+                new_id,
+                "",
+                {o.source_id: o.destination_id for o in own.find("logged_model", IMPORTED)},
+                created,
+            )
             with lock:
                 imported[src_id] = entry
             run = client.get_run(new_id)
@@ -178,8 +209,10 @@ def discard_runs(dst: Endpoint, imported: dict[str, ImportedRun]) -> None:
 
 # Import: a version's source -------------------------------------------------------------------
 
-def target(rec: dict, run_dir: RunDir | None, run: ImportedRun | None,
-           dst: Endpoint) -> Target | None:
+
+def target(
+    rec: dict, run_dir: RunDir | None, run: ImportedRun | None, dst: Endpoint
+) -> Target | None:
     """Where the destination version points, following the source; None if it cannot be said."""
     source = rec.get("source") or ""
     new_run = run.run_id if run else None
@@ -196,7 +229,7 @@ def target(rec: dict, run_dir: RunDir | None, run: ImportedRun | None,
     if run is None or run_dir is None:
         return None
     if source.startswith(RUNS_SCHEME):
-        run_part, _, path = source[len(RUNS_SCHEME):].partition("/")
+        run_part, _, path = source[len(RUNS_SCHEME) :].partition("/")
         if run_part == run_dir.source_run_id:
             return Target(f"{RUNS_SCHEME}{new_run}/{path}".rstrip("/"), new_run, None)
         return None
@@ -209,14 +242,14 @@ def target(rec: dict, run_dir: RunDir | None, run: ImportedRun | None,
 
 
 def _model_location(run_dir: RunDir | None, model_id: str) -> str | None:
-    for model in (run_dir.record["logged_models"] if run_dir else []):
+    for model in run_dir.record["logged_models"] if run_dir else []:
         if model["model_id"] == model_id:
             return model.get("artifact_location")
     return None
 
 
 def _strip_file_scheme(uri: str) -> str:
-    return uri[len("file://"):] if uri.startswith("file://") else uri
+    return uri[len("file://") :] if uri.startswith("file://") else uri
 
 
 def _relative(source: str, root: str | None) -> str | None:
@@ -227,7 +260,7 @@ def _relative(source: str, root: str | None) -> str | None:
     if source == root:
         return ""
     if source.startswith(root + "/"):
-        return source[len(root) + 1:]
+        return source[len(root) + 1 :]
     return None
 
 
@@ -238,7 +271,7 @@ def _after_run_artifacts(source: str, run_id: str) -> str | None:
     at = source.find(marker)
     if at < 0:
         return None
-    rest = source[at + len(marker):]
+    rest = source[at + len(marker) :]
     if rest and not rest.startswith("/"):
         return None
     return rest.strip("/")
@@ -250,9 +283,16 @@ def _join(root: str, relative: str) -> str:
 
 # Import: a version's own model files ----------------------------------------------------------
 
-def import_version_model(dst: Endpoint, entry: VersionEntry, key: str, experiment_id: str,
-                         run: ImportedRun | None, source_run_id: str | None,
-                         engine: Engine) -> Target:
+
+def import_version_model(
+    dst: Endpoint,
+    entry: VersionEntry,
+    key: str,
+    experiment_id: str,
+    run: ImportedRun | None,
+    source_run_id: str | None,
+    engine: Engine,
+) -> Target:
     """Make a LoggedModel of the version's own model files; the version points at it.
 
     A model an interrupted import left for the same version is discarded first.
@@ -264,16 +304,22 @@ def import_version_model(dst: Endpoint, entry: VersionEntry, key: str, experimen
         logged_model.discard(dst, stale.model_id)
     rec = entry.record
     model = client.create_logged_model(
-        experiment_id, name=_model_name(rec.get("source")),
+        experiment_id,
+        name=_model_name(rec.get("source")),
         source_run_id=run.run_id if run else None,
         tags={idmap.SOURCE_MODEL_VERSION: key},
     )
     try:
         run_ids = {source_run_id: run.run_id} if run and source_run_id else {}
         model_ids = {rec["model_id"]: model.model_id} if rec.get("model_id") else {}
-        engine.run(artifacts.upload(dst.artifact_repo(model.artifact_location),
-                                    entry.version_model_root, entry.version_model_files,
-                                    MLmodelRewriter(run_ids, model_ids)))
+        engine.run(
+            artifacts.upload(
+                dst.artifact_repo(model.artifact_location),
+                entry.version_model_root,
+                entry.version_model_files,
+                MLmodelRewriter(run_ids, model_ids),
+            )
+        )
         client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
     except BaseException:
         logged_model.discard(dst, model.model_id)
@@ -289,8 +335,14 @@ def verify_version_files(entry: VersionEntry, engine: Engine) -> None:
         engine.run(artifacts.verify_tasks(entry.logged_model.root, entry.logged_model.files))
 
 
-def import_standalone_model(dst: Endpoint, model: StandaloneModel, experiment_id: str,
-                            engine: Engine, report: Report, made_models: list[str]) -> Target:
+def import_standalone_model(
+    dst: Endpoint,
+    model: StandaloneModel,
+    experiment_id: str,
+    engine: Engine,
+    report: Report,
+    made_models: list[str],
+) -> Target:
     """Recreate a LoggedModel that came without its run (or reuse its earlier import)."""
     client = dst.client
     rec = model.record
@@ -304,13 +356,21 @@ def import_standalone_model(dst: Endpoint, model: StandaloneModel, experiment_id
     marked = {**rec, "tags": {**(rec.get("tags") or {}), idmap.STATE: idmap.STATE_STARTED}}
     new = logged_model.create(dst, marked, experiment_id, None)
     made_models.append(new.model_id)
-    engine.run(artifacts.upload(dst.artifact_repo(new.artifact_location), model.root,
-                                model.files, MLmodelRewriter({}, {source_id: new.model_id})))
+    engine.run(
+        artifacts.upload(
+            dst.artifact_repo(new.artifact_location),
+            model.root,
+            model.files,
+            MLmodelRewriter({}, {source_id: new.model_id}),
+        )
+    )
     logged_model.finalize(dst, rec, new.model_id)
     client.delete_logged_model_tag(new.model_id, idmap.STATE)
     if rec.get("metrics"):
-        report.warn(f"logged model {source_id}: its {len(rec['metrics'])} metrics were logged "
-                    "by a run that is not in the export; they are not recreated")
+        report.warn(
+            f"logged model {source_id}: its {len(rec['metrics'])} metrics were logged "
+            "by a run that is not in the export; they are not recreated"
+        )
     report.add("logged_model", source_id, IMPORTED, new.model_id)
     return Target(f"models:/{new.model_id}", None, new.model_id)
 
@@ -326,10 +386,18 @@ def _model_name(source: str | None) -> str:
 
 # Import: the version itself -------------------------------------------------------------------
 
-def create_version(dst: Endpoint, writer: VersionWriter, entry: VersionEntry,
-                   run_dir: RunDir | None, run: ImportedRun | None, experiment_id: str,
-                   engine: Engine, made_models: list[str],
-                   progress: Progress = NO_PROGRESS) -> str | None:
+
+def create_version(
+    dst: Endpoint,
+    writer: VersionWriter,
+    entry: VersionEntry,
+    run_dir: RunDir | None,
+    run: ImportedRun | None,
+    experiment_id: str,
+    engine: Engine,
+    made_models: list[str],
+    progress: Progress = NO_PROGRESS,
+) -> str | None:
     """Create the destination version of ``entry``, following its source to the imported run
     or LoggedModel, else to the LoggedModel exported without its run, else to its own model
     files; return its number (None: reported, not made).
@@ -338,22 +406,33 @@ def create_version(dst: Endpoint, writer: VersionWriter, entry: VersionEntry,
     report = writer.report
     found = target(rec, run_dir, run, dst)
     if found is None and entry.logged_model is not None:
-        found = import_standalone_model(dst, entry.logged_model, experiment_id, engine, report,
-                                        made_models)
+        found = import_standalone_model(
+            dst, entry.logged_model, experiment_id, engine, report, made_models
+        )
     if found is None and entry.has_version_model:
-        found = import_version_model(dst, entry, writer.key(rec), experiment_id, run,
-                                     run_dir.source_run_id if run_dir else rec.get("run_id"),
-                                     engine)
+        found = import_version_model(
+            dst,
+            entry,
+            writer.key(rec),
+            experiment_id,
+            run,
+            run_dir.source_run_id if run_dir else rec.get("run_id"),
+            engine,
+        )
         made_models.append(found.model_id)
     if found is None:
-        why = (f"its source {rec['source']} is not inside its run or LoggedModel, and the "
-               "export holds no model files for it (--export-version-model)")
+        why = (
+            f"its source {rec['source']} is not inside its run or LoggedModel, and the "
+            "export holds no model files for it (--export-version-model)"
+        )
         report.warn(f"version {rec['version']}: {why}; not imported")
         report.add("model_version", writer.key(rec), SKIPPED, None, why)
         return None
     number = writer.write(rec, found)
     aliases = f", aliases {', '.join(rec['aliases'])}" if rec.get("aliases") else ""
-    progress.note(f"  version {rec['version']} -> {number} (stage {rec['current_stage']}"
-                  f"{aliases}): run {rec.get('run_id') or '-'} -> {found.run_id or '-'}, "
-                  f"source {found.source}")
+    progress.note(
+        f"  version {rec['version']} -> {number} (stage {rec['current_stage']}"
+        f"{aliases}): run {rec.get('run_id') or '-'} -> {found.run_id or '-'}, "
+        f"source {found.source}"
+    )
     return number

@@ -41,8 +41,9 @@ def _list_task(repo, path: str | None) -> Task:
     return lambda: repo.list_artifacts(path)
 
 
-def download(repo, files: list[ArtifactFile], dst_root: Path, engine: Engine,
-             phase: Phase | None = None) -> Iterator[Task]:
+def download(
+    repo, files: list[ArtifactFile], dst_root: Path, engine: Engine, phase: Phase | None = None
+) -> Iterator[Task]:
     """Tasks that download ``files`` under ``dst_root``; each returns the file with its sha256."""
     phase = phase or NO_PROGRESS.phase("", None)
     for entry in sorted(files, key=lambda f: -f.size):  # large files first balance the pool
@@ -63,16 +64,23 @@ def _download_task(repo, entry: ArtifactFile, dst_root: Path, phase: Phase) -> T
     return task
 
 
-def upload(repo, root: Path, files: list[ArtifactFile], rewrite: Rewriter | None = None,
-           phase: Phase | None = None, verified: bool = True) -> Iterator[Task]:
+def upload(
+    repo,
+    root: Path,
+    files: list[ArtifactFile],
+    rewrite: Rewriter | None = None,
+    phase: Phase | None = None,
+    verified: bool = True,
+) -> Iterator[Task]:
     """Tasks that upload ``files`` (relative to ``root``) to ``repo`` at the same paths."""
     phase = phase or NO_PROGRESS.phase("", None)
     for entry in sorted(files, key=lambda f: -f.size):
         yield _upload_task(repo, root, entry, rewrite, phase, verified)
 
 
-def _upload_task(repo, root: Path, entry: ArtifactFile, rewrite: Rewriter | None, phase: Phase,
-                 verified: bool) -> Task:
+def _upload_task(
+    repo, root: Path, entry: ArtifactFile, rewrite: Rewriter | None, phase: Phase, verified: bool
+) -> Task:
     def task() -> str:
         local = safe_join(root, entry.path) if verified else verify_file(root, entry)
         directory = str(PurePosixPath(entry.path).parent)

@@ -24,8 +24,9 @@ BATCH_SIZE = MAX_METRICS_PER_BATCH
 HISTORY_PAGE_SIZE = GET_METRIC_HISTORY_MAX_RESULTS  # what MlflowClient itself asks per page
 
 
-def export_tasks(client, run_id: str, keys: Iterable[str], writer: MetricsWriter,
-                 phase: Phase | None = None) -> Iterator[Task]:
+def export_tasks(
+    client, run_id: str, keys: Iterable[str], writer: MetricsWriter, phase: Phase | None = None
+) -> Iterator[Task]:
     phase = phase or NO_PROGRESS.phase("", None)
     for key in keys:
         yield _export_task(client, run_id, key, writer, phase)
@@ -35,10 +36,12 @@ def _export_task(client, run_id: str, key: str, writer: MetricsWriter, phase: Ph
     def task() -> int:
         count = 0
         for page in history_pages(client, run_id, key):
-            writer.write([
-                {"key": key, "value": m.value, "timestamp": m.timestamp, "step": m.step}
-                for m in page
-            ])
+            writer.write(
+                [
+                    {"key": key, "value": m.value, "timestamp": m.timestamp, "step": m.step}
+                    for m in page
+                ]
+            )
             phase.advance(len(page))
             count += len(page)
         return count
@@ -46,8 +49,9 @@ def _export_task(client, run_id: str, key: str, writer: MetricsWriter, phase: Ph
     return task
 
 
-def history_pages(client, run_id: str, key: str, page_size: int | None = None
-                  ) -> Iterator[Sequence[Metric]]:
+def history_pages(
+    client, run_id: str, key: str, page_size: int | None = None
+) -> Iterator[Sequence[Metric]]:
     """One key's history, page by page, so that a key of millions of points is never held whole.
 
     ``MlflowClient.get_metric_history`` gathers every page of its store into one list; this walks
@@ -68,20 +72,35 @@ def history_pages(client, run_id: str, key: str, page_size: int | None = None
             return
 
 
-def import_tasks(client, run_id: str, batches: Iterable[list[dict]], link: ModelLink | None = None,
-                 phase: Phase | None = None, *, params: Sequence[Param] = (),
-                 tags: Sequence[RunTag] = ()) -> Iterator[Task]:
+def import_tasks(
+    client,
+    run_id: str,
+    batches: Iterable[list[dict]],
+    link: ModelLink | None = None,
+    phase: Phase | None = None,
+    *,
+    params: Sequence[Param] = (),
+    tags: Sequence[RunTag] = (),
+) -> Iterator[Task]:
     """Tasks that log one batch of points each. ``params`` and ``tags`` go with the first batch;
     the caller keeps that call within MLflow's limits (``MAX_ENTITIES_PER_BATCH``)."""
     phase = phase or NO_PROGRESS.phase("", None)
     for i, batch in enumerate(batches):
         first = i == 0
-        yield _import_task(client, run_id, batch, link, phase, params if first else (),
-                           tags if first else ())
+        yield _import_task(
+            client, run_id, batch, link, phase, params if first else (), tags if first else ()
+        )
 
 
-def _import_task(client, run_id: str, batch: list[dict], link: ModelLink | None,
-                 phase: Phase, params: Sequence[Param] = (), tags: Sequence[RunTag] = ()) -> Task:
+def _import_task(
+    client,
+    run_id: str,
+    batch: list[dict],
+    link: ModelLink | None,
+    phase: Phase,
+    params: Sequence[Param] = (),
+    tags: Sequence[RunTag] = (),
+) -> Task:
     def task() -> int:
         metrics = [_to_metric(p, link) for p in batch]
         client.log_batch(run_id, metrics=metrics, params=params, tags=tags, synchronous=True)
@@ -94,8 +113,16 @@ def _import_task(client, run_id: str, batch: list[dict], link: ModelLink | None,
 def _to_metric(point: dict, link: ModelLink | None) -> Metric:
     model = link(point) if link else None
     if model is None:
-        return Metric(point["key"], float(point["value"]), int(point["timestamp"]),
-                      int(point["step"]))
+        return Metric(
+            point["key"], float(point["value"]), int(point["timestamp"]), int(point["step"])
+        )
     model_id, dataset_name, dataset_digest = model
-    return Metric(point["key"], float(point["value"]), int(point["timestamp"]), int(point["step"]),
-                  model_id=model_id, dataset_name=dataset_name, dataset_digest=dataset_digest)
+    return Metric(
+        point["key"],
+        float(point["value"]),
+        int(point["timestamp"]),
+        int(point["step"]),
+        model_id=model_id,
+        dataset_name=dataset_name,
+        dataset_digest=dataset_digest,
+    )

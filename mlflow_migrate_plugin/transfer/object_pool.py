@@ -21,9 +21,13 @@ K = TypeVar("K", bound=Hashable)
 _STOP_POLL = 0.1  # seconds between looks at ``stop`` while objects are in flight
 
 
-def run_parents_first(keys: Iterable[K], parent_of: Callable[[K], K | None],
-                      work: Callable[[K], object], workers: int,
-                      stop: threading.Event | None = None) -> None:
+def run_parents_first(
+    keys: Iterable[K],
+    parent_of: Callable[[K], K | None],
+    work: Callable[[K], object],
+    workers: int,
+    stop: threading.Event | None = None,
+) -> None:
     """Call ``work(key)`` for every key on ``workers`` threads, each after its parent's call.
 
     ``work`` reports its own failures; an exception escaping it stops the pool and is raised.
@@ -60,8 +64,9 @@ def run_parents_first(keys: Iterable[K], parent_of: Callable[[K], K | None],
                     running[pool.submit(work, key)] = key
             if not running:
                 continue
-            done, _ = wait(running, timeout=None if stop is None else _STOP_POLL,
-                           return_when=FIRST_COMPLETED)
+            done, _ = wait(
+                running, timeout=None if stop is None else _STOP_POLL, return_when=FIRST_COMPLETED
+            )
             for future in done:
                 key = running.pop(future)
                 future.result()

@@ -100,7 +100,9 @@ def _picked(client, experiment_id: str, run_ids: list[str], chosen: Selected) ->
             chosen.failed.append(
                 {
                     "run_id": run_id,
-                    "reason": f"belongs to experiment {run.info.experiment_id}, not {experiment_id}",
+                    "reason": (
+                        f"belongs to experiment {run.info.experiment_id}, not {experiment_id}"
+                    ),
                 }
             )
             continue

@@ -58,16 +58,16 @@ def sqlite_endpoint(tmp_path, monkeypatch):
     return make
 
 
-# shared/ lies beside the repository (in CI too: a copy next to the fresh clone).
-SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+# Directories written by mlflow-export-import, vendored into the repository (see its README).
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
-def shared_fixtures() -> Path:
+def reference_fixtures() -> Path:
     """The reference tool's real export directories (read-only)."""
-    if not SHARED_FIXTURES.is_dir():
-        raise RuntimeError(f"shared fixtures not found at {SHARED_FIXTURES}")
-    return SHARED_FIXTURES
+    if not FIXTURES.is_dir():
+        raise RuntimeError(f"reference fixtures not found at {FIXTURES}")
+    return FIXTURES
 
 
 _names = itertools.count()

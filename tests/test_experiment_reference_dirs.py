@@ -19,9 +19,9 @@ from mlflow_migrate_plugin.errors import ExportDirError
 from mlflow_migrate_plugin.exportdir.run_dir import RunDir
 from tests import experiment_builders as eb
 from tests.compare import IMPORT_TAGS
-from tests.conftest import SHARED_FIXTURES
+from tests.conftest import FIXTURES
 
-SAMPLES = SHARED_FIXTURES / "anchor-repo-samples"
+SAMPLES = FIXTURES / "anchor-repo-samples"
 COMPLETE = [
     "oss_mlflow/single/experiments/basic",
     "oss_mlflow/single/experiments/src_tags",

@@ -20,7 +20,7 @@ from tests import model_builders
 from tests.compare import artifact_tree
 from tests.model_compare import identities, version_view
 
-FIXTURES = Path("/work/shared/fixtures")
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MV3 = FIXTURES / "anchor-exports" / "mv-3"
 SAMPLES = FIXTURES / "anchor-repo-samples"
 UC_VERSION = SAMPLES / "databricks" / "single" / "versions" / "sklearn_wine"

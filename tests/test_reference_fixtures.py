@@ -21,7 +21,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME, MLFL
 from mlflow_migrate_plugin import api, idmap
 from tests.compare import artifact_tree
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SAMPLES = FIXTURES / "anchor-repo-samples"
 CHILD_RUN = FIXTURES / "anchor-exports" / "run-child1"
 # The reference repository's sample run directories (19 of them, in both layouts).

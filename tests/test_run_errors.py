@@ -30,7 +30,7 @@ from mlflow_migrate_plugin.report import Phase, Progress
 from tests import builders
 from tests.servers import free_port, mlflow_executable
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REFERENCE_RUN = (
     FIXTURES
     / "anchor-repo-samples"

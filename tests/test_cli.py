@@ -298,3 +298,20 @@ def test_notebook_options_are_accepted_and_warn_outside_databricks(
     assert exported.exit_code == 0 and imported.exit_code == 0, (exported.stderr, imported.stderr)
     assert "Warning:" in exported.stderr and "notebook" in exported.stderr
     assert "Warning:" in imported.stderr and "notebook" in imported.stderr
+
+
+def test_verbose_traceback_never_shows_credentials():
+    from mlflow_migrate_plugin.cli.group import MigrateGroup
+
+    group = MigrateGroup(name="migrate")
+
+    @group.command("fail")
+    def fail():
+        raise ConnectionError("API request to http://bob:s3cret-pw@127.0.0.1:9/api/2.0 failed")
+
+    result = CliRunner().invoke(group, ["fail"], env={"MLFLOW_MIGRATE_VERBOSE": "true"})
+
+    assert result.exit_code == 1
+    assert "Traceback" in result.stderr
+    assert "s3cret-pw" not in result.stderr
+    assert "http://127.0.0.1:9/api/2.0" in result.stderr

@@ -37,10 +37,10 @@ class MigrateGroup(click.Group):
             ).lower() in ("1", "true", "yes")
             if sys.stderr.isatty():  # start below a live progress line, not after it
                 sys.stderr.write("\r\033[K")
-            if verbose:
-                traceback.print_exc()
             from ..endpoint import redact_text
 
+            if verbose:  # MLflow's messages quote request URLs, credentials included
+                sys.stderr.write(redact_text(traceback.format_exc()))
             click.echo(f"Error: {redact_text(_describe(exc))}", err=True)
             sys.exit(1)
 

@@ -181,7 +181,7 @@ def export(
         state = states.get(mv.run_id) if mv.run_id else None
         if state == "deleted" and not selection.export_deleted_runs:
             why = f"its run {mv.run_id} is deleted (use --export-deleted-runs)"
-            skipped.append({"version": mv.version, "run_id": mv.run_id, "reason": why})
+            skipped.append({"version": str(mv.version), "run_id": mv.run_id, "reason": why})
             report.add("model_version", key, SKIPPED, None, why)
             progress.note(f"  version {mv.version}: skipped, {why}")
             continue
@@ -195,7 +195,7 @@ def export(
         else:
             run_dirs[mv.run_id] = writer.run_dir(mv.run_id)
             entry["run_dir"] = mv.run_id
-        entries[mv.version] = entry
+        entries[str(mv.version)] = entry  # a file store numbers versions as ints
         missing = f" ({entry['run_missing']})" if entry["run_missing"] else ""
         progress.note(
             f"  version {mv.version} (stage {mv.current_stage}): run {mv.run_id or '-'}{missing}"

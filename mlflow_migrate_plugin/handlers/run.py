@@ -36,6 +36,7 @@ from ..exportdir.run_dir import RunDir, RunDirWriter
 from ..report import EXPORTED, IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
 from ..transfer import artifacts, metrics
 from ..transfer.engine import Engine, Task
+from ..transfer.metric_values import ValueCheck
 from ..transfer.mlmodel import MLmodelRewriter, rewrite_history
 from . import experiment as experiment_handler
 from . import logged_model, run_links, run_tags
@@ -296,6 +297,7 @@ def import_(
             report.warn(
                 f"{path}: not in the export's manifest (added after the export?); not imported"
             )
+        check = ValueCheck.for_destination(dst.tracking_uri)
         points = progress.phase(f"run {src_id}: metric history", run_dir.metric_points(), "points")
         data = progress.phase(f"run {src_id}: artifacts", artifacts.total_bytes(run_files), "bytes")
         engine.run(  # phases closed only on success, as in export()
@@ -307,6 +309,7 @@ def import_(
                 later_tags,
                 run_links.model_link(rec, src_id, model_ids, report),
                 points,
+                check,
             ),
             artifacts.upload(repo, run_dir.artifacts_root(), run_files, rewrite, data),
             *[
@@ -321,6 +324,8 @@ def import_(
         )
         points.close()
         data.close()
+        for line in check.warnings(src_id) if check else []:
+            report.warn(line)
         run_links.log_inputs_and_outputs(dst, rec, run_id, experiment_id, model_ids, report)
         for model in rec["logged_models"]:
             logged_model.finalize(dst, model, model_ids[model["model_id"]])
@@ -349,7 +354,7 @@ def _create_models(
 
 
 def _data_tasks(
-    client, run_id: str, run_dir: RunDir, params: dict, tags: dict, link, phase
+    client, run_id: str, run_dir: RunDir, params: dict, tags: dict, link, phase, check=None
 ) -> list:
     """Task streams that log params, tags and the metric history with ``log_batch``.
 
@@ -357,6 +362,8 @@ def _data_tasks(
     request less per run, and one call costs the server less than two (benchmarks/README.md).
     """
     history = run_dir.iter_metric_batches(metrics.BATCH_SIZE)
+    if check is not None:
+        history = check.watch(history)
     points = run_dir.metric_points()
     if (
         0 < points

@@ -270,3 +270,62 @@ def test_import_experiment_fails_a_listed_logged_model_without_its_folder(
     assert {o.source_id for o in report.find("logged_model", "failed")} == {TREE5}
     assert {o.source_id for o in report.find("logged_model", "imported")} == {TREE}
     assert len(report.find("run", "imported")) == 2
+
+
+def _version_dir(tmp_path: Path) -> Path:
+    """export-model-version's layout for version 1, from the fixture's files: ``version.json``,
+    ``model.json``, the run in ``run/`` and the run's LoggedModel in ``run/<model_id>/``."""
+    directory = tmp_path / "version"
+    shutil.copytree(MODEL_DIR / TRAINER, directory / "run")
+    shutil.copytree(MODEL_DIR / TREE, directory / "run" / TREE)
+    document = json.loads((MODEL_DIR / "model.json").read_text())
+    registered = document["mlflow"]["registered_model"]
+    version = registered["versions"][0]
+    (directory / "version.json").write_text(
+        json.dumps({"system": document["system"], "mlflow": {"model_version": version}})
+    )
+    model = {k: v for k, v in registered.items() if k != "versions"}
+    (directory / "model.json").write_text(
+        json.dumps({"system": document["system"], "mlflow": {"registered_model": model}})
+    )
+    return directory
+
+
+def test_import_model_version_brings_the_logged_model_inside_its_run(dst, unique_name, tmp_path):
+    directory = _version_dir(tmp_path)
+    model = unique_name("fx-model-")
+
+    report = api.import_model_version(
+        directory,
+        unique_name("ref-lm-"),
+        model=model,
+        create_model=True,
+        import_stages_and_aliases=True,
+        tracking_uri=dst.tracking_uri,
+        registry_uri=dst.registry_uri,
+    )
+
+    assert (report.failed, report.warnings) == (False, [])
+    run_ids, model_ids = _imported(report, "run"), _imported(report, "logged_model")
+    assert (set(run_ids), set(model_ids)) == ({TRAINER}, {TREE})
+    _check_model(dst, model_ids[TREE], directory / "run" / TREE, run_ids)
+    mv = dst.client.get_model_version(model, "1")
+    assert (mv.source, mv.run_id, mv.current_stage) == (
+        f"models:/{model_ids[TREE]}",
+        run_ids[TRAINER],
+        "Archived",
+    )
+
+
+def test_import_experiment_fails_the_traces_it_cannot_import(sqlite_endpoint, tmp_path):
+    directory = tmp_path / "experiment"
+    shutil.copytree(EXPERIMENT_DIR, directory)
+    document = json.loads((directory / "experiment.json").read_text())
+    document["mlflow"]["traces"] = ["tr-0123456789abcdef"]
+    (directory / "experiment.json").write_text(json.dumps(document))
+    dst = sqlite_endpoint("dst")
+
+    report = api.import_experiment(directory, "with-traces", tracking_uri=dst.tracking_uri)
+
+    assert [o.source_id for o in report.find("trace", "failed")] == ["tr-0123456789abcdef"]
+    assert len(report.find("run", "imported")) == 2

@@ -148,6 +148,8 @@ class ExperimentDir:
             self.experiment = _normalize_experiment(self._mlflow["experiment"])
             self.runs = self._run_entries(document)
             self.failed_at_export = _failed_runs(self.info)
+            # Traces mlflow-export-import exported with the experiment (ids); not imported.
+            self.traces = [str(t) for t in self._mlflow.get("traces") or []]
             # LoggedModels the export lists but does not hold: (model id, why).
             self.missing_models: list[tuple[str, str]] = []
             self._reference_models: dict[str, ExportedModel] = {}

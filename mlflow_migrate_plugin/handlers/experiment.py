@@ -240,6 +240,8 @@ def import_(
         report.warn(f"run {item['run_id']} failed at export{why}; it is not in {exp_dir.path}")
     for model_id, why in exp_dir.missing_models:
         report.add("logged_model", model_id, FAILED, None, why)
+    for trace_id in exp_dir.traces:
+        report.add("trace", trace_id, FAILED, None, "traces are not imported (not supported)")
     experiment_id, delete_after = _destination(dst, exp_dir, experiment_name, options, report)
     try:
         model_ids = experiment_models.import_all(dst, exp_dir, experiment_id, engine, report)

@@ -258,15 +258,20 @@ def test_import_model_fails_a_logged_model_folder_that_nothing_takes(dst, unique
     assert len(report.find("model_version", "imported")) == 2
 
 
-def test_import_experiment_fails_a_listed_logged_model_without_its_folder(
-    dst, unique_name, tmp_path
+@pytest.mark.parametrize("damage", ["folder missing", "logged_model.json corrupt"])
+def test_import_experiment_fails_a_listed_logged_model_it_cannot_read(
+    dst, unique_name, tmp_path, damage
 ):
     directory = tmp_path / "experiment"
     shutil.copytree(EXPERIMENT_DIR, directory)
-    shutil.rmtree(directory / "logged_models" / TREE5)
+    if damage == "folder missing":
+        shutil.rmtree(directory / "logged_models" / TREE5)
+    else:
+        (directory / "logged_models" / TREE5 / "logged_model.json").write_text('{"mlflow": ')
 
     report = api.import_experiment(directory, unique_name("ref-lm-"), tracking_uri=dst.tracking_uri)
 
+    # The model is named as failed (once for the folder, once as tuner's output); the rest moves.
     assert {o.source_id for o in report.find("logged_model", "failed")} == {TREE5}
     assert {o.source_id for o in report.find("logged_model", "imported")} == {TREE}
     assert len(report.find("run", "imported")) == 2

@@ -150,7 +150,7 @@ class ExperimentDir:
             self.failed_at_export = _failed_runs(self.info)
             # Traces mlflow-export-import exported with the experiment (ids); not imported.
             self.traces = [str(t) for t in self._mlflow.get("traces") or []]
-            # LoggedModels the export lists but does not hold: (model id, why).
+            # LoggedModels the export lists but does not hold, or that cannot be read: (id, why).
             self.missing_models: list[tuple[str, str]] = []
             self._reference_models: dict[str, ExportedModel] = {}
             if self.own_format:
@@ -218,8 +218,12 @@ class ExperimentDir:
                     self.missing_models.append((model_id, why))
         runs = {entry.run_id: entry for entry in self.runs if entry.path is not None}
         own = []
-        for folder in folders.values():
-            model = read_model_dir(folder)
+        for model_id, folder in folders.items():
+            try:
+                model = read_model_dir(folder)
+            except ExportDirError as exc:  # as a run that cannot be read: it alone fails
+                self.missing_models.append((model_id, str(exc)))
+                continue
             entry = runs.get(model.source_run_id or "")
             if entry is not None:
                 entry.logged_models.append(model)

@@ -1,8 +1,9 @@
 """Metric points a destination's SQL store changes or drops, found on the way so they are named.
 
 MLflow's SQL store (``SqlAlchemyStore.sanitize_metric_value`` and the ``metric_pk`` key) keeps
-NaN, but stores ``inf``/``-inf`` as the largest finite doubles, ``-0.0`` comes back as ``0.0``
-(sqlite), and a point equal to another in key, step, timestamp and value is kept once. A file
+NaN, but stores ``inf``/``-inf`` as the largest finite doubles, and a point equal to another in
+key, step, timestamp and value is kept once; a sqlite database also gives ``-0.0`` back as
+``0.0`` (whether a server's database does is not known from here, so it is named too). A file
 store (a source allowed with ``MLFLOW_ALLOW_FILE_STORE``) keeps all of them, so such an export
 can hold them; the import says which points the destination did not take as they are.
 """
@@ -78,6 +79,7 @@ class ValueCheck:
         for key, points in sorted(self._changed.items()):
             named = ", ".join(
                 f"step {step}: {value!r} stored as {stored_value(value)!r}"
+                + ("" if math.isinf(value) else " by sqlite")
                 for step, value in points[:EXAMPLES]
             )
             lines.append(

@@ -322,15 +322,22 @@ def test_import_model_version_brings_the_logged_model_inside_its_run(dst, unique
     )
 
 
-def test_import_experiment_fails_the_traces_it_cannot_import(sqlite_endpoint, tmp_path):
+def test_import_experiment_fails_what_its_json_lists_but_it_does_not_bring(
+    sqlite_endpoint, tmp_path
+):
     directory = tmp_path / "experiment"
     shutil.copytree(EXPERIMENT_DIR, directory)
     document = json.loads((directory / "experiment.json").read_text())
     document["mlflow"]["traces"] = ["tr-0123456789abcdef"]
+    document["info"]["failed_logged_models"] = ["m-ffffffffffffffffffffffffffffffff"]
     (directory / "experiment.json").write_text(json.dumps(document))
     dst = sqlite_endpoint("dst")
 
     report = api.import_experiment(directory, "with-traces", tracking_uri=dst.tracking_uri)
 
     assert [o.source_id for o in report.find("trace", "failed")] == ["tr-0123456789abcdef"]
+    assert [o.source_id for o in report.find("logged_model", "failed")] == [
+        "m-ffffffffffffffffffffffffffffffff"
+    ]
     assert len(report.find("run", "imported")) == 2
+    assert len(report.find("logged_model", "imported")) == 2

@@ -151,7 +151,10 @@ class ExperimentDir:
             # Traces mlflow-export-import exported with the experiment (ids); not imported.
             self.traces = [str(t) for t in self._mlflow.get("traces") or []]
             # LoggedModels the export lists but does not hold, or that cannot be read: (id, why).
-            self.missing_models: list[tuple[str, str]] = []
+            self.missing_models: list[tuple[str, str]] = [
+                (_model_id(item), "failed at export (mlflow-export-import)")
+                for item in self.info.get("failed_logged_models") or []
+            ]
             self._reference_models: dict[str, ExportedModel] = {}
             if self.own_format:
                 self.logged_models: list[dict[str, Any]] = list(
@@ -256,6 +259,13 @@ def _tags(tags: Any) -> dict[str, str]:
     if isinstance(tags, dict):
         return {str(k): "" if v is None else str(v) for k, v in tags.items()}
     return {str(t["key"]): "" if t.get("value") is None else str(t["value"]) for t in tags}
+
+
+def _model_id(item: Any) -> str:
+    """A model id from mlflow-export-import's list of models that failed at export."""
+    if isinstance(item, dict):
+        return str(item.get("model_id") or item.get("id"))
+    return str(item)
 
 
 def _failed_runs(info: dict[str, Any]) -> list[dict[str, str | None]]:

@@ -19,9 +19,11 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
+from click.testing import CliRunner
 from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS, MLFLOW_PARENT_RUN_ID
 
 from mlflow_migrate_plugin import api, idmap
+from mlflow_migrate_plugin.cli import migrate
 from tests.compare import artifact_tree
 from tests.conftest import FIXTURES
 
@@ -341,3 +343,13 @@ def test_import_experiment_fails_what_its_json_lists_but_it_does_not_bring(
     ]
     assert len(report.find("run", "imported")) == 2
     assert len(report.find("logged_model", "imported")) == 2
+
+    # On the command line, what was not imported is named and the exit code says so.
+    result = CliRunner().invoke(
+        migrate,
+        ["import-experiment", "--input-dir", str(directory), "--experiment-name", "with-traces"]
+        + ["--tracking-uri", dst.tracking_uri],
+    )
+
+    assert result.exit_code == 1
+    assert "FAILED trace tr-0123456789abcdef" in result.stderr

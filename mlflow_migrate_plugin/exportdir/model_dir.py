@@ -34,7 +34,7 @@ from .layout import (
     write_json,
 )
 from .paths import ArtifactFile, manifest_from, manifest_of, safe_join, walk_files
-from .reference_models import ExportedModel, read_all
+from .reference_models import ExportedModel, assign, model_id_of, read_all
 
 VERSION_RUN_DIR = "run"
 VERSION_MODEL_DIR = "version_model"
@@ -251,7 +251,7 @@ class ModelDir:
                 models = self._reference_models(read_all(self.path))
             for entry in self.versions:
                 entry.logged_model = models.get(
-                    entry.record.get("model_id") or _model_id_of(entry.record.get("source"))
+                    entry.record.get("model_id") or model_id_of(entry.record.get("source"))
                 )
             self.skipped = list(self.info.get("skipped_versions") or [])
         except UnsafePathError:
@@ -261,22 +261,14 @@ class ModelDir:
         self.versions.sort(key=lambda e: int(e.version))
 
     def _reference_models(self, found: list[ExportedModel]) -> dict[str, ExportedModel]:
-        """Sort mlflow-export-import's LoggedModel folders: a model whose run the export holds
-        goes with that run (``run_models``); the others are returned by id, for the versions
-        that name them; a model that neither a run nor a version takes is ``unclaimed``."""
+        """mlflow-export-import's LoggedModel folders, sorted (see ``reference_models.assign``);
+        returns the versions' standalone models by id."""
         named = {
-            entry.record.get("model_id") or _model_id_of(entry.record.get("source"))
+            entry.record.get("model_id") or model_id_of(entry.record.get("source"))
             for entry in self.versions
         }
-        standalone = {}
-        for model in found:
-            run_id = model.source_run_id
-            if run_id and _run_folder(self.path, run_id) is not None:
-                self.run_models.setdefault(run_id, []).append(model)
-            elif model.model_id in named:
-                standalone[model.model_id] = model
-            else:
-                self.unclaimed_models.append(model)
+        has_run = {m.source_run_id for m in found if _run_folder(self.path, m.source_run_id)}
+        self.run_models, standalone, self.unclaimed_models = assign(found, has_run, named)
         return standalone
 
     def _entry(self, record: dict) -> VersionEntry:
@@ -356,15 +348,6 @@ def _standalone_models(root: Path, document: dict) -> dict[str, StandaloneModel]
             manifest_from((manifests.get(mid) or {}).get("files") or []),
         )
     return models
-
-
-def _model_id_of(source: str | None) -> str | None:
-    """The LoggedModel id of a ``models:/<model_id>`` source (not ``models:/<name>/<version>``)."""
-    prefix = "models:/"
-    if not source or not source.startswith(prefix):
-        return None
-    rest = source[len(prefix) :].strip("/")
-    return rest if rest and "/" not in rest and "@" not in rest else None
 
 
 def _directory(path: str | Path) -> Path:

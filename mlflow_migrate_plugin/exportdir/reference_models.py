@@ -65,6 +65,33 @@ def read_all(base: Path) -> list[ExportedModel]:
     return [read_model_dir(p) for p in model_dirs_in(base)]
 
 
+def assign(
+    found: list[ExportedModel], runs: set[str], named: set[str | None]
+) -> tuple[dict[str, list[ExportedModel]], dict[str, ExportedModel], list[ExportedModel]]:
+    """Sort an export-model directory's LoggedModels: a model whose run the export holds
+    (``runs``) goes with that run; one a version names (``named``) stands alone for it; the
+    others are taken by nothing, and the import says so."""
+    with_runs: dict[str, list[ExportedModel]] = {}
+    standalone, unclaimed = {}, []
+    for model in found:
+        if model.source_run_id in runs:
+            with_runs.setdefault(model.source_run_id, []).append(model)
+        elif model.model_id in named:
+            standalone[model.model_id] = model
+        else:
+            unclaimed.append(model)
+    return with_runs, standalone, unclaimed
+
+
+def model_id_of(source: str | None) -> str | None:
+    """The LoggedModel id of a ``models:/<model_id>`` source (not ``models:/<name>/<version>``)."""
+    prefix = "models:/"
+    if not source or not source.startswith(prefix):
+        return None
+    rest = source[len(prefix) :].strip("/")
+    return rest if rest and "/" not in rest and "@" not in rest else None
+
+
 def normalize(raw: dict[str, Any]) -> dict[str, Any]:
     """The reference tool's ``logged_model.json`` part as our export record."""
     model_id = raw.get("model_id")

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME, MLFLOW_USER
+from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_MODELS, MLFLOW_RUN_NAME, MLFLOW_USER
 
 from mlflow_migrate_plugin import api
 from mlflow_migrate_plugin.errors import ExportDirError
@@ -61,10 +61,13 @@ def _source_tags(directory: Path) -> dict[str, str]:
     return tags
 
 
-def _expected_run(run_dir: RunDir) -> dict:
+def _expected_run(run_dir: RunDir, new_run_id: str) -> dict:
     rec = run_dir.record
     info = rec["info"]
     tags = dict(rec["tags"])
+    if MLFLOW_LOGGED_MODELS in tags:  # it names the run, whose id changed
+        old, new = json.dumps(info["run_id"]), json.dumps(new_run_id)
+        tags[MLFLOW_LOGGED_MODELS] = tags[MLFLOW_LOGGED_MODELS].replace(old, new)
     tags[MLFLOW_USER] = tags.get(MLFLOW_USER) or info["user_id"]
     if info.get("run_name"):  # where the two disagree, the run name wins
         tags[MLFLOW_RUN_NAME] = info["run_name"]
@@ -124,7 +127,8 @@ def _check_imported(dst, directory: Path, name: str, report) -> None:
     assert set(run_ids) == set(listed)
     assert {o.source_id for o in report.find("run", "failed")} == missing
     for source_id, path in listed.items():
-        assert _actual_run(dst, run_ids[source_id]) == _expected_run(RunDir(path)), source_id
+        new_id = run_ids[source_id]
+        assert _actual_run(dst, new_id) == _expected_run(RunDir(path), new_id), source_id
 
 
 @pytest.mark.parametrize("sample", COMPLETE)

@@ -45,7 +45,8 @@ def keep_export_dir_option(fn):
 @bool_option(
     "--mlmodel-fix",
     default=True,
-    help="Rewrite run_id and model_id in MLmodel files to the destination's new ids.",
+    help="Rewrite the run and model ids (and a LoggedModel's artifact_path) in MLmodel files "
+    "and in the mlflow.log-model.history tag to the destination's.",
 )
 @keep_export_dir_option
 @common_options

@@ -74,7 +74,8 @@ def export_run(run_id, output_dir, notebook_formats, tracking_uri, registry_uri,
 @bool_option(
     "--mlmodel-fix",
     default=True,
-    help="Rewrite run_id and model_id in MLmodel files to the destination's new ids.",
+    help="Rewrite the run and model ids (and a LoggedModel's artifact_path) in MLmodel files "
+    "and in the mlflow.log-model.history tag to the destination's.",
 )
 @click.option(
     "--fresh",

@@ -12,7 +12,7 @@ The reader also takes mlflow-export-import's directories: runs in ``<dir>/<run_i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from .layout import (
     write_json,
 )
 from .paths import ArtifactFile, manifest_from, safe_join
+from .reference_models import ExportedModel, is_model_dir, model_dirs_in, read_model_dir
 
 _EXPERIMENT_FIELDS = (
     "experiment_id",
@@ -55,6 +56,9 @@ class RunEntry:
     parent_run_id: str | None = None
     # False when the listing does not say (mlflow-export-import): read run.json to learn it.
     parent_known: bool = False
+    # The run's LoggedModels that the export keeps outside the run's folder (mlflow-export-import
+    # puts them all under the experiment's logged_models/).
+    logged_models: list[ExportedModel] = field(default_factory=list)
 
 
 class ExperimentDirWriter:
@@ -144,7 +148,20 @@ class ExperimentDir:
             self.experiment = _normalize_experiment(self._mlflow["experiment"])
             self.runs = self._run_entries(document)
             self.failed_at_export = _failed_runs(self.info)
-            self.logged_models: list[dict[str, Any]] = list(self._mlflow.get("logged_models") or [])
+            # Traces mlflow-export-import exported with the experiment (ids); not imported.
+            self.traces = [str(t) for t in self._mlflow.get("traces") or []]
+            # LoggedModels the export lists but does not hold, or that cannot be read: (id, why).
+            self.missing_models: list[tuple[str, str]] = [
+                (_model_id(item), "failed at export (mlflow-export-import)")
+                for item in self.info.get("failed_logged_models") or []
+            ]
+            self._reference_models: dict[str, ExportedModel] = {}
+            if self.own_format:
+                self.logged_models: list[dict[str, Any]] = list(
+                    self._mlflow.get("logged_models") or []
+                )
+            else:
+                self.logged_models = self._reference_logged_models()
         except UnsafePathError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -188,10 +205,44 @@ class ExperimentDir:
 
     # Experiment-level LoggedModels ------------------------------------------------------------
 
+    def _reference_logged_models(self) -> list[dict[str, Any]]:
+        """mlflow-export-import's ``logged_models/<model_id>/`` folders: a run's models go with
+        its entry (they are created with the run), the others are the experiment's own."""
+        base = self.path / LOGGED_MODELS_DIR
+        listed = [str(i) for i in self._mlflow.get("logged_models") or []]
+        folders = {p.name: p for p in model_dirs_in(base)}
+        for model_id in listed:
+            if model_id not in folders:
+                folder = safe_join(base, model_id)
+                if is_model_dir(folder):
+                    folders[model_id] = folder
+                else:
+                    why = f"listed in {EXPERIMENT_JSON} but {folder} holds no logged_model.json"
+                    self.missing_models.append((model_id, why))
+        runs = {entry.run_id: entry for entry in self.runs if entry.path is not None}
+        own = []
+        for model_id, folder in folders.items():
+            try:
+                model = read_model_dir(folder)
+            except ExportDirError as exc:  # as a run that cannot be read: it alone fails
+                self.missing_models.append((model_id, str(exc)))
+                continue
+            entry = runs.get(model.source_run_id or "")
+            if entry is not None:
+                entry.logged_models.append(model)
+            else:
+                self._reference_models[model.model_id] = model
+                own.append(model.record)
+        return own
+
     def logged_model_root(self, model_id: str) -> Path:
+        if model_id in self._reference_models:
+            return self._reference_models[model_id].root
         return safe_join(self.path, f"{LOGGED_MODELS_DIR}/{model_id}/{ARTIFACTS_DIR}")
 
     def logged_model_files(self, model_id: str) -> list[ArtifactFile]:
+        if model_id in self._reference_models:
+            return self._reference_models[model_id].files
         entry = (self.info.get("logged_models") or {}).get(model_id) or {}
         return manifest_from((entry.get("artifacts") or {}).get("files") or [])
 
@@ -208,6 +259,13 @@ def _tags(tags: Any) -> dict[str, str]:
     if isinstance(tags, dict):
         return {str(k): "" if v is None else str(v) for k, v in tags.items()}
     return {str(t["key"]): "" if t.get("value") is None else str(t["value"]) for t in tags}
+
+
+def _model_id(item: Any) -> str:
+    """A model id from mlflow-export-import's list of models that failed at export."""
+    if isinstance(item, dict):
+        return str(item.get("model_id") or item.get("id"))
+    return str(item)
 
 
 def _failed_runs(info: dict[str, Any]) -> list[dict[str, str | None]]:

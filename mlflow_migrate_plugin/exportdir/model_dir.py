@@ -34,6 +34,7 @@ from .layout import (
     write_json,
 )
 from .paths import ArtifactFile, manifest_from, manifest_of, safe_join, walk_files
+from .reference_models import ExportedModel, assign, model_id_of, read_all
 
 VERSION_RUN_DIR = "run"
 VERSION_MODEL_DIR = "version_model"
@@ -194,13 +195,8 @@ def _entry_info(entry: dict) -> dict:
 # Readers --------------------------------------------------------------------------------------
 
 
-@dataclass
-class StandaloneModel:
-    """A LoggedModel exported for a version whose run did not bring it: record and files."""
-
-    record: dict[str, Any]
-    root: Path
-    files: list[ArtifactFile]
+# A LoggedModel exported for a version whose run did not bring it: record and files.
+StandaloneModel = ExportedModel
 
 
 @dataclass
@@ -248,14 +244,32 @@ class ModelDir:
             records = [normalize_version(v, self.model) for v in raw_versions]
             models = _standalone_models(self.path, document)
             self.versions = [self._entry(r) for r in records]
+            # mlflow-export-import: its LoggedModel folders beside the run folders.
+            self.run_models: dict[str, list[ExportedModel]] = {}
+            self.unclaimed_models: list[ExportedModel] = []
+            if not self.own_format:
+                models = self._reference_models(read_all(self.path))
             for entry in self.versions:
-                entry.logged_model = models.get(entry.record.get("model_id"))
+                entry.logged_model = models.get(
+                    entry.record.get("model_id") or model_id_of(entry.record.get("source"))
+                )
             self.skipped = list(self.info.get("skipped_versions") or [])
         except UnsafePathError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ExportDirError(f"{where}: malformed registered model record ({exc})") from None
         self.versions.sort(key=lambda e: int(e.version))
+
+    def _reference_models(self, found: list[ExportedModel]) -> dict[str, ExportedModel]:
+        """mlflow-export-import's LoggedModel folders, sorted (see ``reference_models.assign``);
+        returns the versions' standalone models by id."""
+        named = {
+            entry.record.get("model_id") or model_id_of(entry.record.get("source"))
+            for entry in self.versions
+        }
+        has_run = {m.source_run_id for m in found if _run_folder(self.path, m.source_run_id)}
+        self.run_models, standalone, self.unclaimed_models = assign(found, has_run, named)
+        return standalone
 
     def _entry(self, record: dict) -> VersionEntry:
         version = record["version"]

@@ -34,6 +34,7 @@ from .paths import (
     verify_file,
     walk_files,
 )
+from .reference_models import ExportedModel, read_all
 
 _OWN_ENTRIES = (RUN_JSON, METRICS_FILE, ARTIFACTS_DIR, LOGGED_MODELS_DIR)
 
@@ -108,9 +109,14 @@ class RunDirWriter:
 
 
 class RunDir:
-    """Reads one run's export directory, in either format, into one normalized record."""
+    """Reads one run's export directory, in either format, into one normalized record.
 
-    def __init__(self, path: str | Path):
+    mlflow-export-import writes a run's LoggedModels into ``<model_id>/`` folders beside
+    ``run.json``; an experiment or model export keeps them beside the run folders instead, and
+    its reader passes them in as ``models``. Either way they join ``record["logged_models"]``.
+    """
+
+    def __init__(self, path: str | Path, models: list[ExportedModel] | None = None):
         self.path = Path(path)
         if not self.path.is_dir():
             raise ExportDirError(f"{self.path}: not a directory")
@@ -127,6 +133,12 @@ class RunDir:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ExportDirError(f"{self.path / RUN_JSON}: malformed run record ({exc})") from None
+        self._reference_models: dict[str, ExportedModel] = {}
+        if not self.own_format:
+            for model in [*read_all(self.path), *(models or [])]:
+                if model.model_id not in self._reference_models:
+                    self._reference_models[model.model_id] = model
+                    self.record["logged_models"].append(model.record)
 
     @property
     def source_run_id(self) -> str:
@@ -202,6 +214,8 @@ class RunDir:
         return self._files(self.path / ARTIFACTS_DIR, (self.info.get("artifacts") or {}))
 
     def logged_model_files(self, model_id: str) -> list[ArtifactFile]:
+        if model_id in self._reference_models:
+            return self._reference_models[model_id].files
         root = self.logged_model_root(model_id)
         manifests = self.info.get("logged_models") or {}
         return self._files(root, manifests.get(model_id) or {})
@@ -210,6 +224,8 @@ class RunDir:
         return self.path / ARTIFACTS_DIR
 
     def logged_model_root(self, model_id: str) -> Path:
+        if model_id in self._reference_models:
+            return self._reference_models[model_id].root
         return safe_join(self.path, f"{LOGGED_MODELS_DIR}/{model_id}/{ARTIFACTS_DIR}")
 
     def _files(self, root: Path, manifest: dict) -> list[ArtifactFile]:

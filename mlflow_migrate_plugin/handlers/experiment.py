@@ -238,6 +238,10 @@ def import_(
     for item in exp_dir.failed_at_export:
         why = f" ({item['reason']})" if item.get("reason") else ""
         report.warn(f"run {item['run_id']} failed at export{why}; it is not in {exp_dir.path}")
+    for model_id, why in exp_dir.missing_models:
+        report.add("logged_model", model_id, FAILED, None, why)
+    for trace_id in exp_dir.traces:
+        report.add("trace", trace_id, FAILED, None, "traces are not imported (not supported)")
     experiment_id, delete_after = _destination(dst, exp_dir, experiment_name, options, report)
     try:
         model_ids = experiment_models.import_all(dst, exp_dir, experiment_id, engine, report)
@@ -362,13 +366,17 @@ def _import_runs(
             if new_id is not None:
                 report.add("run", run_id, SKIPPED, new_id, "already imported")
             else:
+                entry = by_id[run_id]
                 new_id = run_handler.import_(
                     dst,
-                    by_id[run_id].path,
+                    entry.path,
                     engine,
                     report,
                     experiment_id=experiment_id,
                     options=options,
+                    run_dir=run_handler.read_and_verify(entry.path, engine, entry.logged_models)
+                    if entry.logged_models
+                    else None,
                     context=context,
                 )
             with lock:

@@ -108,7 +108,9 @@ def _import_one(
     marked = {**rec, "tags": {**(rec.get("tags") or {}), idmap.STATE: idmap.STATE_STARTED}}
     model = logged_model.create(dst, marked, experiment_id, None)
     try:
-        rewrite = MLmodelRewriter({}, {source_id: model.model_id})
+        rewrite = MLmodelRewriter({}, {source_id: model.model_id}).into(
+            rec.get("artifact_location"), model.artifact_location
+        )
         engine.run(
             artifacts.upload(dst.artifact_repo(model.artifact_location), root, files, rewrite)
         )

@@ -21,7 +21,7 @@ from ..endpoint import Endpoint, redact
 from ..errors import ExportDirError, MigrateError, NotFoundError, UsageError
 from ..exportdir.layout import system_part
 from ..exportdir.model_dir import ModelDir, ModelDirWriter, VersionEntry
-from ..report import EXPORTED, IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
+from ..report import EXPORTED, FAILED, IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
 from ..transfer.engine import Engine
 from ..transfer.object_pool import InBackground
 from . import experiment as experiment_handler
@@ -181,7 +181,7 @@ def export(
         state = states.get(mv.run_id) if mv.run_id else None
         if state == "deleted" and not selection.export_deleted_runs:
             why = f"its run {mv.run_id} is deleted (use --export-deleted-runs)"
-            skipped.append({"version": mv.version, "run_id": mv.run_id, "reason": why})
+            skipped.append({"version": str(mv.version), "run_id": mv.run_id, "reason": why})
             report.add("model_version", key, SKIPPED, None, why)
             progress.note(f"  version {mv.version}: skipped, {why}")
             continue
@@ -195,7 +195,7 @@ def export(
         else:
             run_dirs[mv.run_id] = writer.run_dir(mv.run_id)
             entry["run_dir"] = mv.run_id
-        entries[mv.version] = entry
+        entries[str(mv.version)] = entry  # a file store numbers versions as ints
         missing = f" ({entry['run_missing']})" if entry["run_missing"] else ""
         progress.note(
             f"  version {mv.version} (stage {mv.current_stage}): run {mv.run_id or '-'}{missing}"
@@ -303,7 +303,7 @@ def import_(
     done = {e.version: writer.done(e.record) for e in entries} if writer is not None else {}
     todo = [e for e in entries if done.get(e.version) is None]
     run_paths = {e.record["run_id"]: e.run_path for e in todo if e.run_path}
-    run_dirs = version_sources.verify_runs(run_paths, engine)
+    run_dirs = version_sources.verify_runs(run_paths, engine, model_dir.run_models)
     for entry in todo:
         version_sources.verify_version_files(entry, engine)
     progress.note(
@@ -392,6 +392,10 @@ def _importable(model_dir: ModelDir, report: Report) -> list[VersionEntry]:
     nothing is created."""
     for item in model_dir.skipped:
         report.warn(f"version {item.get('version')} was not exported: {item.get('reason')}")
+    for model in model_dir.unclaimed_models:
+        why = "no version names it and its run is not in the export"
+        report.warn(f"logged model {model.model_id} ({model.root.parent}): {why}; not imported")
+        report.add("logged_model", model.model_id, FAILED, None, why)
     ok, missing = [], []
     for entry in model_dir.versions:
         (ok if entry.importable else missing).append(entry)

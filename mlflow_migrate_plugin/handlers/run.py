@@ -18,6 +18,7 @@ from mlflow.entities import (
     RunTag,
 )
 from mlflow.exceptions import MlflowException
+from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_MODELS
 from mlflow.utils.validation import (
     MAX_ENTITIES_PER_BATCH,
     MAX_ENTITY_KEY_LENGTH,
@@ -35,7 +36,8 @@ from ..exportdir.run_dir import RunDir, RunDirWriter
 from ..report import EXPORTED, IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
 from ..transfer import artifacts, metrics
 from ..transfer.engine import Engine, Task
-from ..transfer.mlmodel import MLmodelRewriter
+from ..transfer.metric_values import ValueCheck
+from ..transfer.mlmodel import MLmodelRewriter, rewrite_history
 from . import experiment as experiment_handler
 from . import logged_model, run_links, run_tags
 
@@ -199,9 +201,12 @@ def check_values(rec: dict[str, Any], where: Path) -> None:
                 )
 
 
-def read_and_verify(input_dir: str | Path, engine: Engine) -> RunDir:
-    """Open a run export and check all of it (JSON, history file, every artifact) up front."""
-    run_dir = RunDir(input_dir)
+def read_and_verify(input_dir: str | Path, engine: Engine, models: list | None = None) -> RunDir:
+    """Open a run export and check all of it (JSON, history file, every artifact) up front.
+
+    ``models``: the run's LoggedModel folders that its export keeps outside the run's folder.
+    """
+    run_dir = RunDir(input_dir, models)
     check_values(run_dir.record, run_dir.path / "run.json")
     run_dir.check_metrics_file()
     checks = [artifacts.verify_tasks(run_dir.artifacts_root(), run_dir.artifact_files())]
@@ -282,11 +287,17 @@ def import_(
         model_ids = {old: new.model_id for old, new in created_models.items()}
         repo = dst.artifact_repo(run.info.artifact_uri)
         rewrite = MLmodelRewriter({src_id: run_id}, model_ids) if options.mlmodel_fix else None
+        locations = {m["model_id"]: m.get("artifact_location") for m in rec["logged_models"]}
+        history = later_tags.get(MLFLOW_LOGGED_MODELS)
+        if rewrite and history:  # names the run and its models, as MLmodel files do
+            history = rewrite_history(history, {src_id: run_id}, model_ids) or history
+            later_tags = {**later_tags, MLFLOW_LOGGED_MODELS: history}
         run_files = run_dir.artifact_files()
         for path in run_dir.unlisted_files():
             report.warn(
                 f"{path}: not in the export's manifest (added after the export?); not imported"
             )
+        check = ValueCheck.for_destination(dst.tracking_uri)
         points = progress.phase(f"run {src_id}: metric history", run_dir.metric_points(), "points")
         data = progress.phase(f"run {src_id}: artifacts", artifacts.total_bytes(run_files), "bytes")
         engine.run(  # phases closed only on success, as in export()
@@ -298,6 +309,7 @@ def import_(
                 later_tags,
                 run_links.model_link(rec, src_id, model_ids, report),
                 points,
+                check,
             ),
             artifacts.upload(repo, run_dir.artifacts_root(), run_files, rewrite, data),
             *[
@@ -305,13 +317,15 @@ def import_(
                     dst.artifact_repo(new.artifact_location),
                     run_dir.logged_model_root(old),
                     run_dir.logged_model_files(old),
-                    rewrite,
+                    rewrite.into(locations.get(old), new.artifact_location) if rewrite else None,
                 )
                 for old, new in created_models.items()
             ],
         )
         points.close()
         data.close()
+        for line in check.warnings(src_id) if check else []:
+            report.warn(line)
         run_links.log_inputs_and_outputs(dst, rec, run_id, experiment_id, model_ids, report)
         for model in rec["logged_models"]:
             logged_model.finalize(dst, model, model_ids[model["model_id"]])
@@ -340,7 +354,7 @@ def _create_models(
 
 
 def _data_tasks(
-    client, run_id: str, run_dir: RunDir, params: dict, tags: dict, link, phase
+    client, run_id: str, run_dir: RunDir, params: dict, tags: dict, link, phase, check=None
 ) -> list:
     """Task streams that log params, tags and the metric history with ``log_batch``.
 
@@ -348,6 +362,8 @@ def _data_tasks(
     request less per run, and one call costs the server less than two (benchmarks/README.md).
     """
     history = run_dir.iter_metric_batches(metrics.BATCH_SIZE)
+    if check is not None:
+        history = check.watch(history)
     points = run_dir.metric_points()
     if (
         0 < points

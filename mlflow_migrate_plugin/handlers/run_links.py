@@ -9,7 +9,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from .. import idmap
 from ..endpoint import Endpoint
-from ..report import Report
+from ..report import FAILED, Report
 
 
 def model_link(rec: dict, src_id: str, model_ids: dict[str, str], report: Report):
@@ -80,11 +80,15 @@ def log_inputs_and_outputs(
             if "unique" not in str(exc).lower():
                 raise
             client.log_inputs(run_id, datasets=datasets or None, models=models_in or None)
-    outputs = [
-        LoggedModelOutput(model_ids[o["model_id"]], int(o.get("step") or 0))
-        for o in rec["outputs"]["model_outputs"]
-        if o["model_id"] in model_ids
-    ]
+    outputs = []
+    for o in rec["outputs"]["model_outputs"]:
+        new = model_ids.get(o["model_id"]) or imported_model(client, experiment_id, o["model_id"])
+        if new:
+            outputs.append(LoggedModelOutput(new, int(o.get("step") or 0)))
+        else:  # the model did not come with the export: say so, and fail it
+            why = f"output of run {rec['info']['run_id']}, but not in the export"
+            report.warn(f"logged model {o['model_id']}: {why}; not imported")
+            report.add("logged_model", o["model_id"], FAILED, None, why)
     if outputs:
         client.log_outputs(run_id, outputs)
 

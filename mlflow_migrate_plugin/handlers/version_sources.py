@@ -130,9 +130,16 @@ class ImportedRun:
     created: bool = False
 
 
-def verify_runs(paths: dict[str, Path], engine: Engine) -> dict[str, RunDir]:
-    """Open and check every run export before anything is created."""
-    return {run_id: run_handler.read_and_verify(path, engine) for run_id, path in paths.items()}
+def verify_runs(
+    paths: dict[str, Path], engine: Engine, models: dict[str, list] | None = None
+) -> dict[str, RunDir]:
+    """Open and check every run export before anything is created. ``models`` holds each run's
+    LoggedModel folders that the export keeps outside the run's folder."""
+    models = models or {}
+    return {
+        run_id: run_handler.read_and_verify(path, engine, models.get(run_id))
+        for run_id, path in paths.items()
+    }
 
 
 def import_runs(
@@ -317,7 +324,7 @@ def import_version_model(
                 dst.artifact_repo(model.artifact_location),
                 entry.version_model_root,
                 entry.version_model_files,
-                MLmodelRewriter(run_ids, model_ids),
+                MLmodelRewriter(run_ids, model_ids).into(None, model.artifact_location),
             )
         )
         client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
@@ -361,7 +368,9 @@ def import_standalone_model(
             dst.artifact_repo(new.artifact_location),
             model.root,
             model.files,
-            MLmodelRewriter({}, {source_id: new.model_id}),
+            MLmodelRewriter({}, {source_id: new.model_id}).into(
+                rec.get("artifact_location"), new.artifact_location
+            ),
         )
     )
     logged_model.finalize(dst, rec, new.model_id)

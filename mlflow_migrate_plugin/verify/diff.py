@@ -21,6 +21,7 @@ def diff(expected: dict, actual: dict, prefix: str = "") -> list[Finding]:
     return findings
 
 
+ONE_SIDE_NOTE = "items only on the source -> only on the destination"
 # Sections keyed by names users chose (a tag key, a file path): shown as ``tags[key]``.
 KEYED_SECTIONS = frozenset({"tags", "params", "metrics", "artifacts", "aliases"})
 
@@ -52,7 +53,7 @@ def _diff_value(expected: Any, actual: Any, name: str, out: list[Finding], depth
     elif isinstance(expected, list) and isinstance(actual, list):
         only_src, only_dst = _multiset_difference(expected, actual)
         if only_src or only_dst:
-            out.append(Finding(CHANGED, name, only_src, only_dst, "items on one side only"))
+            out.append(Finding(CHANGED, name, only_src, only_dst, ONE_SIDE_NOTE))
         else:  # the same items in another order: lists here are sorted, so order matters
             out.append(Finding(CHANGED, name, expected, actual, "order differs"))
     else:

@@ -83,6 +83,6 @@ def verify_experiment(
     src_models = [
         m
         for m in pairing.logged_models(ctx.src.client, src_exp.experiment_id)
-        if m.source_run_id is None or m.source_run_id in selected
+        if not m.source_run_id or m.source_run_id in selected
     ]
     verify_models(ctx, src_models, pairing.logged_models(ctx.dst.client, dst_exp.experiment_id))

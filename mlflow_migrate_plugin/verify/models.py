@@ -127,7 +127,9 @@ def verify_version(
     )
     if not counterparts:
         return
-    dst_mv = counterparts[0]
+    # Searches list versions without their aliases: read each version whole.
+    mv = ctx.src.client.get_model_version(mv.name, mv.version)
+    dst_mv = ctx.dst.client.get_model_version(dst_name, counterparts[0].version)
     expected, actual = views.version_view(ctx.src, mv), views.version_view(ctx.dst, dst_mv)
     state = actual["tags"].get(idmap.STATE)
     for view in (expected, actual):

@@ -85,7 +85,7 @@ def logged_model_view(endpoint: Endpoint, model_id: str, artifacts: ArtifactRead
             [m.key, m.value, m.timestamp, m.step, m.dataset_name, m.dataset_digest]
             for m in model.metrics or []
         ),
-        "source_run_id": model.source_run_id,
+        "source_run_id": model.source_run_id or None,
         "metric_runs": sorted(m.run_id for m in model.metrics or [] if m.run_id),
         "artifacts": artifacts(endpoint.artifact_repo(model.artifact_location)),
     }

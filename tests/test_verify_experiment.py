@@ -43,6 +43,7 @@ def test_verify_experiment_after_a_clean_import_exits_0(src, dst, unique_name, t
         )
     }
     dst.client.delete_run(by_source[nested.other])
+    dst.client.log_metric(by_source[nested.root], "metric_1", 7.5, timestamp=eb.T0, step=42)
     late = eb.light_run(src, nested.experiment_id, name="late")
     api.export_run(nested.child, tmp_path / "child", tracking_uri=src.tracking_uri)
     api.import_run(tmp_path / "child", target, tracking_uri=dst.tracking_uri, fresh=True)
@@ -63,11 +64,38 @@ def test_verify_experiment_after_a_clean_import_exits_0(src, dst, unique_name, t
         "active",
         "deleted",
     )
+    [added] = [f for f in runs[nested.root]["findings"] if f["kind"] == "changed"]
+    assert (added["field"], added["source"], added["destination"]) == (
+        "metrics[metric_1]",
+        [],
+        [[42, eb.T0, 7.5]],
+    )
     assert {o["source_id"] for o in report["objects"] if o["status"] != "ok"} == {
         late,
         nested.child,
         nested.other,
+        nested.root,
     }
+
+
+def test_verify_experiment_between_sqlite_stores_reads_histories_run_by_run(
+    sqlite_endpoint, tmp_path
+):
+    src, dst = sqlite_endpoint("src"), sqlite_endpoint("dst")
+    exp_id = builders.experiment(src, "exp")
+    run_id = eb.light_run(src, exp_id)
+    api.export_experiment("exp", tmp_path / "exp", tracking_uri=src.tracking_uri)
+    api.import_experiment(tmp_path / "exp", "copy", tracking_uri=dst.tracking_uri)
+    uris = {"src_mlflow_uri": src.tracking_uri, "dst_mlflow_uri": dst.tracking_uri}
+    assert api.verify_experiment("exp", dst_experiment_name="copy", **uris).ok
+
+    [copied] = dst.client.search_runs([dst.client.get_experiment_by_name("copy").experiment_id])
+    dst.client.log_metric(copied.info.run_id, "metric_0", 1.5, timestamp=eb.T0, step=8)
+    result = api.verify_experiment("exp", dst_experiment_name="copy", **uris)
+
+    assert [(o.source_id, f.field, f.destination) for o, f in result.findings("changed")] == [
+        (run_id, "metrics[metric_0]", [[8, eb.T0, 1.5]])
+    ]
 
 
 def test_verify_model_after_a_clean_import_then_a_moved_alias(src, dst, unique_name, tmp_path):

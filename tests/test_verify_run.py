@@ -162,3 +162,29 @@ def test_verify_run_text_report_and_json_file(src, dst, unique_name, tmp_path):
     written = json.loads((tmp_path / "report.json").read_text())
     assert findings(written)["tags[team]"]["destination"] == "someone-else"
     assert idmap.SOURCE_RUN_ID not in result.stdout
+
+
+def test_metric_histories_in_bulk_equal_the_public_history(src, unique_name):
+    from mlflow_migrate_plugin.transfer.engine import Engine
+    from mlflow_migrate_plugin.verify.metric_history import MetricHistories
+
+    exp_id = builders.experiment(src, unique_name("src-"))
+    runs = [
+        builders.make_run(src, exp_id, logged_model=False, classic_model=False, steps=steps)
+        for steps in (1, 7)
+    ]
+    entities = [src.client.get_run(r.run_id) for r in runs]
+    histories = MetricHistories(src)
+
+    with Engine(4) as engine:
+        histories.prefetch(entities, engine)
+
+    assert histories.available
+    for run in entities:
+        for key in run.data.metrics:
+            public = sorted(
+                [m.step, m.timestamp, m.value]
+                for m in src.client.get_metric_history(run.info.run_id, key)
+            )
+            assert histories.take(run.info.run_id, key) == public
+            assert histories.take(run.info.run_id, key) is None  # handed out once

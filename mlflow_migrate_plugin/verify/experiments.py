@@ -12,6 +12,7 @@ from ..errors import NotFoundError
 from . import pairing, views
 from .diff import diff
 from .findings import INFO, MISSING, Finding
+from .metric_history import BULK_MAX_RUNS, MetricHistories
 from .runs import NOT_SETTABLE, Context, verify_models, verify_run
 
 
@@ -65,13 +66,22 @@ def verify_experiment(
     for source_id, runs in counterparts.items():
         ctx.ids.know_run(runs[0].info.run_id, source_id)
     phase = ctx.progress.phase("Verifying runs", len(src_runs), "runs")
-
-    def one(run) -> None:
-        verify_run(ctx, run.info.run_id, counterparts.get(run.info.run_id, []), False)
-        phase.advance()
-
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="mlflow-migrate-verify") as pool:
-        list(pool.map(one, src_runs))
+        # A batch at a time: both sides' metric histories are read in bulk for the batch.
+        for batch in _chunks(src_runs, BULK_MAX_RUNS):
+            histories = MetricHistories(ctx.src), MetricHistories(ctx.dst)
+            histories[0].prefetch(batch, ctx.engine)
+            paired = [
+                counterparts[r.info.run_id][0] for r in batch if r.info.run_id in counterparts
+            ]
+            histories[1].prefetch(paired, ctx.engine)
+
+            def one(run, histories=histories) -> None:
+                found = counterparts.get(run.info.run_id, [])
+                verify_run(ctx, run, found, with_models=False, histories=histories)
+                phase.advance()
+
+            list(pool.map(one, batch))
     phase.close()
 
     selected = {run.info.run_id for run in src_runs}
@@ -86,3 +96,8 @@ def verify_experiment(
         if not m.source_run_id or m.source_run_id in selected
     ]
     verify_models(ctx, src_models, pairing.logged_models(ctx.dst.client, dst_exp.experiment_id))
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -76,15 +76,24 @@ def record_counterparts(
     return result
 
 
-def verify_run(ctx: Context, source_id: str, counterparts: list, with_models: bool = True):
-    """Compare source run ``source_id`` with the first of its destination ``counterparts``."""
+def verify_run(
+    ctx: Context, source, counterparts: list, with_models: bool = True, histories=(None, None)
+):
+    """Compare source run ``source`` (a Run, or its id) with the first of its destination
+    ``counterparts`` (Runs); ``histories`` may hold both sides' metric points, read in bulk."""
+    source_id = source if isinstance(source, str) else source.info.run_id
     result = record_counterparts(ctx, "run", source_id, counterparts, lambda r: r.info.run_id)
     if not counterparts:
         return result
     dst_id = counterparts[0].info.run_id
     ctx.ids.know_run(dst_id, source_id)
-    expected = _source_run(views.run_view(ctx.src, source_id, ctx.artifacts, ctx.engine))
-    actual = _destination_run(ctx, views.run_view(ctx.dst, dst_id, ctx.artifacts, ctx.engine))
+    src_histories, dst_histories = histories
+    expected = _source_run(
+        views.run_view(ctx.src, source, ctx.artifacts, ctx.engine, src_histories)
+    )
+    actual = _destination_run(
+        ctx, views.run_view(ctx.dst, counterparts[0], ctx.artifacts, ctx.engine, dst_histories)
+    )
     result.findings += diff(expected, actual)
     result.findings.append(Finding(INFO, "run_id", source_id, dst_id, NOT_SETTABLE))
     if with_models:

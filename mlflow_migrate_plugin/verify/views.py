@@ -14,23 +14,34 @@ from mlflow.exceptions import MlflowException
 
 from ..endpoint import Endpoint
 from ..transfer.engine import Engine
+from .metric_history import MetricHistories
 
 # Reads an artifact repository into {path: comparable value}.
 ArtifactReader = Callable[[Any], dict]
 
 
 def run_view(
-    endpoint: Endpoint, run_id: str, artifacts: ArtifactReader, engine: Engine | None = None
+    endpoint: Endpoint,
+    run,
+    artifacts: ArtifactReader,
+    engine: Engine | None = None,
+    histories: MetricHistories | None = None,
 ) -> dict:
-    """Everything observable about a run: info, params, tags, every metric point, datasets,
-    artifacts (as ``artifacts`` reads them) and LoggedModel outputs and inputs (by id)."""
+    """Everything observable about a run (a Run, or its id): info, params, tags, every metric
+    point, datasets, artifacts (as ``artifacts`` reads them) and LoggedModel outputs and inputs
+    (by id). ``histories`` may hold the metric points already (read in bulk)."""
     client = endpoint.client
-    run = client.get_run(run_id)
+    if isinstance(run, str):
+        run = client.get_run(run)
     info = run.info
 
     def history(key: str):
-        points = client.get_metric_history(run_id, key)
-        return key, sorted([m.step, m.timestamp, m.value] for m in points)
+        points = histories.take(info.run_id, key) if histories else None
+        if points is None:
+            points = sorted(
+                [m.step, m.timestamp, m.value] for m in client.get_metric_history(info.run_id, key)
+            )
+        return key, [metric_point(*p) for p in points]
 
     keys = sorted(run.data.metrics)
     if engine is None:
@@ -68,6 +79,11 @@ def run_view(
         ),
         "model_inputs": sorted(i.model_id for i in (inputs.model_inputs or [] if inputs else [])),
     }
+
+
+def metric_point(step: int, timestamp: int, value: float) -> list:
+    """One point as compared: NaN, which equals nothing, as the string MLflow shows for it."""
+    return [step, timestamp, "NaN" if value != value else value]
 
 
 def logged_model_view(endpoint: Endpoint, model_id: str, artifacts: ArtifactReader) -> dict:

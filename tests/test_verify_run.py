@@ -188,3 +188,14 @@ def test_metric_histories_in_bulk_equal_the_public_history(src, unique_name):
             )
             assert histories.take(run.info.run_id, key) == public
             assert histories.take(run.info.run_id, key) is None  # handed out once
+
+
+def test_verify_run_of_an_unknown_run_is_one_line_and_exit_1(src, dst):
+    result = CliRunner().invoke(
+        migrate,
+        ["verify-run", "--run-id", "0" * 32, "--src-mlflow-uri", src.tracking_uri,
+         "--dst-mlflow-uri", dst.tracking_uri],
+    )  # fmt: skip
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"Error: run {'0' * 32} not found on {src.tracking_uri}"

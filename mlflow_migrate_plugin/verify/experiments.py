@@ -82,20 +82,21 @@ def verify_experiment(
                 phase.advance()
 
             list(pool.map(one, batch))
-    phase.close()
+        phase.close()
+        selected = {run.info.run_id for run in src_runs}
+        src_models = [
+            m
+            for m in pairing.logged_models(ctx.src.client, src_exp.experiment_id)
+            if not m.source_run_id or m.source_run_id in selected
+        ]
+        dst_models = pairing.logged_models(ctx.dst.client, dst_exp.experiment_id)
+        verify_models(ctx, src_models, dst_models, pool)
 
-    selected = {run.info.run_id for run in src_runs}
     unpaired = [r.info.run_id for r in dst_runs if idmap.SOURCE_RUN_ID not in r.data.tags]
     if unpaired:
         result.findings.append(
             Finding(INFO, "runs", None, unpaired, "on the destination only (not imported)")
         )
-    src_models = [
-        m
-        for m in pairing.logged_models(ctx.src.client, src_exp.experiment_id)
-        if not m.source_run_id or m.source_run_id in selected
-    ]
-    verify_models(ctx, src_models, pairing.logged_models(ctx.dst.client, dst_exp.experiment_id))
 
 
 def _chunks(items: list, size: int):

@@ -152,11 +152,15 @@ def map_mlmodels(ctx: Context, files: dict) -> dict:
     return out
 
 
-def verify_models(ctx: Context, src_models: list, dst_models: list) -> None:
-    """Pair LoggedModels by the source id recorded on the destination and compare each."""
+def verify_models(ctx: Context, src_models: list, dst_models: list, pool=None) -> None:
+    """Pair LoggedModels by the source id recorded on the destination and compare each (on
+    ``pool``, an executor, if given)."""
     by_source = pairing.models_by_source(dst_models)
-    for model in src_models:
+
+    def one(model) -> None:
         verify_model_pair(ctx, model.model_id, by_source.get(model.model_id, []))
+
+    list((pool.map if pool else map)(one, src_models))
 
 
 def verify_model_pair(ctx: Context, source_id: str, counterparts: list) -> None:

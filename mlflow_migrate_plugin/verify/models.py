@@ -10,11 +10,11 @@ from mlflow.exceptions import MlflowException
 
 from .. import idmap
 from ..errors import NotFoundError
-from ..handlers.model_version import all_versions
+from ..handlers.model_version import all_versions, get
 from . import pairing, views
 from .diff import diff
 from .findings import INFO, MISSING, Finding
-from .runs import Context, verify_model_pair, verify_run
+from .runs import Context, record_counterparts, verify_model_pair, verify_run
 
 NUMBER_NOTE = "the version number was given, not kept"
 
@@ -85,8 +85,6 @@ def verify_single_version(
 ) -> None:
     """Compare one version with its counterpart in ``dst_name``: the version ``dst_version``
     if given, else the one the import recorded as coming from it."""
-    from ..handlers.model_version import get
-
     mv = get(ctx.src, name, version)
     dst_name = dst_name or name
     if dst_version is not None:
@@ -119,8 +117,6 @@ def verify_version(
     number_given: bool = False,
 ) -> None:
     """Compare version ``mv`` with the first of its ``counterparts``, then its run and model."""
-    from .runs import record_counterparts
-
     source_id = idmap.model_version_key(mv.name, mv.version)
     result = record_counterparts(
         ctx, "model_version", source_id, counterparts, lambda v: f"{dst_name}/{v.version}"

@@ -60,7 +60,14 @@ def verify_registered_model(
     result.findings += diff(expected, actual)
 
     src_versions = all_versions(ctx.src.client, name)
-    by_source = pairing.versions_by_source(all_versions(ctx.dst.client, dst_name), name)
+    dst_versions = all_versions(ctx.dst.client, dst_name)
+    by_source = pairing.versions_by_source(dst_versions, name)
+    paired = {mv.version for group in by_source.values() for mv in group}
+    unpaired = [mv.version for mv in dst_versions if mv.version not in paired]
+    if unpaired:
+        result.findings.append(
+            Finding(INFO, "versions", None, unpaired, "on the destination only (not imported)")
+        )
     phase = ctx.progress.phase("Verifying versions", len(src_versions), "versions")
 
     def one(mv) -> None:

@@ -551,3 +551,153 @@ def _tracking_of(registry_uri: str | None) -> str | None:
     if registry_uri and registry_uri.startswith("databricks-uc"):
         return "databricks" + registry_uri[len("databricks-uc") :]
     return registry_uri
+
+
+@contextmanager
+def _verification(
+    src_mlflow_uri: str | None,
+    dst_mlflow_uri: str | None,
+    src_registry_uri: str | None,
+    dst_registry_uri: str | None,
+    workers: int,
+    sizes_only: bool,
+    progress: Progress,
+):
+    """Both endpoints, checked, and a verify context on a bounded pool (see :mod:`.verify`)."""
+    from .verify import Verification
+    from .verify.runs import Context
+
+    src = _endpoint(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
+    dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
+    result = Verification(src.display, dst.display)
+    with _engine(workers) as engine:
+        phase = progress.phase("Comparing artifacts", None, "bytes")
+        yield Context(src, dst, engine, result, sizes_only, progress, phase)
+        phase.close()
+
+
+def verify_run(
+    run_id: str,
+    *,
+    dst_experiment_name: str | None = None,
+    src_mlflow_uri: str | None = None,
+    dst_mlflow_uri: str | None = None,
+    sizes_only: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+):
+    """Check that the run imported from ``run_id`` into ``dst_experiment_name`` (default: the
+    source run's experiment name) holds everything the source run holds, with its LoggedModels.
+
+    Returns a :class:`~.verify.Verification`: ``ok`` when nothing required differs; each
+    difference is a finding with both values. ``sizes_only`` compares artifacts by size alone
+    (no download but MLmodel files).
+    """
+    from .verify.runs import verify_single_run
+
+    with _verification(
+        src_mlflow_uri, dst_mlflow_uri, None, None, workers, sizes_only, progress
+    ) as ctx:
+        verify_single_run(ctx, run_id, dst_experiment_name)
+    return ctx.result
+
+
+def verify_experiment(
+    experiment: str,
+    *,
+    dst_experiment_name: str | None = None,
+    include_deleted_runs: bool = False,
+    src_mlflow_uri: str | None = None,
+    dst_mlflow_uri: str | None = None,
+    sizes_only: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+):
+    """Check an experiment (name or id) against its destination copy (same name, or
+    ``dst_experiment_name``): tags, every run and every LoggedModel. Deleted source runs are
+    checked only with ``include_deleted_runs``. ``workers`` runs are compared at a time."""
+    from .verify.experiments import verify_experiment as verify
+
+    with _verification(
+        src_mlflow_uri, dst_mlflow_uri, None, None, workers, sizes_only, progress
+    ) as ctx:
+        verify(
+            ctx,
+            experiment,
+            dst_experiment_name,
+            include_deleted_runs=include_deleted_runs,
+            workers=workers,
+        )
+    return ctx.result
+
+
+def verify_model(
+    model: str,
+    *,
+    dst_model: str | None = None,
+    check_stages_and_aliases: bool = True,
+    src_mlflow_uri: str | None = None,
+    dst_mlflow_uri: str | None = None,
+    src_registry_uri: str | None = None,
+    dst_registry_uri: str | None = None,
+    sizes_only: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+):
+    """Check registered model ``model`` against ``dst_model`` (default: the same name): its
+    description, tags and aliases, every live version, and each version's run and LoggedModel."""
+    from .verify.models import verify_registered_model
+
+    with _verification(
+        src_mlflow_uri,
+        dst_mlflow_uri,
+        src_registry_uri,
+        dst_registry_uri,
+        workers,
+        sizes_only,
+        progress,
+    ) as ctx:
+        verify_registered_model(
+            ctx, model, dst_model, stages_and_aliases=check_stages_and_aliases, workers=workers
+        )
+    return ctx.result
+
+
+def verify_model_version(
+    model: str,
+    version: str | int,
+    *,
+    dst_model: str | None = None,
+    dst_version: str | int | None = None,
+    check_stages_and_aliases: bool = True,
+    src_mlflow_uri: str | None = None,
+    dst_mlflow_uri: str | None = None,
+    src_registry_uri: str | None = None,
+    dst_registry_uri: str | None = None,
+    sizes_only: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+):
+    """Check one model version against its counterpart in ``dst_model`` (default: the same
+    name): ``dst_version`` if given, else the version the import recorded as coming from it;
+    with its run and LoggedModel."""
+    from .verify.models import verify_single_version
+
+    with _verification(
+        src_mlflow_uri,
+        dst_mlflow_uri,
+        src_registry_uri,
+        dst_registry_uri,
+        workers,
+        sizes_only,
+        progress,
+    ) as ctx:
+        verify_single_version(
+            ctx,
+            model,
+            str(version),
+            dst_model,
+            None if dst_version is None else str(dst_version),
+            stages_and_aliases=check_stages_and_aliases,
+        )
+    return ctx.result

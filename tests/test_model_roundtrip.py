@@ -40,3 +40,11 @@ def test_import_model_reproduces_every_version_field_by_field(
     assert report.warnings == []
     assert model_view(dst, dst_name) == model_view(src, built.name)
     assert identities(dst, dst_name) == built.versions
+    # What this test proves is what a user can check with verify-model, in every store kind.
+    verified = api.verify_model(
+        built.name,
+        dst_model=dst_name,
+        src_mlflow_uri=src.tracking_uri,
+        dst_mlflow_uri=dst.tracking_uri,
+    )
+    assert verified.ok, verified.report_lines()

@@ -83,5 +83,6 @@ def migrate() -> None:
     import commands read one, including directories written by mlflow-export-import; copy
     commands do both through a temporary directory. The source or destination server is
     --tracking-uri, else $MLFLOW_TRACKING_URI. Imports can be rerun: what was imported before
-    is skipped, never duplicated.
+    is skipped, never duplicated. Verify commands compare a source object with its migrated copy
+    field by field and exit 1 when anything differs.
     """

@@ -22,11 +22,6 @@ def _run_counts(report, statuses: tuple[str, ...]) -> str:
     return ", ".join(f"{len(report.find('run', s))} {s}" for s in statuses)
 
 
-def _exit_on_failure(report) -> None:
-    if report.failed:
-        click.get_current_context().exit(1)
-
-
 @migrate.command("export-experiment")
 @text_option("--experiment", required=True, help="Experiment name or ID.")
 @text_option(
@@ -98,7 +93,6 @@ def export_experiment(
         f"runs {_run_counts(report, ('exported', 'skipped', 'failed'))}"
     )
     print_summary(report, started)
-    _exit_on_failure(report)
 
 
 @migrate.command("import-experiment")
@@ -172,4 +166,3 @@ def import_experiment(
         f"runs {_run_counts(report, ('imported', 'skipped', 'failed'))}"
     )
     print_summary(report, started)
-    _exit_on_failure(report)

@@ -21,7 +21,7 @@ from ..endpoint import Endpoint, redact
 from ..errors import ExportDirError, MigrateError, NotFoundError, UsageError
 from ..exportdir.layout import system_part
 from ..exportdir.model_dir import ModelDir, ModelDirWriter, VersionEntry
-from ..report import EXPORTED, IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
+from ..report import EXPORTED, FAILED, IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
 from ..transfer.engine import Engine
 from ..transfer.object_pool import InBackground
 from . import experiment as experiment_handler
@@ -410,7 +410,7 @@ def _importable(model_dir: ModelDir, report: Report) -> list[VersionEntry]:
         report.add(
             "model_version",
             idmap.model_version_key(model_dir.model["name"], entry.version),
-            SKIPPED,
+            FAILED,
             None,
             why,
         )

@@ -28,7 +28,7 @@ from ..endpoint import Endpoint
 from ..exportdir.model_dir import Models, StandaloneModel, VersionEntry
 from ..exportdir.paths import ArtifactFile
 from ..exportdir.run_dir import RunDir
-from ..report import FAILED, IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report, failure_reason
+from ..report import FAILED, IMPORTED, NO_PROGRESS, Progress, Report, failure_reason
 from ..transfer import artifacts
 from ..transfer.engine import Engine
 from ..transfer.mlmodel import MLmodelRewriter
@@ -426,7 +426,7 @@ def create_version(
             "export holds no model files for it (--export-version-model)"
         )
         report.warn(f"version {rec['version']}: {why}; not imported")
-        report.add("model_version", writer.key(rec), SKIPPED, None, why)
+        report.add("model_version", writer.key(rec), FAILED, None, why)
         return None
     number = writer.write(rec, found)
     aliases = f", aliases {', '.join(rec['aliases'])}" if rec.get("aliases") else ""

@@ -7,7 +7,7 @@ import time
 import click
 
 from .group import migrate
-from .options import bool_option, common_options, text_option
+from .options import bool_option, common_options, skip_unsupported_option, text_option
 from .progress import CliProgress, print_summary
 
 _URI_HELP = (
@@ -48,6 +48,7 @@ def keep_export_dir_option(fn):
     help="Rewrite run_id and model_id in MLmodel files to the destination's new ids.",
 )
 @keep_export_dir_option
+@skip_unsupported_option
 @common_options
 def copy_run(
     run_id,
@@ -58,6 +59,7 @@ def copy_run(
     use_src_user_id,
     mlmodel_fix,
     keep_export_dir,
+    skip_unsupported,
     workers,
 ):
     """Copy a run, within one tracking server or from one to another: the same export and import
@@ -75,6 +77,7 @@ def copy_run(
         use_src_user_id=use_src_user_id,
         mlmodel_fix=mlmodel_fix,
         keep_export_dir=keep_export_dir,
+        skip_unsupported=skip_unsupported,
         workers=workers,
         progress=CliProgress(),
     )
@@ -131,6 +134,7 @@ def copy_run(
     "'.source_user_id'.",
 )
 @keep_export_dir_option
+@skip_unsupported_option
 @common_options
 def copy_model_version(
     src_model,
@@ -145,6 +149,7 @@ def copy_model_version(
     copy_stages_and_aliases,
     copy_lineage_tags,
     keep_export_dir,
+    skip_unsupported,
     workers,
 ):
     """Copy a model version to a new version of another (or the same) registered model, within
@@ -167,6 +172,7 @@ def copy_model_version(
         copy_stages_and_aliases=copy_stages_and_aliases,
         copy_lineage_tags=copy_lineage_tags,
         keep_export_dir=keep_export_dir,
+        skip_unsupported=skip_unsupported,
         workers=workers,
         progress=CliProgress(),
     )

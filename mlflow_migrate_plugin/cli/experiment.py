@@ -11,6 +11,7 @@ from .options import (
     bool_option,
     common_options,
     notebook_formats_option,
+    skip_unsupported_option,
     split_list,
     text_option,
     tracking_uri_option,
@@ -130,6 +131,7 @@ def export_experiment(
     help="Databricks workspace folder to import the runs' "
     "notebooks into (a folder per run ID is added).",
 )
+@skip_unsupported_option
 @tracking_uri_option("destination")
 @common_options
 def import_experiment(
@@ -139,6 +141,7 @@ def import_experiment(
     import_source_tags,
     use_src_user_id,
     dst_notebook_dir,
+    skip_unsupported,
     tracking_uri,
     registry_uri,
     workers,
@@ -158,6 +161,7 @@ def import_experiment(
         import_permissions=import_permissions,
         dst_notebook_dir=dst_notebook_dir,
         tracking_uri=tracking_uri,
+        skip_unsupported=skip_unsupported,
         workers=workers,
         progress=CliProgress(),
     )

@@ -24,6 +24,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from .. import idmap
+from ..capabilities import LOGGED_MODELS
 from ..endpoint import Endpoint
 from ..exportdir.model_dir import Models, StandaloneModel, VersionEntry
 from ..exportdir.paths import ArtifactFile
@@ -85,6 +86,8 @@ def export_standalone_models(
     ``versions`` holds each version's record and whether its run was exported."""
     client = src.client
     wanted: dict[str, Any] = {}
+    if not src.supports(LOGGED_MODELS):  # MLflow 2.x: versions point at runs only
+        return {}
     for rec, run_exported in versions:
         model_id = rec.get("model_id")
         if not model_id or model_id in wanted:
@@ -183,7 +186,7 @@ def import_runs(
                 imported[src_id] = entry
             run = client.get_run(new_id)
             entry.artifact_uri = run.info.artifact_uri
-            if not created:
+            if not created and dst.supports(LOGGED_MODELS):
                 entry.model_ids = idmap.model_id_map_of_run(client, run)
             if on_imported is not None:
                 on_imported(src_id)

@@ -301,3 +301,23 @@ def test_model_version_of_a_logged_model_without_a_run_imports(
 
     assert model_view(dst, dst_name) == model_view(src, name)
     assert identities(dst, dst_name) == {"1": (None, model_id)}
+
+
+def test_export_model_cli_exits_1_when_a_versions_run_fails(built, tmp_path):
+    from click.testing import CliRunner
+
+    from mlflow_migrate_plugin.cli import migrate
+
+    src, model = built
+    run_a = model.run_ids[0]
+    (tmp_path / run_a).write_text("in the way")  # where run_a's folder must go
+
+    result = CliRunner().invoke(
+        migrate,
+        ["export-model", "--model", model.name, "--output-dir", str(tmp_path), "--versions",
+         "1,4", "--tracking-uri", src.tracking_uri],
+    )  # fmt: skip
+
+    assert result.exit_code == 1, result.output
+    assert "runs: 1 exported, 1 failed" in result.output
+    assert f"FAILED run {run_a}: " in result.stderr

@@ -206,6 +206,44 @@ def test_copy_model_version_from_old_server(old, dst, unique_name):
     assert predictions(dst, name, "1") == pytest.approx([3.0, 9.0])
 
 
+def test_export_and_import_model_within_an_old_server(old, unique_name, tmp_path):
+    name = unique_name("model-")
+    ok(
+        f"export-model --model {old.data['model']} --output-dir {tmp_path} "
+        f"--export-deleted-runs --tracking-uri {old.endpoint.tracking_uri}"
+    )
+    ok(
+        f"import-model --input-dir {tmp_path} --model {name} --experiment-name "
+        f"{unique_name('exp-')} --tracking-uri {old.endpoint.tracking_uri}"
+    )
+
+    imported, source = model_view(old.endpoint, name), model_view(old.endpoint, old.data["model"])
+    parent_left_behind(
+        imported["versions"]["1"]["run"], source["versions"]["1"]["run"], old.data["parent"]
+    )
+    assert imported == source
+    assert predictions(old.endpoint, name, "3") == pytest.approx([9.0, 27.0])
+
+
+def test_model_of_the_pinned_release_moves_onto_an_early_3x_server(
+    src, old_server_of, unique_name, tmp_path
+):
+    server = old_server_of(MLFLOW_3_EARLY)
+    early = Endpoint(server.url, server.url)
+    model = model_builders.registered_model(src, unique_name("src-model-"), unique_name("src-"))
+    name = unique_name("model-")
+    ok(
+        f"export-model --model {model.name} --output-dir {tmp_path} "
+        f"--tracking-uri {src.tracking_uri}"
+    )
+    ok(
+        f"import-model --input-dir {tmp_path} --model {name} --experiment-name "
+        f"{unique_name('exp-')} --tracking-uri {early.tracking_uri}"
+    )
+
+    assert model_view(early, name) == model_view(src, model.name)
+
+
 # 3.17.2 -> 2.22.5 -----------------------------------------------------------------------------
 
 

@@ -368,3 +368,35 @@ def test_skip_unsupported_imports_what_an_mlflow2_model_can_hold(
             version["run"].pop("logged_models")
             version["run"].pop("model_outputs")
     assert imported == source
+
+
+def test_skip_unsupported_imports_an_experiment_without_its_logged_models(
+    src, mlflow2, unique_name, tmp_path
+):
+    experiment_id = builders.experiment(src, unique_name("src-"))
+    parent = builders.make_run(src, experiment_id, name="parent")
+    child = builders.make_run(src, experiment_id, name="child", parent_run_id=parent.run_id)
+    ok(
+        f"export-experiment --experiment {experiment_id} --output-dir {tmp_path} "
+        f"--tracking-uri {src.tracking_uri}"
+    )
+    experiment = unique_name("exp-")
+
+    refused = cli(
+        f"import-experiment --input-dir {tmp_path} --experiment-name {experiment} "
+        f"--tracking-uri {mlflow2.tracking_uri}"
+    )
+    _refusal(refused, "LoggedModels", f"MLflow {MLFLOW_2}")
+    _nothing_named(mlflow2, experiment)
+    ok(
+        f"import-experiment --input-dir {tmp_path} --experiment-name {experiment} "
+        f"--tracking-uri {mlflow2.tracking_uri} --skip-unsupported"
+    )
+
+    ids = run_id_map(mlflow2, mlflow2.client.get_experiment_by_name(experiment).experiment_id)
+    assert set(ids) == {parent.run_id, child.run_id}
+    for source_id, dst_id in ids.items():
+        imported, source = run_summary(mlflow2, dst_id), run_summary(src, source_id)
+        assert source.pop("logged_models") and source.pop("model_outputs")
+        assert imported.pop("logged_models") == {} and imported.pop("model_outputs") == []
+        assert imported == source

@@ -88,12 +88,24 @@ def test_probe_tells_what_each_server_has(old, dst):
     assert old.endpoint.supports(capabilities.LOGGED_MODELS) is not lacks_models
     assert old.endpoint.supports(capabilities.DATASET_INPUTS)
     assert old.endpoint.supports(capabilities.MODEL_ALIASES)
+    assert old.endpoint.supports(capabilities.TRACES)
     assert not old.endpoint.supports(capabilities.EVALUATION_DATASETS)
     assert not old.endpoint.supports(capabilities.WORKSPACES)
     assert dst.server_version == "3.17.2"
     assert dst.supports(capabilities.LOGGED_MODELS) and dst.supports(
         capabilities.EVALUATION_DATASETS
     )
+
+
+def test_probe_of_a_store_this_process_opens_is_the_installed_release(sqlite_endpoint):
+    import mlflow
+
+    store = sqlite_endpoint()
+
+    assert store.server_version == mlflow.__version__
+    assert store.supports(capabilities.LOGGED_MODELS)
+    assert store.supports(capabilities.EVALUATION_DATASETS)
+    assert not store.supports(capabilities.WORKSPACES)
 
 
 def test_export_and_import_run_from_old_server(old, dst, unique_name, tmp_path):

@@ -57,7 +57,8 @@ def run_lacks(dst: Endpoint, rec: dict) -> list[Lack]:
 
 
 def lacks_something(dst: Endpoint) -> bool:
-    """Whether any check is needed at all (a current server: no request, no file read)."""
+    """Whether the destination lacks a feature a run can use; if not, no run record need be
+    read to check an export (the answers are cached on the endpoint)."""
     return not all(dst.supports(f) for f in (LOGGED_MODELS, DATASET_INPUTS))
 
 

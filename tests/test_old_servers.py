@@ -412,3 +412,26 @@ def test_skip_unsupported_imports_an_experiment_without_its_logged_models(
         assert source.pop("logged_models") and source.pop("model_outputs")
         assert imported.pop("logged_models") == {} and imported.pop("model_outputs") == []
         assert imported == source
+
+
+def test_copies_that_need_logged_models_are_refused_by_an_mlflow2_destination(
+    src, mlflow2, unique_name
+):
+    model = model_builders.registered_model(src, unique_name("src-model-"), unique_name("src-"))
+    run_b = model.versions["3"][0]
+    experiment, name = unique_name("exp-"), unique_name("model-")
+
+    by_run = cli(
+        f"copy-run --run-id {run_b} --experiment-name {experiment} "
+        f"--src-mlflow-uri {src.tracking_uri} --dst-mlflow-uri {mlflow2.tracking_uri}"
+    )
+    # A version whose source is its LoggedModel has nothing else to point at.
+    by_version = cli(
+        f"copy-model-version --src-model {model.name} --src-version 3 --dst-model {name} "
+        f"--dst-experiment-name {experiment} --src-mlflow-uri {src.tracking_uri} "
+        f"--dst-mlflow-uri {mlflow2.tracking_uri} --skip-unsupported"
+    )
+
+    _refusal(by_run, "LoggedModels", run_b, f"MLflow {MLFLOW_2}")
+    _refusal(by_version, "LoggedModels", "version 3", "cannot be imported", f"MLflow {MLFLOW_2}")
+    _nothing_named(mlflow2, experiment, name)

@@ -91,13 +91,16 @@ def import_run(
     mlmodel_fix: bool = True,
     dst_notebook_dir: str | None = None,
     fresh: bool = False,
+    skip_unsupported: bool = False,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
     """Import a run export into ``experiment_name`` (created if missing).
 
     Rerunning adds nothing: a run already imported is reported as skipped, unless ``fresh``
-    asks for another copy. A failed import removes what it created.
+    asks for another copy. A failed import removes what it created. A destination without a
+    feature the run uses (LoggedModels on MLflow 2.x) is refused before anything is created
+    (:class:`~.errors.UnsupportedError`), unless ``skip_unsupported`` imports the rest.
     """
     dst = _endpoint(tracking_uri)
     report = Report()
@@ -106,6 +109,7 @@ def import_run(
         use_src_user_id=use_src_user_id,
         mlmodel_fix=mlmodel_fix,
         fresh=fresh,
+        skip_unsupported=skip_unsupported,
     )
     with _engine(workers) as engine:
         run_handler.import_(
@@ -196,6 +200,7 @@ def import_experiment(
     import_permissions: bool = False,
     dst_notebook_dir: str | None = None,
     tracking_uri: str | None = None,
+    skip_unsupported: bool = False,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
@@ -209,7 +214,9 @@ def import_experiment(
     dst = _endpoint(tracking_uri)
     report = Report()
     options = run_handler.RunImportOptions(
-        import_source_tags=import_source_tags, use_src_user_id=use_src_user_id
+        import_source_tags=import_source_tags,
+        use_src_user_id=use_src_user_id,
+        skip_unsupported=skip_unsupported,
     )
     with _engine(workers) as engine:
         experiment_handler.import_(
@@ -286,6 +293,7 @@ def import_model(
     import_permissions: bool = False,
     tracking_uri: str | None = None,
     registry_uri: str | None = None,
+    skip_unsupported: bool = False,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
@@ -304,7 +312,9 @@ def import_model(
         delete_model=delete_model,
         import_source_tags=import_source_tags,
         await_creation_for=await_creation_for,
-        run_options=run_handler.RunImportOptions(import_source_tags=import_source_tags),
+        run_options=run_handler.RunImportOptions(
+            import_source_tags=import_source_tags, skip_unsupported=skip_unsupported
+        ),
     )
     with _engine(workers) as engine:
         name = model_handler.import_(
@@ -374,6 +384,7 @@ def import_model_version(
     import_permissions: bool = False,
     tracking_uri: str | None = None,
     registry_uri: str | None = None,
+    skip_unsupported: bool = False,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
@@ -400,6 +411,7 @@ def import_model_version(
             import_source_tags=import_source_tags,
             import_stages_and_aliases=import_stages_and_aliases,
             import_metadata=import_metadata,
+            skip_unsupported=skip_unsupported,
             progress=progress,
         )
     if import_permissions:
@@ -446,6 +458,7 @@ def copy_run(
     use_src_user_id: bool = False,
     mlmodel_fix: bool = True,
     keep_export_dir: str | Path | None = None,
+    skip_unsupported: bool = False,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
@@ -464,6 +477,7 @@ def copy_run(
         import_source_tags=import_source_tags,
         use_src_user_id=use_src_user_id,
         mlmodel_fix=mlmodel_fix,
+        skip_unsupported=skip_unsupported,
     )
     with export_space(keep_export_dir) as space, _engine(workers) as engine:
         run_handler.export(src, run_id, space, engine, report, progress)
@@ -493,6 +507,7 @@ def copy_model_version(
     copy_stages_and_aliases: bool = False,
     copy_lineage_tags: bool = False,
     keep_export_dir: str | Path | None = None,
+    skip_unsupported: bool = False,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
@@ -527,6 +542,7 @@ def copy_model_version(
                 report,
                 copy_stages_and_aliases=copy_stages_and_aliases,
                 copy_lineage_tags=copy_lineage_tags,
+                skip_unsupported=skip_unsupported,
                 progress=progress,
             )
         else:

@@ -31,3 +31,7 @@ class ValueTooLongError(MigrateError):
 
 class UsageError(MigrateError):
     """The options given cannot work together (exit code 2 on the CLI)."""
+
+
+class UnsupportedError(MigrateError):
+    """The destination server lacks a feature the export needs (LoggedModels on MLflow 2.x)."""

@@ -82,3 +82,22 @@ def unique_name(request):
         return f"{prefix}{base}-{next(_names)}-{uuid.uuid4().hex[:6]}"
 
     return make
+
+
+@pytest.fixture(scope="session")
+def old_server_of(tmp_path_factory):
+    """``old_server_of(release)``: an ``mlflow server`` of an older MLflow release, started
+    (and its venv built, tests/old_servers.py) the first time a test asks for it."""
+    from tests import old_servers
+
+    started = {}
+
+    def get(release: str):
+        if release not in started:
+            root = tmp_path_factory.mktemp(f"mlflow-{release}-server")
+            started[release] = old_servers.start(release, root)
+        return started[release]
+
+    yield get
+    for server in started.values():
+        server.stop()

@@ -118,3 +118,13 @@ def common_options(fn):
 
 def split_list(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def skip_unsupported_option(fn):
+    """--skip-unsupported, on every command that writes to a destination."""
+    return bool_option(
+        "--skip-unsupported",
+        help="When the destination lacks a feature the export uses (LoggedModels on an "
+        "MLflow 2.x server, dataset inputs, aliases), import the rest and warn once for each "
+        "object left out. Without it such an import is refused before anything is created.",
+    )(fn)

@@ -26,6 +26,7 @@ from .handlers import single_version
 from .handlers.run_selection import RunSelection
 from .report import NO_PROGRESS, Progress, Report
 from .transfer.engine import DEFAULT_WORKERS, Engine
+from .transfer.resilience import bounded_requests
 
 SUPPRESS_ENV = MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT.name
 
@@ -41,7 +42,7 @@ def _engine(workers: int) -> Iterator[Engine]:
     # Object workers (a run or a version each) and the engine's transfer threads can all be in
     # a request at once; each needs a kept-alive connection of its own.
     reserve_http_connections(2 * workers + 1)
-    with _no_run_links(), Engine(workers) as engine:
+    with _no_run_links(), bounded_requests(), Engine(workers) as engine:
         yield engine
 
 

@@ -7,6 +7,8 @@ the completion tag tells a finished import from one that was interrupted.
 
 from __future__ import annotations
 
+import uuid
+
 from mlflow.entities import ViewType
 
 PREFIX = "mlflow_migrate."
@@ -19,8 +21,16 @@ SOURCE_MODEL_VERSION = PREFIX + "source.model_version"
 STATE = PREFIX + "import_state"
 STATE_STARTED = "started"
 STATE_COMPLETE = "complete"
+# A token of the create call that made the object: a retried create makes a second object with
+# the same token, found and removed at once (handlers/duplicates.py).
+ATTEMPT = PREFIX + "attempt"
 
-MARKER_TAGS = frozenset({SOURCE_RUN_ID, SOURCE_MODEL_ID, STATE})
+MARKER_TAGS = frozenset({SOURCE_RUN_ID, SOURCE_MODEL_ID, STATE, ATTEMPT})
+
+
+def new_attempt() -> str:
+    """A fresh token for :data:`ATTEMPT`."""
+    return uuid.uuid4().hex
 
 
 def _quote(value: str) -> str:
@@ -55,6 +65,14 @@ def complete_runs(client, experiment_id: str) -> dict[str, str]:
         if source:
             found.setdefault(source, run.info.run_id)
     return found
+
+
+def interrupted_runs(client, experiment_id: str):
+    """The active runs of the experiment whose import started and did not complete."""
+    active = f"tags.`{STATE}` = {_quote(STATE_STARTED)}"
+    return [
+        r for r in _all_runs(client, experiment_id, active) if r.info.lifecycle_stage == "active"
+    ]
 
 
 def awaited_parents(client, experiment_id: str) -> set[str]:

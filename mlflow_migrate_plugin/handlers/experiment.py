@@ -32,7 +32,7 @@ from ..exportdir.run_dir import RunDir
 from ..report import EXPORTED, FAILED, NO_PROGRESS, SKIPPED, Progress, Report, failure_reason
 from ..transfer.engine import Engine
 from ..transfer.object_pool import run_parents_first
-from . import experiment_models, logged_model, requirements
+from . import duplicates, experiment_models, logged_model, requirements
 from . import run as run_handler
 from .run_selection import RunSelection, select
 
@@ -353,6 +353,7 @@ def _import_runs(
     phase = progress.phase("importing runs", len(by_id), "runs")
     # Runs imported before are skipped without reading and hashing their files again.
     done_before = {} if options.fresh else idmap.complete_runs(dst.client, experiment_id)
+    duplicates.discard_interrupted_beside(dst, experiment_id, done_before)
     # Parents finish before their children start, so `imported` answers every parent lookup.
     context = run_handler.ImportContext(imported, idmap.awaited_parents(dst.client, experiment_id))
 

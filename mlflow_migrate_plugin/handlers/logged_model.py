@@ -17,6 +17,7 @@ from ..capabilities import LOGGED_MODELS
 from ..endpoint import Endpoint
 from ..transfer import artifacts
 from ..transfer.engine import Task
+from . import duplicates
 
 
 def record(model) -> dict[str, Any]:
@@ -94,14 +95,28 @@ def create(dst: Endpoint, rec: dict[str, Any], experiment_id: str, run_id: str |
     # list names versions that exist only there, and the destination's grows as they are made.
     tags.pop(MLFLOW_MODEL_VERSIONS, None)
     tags[idmap.SOURCE_MODEL_ID] = rec["model_id"]
-    return dst.client.create_logged_model(
-        experiment_id,
-        name=rec.get("name"),
-        source_run_id=run_id,
-        tags=tags,
-        params=rec.get("params") or None,
-        model_type=rec.get("model_type"),
-    )
+    tags[idmap.ATTEMPT] = token = idmap.new_attempt()
+    try:
+        model = dst.client.create_logged_model(
+            experiment_id,
+            name=rec.get("name"),
+            source_run_id=run_id,
+            tags=tags,
+            params=rec.get("params") or None,
+            model_type=rec.get("model_type"),
+        )
+    except BaseException:  # the create may have committed before its answer was lost
+        _quietly(duplicates.drop_logged_model_copies, dst, experiment_id, token, None)
+        raise
+    duplicates.drop_logged_model_copies(dst, experiment_id, token, keep=model.model_id)
+    return model
+
+
+def _quietly(fn, *args) -> None:
+    try:
+        fn(*args)
+    except Exception:  # cleanup is best effort; the original error is what the user needs
+        pass
 
 
 def finalize(dst: Endpoint, rec: dict[str, Any], model_id: str) -> None:

@@ -39,8 +39,8 @@ from ..transfer import artifacts, metrics
 from ..transfer.engine import Engine, Task
 from ..transfer.metric_values import ValueCheck
 from ..transfer.mlmodel import MLmodelRewriter, rewrite_history
+from . import duplicates, logged_model, requirements, run_links, run_tags
 from . import experiment as experiment_handler
-from . import logged_model, requirements, run_links, run_tags
 
 # The tags an import writes, also named here for callers of the run handler.
 from .run_tags import INFO_FIELDS, SOURCE_EXPORT_PREFIX, SOURCE_INFO_PREFIX, SOURCE_USER  # noqa: F401
@@ -253,6 +253,15 @@ def import_(
 
     # One search answers both questions: imported before, and interrupted imports to discard.
     previous = idmap.find_runs(client, experiment_id, src_id)
+    # Interrupted imports go first, also when a complete copy exists: a crash or a retried
+    # create may have left them beside it.
+    for stale in previous:
+        if stale.data.tags.get(idmap.STATE) != idmap.STATE_COMPLETE:
+            # The interrupted import may have created LoggedModels too: they go with it.
+            stale_models = []
+            if dst.supports(LOGGED_MODELS):
+                stale_models = list(idmap.model_id_map_of_run(client, stale).values())
+            discard(dst, stale.info.run_id, stale_models)
     if not options.fresh:
         done = next(
             (r for r in previous if r.data.tags.get(idmap.STATE) == idmap.STATE_COMPLETE), None
@@ -261,13 +270,6 @@ def import_(
             _complete_finish(client, done, rec["info"])
             report.add("run", src_id, SKIPPED, done.info.run_id, "already imported")
             return done.info.run_id
-    for stale in previous:
-        if stale.data.tags.get(idmap.STATE) != idmap.STATE_COMPLETE:
-            # The interrupted import may have created LoggedModels too: they go with it.
-            stale_models = []
-            if dst.supports(LOGGED_MODELS):
-                stale_models = list(idmap.model_id_map_of_run(client, stale).values())
-            discard(dst, stale.info.run_id, stale_models)
     requirements.drop_from_run(dst, rec, lacks, report)
 
     info = rec["info"]
@@ -283,6 +285,7 @@ def import_(
     )
     run_id = None
     created_models: dict[str, Any] = {}
+    first_tags[idmap.ATTEMPT] = attempt = idmap.new_attempt()
     try:
         with interrupts.deferred():  # the new id is known to the cleanup below before Ctrl-C
             run = client.create_run(
@@ -292,6 +295,7 @@ def import_(
                 run_name=info.get("run_name"),
             )
             run_id = run.info.run_id
+        duplicates.drop_run_copies(dst, experiment_id, attempt, keep=run_id)
         _create_models(dst, rec, src_id, run_id, experiment_id, created_models)
         model_ids = {old: new.model_id for old, new in created_models.items()}
         repo = dst.artifact_repo(run.info.artifact_uri)
@@ -345,6 +349,8 @@ def import_(
     except BaseException:
         if run_id is not None:
             discard(dst, run_id, [m.model_id for m in created_models.values()])
+        else:  # a create whose answer never came may have committed
+            _quietly(duplicates.drop_run_copies, dst, experiment_id, attempt, None)
         raise
     for old, new in model_ids.items():
         report.add("logged_model", old, IMPORTED, new)

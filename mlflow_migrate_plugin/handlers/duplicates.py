@@ -1,0 +1,84 @@
+"""Creates that stay single when the network loses their answer.
+
+MLflow's client retries a POST whose answer did not arrive (a 502 from a proxy, a reset
+connection). When the server had committed the first try, the retry makes a second object. So
+every run and LoggedModel an import creates carries a token of its own create call
+(:data:`idmap.ATTEMPT`); right after the call, a search by that token finds the copies a retry
+made, and all but the one the client got back are removed. A create that failed outright may
+still have committed: :func:`drop_runs_of_attempt` removes what it left.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from mlflow.entities import ViewType
+
+from .. import idmap
+from ..endpoint import Endpoint
+
+_log = logging.getLogger(__name__)
+
+
+def _runs_of_attempt(client, experiment_id: str, token: str) -> list:
+    return client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{idmap.ATTEMPT}` = '{token}'",
+        run_view_type=ViewType.ACTIVE_ONLY,
+        max_results=100,
+    )
+
+
+def drop_run_copies(dst: Endpoint, experiment_id: str, token: str, keep: str | None) -> int:
+    """Discard the runs created by create call ``token`` other than ``keep`` (None: all of
+    them); return how many were discarded."""
+    client = dst.client
+    dropped = 0
+    for run in _runs_of_attempt(client, experiment_id, token):
+        if run.info.run_id == keep:
+            continue
+        _log.info("discarding run %s, a second copy made by a retried create", run.info.run_id)
+        client.delete_tag(run.info.run_id, idmap.SOURCE_RUN_ID)
+        client.delete_run(run.info.run_id)
+        dropped += 1
+    return dropped
+
+
+def drop_logged_model_copies(
+    dst: Endpoint, experiment_id: str, token: str, keep: str | None
+) -> int:
+    """Delete the LoggedModels created by create call ``token`` other than ``keep``."""
+    client = dst.client
+    dropped = 0
+    found = client.search_logged_models(
+        [experiment_id], filter_string=f"tags.`{idmap.ATTEMPT}` = '{token}'"
+    )
+    for model in found:
+        if model.model_id == keep:
+            continue
+        _log.info("deleting LoggedModel %s, a second copy made by a retried create", model.model_id)
+        client.delete_logged_model(model.model_id)
+        dropped += 1
+    return dropped
+
+
+def discard_interrupted_beside(dst: Endpoint, experiment_id: str, complete: dict[str, str]) -> int:
+    """Discard the interrupted imports (``started``, still active) of source runs that also
+    have a complete copy in ``complete`` (source id -> destination id): a crash, or a retried
+    create before this module existed, left them; a rerun that skips the complete run would
+    never see them. One paged search; return how many were discarded."""
+    from ..capabilities import LOGGED_MODELS
+    from . import run as run_handler
+
+    client = dst.client
+    dropped = 0
+    for run in idmap.interrupted_runs(client, experiment_id):
+        source = run.data.tags.get(idmap.SOURCE_RUN_ID)
+        if source not in complete or complete[source] == run.info.run_id:
+            continue
+        models = []
+        if dst.supports(LOGGED_MODELS):
+            models = list(idmap.model_id_map_of_run(client, run).values())
+        run_handler.discard(dst, run.info.run_id, models)
+        dropped += 1
+    return dropped

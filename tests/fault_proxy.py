@@ -1,0 +1,159 @@
+"""A fault-injecting HTTP reverse proxy on loopback, in front of a real ``mlflow server``.
+
+The faults are the ones a real network and real load balancers produce, chosen by path and
+counted, so that a scenario is repeatable:
+
+- ``refuse(pattern, every)``: every ``every``-th matching request is answered 503 and never
+  reaches the server (an overloaded gateway);
+- ``lose_answers(pattern, every)``: every ``every``-th matching request is forwarded, the server
+  commits it, and the client gets 502 instead of the answer (a connection lost on the way back);
+- ``hang_after(count)``: after ``count`` requests, requests are held unanswered until the proxy
+  stops (a server that stops answering).
+
+The proxy is bounded: a thread per connection, each request held at most ``HOLD_LIMIT`` seconds.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HOLD_LIMIT = 120.0
+_HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+
+
+@dataclass
+class _Rule:
+    pattern: re.Pattern
+    every: int
+    seen: int = 0
+    hits: int = 0
+
+    def fires(self, path: str) -> bool:
+        if not self.pattern.search(path):
+            return False
+        self.seen += 1
+        if self.seen % self.every == 0:
+            self.hits += 1
+            return True
+        return False
+
+
+@dataclass
+class FaultProxy:
+    """A running proxy; ``url`` is the address clients use instead of ``upstream``."""
+
+    upstream: str
+    url: str = ""
+    requests: int = 0
+    _refused: list[_Rule] = field(default_factory=list)
+    _lost: list[_Rule] = field(default_factory=list)
+    _hang_after: int | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _server: ThreadingHTTPServer | None = None
+
+    def refuse(self, pattern: str, every: int) -> None:
+        with self._lock:
+            self._refused.append(_Rule(re.compile(pattern), every))
+
+    def lose_answers(self, pattern: str, every: int) -> None:
+        with self._lock:
+            self._lost.append(_Rule(re.compile(pattern), every))
+
+    def hang_after(self, count: int) -> None:
+        with self._lock:
+            self._hang_after = self.requests + count
+
+    def heal(self) -> None:
+        """No more faults from now on (requests already held stay held)."""
+        with self._lock:
+            self._refused, self._lost, self._hang_after = [], [], None
+
+    @property
+    def answers_lost(self) -> int:
+        return sum(r.hits for r in self._lost)
+
+    @property
+    def refused(self) -> int:
+        return sum(r.hits for r in self._refused)
+
+    def _decide(self, path: str) -> str:
+        with self._lock:
+            self.requests += 1
+            if self._hang_after is not None and self.requests > self._hang_after:
+                return "hang"
+            if any(rule.fires(path) for rule in self._refused):
+                return "refuse"
+            if any(rule.fires(path) for rule in self._lost):
+                return "lose"
+            return "forward"
+
+    def start(self) -> FaultProxy:
+        proxy = self
+        target = urllib.parse.urlsplit(self.upstream)
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # the test's output is the scenario's, not ours
+                pass
+
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                action = proxy._decide(self.path)
+                if action == "hang":
+                    proxy._stopping.wait(HOLD_LIMIT)
+                    self.close_connection = True
+                    return
+                if action == "refuse":
+                    self._answer(503, b'{"error_code": "TEMPORARILY_UNAVAILABLE"}', {})
+                    return
+                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=HOLD_LIMIT)
+                try:
+                    headers = {
+                        k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS
+                    }
+                    conn.request(self.command, self.path, body=body, headers=headers)
+                    answer = conn.getresponse()
+                    data = answer.read()
+                except OSError:
+                    self._answer(502, b"upstream unreachable", {})
+                    return
+                finally:
+                    conn.close()
+                if action == "lose":
+                    self._answer(502, b"answer lost", {})
+                    return
+                kept = {k: v for k, v in answer.getheaders() if k.lower() not in _HOP_HEADERS}
+                self._answer(answer.status, data, kept)
+
+            def _answer(self, status: int, data: bytes, headers: dict):
+                try:
+                    self.send_response(status)
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    self.close_connection = True
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()

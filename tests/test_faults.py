@@ -1,0 +1,112 @@
+"""Imports through a faulty network (tests/fault_proxy.py) in front of a real destination server.
+
+Each scenario checks what the user is promised: no run or version twice, nothing half-made left
+active, the exit status, and that a rerun (without the faults) makes the destination equal to
+the source field by field.
+"""
+
+from __future__ import annotations
+
+import pytest
+from mlflow.entities import ViewType
+
+from mlflow_migrate_plugin import api, idmap
+from tests import builders
+from tests.experiment_builders import light_run
+from tests.fault_proxy import FaultProxy
+
+RUNS = 8
+
+
+@pytest.fixture
+def proxy(dst_server):
+    """A fault proxy in front of the session's destination server, stopped after the test."""
+    running = FaultProxy(dst_server.url).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def exported_experiment(src, unique_name, tmp_path):
+    """An experiment of small runs, one with a LoggedModel: (name, export directory)."""
+    name = unique_name("src-")
+    exp_id = builders.experiment(src, name)
+    for i in range(RUNS):
+        light_run(src, exp_id, logged_model=(i == 0))
+    out = tmp_path / "exp"
+    api.export_experiment(name, out, tracking_uri=src.tracking_uri)
+    return name, out
+
+
+def _runs(dst, name: str, view=ViewType.ALL) -> list:
+    experiment = dst.client.get_experiment_by_name(name)
+    return dst.client.search_runs([experiment.experiment_id], run_view_type=view, max_results=1000)
+
+
+def assert_no_duplicates_nor_active_orphans(dst, name: str) -> None:
+    """Each source run has exactly one live copy, and every live run is a complete import."""
+    active = _runs(dst, name, ViewType.ACTIVE_ONLY)
+    sources = [r.data.tags.get(idmap.SOURCE_RUN_ID) for r in active]
+    assert len(sources) == len(set(sources)), f"runs imported twice: {sources}"
+    orphans = [r.info.run_id for r in active if r.data.tags.get(idmap.STATE) != "complete"]
+    assert orphans == [], "active runs the import did not finish"
+    experiment = dst.client.get_experiment_by_name(name)
+    models = dst.client.search_logged_models([experiment.experiment_id])
+    live_runs = {r.info.run_id for r in active}
+    assert all(m.source_run_id in live_runs for m in models), "LoggedModels of discarded runs"
+    model_sources = [(m.tags or {}).get(idmap.SOURCE_MODEL_ID) for m in models]
+    assert len(model_sources) == len(set(model_sources)), "LoggedModels imported twice"
+
+
+def assert_equal_to_source(src, dst, src_name: str, dst_name: str) -> None:
+    result = api.verify_experiment(
+        src_name,
+        dst_experiment_name=dst_name,
+        src_mlflow_uri=src.tracking_uri,
+        dst_mlflow_uri=dst.tracking_uri,
+        workers=2,
+    )
+    assert result.ok, "\n".join(result.report_lines())
+
+
+@pytest.mark.slow
+def test_lost_answers_to_creates_leave_no_duplicate(
+    src, dst, proxy, exported_experiment, unique_name
+):
+    src_name, out = exported_experiment
+    name = unique_name("dst-")
+    proxy.lose_answers(r"/runs/create$", every=3)
+    proxy.lose_answers(r"/logged-models$", every=2)
+
+    report = api.import_experiment(out, name, tracking_uri=proxy.url, workers=4)
+
+    assert proxy.answers_lost >= 3
+    assert not report.failed
+    assert_no_duplicates_nor_active_orphans(dst, name)
+    assert len(_runs(dst, name, ViewType.ACTIVE_ONLY)) == RUNS
+    assert_equal_to_source(src, dst, src_name, name)
+
+
+def test_rerun_discards_a_stale_copy_beside_a_complete_run(
+    src, dst, exported_experiment, unique_name
+):
+    """What a retried create left before imports carried a create token: a complete run and,
+    beside it, a 'started' copy with the same source id. The rerun skips the complete run and
+    discards the copy."""
+    src_name, out = exported_experiment
+    name = unique_name("dst-")
+    api.import_experiment(out, name, tracking_uri=dst.tracking_uri, workers=2)
+    complete = _runs(dst, name, ViewType.ACTIVE_ONLY)[0]
+    stale = dst.client.create_run(
+        complete.info.experiment_id,
+        tags={
+            idmap.SOURCE_RUN_ID: complete.data.tags[idmap.SOURCE_RUN_ID],
+            idmap.STATE: idmap.STATE_STARTED,
+        },
+    )
+
+    api.import_experiment(out, name, tracking_uri=dst.tracking_uri, workers=2)
+
+    assert dst.client.get_run(stale.info.run_id).info.lifecycle_stage == "deleted"
+    assert_no_duplicates_nor_active_orphans(dst, name)
+    assert len(_runs(dst, name, ViewType.ACTIVE_ONLY)) == RUNS

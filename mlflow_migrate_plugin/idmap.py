@@ -21,16 +21,22 @@ SOURCE_MODEL_VERSION = PREFIX + "source.model_version"
 STATE = PREFIX + "import_state"
 STATE_STARTED = "started"
 STATE_COMPLETE = "complete"
-# A token of the create call that made the object: a retried create makes a second object with
-# the same token, found and removed at once (handlers/duplicates.py).
+# A token of the create call that made the object, where no other tag tells it from a copy a
+# retried create made (handlers/duplicates.py); a run carries its token in its state instead,
+# "started:<token>", which its completion overwrites.
 ATTEMPT = PREFIX + "attempt"
 
 MARKER_TAGS = frozenset({SOURCE_RUN_ID, SOURCE_MODEL_ID, STATE, ATTEMPT})
 
 
 def new_attempt() -> str:
-    """A fresh token for :data:`ATTEMPT`."""
+    """A fresh token for one create call."""
     return uuid.uuid4().hex
+
+
+def started(token: str) -> str:
+    """The :data:`STATE` of a run made by create call ``token``, until its import completes."""
+    return f"{STATE_STARTED}:{token}"
 
 
 def _quote(value: str) -> str:
@@ -69,7 +75,7 @@ def complete_runs(client, experiment_id: str) -> dict[str, str]:
 
 def interrupted_runs(client, experiment_id: str):
     """The active runs of the experiment whose import started and did not complete."""
-    active = f"tags.`{STATE}` = {_quote(STATE_STARTED)}"
+    active = f"tags.`{STATE}` LIKE {_quote(STATE_STARTED + '%')}"
     return [
         r for r in _all_runs(client, experiment_id, active) if r.info.lifecycle_stage == "active"
     ]

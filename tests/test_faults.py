@@ -11,7 +11,8 @@ import pytest
 from mlflow.entities import ViewType
 
 from mlflow_migrate_plugin import api, idmap
-from tests import builders
+from mlflow_migrate_plugin.handlers.model_version import all_versions
+from tests import builders, model_builders
 from tests.experiment_builders import light_run
 from tests.fault_proxy import FaultProxy
 
@@ -110,3 +111,31 @@ def test_rerun_discards_a_stale_copy_beside_a_complete_run(
     assert dst.client.get_run(stale.info.run_id).info.lifecycle_stage == "deleted"
     assert_no_duplicates_nor_active_orphans(dst, name)
     assert len(_runs(dst, name, ViewType.ACTIVE_ONLY)) == RUNS
+
+
+@pytest.fixture
+def exported_model(src, unique_name, tmp_path):
+    """A model with versions 1, 3, 4 and 5 and aliases (model_builders): (name, export dir)."""
+    built = model_builders.registered_model(src, unique_name("src-model-"), unique_name("src-"))
+    api.export_model(built.name, tmp_path / "model", tracking_uri=src.tracking_uri)
+    return built.name, tmp_path / "model"
+
+
+@pytest.mark.slow
+def test_lost_answers_to_version_creates_keep_every_number(
+    src, dst, proxy, exported_model, unique_name
+):
+    src_name, out = exported_model
+    name, experiment = unique_name("model-"), unique_name("exp-")
+    proxy.lose_answers(r"/model-versions/create$", every=2)
+    proxy.lose_answers(r"/runs/create$", every=2)
+
+    report = api.import_model(out, experiment, model=name, tracking_uri=proxy.url)
+
+    assert proxy.answers_lost >= 3
+    assert not report.failed and report.warnings == []
+    assert [v.version for v in all_versions(dst.client, name)] == ["1", "3", "4", "5"]
+    result = api.verify_model(
+        src_name, dst_model=name, src_mlflow_uri=src.tracking_uri, dst_mlflow_uri=dst.tracking_uri
+    )
+    assert result.ok, "\n".join(result.report_lines())

@@ -2,10 +2,11 @@
 
 MLflow's client retries a POST whose answer did not arrive (a 502 from a proxy, a reset
 connection). When the server had committed the first try, the retry makes a second object. So
-every run and LoggedModel an import creates carries a token of its own create call
-(:data:`idmap.ATTEMPT`); right after the call, a search by that token finds the copies a retry
-made, and all but the one the client got back are removed. A create that failed outright may
-still have committed: :func:`drop_runs_of_attempt` removes what it left.
+every run an import creates carries a token of its own create call in its state tag
+(:func:`idmap.started`), and a LoggedModel its source id and its new run (or, without a run, a
+token of its own in :data:`idmap.ATTEMPT`); right after the call, a search for that identity
+finds the copies a retry made, and all but the one the client got back are removed. A create
+that failed outright may still have committed: the same search with no copy to keep removes it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ _log = logging.getLogger(__name__)
 def _runs_of_attempt(client, experiment_id: str, token: str) -> list:
     return client.search_runs(
         [experiment_id],
-        filter_string=f"tags.`{idmap.ATTEMPT}` = '{token}'",
+        filter_string=f"tags.`{idmap.STATE}` = '{idmap.started(token)}'",
         run_view_type=ViewType.ACTIVE_ONLY,
         max_results=100,
     )
@@ -45,14 +46,13 @@ def drop_run_copies(dst: Endpoint, experiment_id: str, token: str, keep: str | N
 
 
 def drop_logged_model_copies(
-    dst: Endpoint, experiment_id: str, token: str, keep: str | None
+    dst: Endpoint, experiment_id: str, identity: str, keep: str | None
 ) -> int:
-    """Delete the LoggedModels created by create call ``token`` other than ``keep``."""
+    """Delete the LoggedModels matching ``identity`` (a search filter naming one create
+    call's models) other than ``keep``."""
     client = dst.client
     dropped = 0
-    found = client.search_logged_models(
-        [experiment_id], filter_string=f"tags.`{idmap.ATTEMPT}` = '{token}'"
-    )
+    found = client.search_logged_models([experiment_id], filter_string=identity)
     for model in found:
         if model.model_id == keep:
             continue

@@ -95,7 +95,14 @@ def create(dst: Endpoint, rec: dict[str, Any], experiment_id: str, run_id: str |
     # list names versions that exist only there, and the destination's grows as they are made.
     tags.pop(MLFLOW_MODEL_VERSIONS, None)
     tags[idmap.SOURCE_MODEL_ID] = rec["model_id"]
-    tags[idmap.ATTEMPT] = token = idmap.new_attempt()
+    # What tells this create's model from a copy a retried create made (handlers/duplicates.py)
+    if run_id is not None:
+        identity = (
+            f"source_run_id = '{run_id}' and tags.`{idmap.SOURCE_MODEL_ID}` = '{rec['model_id']}'"
+        )
+    else:
+        tags[idmap.ATTEMPT] = token = idmap.new_attempt()
+        identity = f"tags.`{idmap.ATTEMPT}` = '{token}'"
     try:
         model = dst.client.create_logged_model(
             experiment_id,
@@ -106,9 +113,11 @@ def create(dst: Endpoint, rec: dict[str, Any], experiment_id: str, run_id: str |
             model_type=rec.get("model_type"),
         )
     except BaseException:  # the create may have committed before its answer was lost
-        _quietly(duplicates.drop_logged_model_copies, dst, experiment_id, token, None)
+        _quietly(duplicates.drop_logged_model_copies, dst, experiment_id, identity, None)
         raise
-    duplicates.drop_logged_model_copies(dst, experiment_id, token, keep=model.model_id)
+    duplicates.drop_logged_model_copies(dst, experiment_id, identity, keep=model.model_id)
+    if run_id is None:  # the token has done its work; the model shows only what it had
+        dst.client.delete_logged_model_tag(model.model_id, idmap.ATTEMPT)
     return model
 
 

@@ -27,6 +27,7 @@ from ..databricks import unity_catalog
 from ..endpoint import Endpoint
 from ..errors import MigrateError, NotFoundError
 from ..report import IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
+from . import version_create
 
 _log = logging.getLogger(__name__)
 
@@ -249,14 +250,8 @@ class VersionWriter:
 
     def _create(self, target: Target, tags: dict, description: str | None):
         # Waiting is ours (_await_ready): MLflow's own wait logs a line for every version.
-        return self.client.create_model_version(
-            self.name,
-            target.source,
-            target.run_id,
-            tags=tags,
-            description=description,
-            model_id=target.model_id,
-            await_creation_for=0,
+        return version_create.create(
+            self.dst, self.name, target.source, target.run_id, tags, description, target.model_id
         )
 
     def _await_ready(self, mv) -> None:

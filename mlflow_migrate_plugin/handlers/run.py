@@ -285,7 +285,8 @@ def import_(
     )
     run_id = None
     created_models: dict[str, Any] = {}
-    first_tags[idmap.ATTEMPT] = attempt = idmap.new_attempt()
+    attempt = idmap.new_attempt()
+    first_tags[idmap.STATE] = idmap.started(attempt)
     try:
         with interrupts.deferred():  # the new id is known to the cleanup below before Ctrl-C
             run = client.create_run(

@@ -8,7 +8,11 @@ counted, so that a scenario is repeatable:
 - ``lose_answers(pattern, every)``: every ``every``-th matching request is forwarded, the server
   commits it, and the client gets 502 instead of the answer (a connection lost on the way back);
 - ``hang_after(count)``: after ``count`` requests, requests are held unanswered until the proxy
-  stops (a server that stops answering).
+  stops (a server that stops answering);
+- ``on_request(count, action)``: ``action()`` runs when request ``count`` arrives (to kill the
+  server behind the proxy mid-transfer);
+- ``go_dark()``: the proxy's own port closes and open connections drop without an answer, as
+  clients of a killed server see it.
 
 The proxy is bounded: a thread per connection, each request held at most ``HOLD_LIMIT`` seconds.
 """
@@ -53,8 +57,10 @@ class FaultProxy:
     _refused: list[_Rule] = field(default_factory=list)
     _lost: list[_Rule] = field(default_factory=list)
     _hang_after: int | None = None
+    _actions: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
+    _dark: threading.Event = field(default_factory=threading.Event)
     _server: ThreadingHTTPServer | None = None
 
     def refuse(self, pattern: str, every: int) -> None:
@@ -68,6 +74,19 @@ class FaultProxy:
     def hang_after(self, count: int) -> None:
         with self._lock:
             self._hang_after = self.requests + count
+
+    def on_request(self, count: int, action) -> None:
+        with self._lock:
+            self._actions[self.requests + count] = action
+
+    def go_dark(self) -> None:
+        self._dark.set()
+        threading.Thread(target=self._close_listener, daemon=True).start()
+
+    def _close_listener(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
 
     def heal(self) -> None:
         """No more faults from now on (requests already held stay held)."""
@@ -85,6 +104,9 @@ class FaultProxy:
     def _decide(self, path: str) -> str:
         with self._lock:
             self.requests += 1
+            action = self._actions.pop(self.requests, None)
+            if action is not None:
+                action()
             if self._hang_after is not None and self.requests > self._hang_after:
                 return "hang"
             if any(rule.fires(path) for rule in self._refused):
@@ -107,6 +129,9 @@ class FaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 action = proxy._decide(self.path)
+                if proxy._dark.is_set():
+                    self.close_connection = True
+                    return
                 if action == "hang":
                     proxy._stopping.wait(HOLD_LIMIT)
                     self.close_connection = True
@@ -122,8 +147,8 @@ class FaultProxy:
                     conn.request(self.command, self.path, body=body, headers=headers)
                     answer = conn.getresponse()
                     data = answer.read()
-                except OSError:
-                    self._answer(502, b"upstream unreachable", {})
+                except OSError:  # as a TCP proxy would: the client's connection drops too
+                    self.close_connection = True
                     return
                 finally:
                     conn.close()

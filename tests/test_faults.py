@@ -1,4 +1,5 @@
-"""Imports through a faulty network (tests/fault_proxy.py) in front of a real destination server.
+"""Imports through a faulty network (tests/fault_proxy.py) in front of a real destination server,
+and into a destination that dies or hangs mid-import.
 
 Each scenario checks what the user is promised: no run or version twice, nothing half-made left
 active, the exit status, and that a rerun (without the faults) makes the destination equal to
@@ -7,14 +8,22 @@ the source field by field.
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
 import pytest
+from click.testing import CliRunner
 from mlflow.entities import ViewType
 
 from mlflow_migrate_plugin import api, idmap
+from mlflow_migrate_plugin.cli import migrate
+from mlflow_migrate_plugin.endpoint import Endpoint
 from mlflow_migrate_plugin.handlers.model_version import all_versions
 from tests import builders, model_builders
 from tests.experiment_builders import light_run
 from tests.fault_proxy import FaultProxy
+from tests.servers import start_server
 
 RUNS = 8
 
@@ -139,3 +148,88 @@ def test_lost_answers_to_version_creates_keep_every_number(
         src_name, dst_model=name, src_mlflow_uri=src.tracking_uri, dst_mlflow_uri=dst.tracking_uri
     )
     assert result.ok, "\n".join(result.report_lines())
+
+
+GIVE_UP_WITHIN = 60.0
+
+
+@pytest.fixture
+def own_dst(tmp_path):
+    """A destination server of this test's own, that the test may kill."""
+    server = start_server(tmp_path / "own-dst")
+    yield server
+    server.stop()
+
+
+def _import(uri: str, name: str, out) -> tuple[int, str, float]:
+    started = time.monotonic()
+    result = CliRunner().invoke(
+        migrate,
+        ["import-experiment", "--experiment-name", name, "--input-dir", str(out)]
+        + ["--tracking-uri", uri, "--workers", "4"],
+    )
+    return result.exit_code, result.output, time.monotonic() - started
+
+
+def _active_count(dst: Endpoint, name: str) -> int:
+    experiment = dst.client.get_experiment_by_name(name)
+    return len(
+        dst.client.search_runs([experiment.experiment_id], run_view_type=ViewType.ACTIVE_ONLY)
+    )
+
+
+@pytest.mark.slow
+def test_killed_destination_fails_fast_and_rerun_completes(
+    src, own_dst, exported_experiment, unique_name
+):
+    src_name, out = exported_experiment
+    name = unique_name("dst-")
+    proxy = FaultProxy(own_dst.url).start()
+
+    def kill():
+        os.killpg(own_dst.process.pid, signal.SIGKILL)
+        proxy.go_dark()
+
+    proxy.on_request(40, kill)
+    try:
+        code, output, elapsed = _import(proxy.url, name, out)
+    finally:
+        proxy.stop()
+
+    assert code == 1, output
+    assert elapsed < GIVE_UP_WITHIN, output
+    assert "stopped answering" in output
+    restarted = start_server(own_dst.root, port=int(own_dst.url.rsplit(":", 1)[1]))
+    try:
+        dst = Endpoint(restarted.url, restarted.url)
+        code, output, _ = _import(restarted.url, name, out)
+        assert code == 0, output
+        assert_no_duplicates_nor_active_orphans(dst, name)
+        assert _active_count(dst, name) == RUNS
+        assert_equal_to_source(src, dst, src_name, name)
+    finally:
+        restarted.stop()
+
+
+@pytest.mark.slow
+def test_hung_destination_fails_fast_and_rerun_completes(
+    src, own_dst, exported_experiment, unique_name
+):
+    src_name, out = exported_experiment
+    name = unique_name("dst-")
+    proxy = FaultProxy(own_dst.url).start()
+    proxy.hang_after(40)
+    try:
+        code, output, elapsed = _import(proxy.url, name, out)
+    finally:
+        proxy.stop()
+
+    assert code == 1, output
+    assert elapsed < GIVE_UP_WITHIN, output
+    assert "stopped answering" in output
+    dst = Endpoint(own_dst.url, own_dst.url)
+    code, output, _ = _import(own_dst.url, name, out)
+    assert code == 0, output
+    assert_no_duplicates_nor_active_orphans(dst, name)
+    assert _active_count(dst, name) == RUNS
+    assert_equal_to_source(src, dst, src_name, name)

@@ -30,6 +30,7 @@ from ..exportdir.experiment_dir import (
 from ..exportdir.layout import system_part
 from ..exportdir.run_dir import RunDir
 from ..report import EXPORTED, FAILED, NO_PROGRESS, SKIPPED, Progress, Report, failure_reason
+from ..transfer import resilience
 from ..transfer.engine import Engine
 from ..transfer.object_pool import run_parents_first
 from . import duplicates, experiment_models, logged_model, requirements
@@ -385,7 +386,7 @@ def _import_runs(
                 imported[run_id] = new_id
         except Exception as exc:
             report.add("run", run_id, FAILED, None, failure_reason(exc))
-            if not unreachable.is_set() and not _answers(dst):
+            if not unreachable.is_set() and (resilience.gone(dst) or not _answers(dst)):
                 unreachable.set()
         finally:
             phase.advance()

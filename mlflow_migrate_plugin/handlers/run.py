@@ -35,7 +35,7 @@ from ..exportdir.layout import system_part
 from ..exportdir.paths import ArtifactFile
 from ..exportdir.run_dir import RunDir, RunDirWriter
 from ..report import EXPORTED, IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
-from ..transfer import artifacts, metrics
+from ..transfer import artifacts, metrics, resilience
 from ..transfer.engine import Engine, Task
 from ..transfer.metric_values import ValueCheck
 from ..transfer.mlmodel import MLmodelRewriter, rewrite_history
@@ -347,7 +347,8 @@ def import_(
             run_links.adopt_waiting_children(dst, experiment_id, src_id, run_id)
         client.set_tag(run_id, idmap.STATE, idmap.STATE_COMPLETE)
         _finish(client, run_id, info)
-    except BaseException:
+    except BaseException as exc:
+        resilience.trip_if_gone(dst, exc)  # a server gone: the cleanup below tries once each
         if run_id is not None:
             discard(dst, run_id, [m.model_id for m in created_models.values()])
         else:  # a create whose answer never came may have committed

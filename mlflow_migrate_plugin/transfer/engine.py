@@ -40,7 +40,7 @@ class Engine:
         failure: BaseException | None = None
         try:
             for task in tasks:
-                pending.add(self._pool.submit(task))
+                pending.add(self._pool.submit(_unless_a_server_is_gone, task))
                 if len(pending) >= limit:
                     done, pending = wait(pending, return_when=FIRST_EXCEPTION)
                     failure = _collect(done, results)
@@ -103,3 +103,10 @@ class Counter:
     def add(self, n: int) -> None:
         with self._lock:
             self.value += n
+
+
+def _unless_a_server_is_gone(task: Task) -> Any:
+    from .resilience import refuse_new_work
+
+    refuse_new_work()  # a task queued before a server went away is not started against it
+    return task()

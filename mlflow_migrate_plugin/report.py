@@ -53,6 +53,9 @@ class Report:
 
     outcomes: list[Outcome] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Runs this call discarded (failed, interrupted or second copies): MLflow's API can only
+    # soft-delete them, so they stay in the deleted state until `mlflow gc` purges them.
+    discarded_runs: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(
@@ -73,10 +76,26 @@ class Report:
         with self._lock:
             self.warnings.append(message)
 
+    def discarded(self, run_id: str) -> None:
+        with self._lock:
+            self.discarded_runs.append(run_id)
+
     def merge(self, other: Report) -> None:
         with self._lock:
             self.outcomes.extend(other.outcomes)
             self.warnings.extend(other.warnings)
+            self.discarded_runs.extend(other.discarded_runs)
+
+    def leftover_lines(self) -> list[str]:
+        """What the discarded runs are and the command that purges them, if there are any."""
+        if not self.discarded_runs:
+            return []
+        ids = ",".join(self.discarded_runs)
+        return [
+            f"{len(self.discarded_runs)} discarded runs left in the deleted state; to purge "
+            "them, on the destination's store:",
+            f"  mlflow gc --backend-store-uri <destination store URI> --run-ids {ids}",
+        ]
 
     def counts(self) -> dict[tuple[str, str], int]:
         return dict(Counter((o.kind, o.status) for o in self.outcomes))

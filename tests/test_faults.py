@@ -115,9 +115,14 @@ def test_rerun_discards_a_stale_copy_beside_a_complete_run(
         },
     )
 
-    api.import_experiment(out, name, tracking_uri=dst.tracking_uri, workers=2)
+    report = api.import_experiment(out, name, tracking_uri=dst.tracking_uri, workers=2)
 
     assert dst.client.get_run(stale.info.run_id).info.lifecycle_stage == "deleted"
+    assert report.discarded_runs == [stale.info.run_id]
+    assert (
+        f"mlflow gc --backend-store-uri <destination store URI> --run-ids {stale.info.run_id}"
+        in ("\n".join(report.leftover_lines()))
+    )
     assert_no_duplicates_nor_active_orphans(dst, name)
     assert len(_runs(dst, name, ViewType.ACTIVE_ONLY)) == RUNS
 

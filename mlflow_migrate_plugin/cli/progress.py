@@ -112,7 +112,7 @@ def print_summary(report: Report, started: float) -> None:
 
     for warning in report.warnings:
         click.echo(f"Warning: {redact_text(warning)}", err=True)
-    for line in report.summary_lines():
+    for line in report.summary_lines() + report.leftover_lines():
         click.echo(line)
     for outcome in report.outcomes:
         if outcome.status == "failed":

@@ -30,7 +30,9 @@ def _runs_of_attempt(client, experiment_id: str, token: str) -> list:
     )
 
 
-def drop_run_copies(dst: Endpoint, experiment_id: str, token: str, keep: str | None) -> int:
+def drop_run_copies(
+    dst: Endpoint, experiment_id: str, token: str, keep: str | None, report=None
+) -> int:
     """Discard the runs created by create call ``token`` other than ``keep`` (None: all of
     them); return how many were discarded."""
     client = dst.client
@@ -41,6 +43,8 @@ def drop_run_copies(dst: Endpoint, experiment_id: str, token: str, keep: str | N
         _log.info("discarding run %s, a second copy made by a retried create", run.info.run_id)
         client.delete_tag(run.info.run_id, idmap.SOURCE_RUN_ID)
         client.delete_run(run.info.run_id)
+        if report is not None:
+            report.discarded(run.info.run_id)
         dropped += 1
     return dropped
 
@@ -62,7 +66,9 @@ def drop_logged_model_copies(
     return dropped
 
 
-def discard_interrupted_beside(dst: Endpoint, experiment_id: str, complete: dict[str, str]) -> int:
+def discard_interrupted_beside(
+    dst: Endpoint, experiment_id: str, complete: dict[str, str], report=None
+) -> int:
     """Discard the interrupted imports (``started``, still active) of source runs that also
     have a complete copy in ``complete`` (source id -> destination id): a crash, or a retried
     create before this module existed, left them; a rerun that skips the complete run would
@@ -79,6 +85,6 @@ def discard_interrupted_beside(dst: Endpoint, experiment_id: str, complete: dict
         models = []
         if dst.supports(LOGGED_MODELS):
             models = list(idmap.model_id_map_of_run(client, run).values())
-        run_handler.discard(dst, run.info.run_id, models)
+        run_handler.discard(dst, run.info.run_id, models, report)
         dropped += 1
     return dropped

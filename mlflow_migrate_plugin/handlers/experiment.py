@@ -354,7 +354,7 @@ def _import_runs(
     phase = progress.phase("importing runs", len(by_id), "runs")
     # Runs imported before are skipped without reading and hashing their files again.
     done_before = {} if options.fresh else idmap.complete_runs(dst.client, experiment_id)
-    duplicates.discard_interrupted_beside(dst, experiment_id, done_before)
+    duplicates.discard_interrupted_beside(dst, experiment_id, done_before, report)
     # Parents finish before their children start, so `imported` answers every parent lookup.
     context = run_handler.ImportContext(imported, idmap.awaited_parents(dst.client, experiment_id))
 
@@ -395,6 +395,11 @@ def _import_runs(
         run_parents_first(by_id, lambda run_id: by_id[run_id].parent_run_id, import_one, workers)
     finally:
         phase.close()
+    if unreachable.is_set():
+        report.warn(
+            f"{dst.display} stopped answering; {len(by_id) - len(imported)} runs not imported. "
+            "Run the same command again once it answers: it completes the import."
+        )
     return imported
 
 

@@ -261,7 +261,7 @@ def import_(
             stale_models = []
             if dst.supports(LOGGED_MODELS):
                 stale_models = list(idmap.model_id_map_of_run(client, stale).values())
-            discard(dst, stale.info.run_id, stale_models)
+            discard(dst, stale.info.run_id, stale_models, report)
     if not options.fresh:
         done = next(
             (r for r in previous if r.data.tags.get(idmap.STATE) == idmap.STATE_COMPLETE), None
@@ -296,7 +296,7 @@ def import_(
                 run_name=info.get("run_name"),
             )
             run_id = run.info.run_id
-        duplicates.drop_run_copies(dst, experiment_id, attempt, keep=run_id)
+        duplicates.drop_run_copies(dst, experiment_id, attempt, run_id, report)
         _create_models(dst, rec, src_id, run_id, experiment_id, created_models)
         model_ids = {old: new.model_id for old, new in created_models.items()}
         repo = dst.artifact_repo(run.info.artifact_uri)
@@ -350,9 +350,9 @@ def import_(
     except BaseException as exc:
         resilience.trip_if_gone(dst, exc)  # a server gone: the cleanup below tries once each
         if run_id is not None:
-            discard(dst, run_id, [m.model_id for m in created_models.values()])
+            discard(dst, run_id, [m.model_id for m in created_models.values()], report)
         else:  # a create whose answer never came may have committed
-            _quietly(duplicates.drop_run_copies, dst, experiment_id, attempt, None)
+            _quietly(duplicates.drop_run_copies, dst, experiment_id, attempt, None, report)
         raise
     for old, new in model_ids.items():
         report.add("logged_model", old, IMPORTED, new)
@@ -436,7 +436,7 @@ def _complete_finish(client, run, info: dict) -> None:
         client.delete_run(run.info.run_id)
 
 
-def discard(dst: Endpoint, run_id: str, model_ids: list[str]) -> None:
+def discard(dst: Endpoint, run_id: str, model_ids: list[str], report: Report | None = None) -> None:
     """Remove what a failed or interrupted import created, so that a rerun starts clean.
 
     MLflow's API can only soft-delete: the run moves to the deleted state without its source
@@ -447,6 +447,8 @@ def discard(dst: Endpoint, run_id: str, model_ids: list[str]) -> None:
         _quietly(logged_model.discard, dst, model_id)
     _quietly(client.delete_tag, run_id, idmap.SOURCE_RUN_ID)
     _quietly(client.delete_run, run_id)
+    if report is not None:
+        report.discarded(run_id)
 
 
 def _quietly(fn, *args) -> None:

@@ -60,13 +60,17 @@ def find_complete_run(client, experiment_id: str, source_run_id: str):
     return None
 
 
-def complete_runs(client, experiment_id: str) -> dict[str, str]:
+def complete_runs(client, experiment_id: str, finished_only: bool = False) -> dict[str, str]:
     """Source run id -> destination run id of every finished import in the experiment.
 
     One paged search, so that a rerun over thousands of runs does not look each one up.
+    ``finished_only`` leaves out runs still RUNNING: an import stopped between its completion
+    mark and the run's status, which the run's own import finishes.
     """
     found: dict[str, str] = {}
     for run in _all_runs(client, experiment_id, f"tags.`{STATE}` = {_quote(STATE_COMPLETE)}"):
+        if finished_only and run.info.status == "RUNNING":
+            continue
         source = run.data.tags.get(SOURCE_RUN_ID)
         if source:
             found.setdefault(source, run.info.run_id)

@@ -3,8 +3,8 @@
 The faults are the ones a real network and real load balancers produce, chosen by path and
 counted, so that a scenario is repeatable:
 
-- ``refuse(pattern, every)``: every ``every``-th matching request is answered 503 and never
-  reaches the server (an overloaded gateway);
+- ``refuse(pattern, every, limit)``: every ``every``-th matching request (at most ``limit`` of
+  them) is answered 503 and never reaches the server (an overloaded server or gateway);
 - ``lose_answers(pattern, every)``: every ``every``-th matching request is forwarded, the server
   commits it, and the client gets 502 instead of the answer (a connection lost on the way back);
 - ``hang_after(count)``: after ``count`` requests, requests are held unanswered until the proxy
@@ -34,11 +34,12 @@ _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length
 class _Rule:
     pattern: re.Pattern
     every: int
+    limit: int | None = None
     seen: int = 0
     hits: int = 0
 
     def fires(self, path: str) -> bool:
-        if not self.pattern.search(path):
+        if not self.pattern.search(path) or (self.limit is not None and self.hits >= self.limit):
             return False
         self.seen += 1
         if self.seen % self.every == 0:
@@ -63,9 +64,9 @@ class FaultProxy:
     _dark: threading.Event = field(default_factory=threading.Event)
     _server: ThreadingHTTPServer | None = None
 
-    def refuse(self, pattern: str, every: int) -> None:
+    def refuse(self, pattern: str, every: int, limit: int | None = None) -> None:
         with self._lock:
-            self._refused.append(_Rule(re.compile(pattern), every))
+            self._refused.append(_Rule(re.compile(pattern), every, limit))
 
     def lose_answers(self, pattern: str, every: int) -> None:
         with self._lock:

@@ -97,6 +97,28 @@ def test_lost_answers_to_creates_leave_no_duplicate(
     assert_equal_to_source(src, dst, src_name, name)
 
 
+@pytest.mark.slow
+def test_overloaded_destination_is_waited_for_not_failed(
+    src, dst, proxy, exported_experiment, unique_name
+):
+    """503 to every log_batch for a while (more than MLflow's retries of one request take): the
+    runs hit are imported again after a pause instead of being reported failed."""
+    src_name, out = exported_experiment
+    name = unique_name("dst-")
+    # One worker: the first run's first log_batch meets all four tries of MLflow's retries.
+    proxy.refuse(r"/runs/log-batch$", every=1, limit=5)
+    proxy.refuse(r"/runs/create$", every=2)
+
+    report = api.import_experiment(out, name, tracking_uri=proxy.url, workers=1)
+
+    assert proxy.refused >= 5
+    assert len(report.discarded_runs) == 1  # the run hit was discarded, then imported again
+    assert not report.failed, report.outcomes
+    assert_no_duplicates_nor_active_orphans(dst, name)
+    assert len(_runs(dst, name, ViewType.ACTIVE_ONLY)) == RUNS
+    assert_equal_to_source(src, dst, src_name, name)
+
+
 def test_rerun_discards_a_stale_copy_beside_a_complete_run(
     src, dst, exported_experiment, unique_name
 ):
@@ -125,6 +147,23 @@ def test_rerun_discards_a_stale_copy_beside_a_complete_run(
     )
     assert_no_duplicates_nor_active_orphans(dst, name)
     assert len(_runs(dst, name, ViewType.ACTIVE_ONLY)) == RUNS
+
+
+def test_rerun_finishes_a_run_stopped_after_its_completion_mark(
+    src, dst, exported_experiment, unique_name
+):
+    """A server lost between a run's completion mark and its status leaves it complete and
+    RUNNING; the experiment's rerun gives it its status instead of skipping it."""
+    src_name, out = exported_experiment
+    name = unique_name("dst-")
+    api.import_experiment(out, name, tracking_uri=dst.tracking_uri, workers=2)
+    stopped = _runs(dst, name, ViewType.ACTIVE_ONLY)[0].info.run_id
+    dst.client.update_run(stopped, status="RUNNING")
+
+    api.import_experiment(out, name, tracking_uri=dst.tracking_uri, workers=2)
+
+    assert dst.client.get_run(stopped).info.status == "FINISHED"
+    assert_equal_to_source(src, dst, src_name, name)
 
 
 @pytest.fixture

@@ -353,7 +353,9 @@ def _import_runs(
     unreachable = threading.Event()
     phase = progress.phase("importing runs", len(by_id), "runs")
     # Runs imported before are skipped without reading and hashing their files again.
-    done_before = {} if options.fresh else idmap.complete_runs(dst.client, experiment_id)
+    done_before = (
+        {} if options.fresh else idmap.complete_runs(dst.client, experiment_id, finished_only=True)
+    )
     duplicates.discard_interrupted_beside(dst, experiment_id, done_before, report)
     # Parents finish before their children start, so `imported` answers every parent lookup.
     context = run_handler.ImportContext(imported, idmap.awaited_parents(dst.client, experiment_id))
@@ -370,17 +372,19 @@ def _import_runs(
                 report.add("run", run_id, SKIPPED, new_id, "already imported")
             else:
                 entry = by_id[run_id]
-                new_id = run_handler.import_(
-                    dst,
-                    entry.path,
-                    engine,
-                    report,
-                    experiment_id=experiment_id,
-                    options=options,
-                    run_dir=run_handler.read_and_verify(entry.path, engine, entry.logged_models)
-                    if entry.logged_models
-                    else None,
-                    context=context,
+                new_id = resilience.with_overload_retries(  # a busy server: later, not failed
+                    lambda: run_handler.import_(
+                        dst,
+                        entry.path,
+                        engine,
+                        report,
+                        experiment_id=experiment_id,
+                        options=options,
+                        run_dir=run_handler.read_and_verify(entry.path, engine, entry.logged_models)
+                        if entry.logged_models
+                        else None,
+                        context=context,
+                    )
                 )
             with lock:
                 imported[run_id] = new_id

@@ -17,7 +17,9 @@ ends within seconds, and the callers stop scheduling new work (:func:`gone`).
 from __future__ import annotations
 
 import os
+import random
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -119,3 +121,61 @@ def refuse_new_work() -> None:
     if _gone:
         server, reason = next(iter(_gone.items()))
         raise ServerGoneError(f"{server} stopped answering: {reason}")
+
+
+# Server answers that say "too busy now", not "wrong": a database pool that timed out (an
+# `mlflow server` lets about 15 requests into its pool), sqlite's writer lock, rate limits.
+OVERLOAD_SIGNS = (
+    "QueuePool limit",
+    "database is locked",
+    "too many 429 error responses",
+    "too many 503 error responses",
+)
+OVERLOAD_CODES = ("TEMPORARILY_UNAVAILABLE", "RESOURCE_EXHAUSTED", "REQUEST_LIMIT_EXCEEDED")
+OVERLOAD_TRIES = 3
+OVERLOAD_PAUSE = 2.0  # seconds, doubled for each overload in a row, plus as much jitter
+
+_calm = threading.Event()
+_calm.set()
+_overloads_in_a_row = 0
+
+
+def is_overload(exc: BaseException) -> bool:
+    """Whether ``exc`` is a server too busy to answer now (worth a later try)."""
+    if not isinstance(exc, MlflowException):
+        return False
+    if isinstance(exc, RestException) and exc.error_code in OVERLOAD_CODES:
+        return True
+    text = str(exc)
+    return any(sign in text for sign in OVERLOAD_SIGNS)
+
+
+def with_overload_retries(fn, tries: int = OVERLOAD_TRIES):
+    """Call ``fn`` (one object's whole import, which cleans up after itself on failure); when
+    it fails because the server is overloaded, pause every caller (:func:`wait_until_calm`)
+    with a growing, jittered pause and try again, up to ``tries`` times."""
+    global _overloads_in_a_row
+    for attempt in range(tries):
+        wait_until_calm()
+        try:
+            result = fn()
+        except Exception as exc:
+            if attempt == tries - 1 or not is_overload(exc) or _gone:
+                raise
+            with _lock:
+                _overloads_in_a_row += 1
+                pause = OVERLOAD_PAUSE * 2 ** min(_overloads_in_a_row - 1, 4)
+            _calm.clear()
+            time.sleep(pause + random.uniform(0, pause))
+            _calm.set()
+            continue
+        with _lock:
+            _overloads_in_a_row = 0
+        return result
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def wait_until_calm(limit: float = 120.0) -> None:
+    """Block while another worker pauses for an overloaded server: while it lasts, no new
+    object is started, so fewer requests reach the server."""
+    _calm.wait(limit)

@@ -71,6 +71,11 @@ def run_parents_first(
                 key = running.pop(future)
                 future.result()
                 ready.extend(children.pop(key, []))
+    except KeyboardInterrupt:
+        from .resilience import interrupt
+
+        interrupt()  # objects in flight stop at their next task instead of finishing
+        raise
     finally:
         # Objects not yet handed out never start; those in flight finish (each one cleans up
         # after itself on failure), so an interrupted import leaves nothing half made.

@@ -56,6 +56,7 @@ class ServerGoneError(MigrateError):
     """A server stopped answering in the middle of the work."""
 
 
+_INTERRUPTED = "(interrupted)"
 _lock = threading.Lock()
 _managed: list[str] = []  # the variables bounded_requests set (the user's are left alone)
 _gone: dict[str, str] = {}  # server (as displayed) -> why it is taken for gone
@@ -115,9 +116,21 @@ def gone(endpoint) -> bool:
     return endpoint.display in _gone
 
 
+def interrupt() -> None:
+    """Ctrl-C: the objects in flight stop at their next task and clean up with short
+    requests, instead of finishing their whole transfer first."""
+    with _lock:
+        _gone.setdefault(_INTERRUPTED, "interrupted")
+        for name in _managed:
+            if name in SHORT_BUDGET:
+                os.environ[name] = SHORT_BUDGET[name]
+
+
 def refuse_new_work() -> None:
     """Raise :class:`ServerGoneError` once a server was taken for gone: the engine's tasks not
     yet started are not started (each would wait for its own timeout)."""
+    if _INTERRUPTED in _gone:
+        raise KeyboardInterrupt
     if _gone:
         server, reason = next(iter(_gone.items()))
         raise ServerGoneError(f"{server} stopped answering: {reason}")

@@ -277,3 +277,45 @@ def test_hung_destination_fails_fast_and_rerun_completes(
     assert_no_duplicates_nor_active_orphans(dst, name)
     assert _active_count(dst, name) == RUNS
     assert_equal_to_source(src, dst, src_name, name)
+
+
+@pytest.mark.slow
+def test_killed_source_fails_export_fast(own_dst, unique_name, tmp_path):
+    """The same for export-experiment: a source killed mid-export is given up within a minute,
+    and the export run again once it is back is whole."""
+    source = Endpoint(own_dst.url, own_dst.url)  # the server of this test's own is the source
+    name = unique_name("src-")
+    exp_id = builders.experiment(source, name)
+    for _ in range(RUNS):
+        light_run(source, exp_id, steps=50)
+    proxy = FaultProxy(own_dst.url).start()
+
+    def kill():
+        os.killpg(own_dst.process.pid, signal.SIGKILL)
+        proxy.go_dark()
+
+    proxy.on_request(30, kill)
+    started = time.monotonic()
+    try:
+        result = CliRunner().invoke(
+            migrate,
+            ["export-experiment", "--experiment", name, "--output-dir", str(tmp_path / "a")]
+            + ["--tracking-uri", proxy.url, "--workers", "4"],
+        )
+    finally:
+        proxy.stop()
+    elapsed = time.monotonic() - started
+
+    assert result.exit_code == 1, result.output
+    assert elapsed < GIVE_UP_WITHIN, result.output
+    restarted = start_server(own_dst.root, port=int(own_dst.url.rsplit(":", 1)[1]))
+    try:
+        again = CliRunner().invoke(
+            migrate,
+            ["export-experiment", "--experiment", name, "--output-dir", str(tmp_path / "b")]
+            + ["--tracking-uri", restarted.url],
+        )
+        assert again.exit_code == 0, again.output
+        assert f"{RUNS} exported" in again.output
+    finally:
+        restarted.stop()

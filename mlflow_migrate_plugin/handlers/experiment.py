@@ -122,6 +122,8 @@ def export(
         run = runs[run_id]
         path = writer.run_dir(run_id)
         try:
+            if resilience.gone(src):  # the rest would each wait for their own timeouts
+                raise resilience.ServerGoneError(f"not attempted: {src.display} stopped answering")
             run_handler.export(src, run_id, path, engine, report)
             with lock:
                 exported[run_id] = {
@@ -132,6 +134,7 @@ def export(
                     "start_time": run.info.start_time,
                 }
         except Exception as exc:
+            resilience.trip_if_gone(src, exc)
             shutil.rmtree(path, ignore_errors=True)  # no half-written run in the export
             report.add("run", run_id, FAILED, None, failure_reason(exc))
             with lock:

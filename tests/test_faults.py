@@ -98,6 +98,24 @@ def test_lost_answers_to_creates_leave_no_duplicate(
 
 
 @pytest.mark.slow
+def test_gateway_errors_and_lost_answers_everywhere_leave_an_exact_copy(
+    src, dst, proxy, exported_experiment, unique_name
+):
+    """A share of every kind of request answered 502/503 before or after the server saw it."""
+    src_name, out = exported_experiment
+    name = unique_name("dst-")
+    proxy.refuse(r".", every=13)
+    proxy.lose_answers(r"/api/2\.0/mlflow/", every=11)
+
+    report = api.import_experiment(out, name, tracking_uri=proxy.url, workers=4)
+
+    assert proxy.refused >= 5 and proxy.answers_lost >= 5
+    assert not report.failed, [o.detail for o in report.outcomes if o.status == "failed"]
+    assert_no_duplicates_nor_active_orphans(dst, name)
+    assert_equal_to_source(src, dst, src_name, name)
+
+
+@pytest.mark.slow
 def test_overloaded_destination_is_waited_for_not_failed(
     src, dst, proxy, exported_experiment, unique_name
 ):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 
 from mlflow.entities import ViewType
+from mlflow.exceptions import MlflowException
 
 from .. import idmap
 from ..endpoint import Endpoint
@@ -41,8 +42,8 @@ def drop_run_copies(
         if run.info.run_id == keep:
             continue
         _log.info("discarding run %s, a second copy made by a retried create", run.info.run_id)
-        client.delete_tag(run.info.run_id, idmap.SOURCE_RUN_ID)
-        client.delete_run(run.info.run_id)
+        _unless_done(client.delete_tag, run.info.run_id, idmap.SOURCE_RUN_ID)
+        _unless_done(client.delete_run, run.info.run_id)
         if report is not None:
             report.discarded(run.info.run_id)
         dropped += 1
@@ -61,7 +62,7 @@ def drop_logged_model_copies(
         if model.model_id == keep:
             continue
         _log.info("deleting LoggedModel %s, a second copy made by a retried create", model.model_id)
-        client.delete_logged_model(model.model_id)
+        _unless_done(client.delete_logged_model, model.model_id)
         dropped += 1
     return dropped
 
@@ -88,3 +89,13 @@ def discard_interrupted_beside(
         run_handler.discard(dst, run.info.run_id, models, report)
         dropped += 1
     return dropped
+
+
+def _unless_done(delete, *args) -> None:
+    """``delete(*args)``; a delete whose own answer was lost is retried by MLflow's client and
+    then finds nothing to delete, which is success."""
+    try:
+        delete(*args)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise

@@ -59,7 +59,14 @@ def ensure(dst: Endpoint, name: str, report: Report, tags: dict[str, str] | None
         tags = databricks_tags.drop_rejected(
             tags or {}, databricks_tags.REJECTED_EXPERIMENT_TAGS, "experiment", report
         )
-    experiment_id = client.create_experiment(name, tags=tags or None)
+    try:
+        experiment_id = client.create_experiment(name, tags=tags or None)
+    except MlflowException as exc:
+        # MLflow's client retried a create whose answer was lost: the first try made it.
+        found = client.get_experiment_by_name(name)
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS" or found is None:
+            raise
+        experiment_id = found.experiment_id
     report.add("experiment", name, "created", experiment_id)
     return experiment_id
 

@@ -143,6 +143,8 @@ OVERLOAD_SIGNS = (
     "database is locked",
     "too many 429 error responses",
     "too many 503 error responses",
+    "too many 502 error responses",  # a gateway in front of a server that is restarting
+    "too many 504 error responses",
 )
 OVERLOAD_CODES = ("TEMPORARILY_UNAVAILABLE", "RESOURCE_EXHAUSTED", "REQUEST_LIMIT_EXCEEDED")
 OVERLOAD_TRIES = 3

@@ -33,14 +33,15 @@ from mlflow.exceptions import MlflowException, RestException
 
 from ..errors import MigrateError
 
-# Four tries, waits of 0, 2 and 4 s (plus up to 1 s jitter) between them, 8 s for each answer:
-# a server that refuses connections fails a request within ~10 s, a silent one within ~40 s.
-# A transient 502/503 from a proxy or an overloaded server is still retried three times.
+# Three tries, waits of 0 and 2 s (plus up to 1 s jitter) between them, 6 s for each answer: a
+# server that refuses connections fails a request within ~3 s, a silent one within ~21 s, so
+# that work in flight when the server is taken for gone ends within a minute. A 502/503 beyond
+# these tries fails the object, which is then imported again after a pause (below).
 REQUEST_BUDGET = {
-    MLFLOW_HTTP_REQUEST_MAX_RETRIES.name: "3",
+    MLFLOW_HTTP_REQUEST_MAX_RETRIES.name: "2",
     MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR.name: "1",
     MLFLOW_HTTP_REQUEST_BACKOFF_JITTER.name: "1.0",
-    MLFLOW_HTTP_REQUEST_TIMEOUT.name: "8",
+    MLFLOW_HTTP_REQUEST_TIMEOUT.name: "6",
 }
 
 
@@ -49,7 +50,7 @@ SHORT_BUDGET = {
     MLFLOW_HTTP_REQUEST_MAX_RETRIES.name: "0",
     MLFLOW_HTTP_REQUEST_TIMEOUT.name: "2",
 }
-HEALTH_TIMEOUT = 5.0
+HEALTH_TIMEOUT = 3.0
 
 
 class ServerGoneError(MigrateError):

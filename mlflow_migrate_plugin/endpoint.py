@@ -9,10 +9,9 @@ from __future__ import annotations
 import os
 import re
 import socket
-import threading
 import time
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 from .errors import UnreachableError
@@ -86,7 +85,6 @@ class Endpoint:
 
     tracking_uri: str
     registry_uri: str
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def resolve(cls, tracking_uri: str | None = None, registry_uri: str | None = None) -> Endpoint:

@@ -78,9 +78,6 @@ class Report:
             self.outcomes.extend(other.outcomes)
             self.warnings.extend(other.warnings)
 
-    def counts(self) -> dict[tuple[str, str], int]:
-        return dict(Counter((o.kind, o.status) for o in self.outcomes))
-
     def find(self, kind: str, status: str | None = None) -> list[Outcome]:
         return [
             o for o in self.outcomes if o.kind == kind and (status is None or o.status == status)

@@ -31,7 +31,6 @@ from .paths import (
     manifest_of,
     safe_join,
     sha256_of,
-    verify_file,
     walk_files,
 )
 
@@ -235,11 +234,6 @@ class RunDir:
             names = {f.path for f in manifest_from(manifest.get("files") or [])}
             unlisted += [str(root / f.path) for f in walk_files(root) if f.path not in names]
         return unlisted
-
-    def verify(self, root: Path, files: list[ArtifactFile]) -> None:
-        """Check every file against the manifest (size and sha256) before anything is created."""
-        for entry in files:
-            verify_file(root, entry)
 
 
 def _inline_points(metrics: Any) -> dict[str, list[dict[str, Any]]]:

@@ -4,7 +4,6 @@ Each stand-in accepts only its own token, so a call that reached the wrong works
 401 instead of passing unnoticed. No DATABRICKS_* variable is set: only the profiles say where
 to go, as on a machine where the user ran ``databricks auth login`` for two workspaces.
 """
-# ruff: noqa: F811 (the fixtures imported from tests.databricks_fixtures are arguments here)
 
 from __future__ import annotations
 
@@ -20,14 +19,7 @@ from mlflow_migrate_plugin.endpoint import Endpoint
 from mlflow_migrate_plugin.errors import UnreachableError, UsageError
 from mlflow_migrate_plugin.handlers.run import SOURCE_USER
 from tests.compare import run_view
-from tests.databricks_fixtures import (  # noqa: F401  (fixtures)
-    HOME_FOLDER,
-    clean_databricks_env,
-    databricks_profiles,
-    notebook_run,
-    workspace_a,
-    workspace_b,
-)
+from tests.databricks_fixtures import HOME_FOLDER, notebook_run
 from tests.servers import free_port
 
 

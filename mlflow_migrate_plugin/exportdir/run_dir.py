@@ -21,6 +21,8 @@ from .layout import (
     LOGGED_MODELS_DIR,
     METRICS_FILE,
     RUN_JSON,
+    as_mapping,
+    existing_dir,
     is_own_format,
     read_json,
     write_json,
@@ -110,9 +112,7 @@ class RunDir:
     """Reads one run's export directory, in either format, into one normalized record."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        if not self.path.is_dir():
-            raise ExportDirError(f"{self.path}: not a directory")
+        self.path = existing_dir(path)
         document = read_json(self.path / RUN_JSON, "run")
         self.system: dict[str, Any] = document.get("system") or {}
         self.info: dict[str, Any] = document.get("info") or {}
@@ -261,14 +261,6 @@ def _point(p: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _as_dict(items: Any) -> dict[str, str]:
-    if not items:
-        return {}
-    if isinstance(items, dict):
-        return {str(k): "" if v is None else str(v) for k, v in items.items()}
-    return {str(i["key"]): "" if i.get("value") is None else str(i["value"]) for i in items}
-
-
 def _normalize(mlflow_part: dict[str, Any]) -> dict[str, Any]:
     info = dict(mlflow_part["info"])
     info.setdefault("run_id", info.get("run_uuid"))
@@ -280,8 +272,8 @@ def _normalize(mlflow_part: dict[str, Any]) -> dict[str, Any]:
     outputs = mlflow_part.get("outputs") or {}
     return {
         "info": {k: v for k, v in info.items() if not k.startswith("_")},
-        "params": _as_dict(mlflow_part.get("params")),
-        "tags": _as_dict(mlflow_part.get("tags")),
+        "params": as_mapping(mlflow_part.get("params")),
+        "tags": as_mapping(mlflow_part.get("tags")),
         "inputs": {
             "dataset_inputs": list(inputs.get("dataset_inputs") or []),
             "model_inputs": list(inputs.get("model_inputs") or []),

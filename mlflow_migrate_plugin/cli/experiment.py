@@ -90,6 +90,7 @@ def export_experiment(
         export_permissions=export_permissions,
         notebook_formats=split_list(notebook_formats),
         tracking_uri=tracking_uri,
+        registry_uri=registry_uri,
         workers=workers,
         progress=CliProgress(),
     )
@@ -164,6 +165,7 @@ def import_experiment(
         import_permissions=import_permissions,
         dst_notebook_dir=dst_notebook_dir,
         tracking_uri=tracking_uri,
+        registry_uri=registry_uri,
         workers=workers,
         progress=CliProgress(),
     )

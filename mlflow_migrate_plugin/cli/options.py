@@ -18,13 +18,14 @@ class _Boolean(click.types.BoolParamType):
     lists the empty string first: "Recognized values: , 0, 1, ...")."""
 
     def convert(self, value, param, ctx) -> bool:
-        if self.str_to_bool(value) is None:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
             self.fail(
                 f"{value!r} is not a valid boolean; use true or false (or 1/0, yes/no, on/off)",
                 param,
                 ctx,
             )
-        return super().convert(value, param, ctx)
 
 
 def bool_option(name: str, help: str, default: bool = False):

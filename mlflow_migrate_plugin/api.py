@@ -12,13 +12,15 @@ pool and returns a :class:`~mlflow_migrate_plugin.report.Report` of what it did.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
 
-from .endpoint import Endpoint, reserve_http_connections
+from .endpoint import Endpoint, redact, reserve_http_connections
+from .errors import NotFoundError
 from .handlers import experiment as experiment_handler
 from .handlers import registered_model as model_handler
 from .handlers import run as run_handler
@@ -34,6 +36,30 @@ def _endpoint(tracking_uri: str | None, registry_uri: str | None = None) -> Endp
     endpoint = Endpoint.resolve(tracking_uri, registry_uri)
     endpoint.check_reachable()
     return endpoint
+
+
+def _source(tracking_uri: str | None, registry_uri: str | None = None) -> Endpoint:
+    """The side an export or copy reads: as :func:`_endpoint`, and a ``sqlite:///`` store must
+    exist already (MLflow would create a mistyped one, empty, and then find no run in it)."""
+    endpoint = _endpoint(tracking_uri, registry_uri)
+    for uri in dict.fromkeys((endpoint.tracking_uri, endpoint.registry_uri)):
+        path = _sqlite_file(uri)
+        if path is not None and not path.is_file():
+            raise NotFoundError(
+                f"{redact(uri)}: the source database {path.absolute()} does not exist; "
+                "check the path"
+            )
+    return endpoint
+
+
+def _sqlite_file(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///PATH`` URI (relative to the working directory, as
+    SQLAlchemy takes it), None for an in-memory store or any other URI."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme.split("+", 1)[0] != "sqlite" or not rest.startswith("/"):
+        return None
+    path = urllib.parse.unquote(rest[1:].split("?", 1)[0])
+    return Path(path) if path and path != ":memory:" else None
 
 
 @contextmanager
@@ -64,6 +90,7 @@ def export_run(
     output_dir: str | Path,
     *,
     tracking_uri: str | None = None,
+    registry_uri: str | None = None,
     notebook_formats: list[str] | None = None,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
@@ -72,7 +99,7 @@ def export_run(
     from .databricks.notebooks import parse_formats
 
     notebook_formats = parse_formats(notebook_formats)  # a bad format fails before any work
-    src = _endpoint(tracking_uri)
+    src = _source(tracking_uri, registry_uri)
     report = Report()
     with _engine(workers) as engine:
         run_handler.export(src, run_id, output_dir, engine, report, progress)
@@ -86,6 +113,7 @@ def import_run(
     experiment_name: str,
     *,
     tracking_uri: str | None = None,
+    registry_uri: str | None = None,
     import_source_tags: bool = False,
     use_src_user_id: bool = False,
     mlmodel_fix: bool = True,
@@ -102,7 +130,7 @@ def import_run(
     feature the run uses (LoggedModels on MLflow 2.x) is refused before anything is created
     (:class:`~.errors.UnsupportedError`), unless ``skip_unsupported`` imports the rest.
     """
-    dst = _endpoint(tracking_uri)
+    dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
     options = run_handler.RunImportOptions(
         import_source_tags=import_source_tags,
@@ -155,6 +183,7 @@ def export_experiment(
     export_permissions: bool = False,
     notebook_formats: list[str] | None = None,
     tracking_uri: str | None = None,
+    registry_uri: str | None = None,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
@@ -167,7 +196,7 @@ def export_experiment(
     of as many transfers. A run that fails is reported (``report.failed``) and the others are
     exported.
     """
-    src = _endpoint(tracking_uri)
+    src = _source(tracking_uri, registry_uri)
     report = Report()
     selection = RunSelection(
         run_ids=_as_list(run_ids) or None,
@@ -201,6 +230,7 @@ def import_experiment(
     dst_notebook_dir: str | None = None,
     tracking_uri: str | None = None,
     skip_unsupported: bool = False,
+    registry_uri: str | None = None,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
@@ -211,7 +241,7 @@ def import_experiment(
     Rerunning adds nothing, and completes an import that was interrupted. A run that fails is
     reported (``report.failed``) and the others are imported.
     """
-    dst = _endpoint(tracking_uri)
+    dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
     options = run_handler.RunImportOptions(
         import_source_tags=import_source_tags,
@@ -269,7 +299,7 @@ def export_model(
         export_deleted_runs=export_deleted_runs,
         export_version_model=export_version_model,
     )
-    src = _endpoint(tracking_uri, registry_uri)
+    src = _source(tracking_uri, registry_uri)
     report = Report()
     with _engine(workers) as engine:
         run_dirs = model_handler.export(
@@ -352,7 +382,7 @@ def export_model_version(
     from .databricks.notebooks import parse_formats
 
     notebook_formats = parse_formats(notebook_formats)  # a bad format fails before any work
-    src = _endpoint(tracking_uri, registry_uri)
+    src = _source(tracking_uri, registry_uri)
     report = Report()
     with _engine(workers) as engine:
         run_id = single_version.export(
@@ -470,7 +500,7 @@ def copy_run(
     """
     from .transfer.staging import export_space
 
-    src = _endpoint(src_mlflow_uri)
+    src = _source(src_mlflow_uri)
     dst = _endpoint(dst_mlflow_uri)
     report = Report()
     options = run_handler.RunImportOptions(
@@ -525,7 +555,7 @@ def copy_model_version(
     from .handlers import copy_version
     from .transfer.staging import export_space
 
-    src = _endpoint(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
+    src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
     dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
     report = Report()
     with export_space(keep_export_dir) as space, _engine(workers) as engine:

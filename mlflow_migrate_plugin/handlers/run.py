@@ -1,9 +1,9 @@
 """Runs: exported with their full history, artifacts and LoggedModels; imported with nothing lost.
 
-Import order matters (DESIGN.md section 4): the run is created with its start time, name, user and
-parent; LoggedModels are created before the metrics that link to them; params, tags, metrics and
-artifacts then move concurrently; inputs and outputs follow; the run is terminated with its status
-and end time, and deleted last, because a deleted run refuses writes.
+Import order matters (docs/architecture.md, "MLflow facts"): the run is created with its start
+time, name, user and parent; LoggedModels are created before the metrics that link to them;
+params, tags, metrics and artifacts then move concurrently; inputs and outputs follow; the run is
+terminated with its status and end time, and deleted last, because a deleted run refuses writes.
 """
 
 from __future__ import annotations

@@ -220,16 +220,9 @@ def _model_tags(tags: dict) -> dict:
 def verify_single_run(ctx: Context, run_id: str, dst_experiment_name: str | None) -> None:
     """Compare run ``run_id`` with the run imported from it into ``dst_experiment_name``
     (default: the experiment of the same name as the source run's), and its LoggedModels."""
-    from mlflow.exceptions import MlflowException
+    from ..handlers.run import get_run
 
-    from ..errors import NotFoundError
-
-    try:
-        run = ctx.src.client.get_run(run_id)
-    except MlflowException as exc:
-        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-            raise NotFoundError(f"run {run_id} not found on {ctx.src.display}") from None
-        raise
+    run = get_run(ctx.src, run_id)
     name = dst_experiment_name or ctx.src.client.get_experiment(run.info.experiment_id).name
     experiment = ctx.dst.client.get_experiment_by_name(name)
     if experiment is None:

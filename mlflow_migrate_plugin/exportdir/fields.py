@@ -72,7 +72,9 @@ def _expected(where: Where, what: str, value: Any) -> RecordError:
 def text(where: Where, value: Any, *, required: bool = False) -> str | None:
     """A string that is valid Unicode (a JSON ``\\ud800`` escape gives a lone surrogate, which
     no server can store)."""
-    if value is None and not required:
+    if value is None:
+        if required:
+            raise where.fail("missing")
         return None
     if not isinstance(value, str):
         raise _expected(where, "a string", value)
@@ -97,7 +99,9 @@ def identifier(where: Where, value: Any, *, required: bool = False) -> str | Non
 
 def integer(where: Where, value: Any, what: str = "", *, required: bool = False) -> int | None:
     """A JSON integer: not a float (``1.5`` or ``1.0``), not a string, not a boolean."""
-    if value is None and not required:
+    if value is None:
+        if required:
+            raise where.fail("missing")
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise _expected(where, f"an integer{what}", value)

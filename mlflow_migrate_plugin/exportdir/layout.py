@@ -127,12 +127,14 @@ def limit_from_env(env: str, default: int) -> int:
 def check_format(path: Path, system: dict[str, Any]) -> None:
     if "format" in system:
         if system["format"] != FORMAT_NAME:
-            raise ExportDirError(f"{path}: unknown export format {system['format']!r}")
+            raise ExportDirError(
+                f"{path}: system.format: unknown export format {system['format']!r}"
+            )
         version = system.get("format_version")
         if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
             raise ExportDirError(
-                f"{path}: format version {version!r} is not supported by this release "
-                f"(it reads versions 1 to {FORMAT_VERSION}); upgrade mlflow-migrate"
+                f"{path}: system.format_version: format version {version!r} is not supported "
+                f"by this release (it reads versions 1 to {FORMAT_VERSION}); upgrade mlflow-migrate"
             )
         return
     version = system.get("export_file_version")
@@ -140,7 +142,8 @@ def check_format(path: Path, system: dict[str, Any]) -> None:
         version = str(version)
     if version not in REFERENCE_FILE_VERSIONS:
         raise ExportDirError(
-            f"{path}: mlflow-export-import file version {version!r} is not supported "
+            f"{path}: system.export_file_version: mlflow-export-import file version "
+            f"{version!r} is not supported "
             f"(known: {', '.join(sorted(v for v in REFERENCE_FILE_VERSIONS if v))})"
         )
 

@@ -56,6 +56,7 @@ def _point(path: Path, lineno: int, line: bytes) -> dict[str, Any]:
         and type(raw.get("value")) in (float, int)
         and type(raw.get("step")) is int
         and type(raw.get("timestamp")) is int
+        and raw["timestamp"] >= 0
         and raw["key"].isascii()
     ):
         return raw

@@ -128,15 +128,23 @@ def metric_point(where: Where, raw: Any, key: str | None = None) -> dict[str, An
     if key is None:
         point = dict(raw)
         point["key"] = f.text(where / "key", f.required(where, raw, "key"), required=True)
-        for name in ("timestamp", "step"):
-            f.integer(where / name, f.required(where, raw, name), MS if name == "timestamp" else "")
+        _timestamp(where / "timestamp", f.required(where, raw, "timestamp"))
+        f.integer(where / "step", f.required(where, raw, "step"))
         point["value"] = f.number(where / "value", f.required(where, raw, "value"))
         return point
     return {
         "value": f.number(where / "value", f.required(where, raw, "value")),
-        "timestamp": f.integer(where / "timestamp", raw.get("timestamp"), MS) or 0,
+        "timestamp": _timestamp(where / "timestamp", raw.get("timestamp")) or 0,
         "step": f.integer(where / "step", raw.get("step")) or 0,
     }
+
+
+def _timestamp(where: Where, value: Any) -> int | None:
+    """A point's timestamp: MLflow refuses a negative one (a step may be negative)."""
+    value = f.integer(where, value, MS)
+    if value is not None and value < 0:
+        raise where.fail(f"expected a timestamp{MS}, got {value}")
+    return value
 
 
 def inline_metrics(where: Where, raw: Any) -> dict[str, list[dict[str, Any]]]:

@@ -394,3 +394,79 @@ def test_damaged_model_json_is_refused_before_anything_is_created(
     assert "model.json: " + says in line
     _assert_no_experiment(dst, experiment)
     assert dst.client.search_registered_models(filter_string=f"name = '{model}'") == []
+
+
+# Oversized files: refused without being read whole -----------------------------------------------
+
+# A child process that runs the command given and reports its peak RSS (Linux: kilobytes).
+_PEAK_RSS_PROBE = """
+import resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+sys.stderr.write(done.stderr)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.exit(done.returncode)
+"""
+
+
+# An import that refuses at once peaks near 175 MiB (Python, MLflow and this package loaded);
+# reading the files below whole would take several times their size.
+PEAK_RSS_LIMIT = 256 * MiB
+
+
+def _import_in_child(export: Path, dst: Endpoint, name: str) -> tuple[int, str, int]:
+    """import-run in a fresh process: its exit code, stderr and peak RSS in bytes."""
+    command = [sys.executable, "-m", "mlflow_migrate_plugin", "import-run"]
+    command += ["--input-dir", str(export), "--experiment-name", name]
+    command += ["--tracking-uri", dst.tracking_uri]
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS_PROBE, *command],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done.returncode, done.stderr, int(done.stdout.split()[-1]) * 1024
+
+
+def _grow(path: Path, size: int) -> None:
+    """Pad ``path`` to ``size`` bytes (NULs, sparse on disk: nothing real is written)."""
+    with open(path, "r+b") as f:
+        f.truncate(size)
+
+
+def test_oversized_run_json_is_refused_without_reading_it(
+    good_run_export, tmp_path, dst, unique_name
+):
+    export = tmp_path / "run"
+    shutil.copytree(good_run_export, export)
+    size = 1024 * MiB
+    _grow(export / "run.json", size)
+    name = unique_name("dst-")
+
+    code, stderr, peak = _import_in_child(export, dst, name)
+
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 1 and len(lines) == 1, stderr
+    assert f"run.json: {size} bytes, more than the {64 * MiB}" in lines[0]
+    assert peak < PEAK_RSS_LIMIT, f"peak RSS {peak / MiB:.0f} MiB"
+    _assert_no_experiment(dst, name)
+
+
+def test_oversized_metrics_line_is_refused_without_holding_it(
+    good_run_export, tmp_path, dst, unique_name
+):
+    export = tmp_path / "run"
+    shutil.copytree(good_run_export, export)
+    history = export / "metrics.jsonl"
+    history.write_text('{"key": "loss", "value": 1.0, "timestamp": 1, "step": 0, "pad": "')
+    size = 600 * MiB
+    _grow(history, size)  # one line: no newline in it
+    _record_history(export)  # as a crafted export would: size and hash agree
+    name = unique_name("dst-")
+
+    code, stderr, peak = _import_in_child(export, dst, name)
+
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 1 and len(lines) == 1, stderr
+    assert f"metrics.jsonl:1: line longer than {MiB} bytes" in lines[0]
+    assert peak < PEAK_RSS_LIMIT, f"peak RSS {peak / MiB:.0f} MiB"
+    _assert_no_experiment(dst, name)

@@ -470,3 +470,38 @@ def test_oversized_metrics_line_is_refused_without_holding_it(
     assert f"metrics.jsonl:1: line longer than {MiB} bytes" in lines[0]
     assert peak < PEAK_RSS_LIMIT, f"peak RSS {peak / MiB:.0f} MiB"
     _assert_no_experiment(dst, name)
+
+
+# Values no import takes: named at export ---------------------------------------------------------
+
+
+def test_export_warns_of_a_param_longer_than_mlflow_keeps(tmp_path, monkeypatch, dst, unique_name):
+    # A file store keeps what is written into it; a server would have cut or refused the value.
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    store = tmp_path / "mlruns"
+    src = Endpoint(store.as_uri(), store.as_uri())
+    experiment_id = src.client.create_experiment("long-values")
+    run_id = src.client.create_run(experiment_id).info.run_id
+    src.client.log_param(run_id, "long", "short for now")
+    src.client.set_terminated(run_id)
+    (store / experiment_id / run_id / "params" / "long").write_text("p" * 7000)
+    export = tmp_path / "export"
+
+    exported = _cli(
+        "export-run", "--run-id", run_id, "--output-dir", export,
+        "--tracking-uri", src.tracking_uri,
+    )  # fmt: skip
+
+    assert exported.exit_code == 0, exported.output
+    warnings = [line for line in exported.stderr.splitlines() if line.startswith("Warning:")]
+    assert warnings == [
+        f"Warning: run {run_id}: param 'long' is 7000 characters long; the destination keeps "
+        "only 6000 and would cut it silently; importing this export will refuse the run"
+    ]
+    name = unique_name("dst-")
+    imported = _cli(
+        "import-run", "--input-dir", export, "--experiment-name", name,
+        "--tracking-uri", dst.tracking_uri,
+    )  # fmt: skip
+    assert "run.json: param 'long' is 7000 characters long" in _one_error_line(imported)
+    _assert_no_experiment(dst, name)

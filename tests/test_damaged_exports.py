@@ -229,6 +229,11 @@ RUN_CASES = [
         id="value-a-string",
     ),
     pytest.param(
+        _metric_line("key", "k" * 251),
+        "metrics.jsonl:1: key: 251 characters long; MLflow takes at most 250",
+        id="metric-key-too-long",
+    ),
+    pytest.param(
         _metric_line("key", None),
         "metrics.jsonl:1: key: missing",
         id="metric-key-null",
@@ -287,6 +292,44 @@ def test_reference_run_with_a_metric_value_not_a_number_is_refused(tmp_path, dst
 
     line = _one_error_line(result)
     assert "run.json: mlflow.metrics.rmse[0].value: expected a number, got a string 'abc'" in line
+    _assert_no_experiment(dst, name)
+
+
+@pytest.mark.parametrize(
+    "change,says",
+    [
+        pytest.param(
+            lambda m: m.update(status="shiny"),
+            "mlflow.status: expected one of UNSPECIFIED, PENDING, READY, FAILED; got 'SHINY'",
+            id="status",
+        ),
+        pytest.param(
+            lambda m: m["metrics"][0].update(step=0.5),
+            "mlflow.metrics[0].step: expected an integer, got a number 0.5",
+            id="metric-step",
+        ),
+        pytest.param(
+            lambda m: m.update(params={"depth": 3}),
+            "mlflow.params.depth: expected a string, got an integer 3",
+            id="param-an-integer",
+        ),
+    ],
+)
+def test_reference_logged_model_json_damaged_is_refused(
+    reference_fixtures, tmp_path, dst, unique_name, change, says
+):
+    export = tmp_path / "run"
+    shutil.copytree(reference_fixtures / "anchor-exports/run-with-logged-model", export)
+    [model_json] = list(export.glob("m-*/logged_model.json"))
+    _edit_json(model_json, lambda d: change(d["mlflow"]))
+    name = unique_name("dst-")
+
+    result = _cli(
+        "import-run", "--input-dir", export, "--experiment-name", name,
+        "--tracking-uri", dst.tracking_uri,
+    )  # fmt: skip
+
+    assert "logged_model.json: " + says in _one_error_line(result)
     _assert_no_experiment(dst, name)
 
 

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mlflow.utils.validation import MAX_ENTITY_KEY_LENGTH
+
 from ..errors import ExportDirError
 from .fields import Where
 from .layout import limit_from_env
@@ -58,6 +60,7 @@ def _point(path: Path, lineno: int, line: bytes) -> dict[str, Any]:
         and type(raw.get("timestamp")) is int
         and raw["timestamp"] >= 0
         and raw["key"].isascii()
+        and len(raw["key"]) <= MAX_ENTITY_KEY_LENGTH
     ):
         return raw
     return metric_point(Where(f"{path}:{lineno}"), raw)

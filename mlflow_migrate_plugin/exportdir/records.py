@@ -14,6 +14,7 @@ from typing import Any
 from mlflow.entities import LifecycleStage, LoggedModelStatus, RunStatus
 from mlflow.entities.model_registry.model_version_stages import ALL_STAGES
 from mlflow.entities.model_registry.model_version_status import ModelVersionStatus
+from mlflow.utils.validation import MAX_ENTITY_KEY_LENGTH
 
 from . import fields as f
 from .fields import MS, Where
@@ -127,7 +128,7 @@ def metric_point(where: Where, raw: Any, key: str | None = None) -> dict[str, An
     raw = f.obj(where, raw)
     if key is None:
         point = dict(raw)
-        point["key"] = f.text(where / "key", f.required(where, raw, "key"), required=True)
+        point["key"] = metric_key(where / "key", f.required(where, raw, "key"))
         _timestamp(where / "timestamp", f.required(where, raw, "timestamp"))
         f.integer(where / "step", f.required(where, raw, "step"))
         point["value"] = f.number(where / "value", f.required(where, raw, "value"))
@@ -137,6 +138,16 @@ def metric_point(where: Where, raw: Any, key: str | None = None) -> dict[str, An
         "timestamp": _timestamp(where / "timestamp", raw.get("timestamp")) or 0,
         "step": f.integer(where / "step", raw.get("step")) or 0,
     }
+
+
+def metric_key(where: Where, value: Any) -> str:
+    """A metric's key: a string no longer than MLflow takes (it refuses a longer one)."""
+    key = f.text(where, value, required=True)
+    if len(key) > MAX_ENTITY_KEY_LENGTH:
+        raise where.fail(
+            f"{len(key)} characters long; MLflow takes at most {MAX_ENTITY_KEY_LENGTH}"
+        )
+    return key
 
 
 def _timestamp(where: Where, value: Any) -> int | None:
@@ -156,11 +167,11 @@ def inline_metrics(where: Where, raw: Any) -> dict[str, list[dict[str, Any]]]:
     if isinstance(raw, list):
         for i, item in enumerate(raw):
             at = where / i
-            key = f.text(at / "key", f.obj(at, item).get("key"), required=True)
+            key = metric_key(at / "key", f.obj(at, item).get("key"))
             out.setdefault(key, []).append(metric_point(at, item, key))
         return out
     for key, value in f.obj(where, raw).items():
-        f.text(where / key, key)
+        metric_key(where / key, key)
         if isinstance(value, list):
             out[key] = [metric_point(where / key / i, p, key) for i, p in enumerate(value)]
         else:
@@ -203,7 +214,7 @@ def logged_model_record(where: Where, raw: Any) -> dict[str, Any]:
 def _model_metric(where: Where, raw: Any) -> dict[str, Any]:
     raw = f.obj(where, raw)
     return {
-        "key": f.text(where / "key", raw.get("key"), required=True),
+        "key": metric_key(where / "key", raw.get("key")),
         **metric_point(where, raw, raw.get("key")),
         "run_id": f.identifier(where / "run_id", raw.get("run_id")) or None,
         "dataset_name": f.text(where / "dataset_name", raw.get("dataset_name")),

@@ -31,6 +31,7 @@ from .layout import (
     write_json,
 )
 from .paths import ArtifactFile, manifest_from, safe_join
+from .record_types import ExperimentRecord
 from .reference_models import ExportedModel, is_model_dir, model_dirs_in, read_model_dir
 
 _EXPERIMENT_FIELDS = records.EXPERIMENT_FIELDS
@@ -141,7 +142,7 @@ class ExperimentDir:
         self._mlflow = document["mlflow"]
         where = self.path / EXPERIMENT_JSON
         at = Where(where, "mlflow")
-        self.experiment = records.experiment_record(
+        self.experiment: ExperimentRecord = records.experiment_record(
             at / "experiment", f.required(at, self._mlflow, "experiment")
         )
         if self.own_format:

@@ -37,6 +37,7 @@ from .layout import (
     write_json,
 )
 from .paths import ArtifactFile, manifest_from, manifest_of, safe_join, walk_files
+from .record_types import ModelRecord, VersionRecord
 from .reference_models import ExportedModel, assign, model_id_of, read_all
 
 VERSION_RUN_DIR = "run"
@@ -188,7 +189,7 @@ StandaloneModel = ExportedModel
 class VersionEntry:
     """One version of an export: its record, its run's folder and its own model files."""
 
-    record: dict[str, Any]
+    record: VersionRecord
     run_path: Path | None
     version_model_root: Path | None
     version_model_files: list[ArtifactFile] | None
@@ -222,7 +223,7 @@ class ModelDir:
         where = self.path / MODEL_JSON
         at = Where(where, "mlflow") / "registered_model"
         raw = f.obj(at, document["mlflow"].get("registered_model"))
-        self.model = records.model_record(at, raw)
+        self.model: ModelRecord = records.model_record(at, raw)
         listed = "versions" if raw.get("versions") is not None else "latest_versions"
         versions = [
             records.version_record(at / listed / i, v, self.model)

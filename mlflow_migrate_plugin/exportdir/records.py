@@ -18,6 +18,15 @@ from mlflow.utils.validation import MAX_ENTITY_KEY_LENGTH
 
 from . import fields as f
 from .fields import MS, Where
+from .record_types import (
+    ExperimentRecord,
+    LoggedModelMetric,
+    LoggedModelRecord,
+    ModelRecord,
+    RunInfo,
+    RunRecord,
+    VersionRecord,
+)
 
 RUN_STATUSES = [RunStatus.to_string(s) for s in RunStatus.all_status()]
 LIFECYCLE_STAGES = [LifecycleStage.ACTIVE, LifecycleStage.DELETED]
@@ -30,7 +39,7 @@ NO_STAGE = "None"
 # Runs -----------------------------------------------------------------------------------------
 
 
-def run_record(where: Where, raw: Any) -> dict[str, Any]:
+def run_record(where: Where, raw: Any) -> RunRecord:
     """A run's ``mlflow`` part: info, params, tags, inputs, outputs and LoggedModels."""
     raw = f.obj(where, raw)
     info = run_info(where / "info", f.required(where, raw, "info"))
@@ -47,7 +56,7 @@ def run_record(where: Where, raw: Any) -> dict[str, Any]:
     }
 
 
-def run_info(where: Where, raw: Any) -> dict[str, Any]:
+def run_info(where: Where, raw: Any) -> RunInfo:
     raw = f.obj(where, raw)
     info = {k: v for k, v in raw.items() if not k.startswith("_")}
     run_id = raw.get("run_id") or raw.get("run_uuid")
@@ -182,7 +191,7 @@ def inline_metrics(where: Where, raw: Any) -> dict[str, list[dict[str, Any]]]:
 # LoggedModels ---------------------------------------------------------------------------------
 
 
-def logged_model_record(where: Where, raw: Any) -> dict[str, Any]:
+def logged_model_record(where: Where, raw: Any) -> LoggedModelRecord:
     """A LoggedModel, from our record or the reference tool's ``logged_model.json``."""
     raw = f.obj(where, raw)
     status = raw.get("status")
@@ -211,7 +220,7 @@ def logged_model_record(where: Where, raw: Any) -> dict[str, Any]:
     }
 
 
-def _model_metric(where: Where, raw: Any) -> dict[str, Any]:
+def _model_metric(where: Where, raw: Any) -> LoggedModelMetric:
     raw = f.obj(where, raw)
     return {
         "key": metric_key(where / "key", raw.get("key")),
@@ -234,7 +243,7 @@ EXPERIMENT_FIELDS = (
 )
 
 
-def experiment_record(where: Where, raw: Any) -> dict[str, Any]:
+def experiment_record(where: Where, raw: Any) -> ExperimentRecord:
     """An experiment: its fields and tags (a mapping, or the reference tool's key/value list)."""
     raw = f.obj(where, raw)
     stage = raw.get("lifecycle_stage")
@@ -266,7 +275,7 @@ def listed_run(where: Where, raw: Any) -> dict[str, Any]:
 MODEL_FIELDS = ("name", "description", "creation_timestamp", "last_updated_timestamp")
 
 
-def model_record(where: Where, raw: Any) -> dict[str, Any]:
+def model_record(where: Where, raw: Any) -> ModelRecord:
     """The registered model: name, description, tags and ``aliases`` (alias -> version)."""
     raw = f.obj(where, raw)
     aliases = raw.get("aliases")
@@ -293,7 +302,7 @@ def model_record(where: Where, raw: Any) -> dict[str, Any]:
     }
 
 
-def version_record(where: Where, raw: Any, model: dict[str, Any]) -> dict[str, Any]:
+def version_record(where: Where, raw: Any, model: ModelRecord) -> VersionRecord:
     """One version: its number, stage ("None" for none), status, source, tags and aliases."""
     raw = f.obj(where, raw)
     number = _version_text(where / "version", f.required(where, raw, "version"))

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .fields import Where
 from .layout import ARTIFACTS_DIR, read_json
 from .paths import ArtifactFile, walk_files
+from .record_types import LoggedModelRecord
 from .records import logged_model_record
 
 LOGGED_MODEL_JSON = "logged_model.json"
@@ -26,7 +26,7 @@ LOGGED_MODEL_JSON = "logged_model.json"
 class ExportedModel:
     """A LoggedModel exported on its own folder: its record, artifact root and files."""
 
-    record: dict[str, Any]
+    record: LoggedModelRecord
     root: Path
     files: list[ArtifactFile]
 

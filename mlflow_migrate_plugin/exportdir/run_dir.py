@@ -38,6 +38,7 @@ from .paths import (
     verify_file,
     walk_files,
 )
+from .record_types import RunRecord
 from .reference_models import ExportedModel, read_all
 
 _OWN_ENTRIES = (RUN_JSON, METRICS_FILE, ARTIFACTS_DIR, LOGGED_MODELS_DIR)
@@ -129,7 +130,7 @@ class RunDir:
         self.info: dict[str, Any] = document.get("info") or {}
         self.own_format = is_own_format(document)
         where = Where(self.path / RUN_JSON, "mlflow")
-        self.record = records.run_record(where, document["mlflow"])
+        self.record: RunRecord = records.run_record(where, document["mlflow"])
         # mlflow-export-import keeps the history inline: check every point now, before
         # anything is created, rather than fail halfway through an import.
         self._inline_metrics = (

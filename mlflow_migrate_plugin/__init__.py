@@ -17,6 +17,10 @@ _API = (
     "export_model_version",
     "import_model_version",
     "copy_model_version",
+    "verify_run",
+    "verify_experiment",
+    "verify_model",
+    "verify_model_version",
 )
 
 __all__ = ["__version__", *_API]

@@ -19,6 +19,7 @@ from mlflow_migrate_plugin import idmap
 from mlflow_migrate_plugin.endpoint import Endpoint
 from mlflow_migrate_plugin.handlers.model_version import all_versions, logged_model_id
 from mlflow_migrate_plugin.handlers.run import SOURCE_USER
+from mlflow_migrate_plugin.verify import views
 from tests.compare import artifact_tree, logged_model_view, run_view
 
 
@@ -42,39 +43,26 @@ def model_view(endpoint: Endpoint, name: str, runs: bool = True) -> dict:
 
 
 def version_view(endpoint: Endpoint, name: str, version: str, runs: bool = True) -> dict:
+    """The version's fields as ``verify`` reads them, its source as what it points at (without
+    ids), its files, and with ``runs`` its run."""
     client = endpoint.client
     mv = client.get_model_version(name, version)
     run = _run_or_none(client, mv.run_id)
-    view = {
-        "description": mv.description or "",
-        "tags": _without_markers(mv.tags),
-        "stage": mv.current_stage,
-        "aliases": sorted(mv.aliases or []),
-        "status": mv.status,
-        "status_message": mv.status_message or None,
-        "source": source_shape(endpoint, mv.source, run),
-        "run_name": run.info.run_name if run else None,
-        "files": normalized_tree(
-            artifact_tree(
-                endpoint.artifact_repo(client.get_model_version_download_uri(name, version))
-            )
-        ),
-    }
+    view = views.version_view(endpoint, mv)
+    # Ids: each version's run and LoggedModel are checked through ``identities``.
+    del view["version"], view["run_id"], view["model_id"]
+    view["tags"] = _without_markers(view["tags"])
+    view["source"] = source_shape(endpoint, mv.source, run)
+    view["run_name"] = run.info.run_name if run else None
+    view["files"] = normalized_tree(
+        artifact_tree(endpoint.artifact_repo(client.get_model_version_download_uri(name, version)))
+    )
     if runs and run is not None:
         view["run"] = run_summary(endpoint, run.info.run_id)
     return view
 
 
-def _run_or_none(client, run_id: str | None):
-    """The version's run; None if it names none or the run no longer exists."""
-    if not run_id:
-        return None
-    try:
-        return client.get_run(run_id)
-    except MlflowException as exc:
-        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
-            raise
-        return None
+_run_or_none = views.run_or_none
 
 
 def source_shape(endpoint: Endpoint, source: str, run) -> tuple:

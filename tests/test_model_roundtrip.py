@@ -8,14 +8,7 @@ import pytest
 from mlflow_migrate_plugin import api
 from tests import model_builders
 from tests.model_compare import identities, model_view
-from tests.model_fixtures import (  # noqa: F401 (fixtures)
-    SERVER_OF_KIND,
-    SOURCE_SERVER_OF_KIND,
-    endpoint_of,
-    local_root_server,
-    moto_s3,
-    s3_server,
-)
+from tests.model_fixtures import SERVER_OF_KIND, SOURCE_SERVER_OF_KIND, endpoint_of
 
 
 @pytest.mark.slow
@@ -40,3 +33,11 @@ def test_import_model_reproduces_every_version_field_by_field(
     assert report.warnings == []
     assert model_view(dst, dst_name) == model_view(src, built.name)
     assert identities(dst, dst_name) == built.versions
+    # What this test proves is what a user can check with verify-model, in every store kind.
+    verified = api.verify_model(
+        built.name,
+        dst_model=dst_name,
+        src_mlflow_uri=src.tracking_uri,
+        dst_mlflow_uri=dst.tracking_uri,
+    )
+    assert verified.ok, verified.report_lines()

@@ -63,12 +63,12 @@ def _interrupted(command: str) -> str:
 def _describe(exc: BaseException) -> str:
     from mlflow.exceptions import MlflowException
 
-    from ..errors import MigrateError
+    from ..errors import MigrateError, missing_store_hint
 
     if isinstance(exc, MigrateError):
         return _first_line(str(exc))
     if isinstance(exc, MlflowException):
-        return f"MLflow: {_first_line(exc.message)}"
+        return missing_store_hint(exc) or f"MLflow: {_first_line(exc.message)}"
     if isinstance(exc, OSError):
         return _first_line(str(exc))
     return f"{type(exc).__name__}: {_first_line(str(exc))} (run with --verbose for the traceback)"
@@ -83,5 +83,6 @@ def migrate() -> None:
     import commands read one, including directories written by mlflow-export-import; copy
     commands do both through a temporary directory. The source or destination server is
     --tracking-uri, else $MLFLOW_TRACKING_URI. Imports can be rerun: what was imported before
-    is skipped, never duplicated.
+    is skipped, never duplicated. Verify commands compare a source object with its migrated copy
+    field by field and exit 1 when anything differs.
     """

@@ -32,6 +32,7 @@ from .layout import (
     MODEL_JSON,
     RUN_JSON,
     VERSION_JSON,
+    existing_dir,
     is_own_format,
     read_json,
     write_json,
@@ -215,7 +216,7 @@ class ModelDir:
     """Reads export-model's directory (ours or mlflow-export-import's)."""
 
     def __init__(self, path: str | Path):
-        self.path = _directory(path)
+        self.path = existing_dir(path)
         document = read_json(self.path / MODEL_JSON, "registered model")
         self.system: dict[str, Any] = document.get("system") or {}
         self.info: dict[str, Any] = document.get("info") or {}
@@ -283,7 +284,7 @@ class VersionDir:
     """Reads export-model-version's directory (ours or mlflow-export-import's)."""
 
     def __init__(self, path: str | Path):
-        self.path = _directory(path)
+        self.path = existing_dir(path)
         version_json = self.path / VERSION_JSON
         if not version_json.exists() and (self.path / REFERENCE_VERSION_JSON).is_file():
             version_json = self.path / REFERENCE_VERSION_JSON
@@ -351,13 +352,6 @@ def _standalone_models(root: Path, document: dict, file: Path) -> dict[str, Stan
             manifest_from((manifests.get(mid) or {}).get("files") or []),
         )
     return models
-
-
-def _directory(path: str | Path) -> Path:
-    path = Path(path)
-    if not path.is_dir():
-        raise ExportDirError(f"{path}: not a directory")
-    return path
 
 
 def _run_folder(root: Path, run_id: str | None) -> Path | None:

@@ -24,6 +24,7 @@ from .layout import (
     LOGGED_MODELS_DIR,
     METRICS_FILE,
     RUN_JSON,
+    existing_dir,
     is_own_format,
     read_json,
     write_json,
@@ -35,7 +36,6 @@ from .paths import (
     manifest_of,
     safe_join,
     sha256_of,
-    verify_file,
     walk_files,
 )
 from .record_types import RunRecord
@@ -122,9 +122,7 @@ class RunDir:
     """
 
     def __init__(self, path: str | Path, models: list[ExportedModel] | None = None):
-        self.path = Path(path)
-        if not self.path.is_dir():
-            raise ExportDirError(f"{self.path}: not a directory")
+        self.path = existing_dir(path)
         document = read_json(self.path / RUN_JSON, "run")
         self.system: dict[str, Any] = document.get("system") or {}
         self.info: dict[str, Any] = document.get("info") or {}
@@ -275,8 +273,3 @@ class RunDir:
             names = {f.path for f in manifest_from(manifest.get("files") or [])}
             unlisted += [str(root / f.path) for f in walk_files(root) if f.path not in names]
         return unlisted
-
-    def verify(self, root: Path, files: list[ArtifactFile]) -> None:
-        """Check every file against the manifest (size and sha256) before anything is created."""
-        for entry in files:
-            verify_file(root, entry)

@@ -1,0 +1,242 @@
+"""verify-run, verify-experiment, verify-model and verify-model-version: after a migration,
+proof that the destination holds what the source held.
+
+Exit code 0 when nothing required differs, 1 when something does (each difference is listed
+with both values), 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .group import migrate
+from .options import bool_option, common_options, text_option
+from .progress import CliProgress
+
+_URI_HELP = "{side} tracking URI (default: $MLFLOW_TRACKING_URI); credentials may go in the URI."
+
+
+def _sides(registry: bool = False):
+    """--src-mlflow-uri / --dst-mlflow-uri (and the registry URIs), as the copy commands."""
+
+    def decorate(fn):
+        if registry:
+            fn = text_option(
+                "--dst-registry-uri", help="Destination model registry URI (default as above)."
+            )(fn)
+            fn = text_option(
+                "--src-registry-uri",
+                help="Source model registry URI (default: $MLFLOW_REGISTRY_URI, else derived "
+                "from the tracking URI).",
+            )(fn)
+        fn = text_option("--dst-mlflow-uri", help=_URI_HELP.format(side="Destination"))(fn)
+        return text_option("--src-mlflow-uri", help=_URI_HELP.format(side="Source"))(fn)
+
+    return decorate
+
+
+def _report_options(fn):
+    """--sizes-only, --output, --output-file and --show-info, then render and set the exit code."""
+
+    @bool_option(
+        "--sizes-only",
+        help="Compare artifacts by size only (MLmodel files are still read): for very large "
+        "artifact stores, where downloading every file to hash it costs too much.",
+    )
+    @click.option(
+        "--output",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="Report format on stdout: readable text grouped by object, or JSON.",
+    )
+    @text_option("--output-file", help="Also write the JSON report to this file.")
+    @bool_option("--show-info", help="List what differs only because MLflow cannot set it (ids).")
+    @functools.wraps(fn)
+    def wrapper(*args, output, output_file, show_info, **kwargs):
+        started = time.monotonic()
+        result = fn(*args, progress=CliProgress(), **kwargs)
+        if output_file:
+            Path(output_file).write_text(result.to_json() + "\n", encoding="utf-8")
+        if output == "json":
+            click.echo(result.to_json())
+        else:
+            _print_text(result, show_info, started)
+        if not result.ok:
+            sys.exit(1)
+
+    return wrapper
+
+
+def _print_text(result, show_info: bool, started: float) -> None:
+    from ..endpoint import redact_text
+
+    click.echo(f"Source: {result.source}")
+    click.echo(f"Destination: {result.destination}")
+    for line in result.report_lines(show_info):
+        click.echo(redact_text(line))
+    for line in result.summary_lines():
+        click.echo(line)
+    click.echo(f"Done in {time.monotonic() - started:.1f}s.")
+
+
+@migrate.command("verify-run")
+@text_option("--run-id", required=True, help="Source run ID.")
+@text_option(
+    "--dst-experiment-name",
+    help="Destination experiment the run was imported into. Default: the source run's "
+    "experiment name.",
+)
+@_sides()
+@_report_options
+@common_options
+def verify_run(
+    run_id, dst_experiment_name, src_mlflow_uri, dst_mlflow_uri, sizes_only, workers, progress
+):
+    """Check that the run imported from --run-id holds everything the source run holds: info,
+    params, tags, every metric point, datasets, artifacts (size and sha256), its LoggedModels
+    and its parent link. The counterpart is found by the source run id the import recorded."""
+    from .. import api
+
+    return api.verify_run(
+        run_id,
+        dst_experiment_name=dst_experiment_name,
+        src_mlflow_uri=src_mlflow_uri,
+        dst_mlflow_uri=dst_mlflow_uri,
+        sizes_only=sizes_only,
+        workers=workers,
+        progress=progress,
+    )
+
+
+@migrate.command("verify-experiment")
+@text_option("--experiment", required=True, help="Source experiment name or ID.")
+@text_option("--dst-experiment-name", help="Destination experiment name. Default: the source name.")
+@bool_option(
+    "--include-deleted-runs",
+    help="Also check the source's deleted runs (export-experiment --export-deleted-runs).",
+)
+@_sides()
+@_report_options
+@common_options
+def verify_experiment(
+    experiment,
+    dst_experiment_name,
+    include_deleted_runs,
+    src_mlflow_uri,
+    dst_mlflow_uri,
+    sizes_only,
+    workers,
+    progress,
+):
+    """Check an experiment against its destination copy: name, tags, every run (as verify-run
+    does) and every LoggedModel; a source run with no counterpart is missing, one imported
+    twice is a duplicate."""
+    from .. import api
+
+    return api.verify_experiment(
+        experiment,
+        dst_experiment_name=dst_experiment_name,
+        include_deleted_runs=include_deleted_runs,
+        src_mlflow_uri=src_mlflow_uri,
+        dst_mlflow_uri=dst_mlflow_uri,
+        sizes_only=sizes_only,
+        workers=workers,
+        progress=progress,
+    )
+
+
+_STAGES_HELP = (
+    "Compare stages and aliases (turn off after an import or copy made without "
+    "--import-stages-and-aliases / --copy-stages-and-aliases)."
+)
+
+
+@migrate.command("verify-model")
+@text_option("--model", required=True, help="Source registered model name.")
+@text_option("--dst-model", help="Destination registered model name. Default: the source name.")
+@bool_option("--check-stages-and-aliases", default=True, help=_STAGES_HELP)
+@_sides(registry=True)
+@_report_options
+@common_options
+def verify_model(
+    model,
+    dst_model,
+    check_stages_and_aliases,
+    src_mlflow_uri,
+    dst_mlflow_uri,
+    src_registry_uri,
+    dst_registry_uri,
+    sizes_only,
+    workers,
+    progress,
+):
+    """Check a registered model against its destination copy: description, tags, aliases, and
+    every version (number, source, stage, aliases, tags, description, status) with the run and
+    LoggedModel it points at."""
+    from .. import api
+
+    return api.verify_model(
+        model,
+        dst_model=dst_model,
+        check_stages_and_aliases=check_stages_and_aliases,
+        src_mlflow_uri=src_mlflow_uri,
+        dst_mlflow_uri=dst_mlflow_uri,
+        src_registry_uri=src_registry_uri,
+        dst_registry_uri=dst_registry_uri,
+        sizes_only=sizes_only,
+        workers=workers,
+        progress=progress,
+    )
+
+
+@migrate.command("verify-model-version")
+@text_option("--model", required=True, help="Source registered model name.")
+@text_option("--version", required=True, help="Source version number.")
+@text_option("--dst-model", help="Destination registered model name. Default: the source name.")
+@text_option(
+    "--dst-version",
+    help="Destination version number. Default: the version the import or copy recorded as "
+    "coming from the source version.",
+)
+@bool_option("--check-stages-and-aliases", default=True, help=_STAGES_HELP)
+@_sides(registry=True)
+@_report_options
+@common_options
+def verify_model_version(
+    model,
+    version,
+    dst_model,
+    dst_version,
+    check_stages_and_aliases,
+    src_mlflow_uri,
+    dst_mlflow_uri,
+    src_registry_uri,
+    dst_registry_uri,
+    sizes_only,
+    workers,
+    progress,
+):
+    """Check one model version against its destination counterpart, with its run and
+    LoggedModel."""
+    from .. import api
+
+    return api.verify_model_version(
+        model,
+        version,
+        dst_model=dst_model,
+        dst_version=dst_version,
+        check_stages_and_aliases=check_stages_and_aliases,
+        src_mlflow_uri=src_mlflow_uri,
+        dst_mlflow_uri=dst_mlflow_uri,
+        src_registry_uri=src_registry_uri,
+        dst_registry_uri=dst_registry_uri,
+        sizes_only=sizes_only,
+        workers=workers,
+        progress=progress,
+    )

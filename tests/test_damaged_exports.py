@@ -27,6 +27,8 @@ from mlflow.entities import ViewType
 from mlflow_migrate_plugin import api
 from mlflow_migrate_plugin.cli import migrate
 from mlflow_migrate_plugin.endpoint import Endpoint
+from mlflow_migrate_plugin.errors import ExportDirError, RecordError
+from mlflow_migrate_plugin.exportdir.run_dir import RunDir
 from tests import builders
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -548,3 +550,15 @@ def test_export_warns_of_a_param_longer_than_mlflow_keeps(tmp_path, monkeypatch,
     )  # fmt: skip
     assert "run.json: param 'long' is 7000 characters long" in _one_error_line(imported)
     _assert_no_experiment(dst, name)
+
+
+def test_record_error_carries_the_file_and_the_field(good_run_export, tmp_path):
+    export = tmp_path / "run"
+    shutil.copytree(good_run_export, export)
+    _run_field("info", "status", "EXPLODED")(export)
+
+    with pytest.raises(RecordError) as caught:
+        RunDir(export)
+
+    assert isinstance(caught.value, ExportDirError)
+    assert (caught.value.file, caught.value.field) == (export / "run.json", "mlflow.info.status")

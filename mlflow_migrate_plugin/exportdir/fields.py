@@ -14,19 +14,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExportDirError
+from ..errors import RecordError
 
 MS = " (ms since epoch)"
-
-
-class RecordError(ExportDirError):
-    """A field of an export record has the wrong type or an impossible value."""
-
-    def __init__(self, file: Path | str, field: str, problem: str):
-        self.file = Path(file)
-        self.field = field
-        self.problem = problem
-        super().__init__(f"{file}: {field}: {problem}")
 
 
 class Where:

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExportDirError, UnsafePathError
+from ..errors import ExportDirError, RecordError, UnsafePathError
 from . import fields as f
 from . import records
-from .fields import RecordError, Where
+from .fields import Where
 from .layout import (
     ARTIFACTS_DIR,
     EXPERIMENT_JSON,

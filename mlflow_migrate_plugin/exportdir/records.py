@@ -1,7 +1,7 @@
 """The records of an export, checked field by field and normalized, in either format.
 
 Each function takes the raw JSON of one record (our own or mlflow-export-import's shape) and
-returns the normalized record the handlers use, or raises :class:`~.fields.RecordError` naming
+returns the normalized record the handlers use, or raises :class:`~..errors.RecordError` naming
 the file and the field. The readers (:mod:`.run_dir`, :mod:`.experiment_dir`, :mod:`.model_dir`,
 :mod:`.reference_models`) call them before they hand anything on, so an import never creates an
 object from a record it has not checked whole. Statuses and stages are MLflow's own names.

@@ -108,6 +108,12 @@ def _surrogate_in_tag(export: Path) -> None:
     (export / "run.json").write_text(text.replace('"ml-platform"', '"ml-\\ud800platform"'))
 
 
+def _surrogate_in_param_key(export: Path) -> None:
+    text = (export / "run.json").read_text()
+    assert '"alpha": "0.1"' in text
+    (export / "run.json").write_text(text.replace('"alpha": "0.1"', '"al\\ud800pha": "0.1"'))
+
+
 def _metric_line(field: str, value):
     """Sets ``field`` of the first metric point, and records the file's new size and hash."""
 
@@ -184,6 +190,11 @@ RUN_CASES = [
         _surrogate_in_tag,
         "run.json: mlflow.tags.team: holds a lone surrogate",
         id="lone-surrogate",
+    ),
+    pytest.param(
+        _surrogate_in_param_key,
+        "run.json: mlflow.params.al\\ud800pha: holds a lone surrogate",
+        id="lone-surrogate-in-a-key",
     ),
     pytest.param(
         _run_field("inputs", "dataset_inputs", [{"dataset": {"digest": "x"}}]),
@@ -562,3 +573,42 @@ def test_record_error_carries_the_file_and_the_field(good_run_export, tmp_path):
 
     assert isinstance(caught.value, ExportDirError)
     assert (caught.value.file, caught.value.field) == (export / "run.json", "mlflow.info.status")
+
+
+@pytest.mark.parametrize(
+    "damage,says",
+    [
+        pytest.param(
+            lambda run: run["mlflow"]["info"].update(status="EXPLODED"),
+            "run.json: mlflow.info.status: expected one of RUNNING",
+            id="run-status",
+        ),
+        pytest.param(
+            lambda run: run["mlflow"].update(metrics={"loss": [{"value": 1, "step": 1.5}]}),
+            "run.json: mlflow.metrics.loss[0].step: expected an integer, got a number 1.5",
+            id="inline-metric-step",
+        ),
+        pytest.param(
+            lambda model: model["mlflow"].update(status="shiny"),
+            "logged_model.json: mlflow.status: expected one of UNSPECIFIED",
+            id="logged-model-status",
+        ),
+    ],
+)
+def test_model_export_with_a_damaged_run_or_logged_model_makes_nothing(
+    reference_fixtures, tmp_path, dst, unique_name, damage, says
+):
+    export = tmp_path / "model"
+    shutil.copytree(reference_fixtures / "anchor-exports/model-with-logged-model-versions", export)
+    target = "m-*/logged_model.json" if "logged_model" in says else "*/run.json"
+    _edit_json(sorted(export.glob(target))[-1], damage)
+    model, experiment = unique_name("model-"), unique_name("dst-")
+
+    result = _cli(
+        "import-model", "--input-dir", export, "--model", model,
+        "--experiment-name", experiment, "--tracking-uri", dst.tracking_uri,
+    )  # fmt: skip
+
+    assert says in _one_error_line(result)
+    _assert_no_experiment(dst, experiment)
+    assert dst.client.search_registered_models(filter_string=f"name = '{model}'") == []

@@ -29,6 +29,9 @@ class Where:
     def __truediv__(self, name: str | int) -> Where:
         if isinstance(name, int):
             return Where(self.file, f"{self.field}[{name}]")
+        # A key is part of the message: one holding a lone surrogate is shown escaped, since
+        # it could not be printed otherwise.
+        name = name.encode("utf-8", "backslashreplace").decode("utf-8")
         return Where(self.file, f"{self.field}.{name}" if self.field else name)
 
     def fail(self, problem: str) -> RecordError:

@@ -612,3 +612,25 @@ def test_model_export_with_a_damaged_run_or_logged_model_makes_nothing(
     assert says in _one_error_line(result)
     _assert_no_experiment(dst, experiment)
     assert dst.client.search_registered_models(filter_string=f"name = '{model}'") == []
+
+
+def test_negative_step_is_imported_as_it_is(good_run_export, tmp_path, dst, unique_name):
+    # MLflow takes any integer step (only a timestamp must not be negative): not damage.
+    export = tmp_path / "run"
+    shutil.copytree(good_run_export, export)
+    _metric_line("step", -3)(export)
+    first = json.loads((export / "metrics.jsonl").read_text().splitlines()[0])
+    name = unique_name("dst-")
+
+    result = _cli(
+        "import-run", "--input-dir", export, "--experiment-name", name,
+        "--tracking-uri", dst.tracking_uri,
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    experiment = dst.client.get_experiment_by_name(name)
+    [run] = dst.client.search_runs([experiment.experiment_id])
+    history = dst.client.get_metric_history(run.info.run_id, first["key"])
+    assert (-3, first["timestamp"], first["value"]) in [
+        (m.step, m.timestamp, m.value) for m in history
+    ]

@@ -35,6 +35,7 @@ class Where:
         return Where(self.file, f"{self.field}.{name}" if self.field else name)
 
     def fail(self, problem: str) -> RecordError:
+        """The error to raise: ``problem`` at this file and field."""
         return RecordError(self.file, self.field or "(top level)", problem)
 
 

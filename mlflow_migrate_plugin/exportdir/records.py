@@ -57,6 +57,8 @@ def run_record(where: Where, raw: Any) -> RunRecord:
 
 
 def run_info(where: Where, raw: Any) -> RunInfo:
+    """A run's ``info``: its id (``run_uuid`` in old files), times, status and lifecycle stage;
+    other fields are kept as they are, except private ``_``-prefixed ones."""
     raw = f.obj(where, raw)
     info = {k: v for k, v in raw.items() if not k.startswith("_")}
     run_id = raw.get("run_id") or raw.get("run_uuid")
@@ -77,6 +79,7 @@ def run_info(where: Where, raw: Any) -> RunInfo:
 
 
 def run_inputs(where: Where, raw: Any) -> dict[str, list]:
+    """A run's dataset inputs (each with its dataset's name and digest) and model inputs."""
     if isinstance(raw, list):  # some mlflow-export-import versions: the dataset inputs alone
         raw = {"dataset_inputs": raw}
     raw = f.obj(where, raw, required=False)

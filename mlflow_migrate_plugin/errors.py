@@ -13,6 +13,17 @@ class ExportDirError(MigrateError):
     """The export directory is missing, corrupt, incomplete, or of an unknown format."""
 
 
+class RecordError(ExportDirError):
+    """A field of an export record has the wrong type or an impossible value; ``file`` and
+    ``field`` (a dotted path in the JSON, such as ``mlflow.info.status``) say where."""
+
+    def __init__(self, file: object, field: str, problem: str):
+        self.file = file
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{file}: {field}: {problem}")
+
+
 class UnsafePathError(ExportDirError):
     """A path from an export directory escapes it, or is a symlink."""
 

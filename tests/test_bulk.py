@@ -1,0 +1,195 @@
+"""Whole-server migration: export-all and import-all on servers of their own.
+
+export-all takes everything a server holds, so these tests start their own source and
+destinations (the session servers hold other tests' objects). The tests run in file order on
+one source: the round trip first, reruns next, the change at the source last.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from mlflow.entities import ViewType
+
+from mlflow_migrate_plugin import api, idmap
+from mlflow_migrate_plugin.cli import migrate
+from mlflow_migrate_plugin.endpoint import Endpoint
+from mlflow_migrate_plugin.report import FAILED, IMPORTED, SKIPPED
+from tests import builders
+from tests.experiment_builders import light_run, nested_experiment
+from tests.model_builders import registered_model, small_run
+from tests.servers import start_server
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    """A source, a destination, and a second destination for the sharded import."""
+    started = []
+    try:
+        for name in ("bulk-src", "bulk-dst", "bulk-dst-shards"):
+            started.append(start_server(tmp_path_factory.mktemp(name)))
+        yield [Endpoint(s.url, s.url) for s in started]
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def source(servers):
+    """Two experiments of runs (nested, deleted, LoggedModels) and a registered model whose
+    versions' runs live in a third experiment (run-artifact and LoggedModel versions)."""
+    src = servers[0]
+    nested = nested_experiment(src, "bulk-nested")
+    plain_id = builders.experiment(src, "bulk-plain", tags={"team": "bulk"})
+    plain_runs = [light_run(src, plain_id, name=f"plain-{i}") for i in range(3)]
+    model = registered_model(src, "bulk-model", "bulk-model-runs")
+    return {"nested": nested, "plain_id": plain_id, "plain_runs": plain_runs, "model": model}
+
+
+@pytest.fixture(scope="module")
+def exported(servers, source, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bulk-export")
+    report = api.export_all(out, export_deleted_runs=True, tracking_uri=servers[0].tracking_uri)
+    assert not report.failed, report.outcomes
+    return out
+
+
+def _invoke(*args):
+    return CliRunner().invoke(migrate, [str(a) for a in args])
+
+
+def _runs(endpoint: Endpoint, experiment_name: str) -> list:
+    exp = endpoint.client.get_experiment_by_name(experiment_name)
+    return endpoint.client.search_runs([exp.experiment_id], run_view_type=ViewType.ALL)
+
+
+def test_export_all_writes_every_object_and_a_manifest(exported, source):
+    manifest = json.loads((exported / "manifest.json").read_text())
+
+    names = {e["name"] for e in manifest["mlflow"]["experiments"]}
+    models = manifest["mlflow"]["registered_models"]
+    assert {"Default", "bulk-nested", "bulk-plain", "bulk-model-runs"} == names
+    assert [m["name"] for m in models] == ["bulk-model"]
+    assert models[0]["experiment_name"] == "bulk-model-runs"
+    assert {e["status"] for e in manifest["mlflow"]["experiments"] + models} == {"exported"}
+    assert (exported / "models" / "bulk-model" / "model.json").is_file()
+
+
+def test_import_all_copies_everything_field_by_field(servers, source, exported):
+    src, dst, _ = servers
+
+    report = api.import_all(exported, tracking_uri=dst.tracking_uri)
+
+    assert not report.failed, [o for o in report.outcomes if o.status == FAILED]
+    for name in ("bulk-nested", "bulk-plain", "bulk-model-runs"):
+        result = api.verify_experiment(
+            name,
+            include_deleted_runs=True,
+            src_mlflow_uri=src.tracking_uri,
+            dst_mlflow_uri=dst.tracking_uri,
+        )
+        assert result.ok, result.report_lines()
+    result = api.verify_model(
+        "bulk-model", src_mlflow_uri=src.tracking_uri, dst_mlflow_uri=dst.tracking_uri
+    )
+    assert result.ok, result.report_lines()
+    # The model's versions' runs came with their experiment, and were not copied again.
+    assert len(_runs(dst, "bulk-model-runs")) == len(source["model"].run_ids)
+    assert len(report.find("registered_model", IMPORTED)) == 1
+
+
+def test_a_second_import_all_adds_nothing(servers, exported):
+    dst = servers[1]
+    before = len(_runs(dst, "bulk-nested"))
+
+    result = _invoke("import-all", "--input-dir", exported, "--tracking-uri", dst.tracking_uri)
+
+    assert result.exit_code == 0, result.output
+    assert "experiments: 4 skipped" in result.output
+    report = api.import_all(exported, tracking_uri=dst.tracking_uri)
+    assert not report.find("run", IMPORTED) and not report.find("model_version", IMPORTED)
+    assert {o.status for o in report.find("experiment")} == {SKIPPED}
+    assert len(_runs(dst, "bulk-nested")) == before
+
+
+def test_a_failing_object_does_not_stop_its_siblings(servers, exported, tmp_path):
+    dst = servers[1]
+    manifest = json.loads((exported / "manifest.json").read_text())
+    broken = next(e for e in manifest["mlflow"]["experiments"] if e["name"] == "bulk-plain")
+    (exported / broken["dir"] / "experiment.json").rename(tmp_path / "experiment.json")
+    renames = tmp_path / "renames.csv"
+    renames.write_text("bulk-nested,bulk-nested-renamed\nbulk-model-runs,bulk-runs-renamed\n")
+    model_renames = tmp_path / "models.csv"
+    model_renames.write_text("bulk-model,bulk-model-renamed\n")
+    try:
+        result = _invoke(
+            "import-all",
+            "--input-dir",
+            exported,
+            "--experiment-rename-file",
+            renames,
+            "--model-rename-file",
+            model_renames,
+            "--tracking-uri",
+            dst.tracking_uri,
+        )
+    finally:
+        (tmp_path / "experiment.json").rename(exported / broken["dir"] / "experiment.json")
+
+    assert result.exit_code == 1, result.output
+    assert f"FAILED experiment {broken['source_id']}" in result.output
+    assert len(_runs(dst, "bulk-nested-renamed")) == 5
+    versions = dst.client.search_model_versions("name = 'bulk-model-renamed'")
+    assert len(versions) == 4
+    assert {v.run_id for v in versions} <= {r.info.run_id for r in _runs(dst, "bulk-runs-renamed")}
+
+
+def test_two_shards_split_the_server_and_together_move_it_all(servers, source, tmp_path):
+    src, _, dst = servers
+    outputs = [tmp_path / "shard-0", tmp_path / "shard-1"]
+
+    for index, out in enumerate(outputs):
+        args = ["--tracking-uri", src.tracking_uri, "--shard", f"{index}/2"]
+        result = _invoke("export-all", "--output-dir", out, "--export-deleted-runs", *args)
+        assert result.exit_code == 0, result.output
+    for index, out in enumerate(outputs):
+        args = ["--tracking-uri", dst.tracking_uri, "--shard", f"{index}/2"]
+        result = _invoke("import-all", "--input-dir", out, *args)
+        assert result.exit_code == 0, result.output
+
+    parts = [json.loads((out / "manifest.json").read_text())["mlflow"] for out in outputs]
+    experiments = [{e["source_id"] for e in p["experiments"]} for p in parts]
+    models = [{m["name"] for m in p["registered_models"]} for p in parts]
+    every_experiment = {e.experiment_id for e in src.client.search_experiments()}
+    assert experiments[0] | experiments[1] == every_experiment
+    assert not experiments[0] & experiments[1]
+    assert models[0] | models[1] == {"bulk-model"} and not models[0] & models[1]
+    result = api.verify_model(
+        "bulk-model", src_mlflow_uri=src.tracking_uri, dst_mlflow_uri=dst.tracking_uri
+    )
+    assert result.ok, result.report_lines()
+    assert len(_runs(dst, "bulk-nested")) == len(source["nested"].all_runs)
+
+
+def test_a_second_pass_moves_only_what_changed_at_the_source(servers, source, exported):
+    src, dst, _ = servers
+    new_run = light_run(src, source["plain_id"], name="plain-new")
+    model_run = small_run(src, source["model"].experiment_id, "run-new").run_id
+    uri = src.client.get_run(model_run).info.artifact_uri
+    src.client.create_model_version("bulk-model", f"{uri}/classic_model", model_run)
+
+    api.export_all(exported, export_deleted_runs=True, tracking_uri=src.tracking_uri)
+    report = api.import_all(exported, tracking_uri=dst.tracking_uri)
+
+    assert not report.failed, [o for o in report.outcomes if o.status == FAILED]
+    assert sorted(o.source_id for o in report.find("run", IMPORTED)) == sorted([new_run, model_run])
+    assert [o.source_id for o in report.find("model_version", IMPORTED)] == ["bulk-model/6"]
+    assert len(_runs(dst, "bulk-model-runs")) == len(source["model"].run_ids) + 1
+    marked = idmap.find_complete_run(
+        dst.client, dst.client.get_experiment_by_name("bulk-plain").experiment_id, new_run
+    )
+    assert marked is not None

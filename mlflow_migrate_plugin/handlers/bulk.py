@@ -32,7 +32,7 @@ from ..report import (
     failure_reason,
 )
 from ..transfer.engine import Engine
-from . import bulk_selection
+from . import bulk_selection, run_sync
 from . import experiment as experiment_handler
 from . import registered_model as model_handler
 from . import run as run_handler
@@ -233,7 +233,7 @@ def import_(
     # Closures over the shared arguments, so that each object's call reads as what it does.
     def _experiment(dst, entry: BulkEntry, own: Report) -> str:
         name = options.experiment_renames.get(entry.name, entry.name)
-        experiment_handler.import_(
+        experiment_id = experiment_handler.import_(
             dst,
             entry.path,
             name,
@@ -243,6 +243,7 @@ def import_(
             workers=workers,
             import_permissions=options.import_permissions,
         )
+        run_sync.sync_experiment(dst, entry.path, experiment_id, engine, own, workers)
         return name
 
     def _model(dst, entry: BulkEntry, own: Report) -> str:
@@ -296,7 +297,7 @@ def _import_one(entry: BulkEntry, report: Report, work) -> None:
     own.outcomes = [o for o in own.outcomes if o.kind != entry.kind]
     report.merge(own)
     failed = [o for o in own.outcomes if o.status == FAILED]
-    new = made or [o for o in own.outcomes if o.status == IMPORTED]
+    new = made or [o for o in own.outcomes if o.status in (IMPORTED, run_sync.UPDATED)]
     if failed:
         status, detail = FAILED, f"{len(failed)} of its objects failed"
     elif new:

@@ -11,11 +11,12 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from mlflow.entities import ViewType
+from mlflow.entities import Metric, Param, RunTag, ViewType
 
 from mlflow_migrate_plugin import api, idmap
 from mlflow_migrate_plugin.cli import migrate
 from mlflow_migrate_plugin.endpoint import Endpoint
+from mlflow_migrate_plugin.handlers.run_sync import UPDATED
 from mlflow_migrate_plugin.report import FAILED, IMPORTED, SKIPPED
 from tests import builders
 from tests.experiment_builders import light_run, nested_experiment
@@ -46,8 +47,15 @@ def source(servers):
     nested = nested_experiment(src, "bulk-nested")
     plain_id = builders.experiment(src, "bulk-plain", tags={"team": "bulk"})
     plain_runs = [light_run(src, plain_id, name=f"plain-{i}") for i in range(3)]
+    running = light_run(src, plain_id, name="still-running", status="RUNNING", end_time=None)
     model = registered_model(src, "bulk-model", "bulk-model-runs")
-    return {"nested": nested, "plain_id": plain_id, "plain_runs": plain_runs, "model": model}
+    return {
+        "nested": nested,
+        "plain_id": plain_id,
+        "plain_runs": plain_runs,
+        "running": running,
+        "model": model,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -175,8 +183,25 @@ def test_two_shards_split_the_server_and_together_move_it_all(servers, source, t
     assert len(_runs(dst, "bulk-nested")) == len(source["nested"].all_runs)
 
 
-def test_a_second_pass_moves_only_what_changed_at_the_source(servers, source, exported):
+def _finish_running_run(src: Endpoint, run_id: str, tmp_path) -> None:
+    """What a training run does after a first export: more points, a tag, a param, a file,
+    then it ends."""
+    client = src.client
+    start = client.get_run(run_id).info.start_time
+    client.log_batch(
+        run_id,
+        metrics=[Metric("metric_0", 0.5 + s, start + 60_000 + s, s) for s in range(3, 7)],
+        params=[Param("late_param", "added-later")],
+        tags=[RunTag("phase", "done ✓")],
+    )
+    (tmp_path / "final.txt").write_text("written at the end\n")
+    client.log_artifact(run_id, str(tmp_path / "final.txt"), "late")
+    client.set_terminated(run_id, "FINISHED", start + 120_000)
+
+
+def test_a_second_pass_moves_only_what_changed_at_the_source(servers, source, exported, tmp_path):
     src, dst, _ = servers
+    _finish_running_run(src, source["running"], tmp_path)
     new_run = light_run(src, source["plain_id"], name="plain-new")
     model_run = small_run(src, source["model"].experiment_id, "run-new").run_id
     uri = src.client.get_run(model_run).info.artifact_uri
@@ -189,6 +214,13 @@ def test_a_second_pass_moves_only_what_changed_at_the_source(servers, source, ex
     assert sorted(o.source_id for o in report.find("run", IMPORTED)) == sorted([new_run, model_run])
     assert [o.source_id for o in report.find("model_version", IMPORTED)] == ["bulk-model/6"]
     assert len(_runs(dst, "bulk-model-runs")) == len(source["model"].run_ids) + 1
+    updated = report.find("run", UPDATED)
+    assert [o.source_id for o in updated] == [source["running"]]
+    assert "4 metric points added" in updated[0].detail
+    result = api.verify_experiment(
+        "bulk-plain", src_mlflow_uri=src.tracking_uri, dst_mlflow_uri=dst.tracking_uri
+    )
+    assert result.ok, result.report_lines()
     marked = idmap.find_complete_run(
         dst.client, dst.client.get_experiment_by_name("bulk-plain").experiment_id, new_run
     )

@@ -206,6 +206,9 @@ def test_a_second_pass_moves_only_what_changed_at_the_source(servers, source, ex
     model_run = small_run(src, source["model"].experiment_id, "run-new").run_id
     uri = src.client.get_run(model_run).info.artifact_uri
     src.client.create_model_version("bulk-model", f"{uri}/classic_model", model_run)
+    src.client.update_model_version("bulk-model", "1", "v1, described again")
+    src.client.set_registered_model_alias("bulk-model", "champion", "3")
+    src.client.set_registered_model_tag("bulk-model", "reviewed", "yes")
 
     api.export_all(exported, export_deleted_runs=True, tracking_uri=src.tracking_uri)
     report = api.import_all(exported, tracking_uri=dst.tracking_uri)
@@ -219,6 +222,13 @@ def test_a_second_pass_moves_only_what_changed_at_the_source(servers, source, ex
     assert "4 metric points added" in updated[0].detail
     result = api.verify_experiment(
         "bulk-plain", src_mlflow_uri=src.tracking_uri, dst_mlflow_uri=dst.tracking_uri
+    )
+    assert result.ok, result.report_lines()
+    assert [o.source_id for o in report.find("model_version", UPDATED)] == ["bulk-model/1"]
+    (model,) = report.find("registered_model")
+    assert "alias champion -> 3" in model.detail and "tag reviewed" in model.detail
+    result = api.verify_model(
+        "bulk-model", src_mlflow_uri=src.tracking_uri, dst_mlflow_uri=dst.tracking_uri
     )
     assert result.ok, result.report_lines()
     marked = idmap.find_complete_run(

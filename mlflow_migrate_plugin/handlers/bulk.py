@@ -32,7 +32,7 @@ from ..report import (
     failure_reason,
 )
 from ..transfer.engine import Engine
-from . import bulk_selection, run_sync
+from . import bulk_selection, model_sync, run_sync
 from . import experiment as experiment_handler
 from . import registered_model as model_handler
 from . import run as run_handler
@@ -43,6 +43,7 @@ from .run_selection import RunSelection
 EXPERIMENT = "experiment"
 WHOLE = Shard()
 MODEL = "registered_model"
+UPDATED = run_sync.UPDATED
 
 
 @dataclass
@@ -264,6 +265,9 @@ def import_(
             ),
             workers=workers,
         )
+        changed = model_sync.sync_model(dst, entry.path, name, own)
+        if changed:
+            own.add(MODEL, entry.source_id, UPDATED, name, ", ".join(changed))
         if options.import_permissions:
             from ..databricks import extras
 
@@ -293,17 +297,21 @@ def _import_one(entry: BulkEntry, report: Report, work) -> None:
         report.add(entry.kind, entry.source_id, FAILED, None, failure_reason(exc))
         return
     # The handlers' own notes on the object itself ("created") give way to this one outcome.
-    made = [o for o in own.outcomes if o.kind == entry.kind]
+    statuses = {o.status for o in own.outcomes}
+    changes = [o.detail for o in own.outcomes if o.kind == entry.kind and o.status == UPDATED]
     own.outcomes = [o for o in own.outcomes if o.kind != entry.kind]
     report.merge(own)
     failed = [o for o in own.outcomes if o.status == FAILED]
-    new = made or [o for o in own.outcomes if o.status in (IMPORTED, run_sync.UPDATED)]
     if failed:
         status, detail = FAILED, f"{len(failed)} of its objects failed"
-    elif new:
+    elif statuses & {IMPORTED, "created"}:
         status, detail = IMPORTED, _counts(own)
+    elif UPDATED in statuses:
+        status, detail = UPDATED, _counts(own)
     else:
         status, detail = SKIPPED, "already there, nothing new"
+    if changes:  # what changed on the object itself
+        detail += f"; changed: {'; '.join(changes)}"
     report.add(entry.kind, entry.source_id, status, destination, detail)
 
 

@@ -183,6 +183,24 @@ def test_two_shards_split_the_server_and_together_move_it_all(servers, source, t
     assert len(_runs(dst, "bulk-nested")) == len(source["nested"].all_runs)
 
 
+def test_an_interrupted_export_all_resumes_where_it_stopped(servers, source, tmp_path):
+    src = servers[0]
+    out = tmp_path / "export"
+    api.export_all(out, include_models=False, tracking_uri=src.tracking_uri)
+    # Interrupted: one experiment's JSON (each is written last) and the manifest are missing.
+    (out / "manifest.json").unlink()
+    (out / "experiments" / source["plain_id"] / "experiment.json").unlink()
+
+    report = api.export_all(out, include_models=False, tracking_uri=src.tracking_uri)
+
+    statuses = {o.source_id: o.status for o in report.find("experiment")}
+    assert statuses.pop(source["plain_id"]) == "exported"
+    assert set(statuses.values()) == {SKIPPED} and len(statuses) == 3
+    assert (out / "manifest.json").is_file()
+    again = api.export_all(out, include_models=False, tracking_uri=src.tracking_uri)
+    assert {o.status for o in again.find("experiment")} == {"exported"}  # a new pass
+
+
 def _finish_running_run(src: Endpoint, run_id: str, tmp_path) -> None:
     """What a training run does after a first export: more points, a tag, a param, a file,
     then it ends."""

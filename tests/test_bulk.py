@@ -253,3 +253,19 @@ def test_a_second_pass_moves_only_what_changed_at_the_source(servers, source, ex
         dst.client, dst.client.get_experiment_by_name("bulk-plain").experiment_id, new_run
     )
     assert marked is not None
+
+
+def test_import_experiments_reads_mlflow_export_import_bulk_directories(
+    servers, reference_fixtures
+):
+    dst = servers[2]
+    bulk = reference_fixtures / "anchor-repo-samples" / "oss_mlflow" / "bulk" / "experiments"
+
+    result = _invoke("import-experiments", "--input-dir", bulk, "--tracking-uri", dst.tracking_uri)
+
+    # The sample's experiments/2/experiment.json is corrupt (a broken string): that experiment
+    # fails with the reason, and its sibling is imported all the same.
+    assert result.exit_code == 1, result.output
+    assert "FAILED experiment 2:" in result.output and "not valid JSON" in result.output
+    assert "experiments: 1 failed, 1 imported" in result.output
+    assert len(_runs(dst, "sklearn_wine")) == 1

@@ -8,6 +8,11 @@ one source: the round trip first, reruns next, the change at the source last.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -154,6 +159,67 @@ def test_a_failing_object_does_not_stop_its_siblings(servers, exported, tmp_path
     versions = dst.client.search_model_versions("name = 'bulk-model-renamed'")
     assert len(versions) == 4
     assert {v.run_id for v in versions} <= {r.info.run_id for r in _runs(dst, "bulk-runs-renamed")}
+
+
+def test_import_all_interrupted_by_ctrl_c_completes_on_rerun(servers, source, exported, tmp_path):
+    src, dst, _ = servers
+    renames = tmp_path / "renames.csv"
+    renames.write_text(
+        "".join(f"{n},{n}-int\n" for n in ("bulk-nested", "bulk-plain", "bulk-model-runs"))
+    )
+    models = tmp_path / "models.csv"
+    models.write_text("bulk-model,bulk-model-int\n")
+    args = ["--experiment-rename-file", renames, "--model-rename-file", models]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow_migrate_plugin", "import-all", "--input-dir", exported]
+        + [str(a) for a in args]
+        + ["--tracking-uri", dst.tracking_uri, "--workers", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"},
+    )
+    deadline = time.monotonic() + 120
+    while not _complete_runs(dst, "bulk-nested-int"):  # stopped in the middle of the first
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+        time.sleep(0.05)
+
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, output
+    report = api.import_all(
+        exported,
+        experiment_rename_file=renames,
+        model_rename_file=models,
+        tracking_uri=dst.tracking_uri,
+    )
+
+    assert not report.failed, [o for o in report.outcomes if o.status == FAILED]
+    for name in ("bulk-nested", "bulk-plain", "bulk-model-runs"):
+        result = api.verify_experiment(
+            name,
+            dst_experiment_name=f"{name}-int",
+            include_deleted_runs=True,
+            src_mlflow_uri=src.tracking_uri,
+            dst_mlflow_uri=dst.tracking_uri,
+        )
+        assert result.ok, result.report_lines()
+        assert len(_runs(dst, f"{name}-int")) == len(_runs(src, name))  # each run once
+    result = api.verify_model(
+        "bulk-model",
+        dst_model="bulk-model-int",
+        src_mlflow_uri=src.tracking_uri,
+        dst_mlflow_uri=dst.tracking_uri,
+    )
+    assert result.ok, result.report_lines()
+
+
+def _complete_runs(dst: Endpoint, name: str) -> int:
+    exp = dst.client.get_experiment_by_name(name)
+    if exp is None:
+        return 0
+    marker = f"tags.`{idmap.STATE}` = '{idmap.STATE_COMPLETE}'"
+    return len(dst.client.search_runs([exp.experiment_id], filter_string=marker))
 
 
 def test_two_shards_split_the_server_and_together_move_it_all(servers, source, tmp_path):

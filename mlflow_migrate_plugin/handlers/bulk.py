@@ -275,15 +275,28 @@ def import_(
         return name
 
     phase = progress.phase("objects imported", len(exps) + len(models), "objects")
+    work = [(e, _experiment) for e in exps] + [(m, _model) for m in models]
     try:
-        for entry in exps:
-            _import_one(entry, report, lambda own, e=entry: _experiment(dst, e, own))
+        for at, (entry, import_one) in enumerate(work):
+            _import_one(entry, report, lambda own, e=entry, f=import_one: f(dst, e, own))
             phase.advance()
-        for entry in models:
-            _import_one(entry, report, lambda own, e=entry: _model(dst, e, own))
-            phase.advance()
+            if report.outcomes[-1].status == FAILED and not _answers(dst):
+                for rest, _ in work[at + 1 :]:  # not minutes of retries per object
+                    why = f"not attempted: {dst.display} stopped answering"
+                    report.add(rest.kind, rest.source_id, FAILED, None, why)
+                break
     finally:
         phase.close()
+
+
+def _answers(endpoint: Endpoint) -> bool:
+    from ..errors import UnreachableError
+
+    try:
+        endpoint.check_reachable(timeout=5)
+    except UnreachableError:
+        return False
+    return True
 
 
 def _import_one(entry: BulkEntry, report: Report, work) -> None:

@@ -112,13 +112,18 @@ def export(
     )
     entries = []
     phase = progress.phase("objects exported", len(exps) + len(models), "objects")
+    work = [(EXPERIMENT, e.experiment_id, _export_experiment, e) for e in exps]
+    work += [(MODEL, m.name, _export_model, m) for m in models]
     try:
-        for exp in exps:
-            entries.append(_export_experiment(src, exp, writer, engine, report, options, workers))
+        for at, (_, _, export_one, item) in enumerate(work):
+            entries.append(export_one(src, item, writer, engine, report, options, workers))
             phase.advance()
-        for model in models:
-            entries.append(_export_model(src, model, writer, engine, report, options, workers))
-            phase.advance()
+            if entries[-1]["status"] == FAILED and not _answers(src):
+                why = f"not attempted: {src.display} stopped answering"
+                for kind, key, _, _ in work[at + 1 :]:
+                    report.add(kind, key, FAILED, None, why)
+                # No manifest: the directory reads as interrupted, and a rerun resumes it.
+                return Path(output_dir)
     finally:
         phase.close()
     writer.finish(

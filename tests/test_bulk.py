@@ -293,6 +293,7 @@ def test_a_second_pass_moves_only_what_changed_at_the_source(servers, source, ex
     src.client.update_model_version("bulk-model", "1", "v1, described again")
     src.client.set_registered_model_alias("bulk-model", "champion", "3")
     src.client.set_registered_model_tag("bulk-model", "reviewed", "yes")
+    src.client.set_experiment_tag(source["plain_id"], "mlflow.note.content", "described later")
 
     api.export_all(exported, export_deleted_runs=True, tracking_uri=src.tracking_uri)
     report = api.import_all(exported, tracking_uri=dst.tracking_uri)
@@ -309,6 +310,8 @@ def test_a_second_pass_moves_only_what_changed_at_the_source(servers, source, ex
     )
     assert result.ok, result.report_lines()
     assert [o.source_id for o in report.find("model_version", UPDATED)] == ["bulk-model/1"]
+    (plain,) = [o for o in report.find("experiment") if o.source_id == source["plain_id"]]
+    assert plain.status == IMPORTED and "tag mlflow.note.content" in plain.detail
     (model,) = report.find("registered_model")
     assert "alias champion -> 3" in model.detail and "tag reviewed" in model.detail
     result = api.verify_model(

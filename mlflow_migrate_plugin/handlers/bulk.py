@@ -250,6 +250,9 @@ def import_(
             import_permissions=options.import_permissions,
         )
         run_sync.sync_experiment(dst, entry.path, experiment_id, engine, own, workers)
+        changed = _sync_experiment_tags(dst, entry.path, experiment_id)
+        if changed:
+            own.add(EXPERIMENT, entry.source_id, UPDATED, name, ", ".join(changed))
         return name
 
     def _model(dst, entry: BulkEntry, own: Report) -> str:
@@ -292,6 +295,24 @@ def import_(
                 break
     finally:
         phase.close()
+
+
+def _sync_experiment_tags(dst: Endpoint, path: Path, experiment_id: str) -> list[str]:
+    """Tags (the description among them) new or changed at the source since the experiment was
+    imported; tags removed there stay (the destination may hold its own)."""
+    from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE  # the description, runs or not
+
+    from ..exportdir.experiment_dir import ExperimentDir
+
+    source = ExperimentDir(path).experiment.get("tags") or {}
+    current = dst.client.get_experiment(experiment_id).tags or {}
+    changed = []
+    for key, value in source.items():
+        settable = not key.startswith("mlflow.") or key == MLFLOW_RUN_NOTE
+        if settable and current.get(key) != value:
+            dst.client.set_experiment_tag(experiment_id, key, value)
+            changed.append(f"tag {key}")
+    return changed
 
 
 def _answers(endpoint: Endpoint) -> bool:

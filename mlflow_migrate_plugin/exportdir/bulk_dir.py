@@ -111,6 +111,8 @@ class BulkDir:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        if not self.path.exists():
+            raise ExportDirError(f"{self.path}: does not exist")
         if not self.path.is_dir():
             raise ExportDirError(f"{self.path}: not a directory")
         manifest = self.path / MANIFEST_JSON

@@ -12,13 +12,15 @@ pool and returns a :class:`~mlflow_migrate_plugin.report.Report` of what it did.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
 
-from .endpoint import Endpoint, reserve_http_connections
+from .endpoint import Endpoint, redact, reserve_http_connections
+from .errors import NotFoundError
 from .handlers import experiment as experiment_handler
 from .handlers import registered_model as model_handler
 from .handlers import run as run_handler
@@ -34,6 +36,30 @@ def _endpoint(tracking_uri: str | None, registry_uri: str | None = None) -> Endp
     endpoint = Endpoint.resolve(tracking_uri, registry_uri)
     endpoint.check_reachable()
     return endpoint
+
+
+def _source(tracking_uri: str | None, registry_uri: str | None = None) -> Endpoint:
+    """The side an export or copy reads: as :func:`_endpoint`, and a ``sqlite:///`` store must
+    exist already (MLflow would create a mistyped one, empty, and then find no run in it)."""
+    endpoint = _endpoint(tracking_uri, registry_uri)
+    for uri in dict.fromkeys((endpoint.tracking_uri, endpoint.registry_uri)):
+        path = _sqlite_file(uri)
+        if path is not None and not path.is_file():
+            raise NotFoundError(
+                f"{redact(uri)}: the source database {path.absolute()} does not exist; "
+                "check the path"
+            )
+    return endpoint
+
+
+def _sqlite_file(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///PATH`` URI (relative to the working directory, as
+    SQLAlchemy takes it), None for an in-memory store or any other URI."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme.split("+", 1)[0] != "sqlite" or not rest.startswith("/"):
+        return None
+    path = urllib.parse.unquote(rest[1:].split("?", 1)[0])
+    return Path(path) if path and path != ":memory:" else None
 
 
 @contextmanager
@@ -64,6 +90,7 @@ def export_run(
     output_dir: str | Path,
     *,
     tracking_uri: str | None = None,
+    registry_uri: str | None = None,
     notebook_formats: list[str] | None = None,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
@@ -72,7 +99,7 @@ def export_run(
     from .databricks.notebooks import parse_formats
 
     notebook_formats = parse_formats(notebook_formats)  # a bad format fails before any work
-    src = _endpoint(tracking_uri)
+    src = _source(tracking_uri, registry_uri)
     report = Report()
     with _engine(workers) as engine:
         run_handler.export(src, run_id, output_dir, engine, report, progress)
@@ -86,26 +113,31 @@ def import_run(
     experiment_name: str,
     *,
     tracking_uri: str | None = None,
+    registry_uri: str | None = None,
     import_source_tags: bool = False,
     use_src_user_id: bool = False,
     mlmodel_fix: bool = True,
     dst_notebook_dir: str | None = None,
     fresh: bool = False,
+    skip_unsupported: bool = False,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
     """Import a run export into ``experiment_name`` (created if missing).
 
     Rerunning adds nothing: a run already imported is reported as skipped, unless ``fresh``
-    asks for another copy. A failed import removes what it created.
+    asks for another copy. A failed import removes what it created. A destination without a
+    feature the run uses (LoggedModels on MLflow 2.x) is refused before anything is created
+    (:class:`~.errors.UnsupportedError`), unless ``skip_unsupported`` imports the rest.
     """
-    dst = _endpoint(tracking_uri)
+    dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
     options = run_handler.RunImportOptions(
         import_source_tags=import_source_tags,
         use_src_user_id=use_src_user_id,
         mlmodel_fix=mlmodel_fix,
         fresh=fresh,
+        skip_unsupported=skip_unsupported,
     )
     with _engine(workers) as engine:
         run_handler.import_(
@@ -151,6 +183,7 @@ def export_experiment(
     export_permissions: bool = False,
     notebook_formats: list[str] | None = None,
     tracking_uri: str | None = None,
+    registry_uri: str | None = None,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
@@ -163,7 +196,7 @@ def export_experiment(
     of as many transfers. A run that fails is reported (``report.failed``) and the others are
     exported.
     """
-    src = _endpoint(tracking_uri)
+    src = _source(tracking_uri, registry_uri)
     report = Report()
     selection = RunSelection(
         run_ids=_as_list(run_ids) or None,
@@ -196,6 +229,8 @@ def import_experiment(
     import_permissions: bool = False,
     dst_notebook_dir: str | None = None,
     tracking_uri: str | None = None,
+    skip_unsupported: bool = False,
+    registry_uri: str | None = None,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
@@ -206,10 +241,12 @@ def import_experiment(
     Rerunning adds nothing, and completes an import that was interrupted. A run that fails is
     reported (``report.failed``) and the others are imported.
     """
-    dst = _endpoint(tracking_uri)
+    dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
     options = run_handler.RunImportOptions(
-        import_source_tags=import_source_tags, use_src_user_id=use_src_user_id
+        import_source_tags=import_source_tags,
+        use_src_user_id=use_src_user_id,
+        skip_unsupported=skip_unsupported,
     )
     with _engine(workers) as engine:
         experiment_handler.import_(
@@ -262,7 +299,7 @@ def export_model(
         export_deleted_runs=export_deleted_runs,
         export_version_model=export_version_model,
     )
-    src = _endpoint(tracking_uri, registry_uri)
+    src = _source(tracking_uri, registry_uri)
     report = Report()
     with _engine(workers) as engine:
         run_dirs = model_handler.export(
@@ -286,6 +323,7 @@ def import_model(
     import_permissions: bool = False,
     tracking_uri: str | None = None,
     registry_uri: str | None = None,
+    skip_unsupported: bool = False,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
@@ -304,7 +342,9 @@ def import_model(
         delete_model=delete_model,
         import_source_tags=import_source_tags,
         await_creation_for=await_creation_for,
-        run_options=run_handler.RunImportOptions(import_source_tags=import_source_tags),
+        run_options=run_handler.RunImportOptions(
+            import_source_tags=import_source_tags, skip_unsupported=skip_unsupported
+        ),
     )
     with _engine(workers) as engine:
         name = model_handler.import_(
@@ -342,7 +382,7 @@ def export_model_version(
     from .databricks.notebooks import parse_formats
 
     notebook_formats = parse_formats(notebook_formats)  # a bad format fails before any work
-    src = _endpoint(tracking_uri, registry_uri)
+    src = _source(tracking_uri, registry_uri)
     report = Report()
     with _engine(workers) as engine:
         run_id = single_version.export(
@@ -374,6 +414,7 @@ def import_model_version(
     import_permissions: bool = False,
     tracking_uri: str | None = None,
     registry_uri: str | None = None,
+    skip_unsupported: bool = False,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
@@ -400,6 +441,7 @@ def import_model_version(
             import_source_tags=import_source_tags,
             import_stages_and_aliases=import_stages_and_aliases,
             import_metadata=import_metadata,
+            skip_unsupported=skip_unsupported,
             progress=progress,
         )
     if import_permissions:
@@ -446,6 +488,7 @@ def copy_run(
     use_src_user_id: bool = False,
     mlmodel_fix: bool = True,
     keep_export_dir: str | Path | None = None,
+    skip_unsupported: bool = False,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
@@ -457,13 +500,14 @@ def copy_run(
     """
     from .transfer.staging import export_space
 
-    src = _endpoint(src_mlflow_uri)
+    src = _source(src_mlflow_uri)
     dst = _endpoint(dst_mlflow_uri)
     report = Report()
     options = run_handler.RunImportOptions(
         import_source_tags=import_source_tags,
         use_src_user_id=use_src_user_id,
         mlmodel_fix=mlmodel_fix,
+        skip_unsupported=skip_unsupported,
     )
     with export_space(keep_export_dir) as space, _engine(workers) as engine:
         run_handler.export(src, run_id, space, engine, report, progress)
@@ -493,6 +537,7 @@ def copy_model_version(
     copy_stages_and_aliases: bool = False,
     copy_lineage_tags: bool = False,
     keep_export_dir: str | Path | None = None,
+    skip_unsupported: bool = False,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
@@ -510,7 +555,7 @@ def copy_model_version(
     from .handlers import copy_version
     from .transfer.staging import export_space
 
-    src = _endpoint(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
+    src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
     dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
     report = Report()
     with export_space(keep_export_dir) as space, _engine(workers) as engine:
@@ -527,6 +572,7 @@ def copy_model_version(
                 report,
                 copy_stages_and_aliases=copy_stages_and_aliases,
                 copy_lineage_tags=copy_lineage_tags,
+                skip_unsupported=skip_unsupported,
                 progress=progress,
             )
         else:

@@ -15,6 +15,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from . import capabilities
 from .errors import UnreachableError
 
 CONNECT_TIMEOUT_ENV = "MLFLOW_MIGRATE_CONNECT_TIMEOUT"
@@ -70,9 +71,10 @@ def reserve_http_connections(count: int) -> None:
 
     MLflow keeps at most ``MLFLOW_HTTP_POOL_MAXSIZE`` (default 10) connections per host; with
     more threads, each request beyond them opens a connection and drops it afterwards, and a
-    fresh connection to an ``mlflow server`` waits longer for its first answer (DESIGN.md
-    section 5). MLflow reads the variable when it builds its session, at the first request of
-    the process, so this must run before that. A larger value set by the user is kept.
+    fresh connection to an ``mlflow server`` waits longer for its first answer
+    (docs/architecture.md, "Speed"). MLflow reads the variable when it builds its session, at
+    the first request of the process, so this must run before that. A larger value set by the
+    user is kept.
     """
     from mlflow.environment_variables import MLFLOW_HTTP_POOL_MAXSIZE
 
@@ -86,7 +88,9 @@ class Endpoint:
 
     tracking_uri: str
     registry_uri: str
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # What the server answers (capabilities.FEATURES), probed when first asked.
+    _features: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
+    _probe_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def resolve(cls, tracking_uri: str | None = None, registry_uri: str | None = None) -> Endpoint:
@@ -104,6 +108,8 @@ class Endpoint:
         """MLflow's artifact repository for ``artifact_uri``, bound to this side's servers."""
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
+        if artifact_uri.startswith("runs:/") and not self.supports(capabilities.LOGGED_MODELS):
+            artifact_uri = self._run_artifact_location(artifact_uri)
         if self.is_databricks:
             from .databricks.workspace import run_artifact_repo
 
@@ -113,6 +119,16 @@ class Endpoint:
         return get_artifact_repository(
             artifact_uri, tracking_uri=self.tracking_uri, registry_uri=self.registry_uri
         )
+
+    def _run_artifact_location(self, runs_uri: str) -> str:
+        """Where a ``runs:/<run id>/<path>`` URI points in the run's artifacts. MLflow 3's
+        repository for such a URI also searches the run's LoggedModels, which an MLflow 2
+        server answers with 404."""
+        from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
+
+        run_id, path = RunsArtifactRepository.parse_runs_uri(runs_uri)
+        root = self.client.get_run(run_id).info.artifact_uri.rstrip("/")
+        return f"{root}/{path}" if path else root
 
     @cached_property
     def workspace(self):
@@ -145,6 +161,43 @@ class Endpoint:
         if self.registry_uri == self.tracking_uri:
             return tracking
         return f"{tracking} (registry {redact(self.registry_uri)})"
+
+    def supports(self, feature: str) -> bool:
+        """Whether this side answers ``feature`` (one of :data:`capabilities.FEATURES`).
+
+        Asked of the server once, with one request that changes nothing, and remembered; a
+        store this process opens itself does what the installed MLflow does, and Databricks
+        what current MLflow does.
+        """
+        with self._probe_lock:
+            if feature not in self._features:
+                uri = self.tracking_uri
+                if feature in capabilities.REGISTRY_FEATURES:
+                    uri = self.registry_uri
+                if _scheme(uri) in ("databricks", "databricks-uc"):
+                    found = feature != capabilities.WORKSPACES
+                elif capabilities.is_http(uri):
+                    found = capabilities.server_has(uri, feature)
+                else:
+                    found = capabilities.local_store_has(feature, uri)
+                self._features[feature] = found
+            return self._features[feature]
+
+    @cached_property
+    def server_version(self) -> str | None:
+        """The MLflow version of the tracking server (``/version``), of this process for a
+        store it opens itself, None when the server does not say (Databricks)."""
+        if capabilities.is_http(self.tracking_uri):
+            return capabilities.server_version(self.tracking_uri)
+        if self.is_databricks:
+            return None
+        return capabilities.installed_version()
+
+    @property
+    def described(self) -> str:
+        """:attr:`display` with the server's MLflow version, for messages about what it lacks."""
+        version = self.server_version
+        return f"{self.display} (MLflow {version})" if version else self.display
 
     def same_server_as(self, other: Endpoint) -> bool:
         return redact(self.tracking_uri) == redact(other.tracking_uri)

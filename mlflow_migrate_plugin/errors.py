@@ -1,5 +1,9 @@
 """The errors the library raises. The CLI prints any of them as one line and exits 1."""
 
+from __future__ import annotations
+
+import re
+
 
 class MigrateError(Exception):
     """Base class: a failure the user can act on, with a message that says what and where."""
@@ -31,3 +35,32 @@ class ValueTooLongError(MigrateError):
 
 class UsageError(MigrateError):
     """The options given cannot work together (exit code 2 on the CLI)."""
+
+
+# How MLflow words a store URI whose scheme no installed store serves (tracking and registry).
+_UNSUPPORTED_URI = re.compile(r"got unsupported URI '(?P<uri>[^']*)'")
+
+
+def missing_store_hint(exc: BaseException) -> str | None:
+    """What to install when MLflow cannot open a database store, else None.
+
+    mlflow-skinny has no SQLAlchemy, so MLflow registers no ``sqlite:`` (or other database)
+    store and says only that the URI is unsupported, for the model registry.
+    """
+    from mlflow.store.db.db_types import DATABASE_ENGINES
+
+    found = _UNSUPPORTED_URI.search(str(getattr(exc, "message", None) or exc))
+    if not found:
+        return None
+    uri = found["uri"]
+    if uri.split(":", 1)[0].split("+", 1)[0] not in DATABASE_ENGINES:
+        return None
+    return (
+        f"this installation cannot open '{uri}': database stores need the full mlflow "
+        "package, not mlflow-skinny alone; install mlflow-migrate with its 'local' extra "
+        "(pip install 'mlflow-migrate[local]'), or mlflow itself"
+    )
+
+
+class UnsupportedError(MigrateError):
+    """The destination server lacks a feature the export needs (LoggedModels on MLflow 2.x)."""

@@ -26,13 +26,13 @@ def failure_reason(exc: BaseException) -> str:
         return type(exc).__name__
     from mlflow.exceptions import MlflowException
 
-    from .errors import MigrateError
+    from .errors import MigrateError, missing_store_hint
 
     line = text.splitlines()[0]
     if isinstance(exc, (MigrateError, OSError)):
         return line
     if isinstance(exc, MlflowException):
-        return f"MLflow: {line}"
+        return missing_store_hint(exc) or f"MLflow: {line}"
     return f"{type(exc).__name__}: {line}"
 
 
@@ -77,9 +77,6 @@ class Report:
         with self._lock:
             self.outcomes.extend(other.outcomes)
             self.warnings.extend(other.warnings)
-
-    def counts(self) -> dict[tuple[str, str], int]:
-        return dict(Counter((o.kind, o.status) for o in self.outcomes))
 
     def find(self, kind: str, status: str | None = None) -> list[Outcome]:
         return [

@@ -15,6 +15,10 @@ import pytest
 from mlflow_migrate_plugin.endpoint import Endpoint
 from tests.servers import start_server
 
+# Fixtures of their own modules, registered here once: a session fixture imported into test
+# modules would be a separate fixture in each, set up once per module.
+pytest_plugins = ("tests.databricks_fixtures", "tests.model_fixtures")
+
 # The library must never depend on MLflow's process-wide URI: make any such use fail loudly.
 os.environ["MLFLOW_TRACKING_URI"] = "unconfigured-by-tests://use-explicit-uris"
 os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
@@ -82,3 +86,22 @@ def unique_name(request):
         return f"{prefix}{base}-{next(_names)}-{uuid.uuid4().hex[:6]}"
 
     return make
+
+
+@pytest.fixture(scope="session")
+def old_server_of(tmp_path_factory):
+    """``old_server_of(release)``: an ``mlflow server`` of an older MLflow release, started
+    (and its venv built, tests/old_servers.py) the first time a test asks for it."""
+    from tests import old_servers
+
+    started = {}
+
+    def get(release: str):
+        if release not in started:
+            root = tmp_path_factory.mktemp(f"mlflow-{release}-server")
+            started[release] = old_servers.start(release, root)
+        return started[release]
+
+    yield get
+    for server in started.values():
+        server.stop()

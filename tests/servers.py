@@ -69,14 +69,16 @@ def start_server(
     app_name: str | None = None,
     test_db_pool: bool = True,
     port: int | None = None,
+    executable: str | None = None,
 ) -> ServerProcess:
     """Start ``mlflow server`` with a sqlite backend under ``root`` and proxied artifacts
     (``--artifacts-destination``, default a folder under ``root``), and wait for /health.
-    ``port`` restarts a stopped server at its address (same ``root``, same data)."""
+    ``port`` restarts a stopped server at its address (same ``root``, same data);
+    ``executable`` is another venv's ``mlflow`` (an older release, tests/old_servers.py)."""
     root.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     args = [
-        mlflow_executable(),
+        executable or mlflow_executable(),
         "server",
         "--backend-store-uri",
         f"sqlite:///{root / 'mlflow.db'}",

@@ -301,3 +301,32 @@ def test_model_version_of_a_logged_model_without_a_run_imports(
 
     assert model_view(dst, dst_name) == model_view(src, name)
     assert identities(dst, dst_name) == {"1": (None, model_id)}
+
+
+def test_a_version_whose_run_failed_to_export_makes_export_and_import_exit_1(built, dst, tmp_path):
+    from click.testing import CliRunner
+
+    from mlflow_migrate_plugin.cli import migrate
+
+    src, model = built
+    run_a = model.run_ids[0]
+    (tmp_path / run_a).write_text("in the way")  # where run_a's folder must go
+
+    exported = CliRunner().invoke(
+        migrate,
+        ["export-model", "--model", model.name, "--output-dir", str(tmp_path), "--versions",
+         "1,4", "--tracking-uri", src.tracking_uri],
+    )  # fmt: skip
+    (tmp_path / run_a).unlink()
+    imported = CliRunner().invoke(
+        migrate,
+        ["import-model", "--input-dir", str(tmp_path), "--model", f"{model.name}-copy",
+         "--experiment-name", f"{model.name}-exp", "--tracking-uri", dst.tracking_uri],
+    )  # fmt: skip
+
+    assert exported.exit_code == 1, exported.output
+    assert "runs: 1 exported, 1 failed" in exported.output
+    assert f"FAILED run {run_a}: " in exported.stderr
+    assert imported.exit_code == 1, imported.output
+    assert "model versions: 1 failed, 1 imported" in imported.output
+    assert f"FAILED model_version {model.name}/1: " in imported.stderr

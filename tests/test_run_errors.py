@@ -28,6 +28,7 @@ from mlflow_migrate_plugin.endpoint import CONNECT_TIMEOUT_ENV, Endpoint
 from mlflow_migrate_plugin.exportdir.paths import sha256_of
 from mlflow_migrate_plugin.report import Phase, Progress
 from tests import builders
+from tests.processes import start_interruptible
 from tests.servers import free_port, mlflow_executable
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -721,7 +722,7 @@ def test_interrupted_cli_import_removes_what_it_made(
     name = unique_name("dst-")
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
 
-    process = subprocess.Popen(
+    process = start_interruptible(
         [
             mlflow_executable(),
             "migrate",
@@ -765,7 +766,7 @@ def test_interrupted_cli_export_says_to_export_again_and_cannot_be_imported(
     out = tmp_path / "unfinished"
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
 
-    process = subprocess.Popen(
+    process = start_interruptible(
         [
             mlflow_executable(),
             "migrate",

@@ -7,7 +7,7 @@ import time
 import click
 
 from .group import migrate
-from .options import bool_option, common_options, text_option
+from .options import bool_option, common_options, skip_unsupported_option, text_option
 from .progress import CliProgress, print_summary
 
 _URI_HELP = (
@@ -49,6 +49,7 @@ def keep_export_dir_option(fn):
     "and in the mlflow.log-model.history tag to the destination's.",
 )
 @keep_export_dir_option
+@skip_unsupported_option
 @common_options
 def copy_run(
     run_id,
@@ -59,6 +60,7 @@ def copy_run(
     use_src_user_id,
     mlmodel_fix,
     keep_export_dir,
+    skip_unsupported,
     workers,
 ):
     """Copy a run, within one tracking server or from one to another: the same export and import
@@ -76,6 +78,7 @@ def copy_run(
         use_src_user_id=use_src_user_id,
         mlmodel_fix=mlmodel_fix,
         keep_export_dir=keep_export_dir,
+        skip_unsupported=skip_unsupported,
         workers=workers,
         progress=CliProgress(),
     )
@@ -132,6 +135,7 @@ def copy_run(
     "'.source_user_id'.",
 )
 @keep_export_dir_option
+@skip_unsupported_option
 @common_options
 def copy_model_version(
     src_model,
@@ -146,6 +150,7 @@ def copy_model_version(
     copy_stages_and_aliases,
     copy_lineage_tags,
     keep_export_dir,
+    skip_unsupported,
     workers,
 ):
     """Copy a model version to a new version of another (or the same) registered model, within
@@ -168,6 +173,7 @@ def copy_model_version(
         copy_stages_and_aliases=copy_stages_and_aliases,
         copy_lineage_tags=copy_lineage_tags,
         keep_export_dir=keep_export_dir,
+        skip_unsupported=skip_unsupported,
         workers=workers,
         progress=CliProgress(),
     )

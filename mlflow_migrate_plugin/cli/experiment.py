@@ -11,6 +11,7 @@ from .options import (
     bool_option,
     common_options,
     notebook_formats_option,
+    skip_unsupported_option,
     split_list,
     text_option,
     tracking_uri_option,
@@ -20,11 +21,6 @@ from .progress import CliProgress, print_summary
 
 def _run_counts(report, statuses: tuple[str, ...]) -> str:
     return ", ".join(f"{len(report.find('run', s))} {s}" for s in statuses)
-
-
-def _exit_on_failure(report) -> None:
-    if report.failed:
-        click.get_current_context().exit(1)
 
 
 @migrate.command("export-experiment")
@@ -90,6 +86,7 @@ def export_experiment(
         export_permissions=export_permissions,
         notebook_formats=split_list(notebook_formats),
         tracking_uri=tracking_uri,
+        registry_uri=registry_uri,
         workers=workers,
         progress=CliProgress(),
     )
@@ -98,7 +95,6 @@ def export_experiment(
         f"runs {_run_counts(report, ('exported', 'skipped', 'failed'))}"
     )
     print_summary(report, started)
-    _exit_on_failure(report)
 
 
 @migrate.command("import-experiment")
@@ -136,6 +132,7 @@ def export_experiment(
     help="Databricks workspace folder to import the runs' "
     "notebooks into (a folder per run ID is added).",
 )
+@skip_unsupported_option
 @tracking_uri_option("destination")
 @common_options
 def import_experiment(
@@ -145,6 +142,7 @@ def import_experiment(
     import_source_tags,
     use_src_user_id,
     dst_notebook_dir,
+    skip_unsupported,
     tracking_uri,
     registry_uri,
     workers,
@@ -164,6 +162,8 @@ def import_experiment(
         import_permissions=import_permissions,
         dst_notebook_dir=dst_notebook_dir,
         tracking_uri=tracking_uri,
+        skip_unsupported=skip_unsupported,
+        registry_uri=registry_uri,
         workers=workers,
         progress=CliProgress(),
     )
@@ -172,4 +172,3 @@ def import_experiment(
         f"runs {_run_counts(report, ('imported', 'skipped', 'failed'))}"
     )
     print_summary(report, started)
-    _exit_on_failure(report)

@@ -11,6 +11,7 @@ from .options import (
     bool_option,
     common_options,
     notebook_formats_option,
+    skip_unsupported_option,
     split_list,
     text_option,
     tracking_uri_option,
@@ -127,6 +128,7 @@ def export_model(
     help="Seconds to wait for each version to become READY. Default: MLflow's default (300).",
 )
 @bool_option("--import-permissions", help=_IMPORT_PERMISSIONS_HELP)
+@skip_unsupported_option
 @tracking_uri_option("destination")
 @common_options
 def import_model(
@@ -137,6 +139,7 @@ def import_model(
     import_source_tags,
     await_creation_for,
     import_permissions,
+    skip_unsupported,
     tracking_uri,
     registry_uri,
     workers,
@@ -160,6 +163,7 @@ def import_model(
         import_permissions=import_permissions,
         tracking_uri=tracking_uri,
         registry_uri=registry_uri,
+        skip_unsupported=skip_unsupported,
         workers=workers,
         progress=CliProgress(),
     )
@@ -232,6 +236,7 @@ def export_model_version(
     "import creates their exported description and tags (existing ones are left "
     "as they are).",
 )
+@skip_unsupported_option
 @tracking_uri_option("destination")
 @common_options
 def import_model_version(
@@ -243,6 +248,7 @@ def import_model_version(
     import_source_tags,
     import_stages_and_aliases,
     import_metadata,
+    skip_unsupported,
     tracking_uri,
     registry_uri,
     workers,
@@ -263,6 +269,7 @@ def import_model_version(
         import_stages_and_aliases=import_stages_and_aliases,
         import_metadata=import_metadata,
         import_permissions=import_permissions,
+        skip_unsupported=skip_unsupported,
         tracking_uri=tracking_uri,
         registry_uri=registry_uri,
         workers=workers,

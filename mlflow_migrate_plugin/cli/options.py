@@ -13,10 +13,25 @@ import click
 from ..transfer.engine import DEFAULT_WORKERS
 
 
+class _Boolean(click.types.BoolParamType):
+    """Click's boolean, with an error that lists the values a user would type (Click's own
+    lists the empty string first: "Recognized values: , 0, 1, ...")."""
+
+    def convert(self, value, param, ctx) -> bool:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(
+                f"{value!r} is not a valid boolean; use true or false (or 1/0, yes/no, on/off)",
+                param,
+                ctx,
+            )
+
+
 def bool_option(name: str, help: str, default: bool = False):
     return click.option(
         name,
-        type=click.BOOL,
+        type=_Boolean(),
         is_flag=False,
         flag_value=True,
         default=default,
@@ -118,3 +133,13 @@ def common_options(fn):
 
 def split_list(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def skip_unsupported_option(fn):
+    """--skip-unsupported, on every command that writes to a destination."""
+    return bool_option(
+        "--skip-unsupported",
+        help="When the destination lacks a feature the export uses (LoggedModels on an "
+        "MLflow 2.x server, dataset inputs, aliases), import the rest and warn once for each "
+        "object left out. Without it such an import is refused before anything is created.",
+    )(fn)

@@ -106,7 +106,8 @@ class CliProgress(Progress):
 
 
 def print_summary(report: Report, started: float) -> None:
-    """The closing lines: what moved, per kind of object, warnings, and the time it took."""
+    """The closing lines: what moved, per kind of object, warnings, and the time it took; then
+    exit 1 if any object failed or could not be imported, so that scripts see it."""
     from ..endpoint import redact_text
 
     for warning in report.warnings:
@@ -117,3 +118,5 @@ def print_summary(report: Report, started: float) -> None:
         if outcome.status == "failed":
             click.echo(f"FAILED {outcome.kind} {outcome.source_id}: {outcome.detail}", err=True)
     click.echo(f"Done in {time.monotonic() - started:.1f}s.")
+    if report.failed:
+        click.get_current_context().exit(1)

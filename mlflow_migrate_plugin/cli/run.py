@@ -11,6 +11,7 @@ from .options import (
     bool_option,
     common_options,
     notebook_formats_option,
+    skip_unsupported_option,
     split_list,
     text_option,
     tracking_uri_option,
@@ -35,6 +36,7 @@ def export_run(run_id, output_dir, notebook_formats, tracking_uri, registry_uri,
         run_id,
         output_dir,
         tracking_uri=tracking_uri,
+        registry_uri=registry_uri,
         notebook_formats=split_list(notebook_formats),
         workers=workers,
         progress=CliProgress(),
@@ -83,6 +85,7 @@ def export_run(run_id, output_dir, notebook_formats, tracking_uri, registry_uri,
     default=False,
     help="Import a second copy even if this run was imported into the experiment before.",
 )
+@skip_unsupported_option
 @tracking_uri_option("destination")
 @common_options
 def import_run(
@@ -93,6 +96,7 @@ def import_run(
     dst_notebook_dir,
     mlmodel_fix,
     fresh,
+    skip_unsupported,
     tracking_uri,
     registry_uri,
     workers,
@@ -107,11 +111,13 @@ def import_run(
         input_dir,
         experiment_name,
         tracking_uri=tracking_uri,
+        registry_uri=registry_uri,
         import_source_tags=import_source_tags,
         use_src_user_id=use_src_user_id,
         mlmodel_fix=mlmodel_fix,
         dst_notebook_dir=dst_notebook_dir,
         fresh=fresh,
+        skip_unsupported=skip_unsupported,
         workers=workers,
         progress=CliProgress(),
     )

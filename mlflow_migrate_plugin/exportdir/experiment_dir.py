@@ -23,11 +23,13 @@ from .layout import (
     LOGGED_MODELS_DIR,
     RUN_JSON,
     RUNS_DIR,
+    as_mapping,
+    existing_dir,
     is_own_format,
     read_json,
     write_json,
 )
-from .paths import ArtifactFile, manifest_from, safe_join
+from .paths import ArtifactFile, manifest_from, manifest_of, safe_join
 from .reference_models import ExportedModel, is_model_dir, model_dirs_in, read_model_dir
 
 _EXPERIMENT_FIELDS = (
@@ -106,7 +108,7 @@ class ExperimentDirWriter:
             "runs": listed,
             "num_logged_models": len(models),
             "logged_models": {
-                mid: {"dir": f"{LOGGED_MODELS_DIR}/{mid}", "artifacts": _manifest(files)}
+                mid: {"dir": f"{LOGGED_MODELS_DIR}/{mid}", "artifacts": manifest_of(files)}
                 for mid, files in model_artifacts.items()
             },
             **(extra_info or {}),
@@ -122,22 +124,11 @@ class ExperimentDirWriter:
         )
 
 
-def _manifest(files: list[ArtifactFile]) -> dict:
-    files = sorted(files, key=lambda f: f.path)
-    return {
-        "count": len(files),
-        "bytes": sum(f.size for f in files),
-        "files": [f.to_dict() for f in files],
-    }
-
-
 class ExperimentDir:
     """Reads an experiment export directory, in either format."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        if not self.path.is_dir():
-            raise ExportDirError(f"{self.path}: not a directory")
+        self.path = existing_dir(path)
         document = read_json(self.path / EXPERIMENT_JSON, "experiment")
         self.system: dict[str, Any] = document.get("system") or {}
         self.info: dict[str, Any] = document.get("info") or {}
@@ -249,16 +240,8 @@ class ExperimentDir:
 
 def _normalize_experiment(experiment: dict[str, Any]) -> dict[str, Any]:
     record = {field: experiment.get(field) for field in _EXPERIMENT_FIELDS}
-    record["tags"] = _tags(experiment.get("tags"))
+    record["tags"] = as_mapping(experiment.get("tags"))
     return record
-
-
-def _tags(tags: Any) -> dict[str, str]:
-    if not tags:
-        return {}
-    if isinstance(tags, dict):
-        return {str(k): "" if v is None else str(v) for k, v in tags.items()}
-    return {str(t["key"]): "" if t.get("value") is None else str(t["value"]) for t in tags}
 
 
 def _model_id(item: Any) -> str:

@@ -40,10 +40,6 @@ def system_part(script: str, source_uri: str | None) -> dict[str, Any]:
 
     from .. import __version__
 
-    try:
-        user = getpass.getuser()
-    except Exception:  # no passwd entry in some containers
-        user = None
     return {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -53,8 +49,37 @@ def system_part(script: str, source_uri: str | None) -> dict[str, Any]:
         "mlflow_version": mlflow.__version__,
         "mlflow_tracking_uri": source_uri,
         "platform": {"python_version": platform.python_version(), "system": platform.system()},
-        "user": user,
+        "user": current_user(),
     }
+
+
+def current_user() -> str:
+    """The local user's name, or "unknown" (as MLflow names the user of a run it starts) where
+    the system has none for this process (no passwd entry in some containers)."""
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def existing_dir(path: str | os.PathLike) -> Path:
+    """``path``, an export directory to read; an error that says what is wrong if it is not one."""
+    path = Path(path)
+    if not path.exists():
+        raise ExportDirError(f"{path}: does not exist")
+    if not path.is_dir():
+        raise ExportDirError(f"{path}: not a directory")
+    return path
+
+
+def as_mapping(items: Any, key: str = "key", value: str = "value") -> dict[str, str]:
+    """``{k: v}`` (as strings, None as "") from a mapping, or from mlflow-export-import's list of
+    ``{key: ..., value: ...}`` objects (``key`` and ``value`` name their fields)."""
+    if not items:
+        return {}
+    if isinstance(items, dict):
+        return {str(k): "" if v is None else str(v) for k, v in items.items()}
+    return {str(i[key]): "" if i.get(value) is None else str(i[value]) for i in items}
 
 
 def write_json(path: str | os.PathLike, document: dict[str, Any]) -> None:

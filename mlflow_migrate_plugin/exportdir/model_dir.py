@@ -29,6 +29,8 @@ from .layout import (
     MODEL_JSON,
     RUN_JSON,
     VERSION_JSON,
+    as_mapping,
+    existing_dir,
     is_own_format,
     read_json,
     write_json,
@@ -229,7 +231,7 @@ class ModelDir:
     """Reads export-model's directory (ours or mlflow-export-import's)."""
 
     def __init__(self, path: str | Path):
-        self.path = _directory(path)
+        self.path = existing_dir(path)
         document = read_json(self.path / MODEL_JSON, "registered model")
         self.system: dict[str, Any] = document.get("system") or {}
         self.info: dict[str, Any] = document.get("info") or {}
@@ -293,7 +295,7 @@ class VersionDir:
     """Reads export-model-version's directory (ours or mlflow-export-import's)."""
 
     def __init__(self, path: str | Path):
-        self.path = _directory(path)
+        self.path = existing_dir(path)
         version_json = self.path / VERSION_JSON
         if not version_json.exists() and (self.path / REFERENCE_VERSION_JSON).is_file():
             version_json = self.path / REFERENCE_VERSION_JSON
@@ -334,7 +336,7 @@ class VersionDir:
         if not path.exists():
             return None
         experiment = read_json(path, "experiment")["mlflow"]["experiment"]
-        return {"name": experiment.get("name"), "tags": _pairs(experiment.get("tags"), "key")}
+        return {"name": experiment.get("name"), "tags": as_mapping(experiment.get("tags"))}
 
 
 def _standalone_models(root: Path, document: dict) -> dict[str, StandaloneModel]:
@@ -348,13 +350,6 @@ def _standalone_models(root: Path, document: dict) -> dict[str, StandaloneModel]
             manifest_from((manifests.get(mid) or {}).get("files") or []),
         )
     return models
-
-
-def _directory(path: str | Path) -> Path:
-    path = Path(path)
-    if not path.is_dir():
-        raise ExportDirError(f"{path}: not a directory")
-    return path
 
 
 def _run_folder(root: Path, run_id: str | None) -> Path | None:
@@ -383,8 +378,8 @@ def normalize_model(raw: dict[str, Any]) -> dict[str, Any]:
     """The registered model: name, description, tags and ``aliases`` (alias -> version)."""
     model = {field: raw.get(field) for field in MODEL_FIELDS}
     model["description"] = model["description"] or ""
-    model["tags"] = _pairs(raw.get("tags"), "key")
-    model["aliases"] = _pairs(raw.get("aliases"), "alias", "version")
+    model["tags"] = as_mapping(raw.get("tags"))
+    model["aliases"] = as_mapping(raw.get("aliases"), "alias", "version")
     return model
 
 
@@ -395,19 +390,10 @@ def normalize_version(raw: dict[str, Any], model: dict[str, Any]) -> dict[str, A
     version["description"] = version["description"] or ""
     stage = version["current_stage"]
     version["current_stage"] = "None" if stage in (None, "", "None") else stage
-    version["tags"] = _pairs(raw.get("tags"), "key")
+    version["tags"] = as_mapping(raw.get("tags"))
     # MLflow lists a version's aliases on the registered model (its search leaves the
     # version's own list empty, and mlflow-export-import wrote it so): take both.
     aliases = {str(a) for a in raw.get("aliases") or []}
     aliases |= {a for a, v in model["aliases"].items() if str(v) == version["version"]}
     version["aliases"] = sorted(aliases)
     return version
-
-
-def _pairs(items: Any, key: str, value: str = "value") -> dict[str, str]:
-    """``{k: v}`` from a mapping or from mlflow-export-import's list of ``{key, value}``."""
-    if not items:
-        return {}
-    if isinstance(items, dict):
-        return {str(k): "" if v is None else str(v) for k, v in items.items()}
-    return {str(i[key]): "" if i.get(value) is None else str(i[value]) for i in items}

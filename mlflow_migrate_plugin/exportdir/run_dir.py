@@ -21,6 +21,8 @@ from .layout import (
     LOGGED_MODELS_DIR,
     METRICS_FILE,
     RUN_JSON,
+    as_mapping,
+    existing_dir,
     is_own_format,
     read_json,
     write_json,
@@ -31,7 +33,6 @@ from .paths import (
     manifest_of,
     safe_join,
     sha256_of,
-    verify_file,
     walk_files,
 )
 from .reference_models import ExportedModel, read_all
@@ -117,9 +118,7 @@ class RunDir:
     """
 
     def __init__(self, path: str | Path, models: list[ExportedModel] | None = None):
-        self.path = Path(path)
-        if not self.path.is_dir():
-            raise ExportDirError(f"{self.path}: not a directory")
+        self.path = existing_dir(path)
         document = read_json(self.path / RUN_JSON, "run")
         self.system: dict[str, Any] = document.get("system") or {}
         self.info: dict[str, Any] = document.get("info") or {}
@@ -252,11 +251,6 @@ class RunDir:
             unlisted += [str(root / f.path) for f in walk_files(root) if f.path not in names]
         return unlisted
 
-    def verify(self, root: Path, files: list[ArtifactFile]) -> None:
-        """Check every file against the manifest (size and sha256) before anything is created."""
-        for entry in files:
-            verify_file(root, entry)
-
 
 def _inline_points(metrics: Any) -> dict[str, list[dict[str, Any]]]:
     """mlflow-export-import's metrics: ``{key: [points]}``, or ``{key: value}`` in old files."""
@@ -283,14 +277,6 @@ def _point(p: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _as_dict(items: Any) -> dict[str, str]:
-    if not items:
-        return {}
-    if isinstance(items, dict):
-        return {str(k): "" if v is None else str(v) for k, v in items.items()}
-    return {str(i["key"]): "" if i.get("value") is None else str(i["value"]) for i in items}
-
-
 def _normalize(mlflow_part: dict[str, Any]) -> dict[str, Any]:
     info = dict(mlflow_part["info"])
     info.setdefault("run_id", info.get("run_uuid"))
@@ -302,8 +288,8 @@ def _normalize(mlflow_part: dict[str, Any]) -> dict[str, Any]:
     outputs = mlflow_part.get("outputs") or {}
     return {
         "info": {k: v for k, v in info.items() if not k.startswith("_")},
-        "params": _as_dict(mlflow_part.get("params")),
-        "tags": _as_dict(mlflow_part.get("tags")),
+        "params": as_mapping(mlflow_part.get("params")),
+        "tags": as_mapping(mlflow_part.get("tags")),
         "inputs": {
             "dataset_inputs": list(inputs.get("dataset_inputs") or []),
             "model_inputs": list(inputs.get("model_inputs") or []),

@@ -49,6 +49,7 @@ def deep(
     *,
     copy_stages_and_aliases: bool,
     copy_lineage_tags: bool,
+    skip_unsupported: bool = False,
     progress: Progress = NO_PROGRESS,
 ) -> str | None:
     """Copy the version with its run (and LoggedModel) into ``experiment_name``; return the new
@@ -74,6 +75,7 @@ def deep(
         create_model=True,
         import_stages_and_aliases=copy_stages_and_aliases,
         import_metadata=True,
+        skip_unsupported=skip_unsupported,
         progress=progress,
     )
     written = [o for o in report.find("model_version") if o.status in (IMPORTED, SKIPPED)]

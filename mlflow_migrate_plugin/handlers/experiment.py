@@ -32,7 +32,7 @@ from ..exportdir.run_dir import RunDir
 from ..report import EXPORTED, FAILED, NO_PROGRESS, SKIPPED, Progress, Report, failure_reason
 from ..transfer.engine import Engine
 from ..transfer.object_pool import run_parents_first
-from . import experiment_models, logged_model
+from . import experiment_models, logged_model, requirements
 from . import run as run_handler
 from .run_selection import RunSelection, select
 
@@ -238,6 +238,7 @@ def import_(
     for item in exp_dir.failed_at_export:
         why = f" ({item['reason']})" if item.get("reason") else ""
         report.warn(f"run {item['run_id']} failed at export{why}; it is not in {exp_dir.path}")
+    requirements.check_experiment(dst, exp_dir, options.skip_unsupported)
     for model_id, why in exp_dir.missing_models:
         report.add("logged_model", model_id, FAILED, None, why)
     for trace_id in exp_dir.traces:

@@ -16,13 +16,14 @@ import shutil
 from mlflow.entities import LifecycleStage, Metric
 
 from .. import idmap
+from ..capabilities import LOGGED_MODELS
 from ..endpoint import Endpoint
 from ..exportdir.experiment_dir import ExperimentDir, ExperimentDirWriter
 from ..report import EXPORTED, FAILED, IMPORTED, SKIPPED, Report, failure_reason
 from ..transfer import artifacts
 from ..transfer.engine import Engine
 from ..transfer.mlmodel import MLmodelRewriter
-from . import logged_model
+from . import logged_model, requirements
 
 
 def unproduced(client, experiment_id: str, exported_runs: list) -> list:
@@ -54,6 +55,8 @@ def export_all(
     A model that fails is reported, its folder removed, and left out of the export.
     """
     exported, manifests = [], {}
+    if not src.supports(LOGGED_MODELS):  # MLflow 2.x: there are none to export
+        return exported, manifests
     for model in unproduced(src.client, experiment_id, exported_runs):
         root = writer.logged_model_root(model.model_id)
         try:
@@ -76,6 +79,10 @@ def import_all(
     A model that fails is reported and left out; the others, and the runs, still import.
     """
     created: dict[str, str] = {}
+    lacks = requirements.experiment_model_lacks(dst, exp_dir.logged_models)
+    if lacks:  # refused before the import began, unless told to import the rest
+        requirements.warn_dropped(dst, lacks, report)
+        return created
     for rec in exp_dir.logged_models:
         source_id = rec["model_id"]
         try:

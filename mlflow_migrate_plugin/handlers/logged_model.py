@@ -13,6 +13,7 @@ from mlflow.entities import LoggedModelStatus
 from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
 
 from .. import idmap
+from ..capabilities import LOGGED_MODELS
 from ..endpoint import Endpoint
 from ..transfer import artifacts
 from ..transfer.engine import Task
@@ -49,8 +50,12 @@ def record(model) -> dict[str, Any]:
     }
 
 
-def models_of_run(client, run) -> list:
-    """The LoggedModels a run produced: its model outputs, and models naming it as source."""
+def models_of_run(src: Endpoint, run) -> list:
+    """The LoggedModels a run produced: its model outputs, and models naming it as source
+    (none on a server without LoggedModels, MLflow 2.x)."""
+    if not src.supports(LOGGED_MODELS):
+        return []
+    client = src.client
     ids = [o.model_id for o in (run.outputs.model_outputs if run.outputs else [])]
     found = {
         m.model_id: m

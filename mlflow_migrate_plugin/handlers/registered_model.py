@@ -25,7 +25,7 @@ from ..report import EXPORTED, FAILED, IMPORTED, NO_PROGRESS, SKIPPED, Progress,
 from ..transfer.engine import Engine
 from ..transfer.object_pool import InBackground
 from . import experiment as experiment_handler
-from . import logged_model, model_version, version_sources
+from . import logged_model, model_version, requirements, version_sources
 from . import run as run_handler
 from .model_version import VersionOptions, VersionWriter
 
@@ -306,6 +306,9 @@ def import_(
     run_dirs = version_sources.verify_runs(run_paths, engine, model_dir.run_models)
     for entry in todo:
         version_sources.verify_version_files(entry, engine)
+    # Before anything is created: refuse what the destination cannot take, or leave it out.
+    requirements.check_model(dst, source_name, todo, run_dirs, options.run_options.skip_unsupported)
+    todo = requirements.drop_versions(dst, source_name, todo, report)
     progress.note(
         f"Model '{source_name}' -> '{name}': {len(model_dir.versions)} versions in "
         f"the export, {len(todo)} to import; runs into experiment '{experiment_name}'"
@@ -414,7 +417,7 @@ def _importable(model_dir: ModelDir, report: Report) -> list[VersionEntry]:
         report.add(
             "model_version",
             idmap.model_version_key(model_dir.model["name"], entry.version),
-            SKIPPED,
+            FAILED,
             None,
             why,
         )

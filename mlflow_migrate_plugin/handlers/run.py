@@ -1,9 +1,9 @@
 """Runs: exported with their full history, artifacts and LoggedModels; imported with nothing lost.
 
-Import order matters (DESIGN.md section 4): the run is created with its start time, name, user and
-parent; LoggedModels are created before the metrics that link to them; params, tags, metrics and
-artifacts then move concurrently; inputs and outputs follow; the run is terminated with its status
-and end time, and deleted last, because a deleted run refuses writes.
+Import order matters (docs/architecture.md, "MLflow facts"): the run is created with its start
+time, name, user and parent; LoggedModels are created before the metrics that link to them;
+params, tags, metrics and artifacts then move concurrently; inputs and outputs follow; the run is
+terminated with its status and end time, and deleted last, because a deleted run refuses writes.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from mlflow.utils.validation import (
 )
 
 from .. import idmap, interrupts
+from ..capabilities import LOGGED_MODELS
 from ..endpoint import Endpoint, redact
 from ..errors import NotFoundError, ValueTooLongError
 from ..exportdir.layout import system_part
@@ -39,7 +40,7 @@ from ..transfer.engine import Engine, Task
 from ..transfer.metric_values import ValueCheck
 from ..transfer.mlmodel import MLmodelRewriter, rewrite_history
 from . import experiment as experiment_handler
-from . import logged_model, run_links, run_tags
+from . import logged_model, requirements, run_links, run_tags
 
 # The tags an import writes, also named here for callers of the run handler.
 from .run_tags import INFO_FIELDS, SOURCE_EXPORT_PREFIX, SOURCE_INFO_PREFIX, SOURCE_USER  # noqa: F401
@@ -54,6 +55,9 @@ class RunImportOptions:
     mlmodel_fix: bool = True
     # Import again even when the run was imported before (a second copy).
     fresh: bool = False
+    # Import what the destination can take, leaving out (with a warning each) what needs a
+    # feature it lacks, instead of refusing the import (handlers/requirements.py).
+    skip_unsupported: bool = False
 
 
 @dataclass
@@ -129,7 +133,7 @@ def export(
     run = get_run(src, run_id)
     client = src.client
     writer = RunDirWriter(output_dir)
-    models = logged_model.models_of_run(client, run)
+    models = logged_model.models_of_run(src, run)
     repo = src.artifact_repo(run.info.artifact_uri)
     run_files = artifacts.list_tree(repo, engine)
     model_tasks: list[Task] = []
@@ -241,6 +245,8 @@ def import_(
     run_dir = run_dir or read_and_verify(input_dir, engine)
     rec = run_dir.record
     src_id = run_dir.source_run_id
+    lacks = requirements.run_lacks(dst, rec)
+    requirements.refuse(dst, lacks, options.skip_unsupported)  # before anything is created
     if experiment_id is None:
         experiment_id = experiment_handler.ensure(dst, experiment_name, report)
     client = dst.client
@@ -258,8 +264,11 @@ def import_(
     for stale in previous:
         if stale.data.tags.get(idmap.STATE) != idmap.STATE_COMPLETE:
             # The interrupted import may have created LoggedModels too: they go with it.
-            stale_models = list(idmap.model_id_map_of_run(client, stale).values())
+            stale_models = []
+            if dst.supports(LOGGED_MODELS):
+                stale_models = list(idmap.model_id_map_of_run(client, stale).values())
             discard(dst, stale.info.run_id, stale_models)
+    requirements.drop_from_run(dst, rec, lacks, report)
 
     info = rec["info"]
     first_tags, later_tags = run_tags.destination_tags(

@@ -21,7 +21,7 @@ from ..exportdir.model_dir import VersionDir, VersionDirWriter
 from ..report import EXPORTED, NO_PROGRESS, SKIPPED, Progress, Report
 from ..transfer.engine import Engine
 from . import experiment as experiment_handler
-from . import model_version, registered_model, version_sources
+from . import model_version, registered_model, requirements, version_sources
 from . import run as run_handler
 from .model_version import VersionOptions, VersionWriter
 
@@ -101,6 +101,7 @@ def import_(
     import_source_tags: bool = False,
     import_stages_and_aliases: bool = False,
     import_metadata: bool = False,
+    skip_unsupported: bool = False,
     progress: Progress = NO_PROGRESS,
 ) -> str:
     """Import an export-model-version directory; return the destination model's name."""
@@ -145,6 +146,15 @@ def import_(
     )
     version_sources.verify_version_files(entry, engine)
     run_dirs = {d.source_run_id: d for d in run_dirs.values()}
+    requirements.check_version(
+        dst,
+        source_name,
+        entry,
+        run_dirs,
+        report,
+        skip_unsupported=skip_unsupported,
+        aliases=import_stages_and_aliases,
+    )
     experiment_id = _experiment(dst, experiment_name, version_dir, import_metadata, report)
     imported: dict[str, version_sources.ImportedRun] = {}
     made_models: list[str] = []
@@ -156,7 +166,9 @@ def import_(
             experiment_id,
             engine,
             report,
-            run_handler.RunImportOptions(import_source_tags=import_source_tags),
+            run_handler.RunImportOptions(
+                import_source_tags=import_source_tags, skip_unsupported=skip_unsupported
+            ),
             1,
             imported,
             progress,

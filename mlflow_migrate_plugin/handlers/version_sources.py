@@ -24,18 +24,19 @@ from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from .. import idmap
+from ..capabilities import LOGGED_MODELS
 from ..endpoint import Endpoint
 from ..exportdir.model_dir import Models, StandaloneModel, VersionEntry
 from ..exportdir.paths import ArtifactFile
 from ..exportdir.run_dir import RunDir
-from ..report import FAILED, IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report, failure_reason
+from ..report import FAILED, IMPORTED, NO_PROGRESS, Progress, Report, failure_reason
 from ..transfer import artifacts
 from ..transfer.engine import Engine
 from ..transfer.mlmodel import MLmodelRewriter
 from ..transfer.object_pool import run_parents_first
 from . import logged_model
 from . import run as run_handler
-from .model_version import Target, VersionWriter, logged_model_id, quote
+from .model_version import Target, VersionWriter, logged_model_id
 
 RUNS_SCHEME = "runs:/"
 
@@ -85,6 +86,8 @@ def export_standalone_models(
     ``versions`` holds each version's record and whether its run was exported."""
     client = src.client
     wanted: dict[str, Any] = {}
+    if not src.supports(LOGGED_MODELS):  # MLflow 2.x: versions point at runs only
+        return {}
     for rec, run_exported in versions:
         model_id = rec.get("model_id")
         if not model_id or model_id in wanted:
@@ -190,7 +193,7 @@ def import_runs(
                 imported[src_id] = entry
             run = client.get_run(new_id)
             entry.artifact_uri = run.info.artifact_uri
-            if not created:
+            if not created and dst.supports(LOGGED_MODELS):
                 entry.model_ids = idmap.model_id_map_of_run(client, run)
             if on_imported is not None:
                 on_imported(src_id)
@@ -306,9 +309,10 @@ def import_version_model(
     """
     client = dst.client
     for stale in client.search_logged_models(
-        [experiment_id], filter_string=f"tags.`{idmap.SOURCE_MODEL_VERSION}` = {quote(key)}"
+        [experiment_id], filter_string=idmap.equals(f"tags.`{idmap.SOURCE_MODEL_VERSION}`", key)
     ):
-        logged_model.discard(dst, stale.model_id)
+        if (stale.tags or {}).get(idmap.SOURCE_MODEL_VERSION) == key:
+            logged_model.discard(dst, stale.model_id)
     rec = entry.record
     model = client.create_logged_model(
         experiment_id,
@@ -435,7 +439,7 @@ def create_version(
             "export holds no model files for it (--export-version-model)"
         )
         report.warn(f"version {rec['version']}: {why}; not imported")
-        report.add("model_version", writer.key(rec), SKIPPED, None, why)
+        report.add("model_version", writer.key(rec), FAILED, None, why)
         return None
     number = writer.write(rec, found)
     aliases = f", aliases {', '.join(rec['aliases'])}" if rec.get("aliases") else ""

@@ -809,7 +809,7 @@ def export_all(
         export_permissions=export_permissions,
         notebook_formats=parse_formats(notebook_formats),
     )
-    src = _endpoint(tracking_uri, registry_uri)
+    src = _source(tracking_uri, registry_uri)
     report = Report()
     with _engine(workers) as engine:
         bulk.export(
@@ -837,6 +837,7 @@ def import_all(
     model_rename_file: str | Path | None = None,
     import_source_tags: bool = False,
     use_src_user_id: bool = False,
+    skip_unsupported: bool = False,
     shard: str | None = None,
     tracking_uri: str | None = None,
     registry_uri: str | None = None,
@@ -848,7 +849,8 @@ def import_all(
 
     Rename files hold ``old,new`` lines. Every object ends imported, skipped (already there)
     or failed with its reason, one failure stopping nothing else; rerunning adds only what is
-    missing. ``shard`` ("K/N") imports only part K of N.
+    missing. ``shard`` ("K/N") imports only part K of N. ``skip_unsupported`` imports what a
+    destination can hold when it lacks a feature an object uses (else that object fails).
     """
     from .exportdir.bulk_dir import read_rename_file
     from .handlers import bulk
@@ -862,7 +864,9 @@ def import_all(
         delete_model=delete_model,
         import_permissions=import_permissions,
         runs=run_handler.RunImportOptions(
-            import_source_tags=import_source_tags, use_src_user_id=use_src_user_id
+            import_source_tags=import_source_tags,
+            use_src_user_id=use_src_user_id,
+            skip_unsupported=skip_unsupported,
         ),
     )
     dst = _endpoint(tracking_uri, registry_uri)

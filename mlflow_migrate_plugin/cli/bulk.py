@@ -12,6 +12,7 @@ from .options import (
     bool_option,
     common_options,
     notebook_formats_option,
+    skip_unsupported_option,
     split_list,
     text_option,
     tracking_uri_option,
@@ -120,6 +121,7 @@ def _import_options(fn):
                 help="Set each destination run's user to the source run's user (open-source "
                 "MLflow only).",
             ),
+            skip_unsupported_option,
             _shard_option,
             _use_threads_option,
             tracking_uri_option("destination"),

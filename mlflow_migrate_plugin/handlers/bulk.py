@@ -15,6 +15,7 @@ again.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -355,5 +356,5 @@ def _import_one(entry: BulkEntry, report: Report, work) -> None:
 
 
 def _counts(report: Report) -> str:
-    counts = report.counts().items()
+    counts = Counter((o.kind, o.status) for o in report.outcomes).items()
     return ", ".join(f"{n} {kind.replace('_', ' ')}s {status}" for (kind, status), n in counts)

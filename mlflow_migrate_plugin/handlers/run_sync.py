@@ -223,7 +223,9 @@ def _artifacts(dst: Endpoint, run, run_dir: RunDir, engine: Engine) -> int:
     if todo:
         model_ids = idmap.model_id_map_of_run(dst.client, run)
         rewrite = MLmodelRewriter({run_dir.source_run_id: run.info.run_id}, model_ids)
-        engine.run(artifacts.upload(repo, run_dir.artifacts_root(), todo, rewrite, verified=False))
+        root = run_dir.artifacts_root()
+        engine.run(artifacts.verify_tasks(root, todo))  # size and sha256, before any upload
+        engine.run(artifacts.upload(repo, root, todo, rewrite))
     return len(todo)
 
 

@@ -22,7 +22,7 @@ from mlflow_migrate_plugin import api, idmap
 from mlflow_migrate_plugin.cli import migrate
 from mlflow_migrate_plugin.endpoint import Endpoint
 from mlflow_migrate_plugin.handlers.run_sync import UPDATED
-from mlflow_migrate_plugin.report import FAILED, IMPORTED, SKIPPED
+from mlflow_migrate_plugin.report import FAILED, IMPORTED, SKIPPED, Phase, Progress
 from tests import builders
 from tests.experiment_builders import light_run, nested_experiment
 from tests.model_builders import registered_model, small_run
@@ -338,3 +338,35 @@ def test_import_experiments_reads_mlflow_export_import_bulk_directories(
     assert "FAILED experiment 2:" in result.output and "not valid JSON" in result.output
     assert "experiments: 1 failed, 1 imported" in result.output
     assert len(_runs(dst, "sklearn_wine")) == 1
+
+
+class _StopAfterFirstObject(Progress):
+    """Stops the destination server once the first object is imported."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def phase(self, label, total, unit=""):
+        server = self.server
+
+        class StopsServer(Phase):
+            def advance(self, n=1):
+                server.stop()
+
+        return StopsServer()
+
+
+def test_import_all_stops_at_once_when_the_destination_goes_away(exported, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    server = start_server(tmp_path / "dst")
+    try:
+        report = api.import_all(
+            exported, tracking_uri=server.url, progress=_StopAfterFirstObject(server)
+        )
+    finally:
+        server.stop()
+
+    objects = report.find("experiment") + report.find("registered_model")
+    assert len(objects) == 5 and objects[0].status != FAILED
+    assert objects[1].status == FAILED
+    assert all("not attempted" in o.detail and "stopped answering" in o.detail for o in objects[2:])

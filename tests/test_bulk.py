@@ -370,3 +370,31 @@ def test_import_all_stops_at_once_when_the_destination_goes_away(exported, tmp_p
     assert len(objects) == 5 and objects[0].status != FAILED
     assert objects[1].status == FAILED
     assert all("not attempted" in o.detail and "stopped answering" in o.detail for o in objects[2:])
+
+
+def test_export_experiments_takes_named_experiments_and_a_start_time_window(
+    servers, source, tmp_path
+):
+    src = servers[0]
+    uri = ["--tracking-uri", src.tracking_uri]
+
+    before = _invoke(
+        "export-experiments", "--experiments", "bulk-plain", "--output-dir", tmp_path / "a",
+        "--runs-until", "2024-01-15", *uri,
+    )  # fmt: skip
+    window = _invoke(
+        "export-experiments", "--experiments", f"bulk-plain,{source['nested'].experiment_id}",
+        "--output-dir", tmp_path / "b", "--run-start-time", "2024-01-15",
+        "--runs-until", "2024-01-16", *uri,
+    )  # fmt: skip
+
+    assert before.exit_code == 0 and window.exit_code == 0, before.output + window.output
+    listed = json.loads((tmp_path / "a" / "manifest.json").read_text())["mlflow"]
+    assert [e["name"] for e in listed["experiments"]] == ["bulk-plain"]
+    assert not listed["registered_models"]
+    plain = tmp_path / "a" / "experiments" / source["plain_id"] / "experiment.json"
+    assert json.loads(plain.read_text())["info"]["num_ok_runs"] == 0
+    plain = tmp_path / "b" / "experiments" / source["plain_id"] / "experiment.json"
+    assert json.loads(plain.read_text())["info"]["num_ok_runs"] == len(_runs(src, "bulk-plain"))
+    nested = tmp_path / "b" / "experiments" / source["nested"].experiment_id / "experiment.json"
+    assert json.loads(nested.read_text())["info"]["num_ok_runs"] == 3  # "other" started a day early

@@ -21,6 +21,8 @@ _API = (
     "verify_experiment",
     "verify_model",
     "verify_model_version",
+    "export_all",
+    "import_all",
 )
 
 __all__ = ["__version__", *_API]

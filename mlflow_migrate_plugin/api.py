@@ -749,6 +749,54 @@ def verify_model_version(
     return ctx.result
 
 
+def verify_all(
+    *,
+    experiments: list[str] | str | None = None,
+    models: list[str] | str | None = None,
+    include_experiments: bool = True,
+    include_models: bool = True,
+    experiment_rename_file: str | Path | None = None,
+    model_rename_file: str | Path | None = None,
+    include_deleted_runs: bool = False,
+    check_stages_and_aliases: bool = True,
+    src_mlflow_uri: str | None = None,
+    dst_mlflow_uri: str | None = None,
+    src_registry_uri: str | None = None,
+    dst_registry_uri: str | None = None,
+    sizes_only: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+):
+    """Check every active experiment and every registered model of the source (or those named
+    in ``experiments`` and ``models``, as export-all chooses them) against the destination,
+    where they have the names import-all gave them (its rename files, ``old,new`` lines)."""
+    from .exportdir.bulk_dir import read_rename_file
+    from .verify.whole_server import verify_all as verify
+
+    with _verification(
+        src_mlflow_uri,
+        dst_mlflow_uri,
+        src_registry_uri,
+        dst_registry_uri,
+        workers,
+        sizes_only,
+        progress,
+    ) as ctx:
+        verify(
+            ctx,
+            experiments=None if experiments in (None, "all") else _as_list(experiments),
+            models=None if models in (None, "all") else _as_list(models),
+            experiment_renames=read_rename_file(experiment_rename_file),
+            model_renames=read_rename_file(model_rename_file),
+            include_experiments=include_experiments,
+            include_models=include_models,
+            include_deleted_runs=include_deleted_runs,
+            stages_and_aliases=check_stages_and_aliases,
+            workers=workers,
+        )
+    return ctx.result
+
+
 # Whole servers --------------------------------------------------------------------------------
 
 

@@ -129,6 +129,48 @@ def test_a_second_import_all_adds_nothing(servers, exported):
     assert len(_runs(dst, "bulk-nested")) == before
 
 
+def test_verify_all_passes_after_import_all_and_names_what_was_altered(servers, source):
+    src, dst, _ = servers
+    sides = ("--src-mlflow-uri", src.tracking_uri, "--dst-mlflow-uri", dst.tracking_uri)
+    args = ("verify-all", *sides, "--include-deleted-runs", "--output", "json")
+
+    clean = CliRunner().invoke(migrate, list(args))
+
+    assert clean.exit_code == 0, clean.output
+    report = json.loads(clean.stdout)
+    kinds = {o["kind"] for o in report["objects"]}
+    assert {"experiment", "run", "registered_model", "model_version"} <= kinds
+    assert {o["source_id"] for o in report["objects"] if o["kind"] == "experiment"} >= {
+        "bulk-nested",
+        "bulk-plain",
+        "bulk-model-runs",
+    }
+
+    (copy,) = [r for r in _runs(dst, "bulk-plain") if r.info.run_name == "plain-0"]
+    model = dst.client.get_registered_model("bulk-model")
+    dst.client.set_tag(copy.info.run_id, "altered", "yes")
+    dst.client.update_registered_model("bulk-model", "described on the destination")
+    try:
+        altered = CliRunner().invoke(migrate, list(args))
+    finally:
+        dst.client.delete_tag(copy.info.run_id, "altered")
+        dst.client.update_registered_model("bulk-model", model.description or "")
+
+    assert altered.exit_code == 1, altered.output
+    found = {
+        (o["kind"], f["field"]): f
+        for o in json.loads(altered.stdout)["objects"]
+        for f in o["findings"]
+        if f["kind"] != "info"
+    }
+    assert set(found) == {("run", "tags[altered]"), ("registered_model", "description")}
+    assert found[("run", "tags[altered]")]["destination"] == "yes"
+    assert found[("registered_model", "description")]["source"] == model.description
+    assert found[("registered_model", "description")]["destination"] == (
+        "described on the destination"
+    )
+
+
 def test_a_failing_object_does_not_stop_its_siblings(servers, exported, tmp_path):
     dst = servers[1]
     manifest = json.loads((exported / "manifest.json").read_text())

@@ -196,7 +196,7 @@ def import_all(**given):
 @_export_options
 def export_experiments(experiments, **given):
     """Export several experiments (or all) with their runs, as export-all does."""
-    _export({"experiments": _choice(experiments), "include_models": False}, **given)
+    _export({"experiments": name_choice(experiments), "include_models": False}, **given)
 
 
 @migrate.command("import-experiments")
@@ -216,7 +216,7 @@ def import_experiments(**given):
 @_export_options
 def export_models(models, export_all_runs, **given):
     """Export several registered models (or all) with their versions and their runs."""
-    kinds = {"models": _choice(models), "include_experiments": False}
+    kinds = {"models": name_choice(models), "include_experiments": False}
     _export({**kinds, "export_all_runs": export_all_runs}, **given)
 
 
@@ -228,7 +228,8 @@ def import_models(**given):
     _import({}, **given)
 
 
-def _choice(value: str):
+def name_choice(value: str):
+    """None for 'all' (every object), else the names or ids listed, or read from a file."""
     if value.strip().lower() == "all":
         return None
     from ..exportdir.bulk_dir import read_name_list

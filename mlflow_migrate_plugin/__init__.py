@@ -21,6 +21,9 @@ _API = (
     "verify_experiment",
     "verify_model",
     "verify_model_version",
+    "verify_all",
+    "export_all",
+    "import_all",
 )
 
 __all__ = ["__version__", *_API]

@@ -1,3 +1,3 @@
 from mlflow_migrate_plugin.cli import main
 
-main()
+main(prog_name="python -m mlflow_migrate_plugin")

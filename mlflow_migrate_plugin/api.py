@@ -12,13 +12,15 @@ pool and returns a :class:`~mlflow_migrate_plugin.report.Report` of what it did.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
 
-from .endpoint import Endpoint, reserve_http_connections
+from .endpoint import Endpoint, redact, reserve_http_connections
+from .errors import NotFoundError
 from .handlers import experiment as experiment_handler
 from .handlers import registered_model as model_handler
 from .handlers import run as run_handler
@@ -35,6 +37,30 @@ def _endpoint(tracking_uri: str | None, registry_uri: str | None = None) -> Endp
     endpoint = Endpoint.resolve(tracking_uri, registry_uri)
     endpoint.check_reachable()
     return endpoint
+
+
+def _source(tracking_uri: str | None, registry_uri: str | None = None) -> Endpoint:
+    """The side an export or copy reads: as :func:`_endpoint`, and a ``sqlite:///`` store must
+    exist already (MLflow would create a mistyped one, empty, and then find no run in it)."""
+    endpoint = _endpoint(tracking_uri, registry_uri)
+    for uri in dict.fromkeys((endpoint.tracking_uri, endpoint.registry_uri)):
+        path = _sqlite_file(uri)
+        if path is not None and not path.is_file():
+            raise NotFoundError(
+                f"{redact(uri)}: the source database {path.absolute()} does not exist; "
+                "check the path"
+            )
+    return endpoint
+
+
+def _sqlite_file(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///PATH`` URI (relative to the working directory, as
+    SQLAlchemy takes it), None for an in-memory store or any other URI."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme.split("+", 1)[0] != "sqlite" or not rest.startswith("/"):
+        return None
+    path = urllib.parse.unquote(rest[1:].split("?", 1)[0])
+    return Path(path) if path and path != ":memory:" else None
 
 
 @contextmanager
@@ -65,6 +91,7 @@ def export_run(
     output_dir: str | Path,
     *,
     tracking_uri: str | None = None,
+    registry_uri: str | None = None,
     notebook_formats: list[str] | None = None,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
@@ -73,7 +100,7 @@ def export_run(
     from .databricks.notebooks import parse_formats
 
     notebook_formats = parse_formats(notebook_formats)  # a bad format fails before any work
-    src = _endpoint(tracking_uri)
+    src = _source(tracking_uri, registry_uri)
     report = Report()
     with _engine(workers) as engine:
         run_handler.export(src, run_id, output_dir, engine, report, progress)
@@ -87,6 +114,7 @@ def import_run(
     experiment_name: str,
     *,
     tracking_uri: str | None = None,
+    registry_uri: str | None = None,
     import_source_tags: bool = False,
     use_src_user_id: bool = False,
     mlmodel_fix: bool = True,
@@ -103,7 +131,7 @@ def import_run(
     feature the run uses (LoggedModels on MLflow 2.x) is refused before anything is created
     (:class:`~.errors.UnsupportedError`), unless ``skip_unsupported`` imports the rest.
     """
-    dst = _endpoint(tracking_uri)
+    dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
     options = run_handler.RunImportOptions(
         import_source_tags=import_source_tags,
@@ -156,6 +184,7 @@ def export_experiment(
     export_permissions: bool = False,
     notebook_formats: list[str] | None = None,
     tracking_uri: str | None = None,
+    registry_uri: str | None = None,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
@@ -168,7 +197,7 @@ def export_experiment(
     of as many transfers. A run that fails is reported (``report.failed``) and the others are
     exported.
     """
-    src = _endpoint(tracking_uri)
+    src = _source(tracking_uri, registry_uri)
     report = Report()
     selection = RunSelection(
         run_ids=_as_list(run_ids) or None,
@@ -202,6 +231,7 @@ def import_experiment(
     dst_notebook_dir: str | None = None,
     tracking_uri: str | None = None,
     skip_unsupported: bool = False,
+    registry_uri: str | None = None,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
@@ -212,7 +242,7 @@ def import_experiment(
     Rerunning adds nothing, and completes an import that was interrupted. A run that fails is
     reported (``report.failed``) and the others are imported.
     """
-    dst = _endpoint(tracking_uri)
+    dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
     options = run_handler.RunImportOptions(
         import_source_tags=import_source_tags,
@@ -270,7 +300,7 @@ def export_model(
         export_deleted_runs=export_deleted_runs,
         export_version_model=export_version_model,
     )
-    src = _endpoint(tracking_uri, registry_uri)
+    src = _source(tracking_uri, registry_uri)
     report = Report()
     with _engine(workers) as engine:
         run_dirs = model_handler.export(
@@ -353,7 +383,7 @@ def export_model_version(
     from .databricks.notebooks import parse_formats
 
     notebook_formats = parse_formats(notebook_formats)  # a bad format fails before any work
-    src = _endpoint(tracking_uri, registry_uri)
+    src = _source(tracking_uri, registry_uri)
     report = Report()
     with _engine(workers) as engine:
         run_id = single_version.export(
@@ -471,7 +501,7 @@ def copy_run(
     """
     from .transfer.staging import export_space
 
-    src = _endpoint(src_mlflow_uri)
+    src = _source(src_mlflow_uri)
     dst = _endpoint(dst_mlflow_uri)
     report = Report()
     options = run_handler.RunImportOptions(
@@ -526,7 +556,7 @@ def copy_model_version(
     from .handlers import copy_version
     from .transfer.staging import export_space
 
-    src = _endpoint(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
+    src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
     dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
     report = Report()
     with export_space(keep_export_dir) as space, _engine(workers) as engine:
@@ -718,3 +748,180 @@ def verify_model_version(
             stages_and_aliases=check_stages_and_aliases,
         )
     return ctx.result
+
+
+def verify_all(
+    *,
+    experiments: list[str] | str | None = None,
+    models: list[str] | str | None = None,
+    include_experiments: bool = True,
+    include_models: bool = True,
+    experiment_rename_file: str | Path | None = None,
+    model_rename_file: str | Path | None = None,
+    include_deleted_runs: bool = False,
+    check_stages_and_aliases: bool = True,
+    src_mlflow_uri: str | None = None,
+    dst_mlflow_uri: str | None = None,
+    src_registry_uri: str | None = None,
+    dst_registry_uri: str | None = None,
+    sizes_only: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+):
+    """Check every active experiment and every registered model of the source (or those named
+    in ``experiments`` and ``models``, as export-all chooses them) against the destination,
+    where they have the names import-all gave them (its rename files, ``old,new`` lines)."""
+    from .exportdir.bulk_dir import read_rename_file
+    from .verify.whole_server import verify_all as verify
+
+    with _verification(
+        src_mlflow_uri,
+        dst_mlflow_uri,
+        src_registry_uri,
+        dst_registry_uri,
+        workers,
+        sizes_only,
+        progress,
+    ) as ctx:
+        verify(
+            ctx,
+            experiments=None if experiments in (None, "all") else _as_list(experiments),
+            models=None if models in (None, "all") else _as_list(models),
+            experiment_renames=read_rename_file(experiment_rename_file),
+            model_renames=read_rename_file(model_rename_file),
+            include_experiments=include_experiments,
+            include_models=include_models,
+            include_deleted_runs=include_deleted_runs,
+            stages_and_aliases=check_stages_and_aliases,
+            workers=workers,
+        )
+    return ctx.result
+
+
+# Whole servers --------------------------------------------------------------------------------
+
+
+def export_all(
+    output_dir: str | Path,
+    *,
+    experiments: list[str] | str | None = None,
+    models: list[str] | str | None = None,
+    include_experiments: bool = True,
+    include_models: bool = True,
+    export_all_runs: bool = False,
+    stages: list[str] | str | None = None,
+    export_latest_versions: bool = False,
+    export_version_model: bool = False,
+    run_start_time: str | None = None,
+    runs_until: str | None = None,
+    export_deleted_runs: bool = False,
+    export_permissions: bool = False,
+    notebook_formats: list[str] | None = None,
+    shard: str | None = None,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+    script: str = "export-all",
+) -> Report:
+    """Export every active experiment (runs, LoggedModels) and every registered model (its
+    versions and their runs) under ``output_dir``, ``manifest.json`` last.
+
+    ``experiments`` (names or ids) and ``models`` (names or shell patterns) narrow the choice;
+    ``include_experiments``/``include_models`` turn a kind off (export-models,
+    export-experiments); ``export_all_runs`` adds the experiments of the models' runs.
+    ``shard`` ("K/N") exports only part K of N, split by a stable hash (see docs/bulk.md).
+    One object failing does not stop the others: see ``report.failed``. An export interrupted
+    and run again into the same directory keeps the objects it had finished.
+    """
+    from .databricks.notebooks import parse_formats
+    from .handlers import bulk
+
+    parsed = bulk.Shard.parse(shard)
+    options = bulk.BulkExportOptions(
+        experiments=None if experiments in (None, "all") else _as_list(experiments),
+        models=None if models in (None, "all") else _as_list(models),
+        include_experiments=include_experiments,
+        include_models=include_models,
+        export_all_runs=export_all_runs,
+        runs=RunSelection(
+            run_start_time=run_start_time or None,
+            runs_until=runs_until or None,
+            export_deleted_runs=export_deleted_runs,
+        ),
+        versions=model_handler.ModelSelection(
+            stages=_as_list(stages),
+            export_latest_versions=export_latest_versions,
+            export_deleted_runs=export_deleted_runs,
+            export_version_model=export_version_model,
+        ),
+        export_permissions=export_permissions,
+        notebook_formats=parse_formats(notebook_formats),
+    )
+    src = _source(tracking_uri, registry_uri)
+    report = Report()
+    with _engine(workers) as engine:
+        bulk.export(
+            src,
+            output_dir,
+            engine,
+            report,
+            options,
+            parsed,
+            script=script,
+            workers=workers,
+            progress=progress,
+        )
+    return report
+
+
+def import_all(
+    input_dir: str | Path,
+    *,
+    include_experiments: bool = True,
+    include_models: bool = True,
+    delete_model: bool = False,
+    import_permissions: bool = False,
+    experiment_rename_file: str | Path | None = None,
+    model_rename_file: str | Path | None = None,
+    import_source_tags: bool = False,
+    use_src_user_id: bool = False,
+    skip_unsupported: bool = False,
+    shard: str | None = None,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Import a bulk export (ours, or mlflow-export-import's): experiments under their names,
+    then models, each version linked to the run its experiment's import made.
+
+    Rename files hold ``old,new`` lines. Every object ends imported, skipped (already there)
+    or failed with its reason, one failure stopping nothing else; rerunning adds only what is
+    missing. ``shard`` ("K/N") imports only part K of N. ``skip_unsupported`` imports what a
+    destination can hold when it lacks a feature an object uses (else that object fails).
+    """
+    from .exportdir.bulk_dir import read_rename_file
+    from .handlers import bulk
+
+    parsed = bulk.Shard.parse(shard)
+    options = bulk.BulkImportOptions(
+        include_experiments=include_experiments,
+        include_models=include_models,
+        experiment_renames=read_rename_file(experiment_rename_file),
+        model_renames=read_rename_file(model_rename_file),
+        delete_model=delete_model,
+        import_permissions=import_permissions,
+        runs=run_handler.RunImportOptions(
+            import_source_tags=import_source_tags,
+            use_src_user_id=use_src_user_id,
+            skip_unsupported=skip_unsupported,
+        ),
+    )
+    dst = _endpoint(tracking_uri, registry_uri)
+    report = Report()
+    with _engine(workers) as engine:
+        bulk.import_(
+            dst, input_dir, engine, report, options, parsed, workers=workers, progress=progress
+        )
+    return report

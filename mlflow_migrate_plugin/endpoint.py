@@ -71,9 +71,10 @@ def reserve_http_connections(count: int) -> None:
 
     MLflow keeps at most ``MLFLOW_HTTP_POOL_MAXSIZE`` (default 10) connections per host; with
     more threads, each request beyond them opens a connection and drops it afterwards, and a
-    fresh connection to an ``mlflow server`` waits longer for its first answer (DESIGN.md
-    section 5). MLflow reads the variable when it builds its session, at the first request of
-    the process, so this must run before that. A larger value set by the user is kept.
+    fresh connection to an ``mlflow server`` waits longer for its first answer
+    (docs/architecture.md, "Speed"). MLflow reads the variable when it builds its session, at
+    the first request of the process, so this must run before that. A larger value set by the
+    user is kept.
     """
     from mlflow.environment_variables import MLFLOW_HTTP_POOL_MAXSIZE
 
@@ -87,7 +88,6 @@ class Endpoint:
 
     tracking_uri: str
     registry_uri: str
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     # What the server answers (capabilities.FEATURES), probed when first asked.
     _features: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
     _probe_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)

@@ -7,6 +7,7 @@ the completion tag tells a finished import from one that was interrupted.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from mlflow.entities import ViewType
@@ -39,15 +40,28 @@ def started(token: str) -> str:
     return f"{STATE_STARTED}:{token}"
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "\\'") + "'"
+_QUOTES_AND_BACKSLASH = re.compile(r"['\"\\]")
+
+
+def equals(field: str, value: str) -> str:
+    """A clause for MLflow's search filters (runs, model versions, LoggedModels) that matches
+    ``field`` equal to ``value``, or a superset: callers keep only the exact matches.
+
+    MLflow takes the text between the quotes as it stands and undoes no escape (``'it\\'s'``
+    searches for ``it\\'s``), and its LoggedModel search strips every quote from either end of
+    a value, so a value with a quote in it has no literal. A value holding a quote or a
+    backslash is searched with ``LIKE`` instead, each of those characters matching any one.
+    """
+    if not _QUOTES_AND_BACKSLASH.search(value):
+        return f"{field} = '{value}'"
+    return f"{field} LIKE '{_QUOTES_AND_BACKSLASH.sub('_', value)}'"
 
 
 def find_runs(client, experiment_id: str, source_run_id: str) -> list:
     """Runs in the experiment (any lifecycle) imported from ``source_run_id``."""
     return client.search_runs(
         [experiment_id],
-        filter_string=f"tags.`{SOURCE_RUN_ID}` = {_quote(source_run_id)}",
+        filter_string=equals(f"tags.`{SOURCE_RUN_ID}`", source_run_id),
         run_view_type=ViewType.ALL,
         max_results=100,
     )
@@ -68,7 +82,7 @@ def complete_runs(client, experiment_id: str, finished_only: bool = False) -> di
     mark and the run's status, which the run's own import finishes.
     """
     found: dict[str, str] = {}
-    for run in _all_runs(client, experiment_id, f"tags.`{STATE}` = {_quote(STATE_COMPLETE)}"):
+    for run in _all_runs(client, experiment_id, equals(f"tags.`{STATE}`", STATE_COMPLETE)):
         if finished_only and run.info.status == "RUNNING":
             continue
         source = run.data.tags.get(SOURCE_RUN_ID)
@@ -79,7 +93,7 @@ def complete_runs(client, experiment_id: str, finished_only: bool = False) -> di
 
 def interrupted_runs(client, experiment_id: str):
     """The active runs of the experiment whose import started and did not complete."""
-    active = f"tags.`{STATE}` LIKE {_quote(STATE_STARTED + '%')}"
+    active = f"tags.`{STATE}` LIKE '{STATE_STARTED}%'"
     return [
         r for r in _all_runs(client, experiment_id, active) if r.info.lifecycle_stage == "active"
     ]
@@ -115,7 +129,7 @@ def _all_runs(client, experiment_id: str, filter_string: str):
 def find_children_waiting(client, experiment_id: str, source_parent_id: str) -> list:
     return client.search_runs(
         [experiment_id],
-        filter_string=f"tags.`{PENDING_PARENT}` = {_quote(source_parent_id)}",
+        filter_string=equals(f"tags.`{PENDING_PARENT}`", source_parent_id),
         run_view_type=ViewType.ALL,
         max_results=10000,
     )
@@ -125,7 +139,7 @@ def find_logged_models(client, experiment_id: str, source_model_id: str) -> list
     return list(
         client.search_logged_models(
             [experiment_id],
-            filter_string=f"tags.`{SOURCE_MODEL_ID}` = {_quote(source_model_id)}",
+            filter_string=equals(f"tags.`{SOURCE_MODEL_ID}`", source_model_id),
         )
     )
 
@@ -139,7 +153,7 @@ def model_id_map_of_run(client, run) -> dict[str, str]:
     """Source LoggedModel id -> destination id, for the models an imported run produced."""
     mapping: dict[str, str] = {}
     found = client.search_logged_models(
-        [run.info.experiment_id], filter_string=f"source_run_id = {_quote(run.info.run_id)}"
+        [run.info.experiment_id], filter_string=equals("source_run_id", run.info.run_id)
     )
     for model in found:
         source = (model.tags or {}).get(SOURCE_MODEL_ID)

@@ -26,13 +26,13 @@ def failure_reason(exc: BaseException) -> str:
         return type(exc).__name__
     from mlflow.exceptions import MlflowException
 
-    from .errors import MigrateError
+    from .errors import MigrateError, missing_store_hint
 
     line = text.splitlines()[0]
     if isinstance(exc, (MigrateError, OSError)):
         return line
     if isinstance(exc, MlflowException):
-        return f"MLflow: {line}"
+        return missing_store_hint(exc) or f"MLflow: {line}"
     return f"{type(exc).__name__}: {line}"
 
 
@@ -96,9 +96,6 @@ class Report:
             "them, on the destination's store:",
             f"  mlflow gc --backend-store-uri <destination store URI> --run-ids {ids}",
         ]
-
-    def counts(self) -> dict[tuple[str, str], int]:
-        return dict(Counter((o.kind, o.status) for o in self.outcomes))
 
     def find(self, kind: str, status: str | None = None) -> list[Outcome]:
         return [

@@ -15,6 +15,10 @@ import pytest
 from mlflow_migrate_plugin.endpoint import Endpoint
 from tests.servers import start_server
 
+# Fixtures of their own modules, registered here once: a session fixture imported into test
+# modules would be a separate fixture in each, set up once per module.
+pytest_plugins = ("tests.databricks_fixtures", "tests.model_fixtures")
+
 # The library must never depend on MLflow's process-wide URI: make any such use fail loudly.
 os.environ["MLFLOW_TRACKING_URI"] = "unconfigured-by-tests://use-explicit-uris"
 os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"

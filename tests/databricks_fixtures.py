@@ -4,7 +4,8 @@
 session's two real MLflow servers. A test reaches them either through the environment
 (``DATABRICKS_HOST`` / ``DATABRICKS_TOKEN``, URI ``databricks``) or through a ~/.databrickscfg
 with one profile per workspace in a temporary HOME (URIs ``databricks://PROFILE``). No real
-Databricks configuration of the machine is ever read.
+Databricks configuration of the machine is ever read. tests/conftest.py registers the fixtures
+once for the whole session; test modules import only the constants and helpers.
 """
 
 from __future__ import annotations

@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import yaml
 from mlflow.exceptions import MlflowException
-from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS, MLFLOW_PARENT_RUN_ID, MLFLOW_USER
+from mlflow.utils.mlflow_tags import (
+    MLFLOW_LOGGED_MODELS,
+    MLFLOW_MODEL_VERSIONS,
+    MLFLOW_PARENT_RUN_ID,
+    MLFLOW_USER,
+)
 
 from mlflow_migrate_plugin import idmap
 from mlflow_migrate_plugin.endpoint import Endpoint
@@ -100,6 +105,13 @@ def normalized_tree(files: dict[str, bytes]) -> dict:
     for path, content in files.items():
         if path.rsplit("/", 1)[-1] == "MLmodel":
             doc = yaml.safe_load(content)
+            # A LoggedModel's MLmodel names the model as model_uuid too, and its own location
+            # as artifact_path (tests/test_mlmodel_lineage.py checks that they follow).
+            model_id = doc.get("model_id")
+            if model_id and doc.get("model_uuid") == model_id:
+                doc.pop("model_uuid")
+            if model_id and model_id in str(doc.get("artifact_path", "")).split("/"):
+                doc.pop("artifact_path")
             doc.pop("run_id", None)
             doc.pop("model_id", None)
             out[path] = doc
@@ -119,6 +131,8 @@ def run_summary(endpoint: Endpoint, run_id: str) -> dict:
     tags.pop(SOURCE_USER, None)
     parent = tags.pop(MLFLOW_PARENT_RUN_ID, None)
     view["parent"] = client.get_run(parent).info.run_name if parent else None
+    if MLFLOW_LOGGED_MODELS in tags:  # the import names the new run in it
+        tags[MLFLOW_LOGGED_MODELS] = tags[MLFLOW_LOGGED_MODELS].replace(run_id, "<this run>")
     view["artifacts"] = normalized_tree(view["artifacts"])
     models = {}
     for output in client.get_run(run_id).outputs.model_outputs:

@@ -1,8 +1,8 @@
 """Servers for every artifact store kind: proxied (``mlflow-artifacts:``, the session's
 ``src_server``/``dst_server``), a direct local artifact root, and S3 served by moto on loopback.
 
-Import the fixtures a test module uses from here. A server or moto that cannot start fails the
-test (never a skip).
+tests/conftest.py registers these fixtures once for the whole session (test modules import only
+the helpers). A server or moto that cannot start fails the test (never a skip).
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
 """export-experiment / import-experiment with the Databricks options, against two workspace
 stand-ins (see tests/databricks_server.py) with the real SDK."""
-# ruff: noqa: F811 (the fixtures imported from tests.databricks_fixtures are arguments here)
 
 from __future__ import annotations
 
@@ -8,15 +7,7 @@ import uuid
 
 from mlflow_migrate_plugin import api
 from mlflow_migrate_plugin.exportdir.permissions import read_experiment_permissions
-from tests.databricks_fixtures import (  # noqa: F401  (fixtures)
-    HOME_FOLDER,
-    TOKEN_USER,
-    clean_databricks_env,
-    databricks_env,
-    notebook_run,
-    workspace_a,
-    workspace_b,
-)
+from tests.databricks_fixtures import HOME_FOLDER, TOKEN_USER, notebook_run
 
 
 def test_experiment_moves_with_its_permissions_and_its_runs_notebooks(

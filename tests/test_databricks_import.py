@@ -5,7 +5,6 @@ whatever the client sends; ``mlflow.log-model.history`` and ``mlflow.rootRunId``
 ``mlflow.experiment.sourceType`` / ``sourceId`` (experiments) are refused; an experiment name
 is a workspace path whose folder must already exist.
 """
-# ruff: noqa: F811 (the fixtures imported from tests.databricks_fixtures are arguments here)
 
 from __future__ import annotations
 
@@ -20,13 +19,7 @@ from mlflow_migrate_plugin.handlers.run import SOURCE_USER
 from mlflow_migrate_plugin.report import Report
 from tests import builders
 from tests.compare import run_view
-from tests.databricks_fixtures import (  # noqa: F401  (fixtures)
-    HOME_FOLDER,
-    TOKEN_USER,
-    clean_databricks_env,
-    databricks_env,
-    workspace_b,
-)
+from tests.databricks_fixtures import HOME_FOLDER, TOKEN_USER
 
 REFUSED = {
     "mlflow.log-model.history": '[{"artifact_path": "classic_model"}]',

@@ -3,7 +3,6 @@
 The stand-in keeps each notebook's revisions and answers /api/2.0/workspace/export (with the
 ``revision_timestamp`` the tool sends), /import, /mkdirs and /get-status as a workspace does.
 """
-# ruff: noqa: F811 (the fixtures imported from tests.databricks_fixtures are arguments here)
 
 from __future__ import annotations
 
@@ -19,14 +18,7 @@ from mlflow_migrate_plugin.cli import migrate
 from mlflow_migrate_plugin.databricks.notebooks import IMPORTED_NOTEBOOK_TAG
 from mlflow_migrate_plugin.errors import IntegrityError, UsageError
 from mlflow_migrate_plugin.exportdir import notebook_dir
-from tests.databricks_fixtures import (  # noqa: F401  (fixtures)
-    HOME_FOLDER,
-    clean_databricks_env,
-    databricks_env,
-    notebook_run,
-    workspace_a,
-    workspace_b,
-)
+from tests.databricks_fixtures import HOME_FOLDER, notebook_run
 
 REVISION_ONE = "1700000000000"
 

@@ -5,7 +5,6 @@ PUT), /api/2.0/mlflow/databricks/registered-models/get (Databricks' model id), S
 users, groups and service principals, and /api/2.1/unity-catalog/permissions/function/{name};
 a PATCH naming a principal the workspace does not know is refused, as a workspace does.
 """
-# ruff: noqa: F811 (the fixtures imported from tests.databricks_fixtures are arguments here)
 
 from __future__ import annotations
 
@@ -14,14 +13,7 @@ import uuid
 from mlflow_migrate_plugin.databricks import permissions
 from mlflow_migrate_plugin.endpoint import Endpoint
 from mlflow_migrate_plugin.report import Report
-from tests.databricks_fixtures import (  # noqa: F401  (fixtures)
-    HOME_FOLDER,
-    TOKEN_USER,
-    clean_databricks_env,
-    databricks_env,
-    workspace_a,
-    workspace_b,
-)
+from tests.databricks_fixtures import HOME_FOLDER, TOKEN_USER
 
 
 def _people(*fakes):

@@ -4,7 +4,6 @@ Each stand-in accepts only its own token, so a call that reached the wrong works
 401 instead of passing unnoticed. No DATABRICKS_* variable is set: only the profiles say where
 to go, as on a machine where the user ran ``databricks auth login`` for two workspaces.
 """
-# ruff: noqa: F811 (the fixtures imported from tests.databricks_fixtures are arguments here)
 
 from __future__ import annotations
 
@@ -20,15 +19,10 @@ from mlflow_migrate_plugin.endpoint import Endpoint
 from mlflow_migrate_plugin.errors import UnreachableError, UsageError
 from mlflow_migrate_plugin.handlers.run import SOURCE_USER
 from tests.compare import run_view
-from tests.databricks_fixtures import (  # noqa: F401  (fixtures)
-    HOME_FOLDER,
-    clean_databricks_env,
-    databricks_profiles,
-    notebook_run,
-    workspace_a,
-    workspace_b,
-)
+from tests.databricks_fixtures import HOME_FOLDER, notebook_run
 from tests.servers import free_port
+
+NOTEBOOK_IMPORT = "/api/2.0/workspace/import"
 
 
 def _source_run(fake, monkeypatch, unique_name):
@@ -59,6 +53,8 @@ def test_export_and_import_through_two_profiles_reach_their_own_workspaces(
     src = Endpoint(f"databricks://{profiles['a']}", f"databricks://{profiles['a']}")
     dst = Endpoint(f"databricks://{profiles['b']}", f"databricks://{profiles['b']}")
     acl = permissions.export_experiment_acl(src, built.experiment_id)
+    # The stand-ins serve the whole session: count this test's notebook imports only.
+    before_a, before_b = (len(w.calls(NOTEBOOK_IMPORT)) for w in (workspace_a, workspace_b))
 
     api.export_run(
         built.run_id, tmp_path / "run", tracking_uri=src.tracking_uri, notebook_formats=["SOURCE"]
@@ -86,8 +82,8 @@ def test_export_and_import_through_two_profiles_reach_their_own_workspaces(
             built.run_id.encode(), outcome.destination_id.encode()
         )
     assert actual == expected
-    assert workspace_b.calls("/api/2.0/workspace/import") == [("POST", "/api/2.0/workspace/import")]
-    assert workspace_a.calls("/api/2.0/workspace/import") == []
+    assert workspace_b.calls(NOTEBOOK_IMPORT)[before_b:] == [("POST", NOTEBOOK_IMPORT)]
+    assert workspace_a.calls(NOTEBOOK_IMPORT)[before_a:] == []
 
 
 def test_copy_run_between_two_profiles_in_one_command(

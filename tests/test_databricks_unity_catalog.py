@@ -1,8 +1,9 @@
-"""What a Unity Catalog registry accepts, checked on the export before anything is created.
+"""What a Unity Catalog registry takes: versions with a full signature, and no stages.
 
-No workspace is involved: these stand in for MLflow's Unity Catalog store, which refuses a model
-version whose MLmodel lacks a signature with inputs and outputs, and for Unity Catalog having
-aliases but no stages.
+No workspace is involved. MLflow's own Unity Catalog store refuses a version whose MLmodel lacks
+a signature, and the import names the version; a registry that is Unity Catalog gets no stage
+and no rebuilt gap from the version writer, which decides this from the destination's registry
+URI before any call (here a sqlite registry the writer is told is Unity Catalog).
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import pytest
 
 from mlflow_migrate_plugin.databricks.unity_catalog import (
     MissingSignatureError,
-    require_signature,
     signature_refusal,
-    skip_stage,
 )
+from mlflow_migrate_plugin.endpoint import Endpoint
+from mlflow_migrate_plugin.handlers.model_version import Target, VersionOptions, VersionWriter
 from mlflow_migrate_plugin.report import Report
 
 MLMODEL = """artifact_path: model
@@ -25,39 +26,6 @@ run_id: 0123456789abcdef0123456789abcdef
 """
 INPUTS = """  inputs: '[{"type": "double", "name": "x"}]'
 """
-OUTPUTS = """  outputs: '[{"type": "long"}]'
-"""
-
-
-def test_a_version_without_signature_is_refused_by_name(tmp_path):
-    """Stands in for Unity Catalog refusing a model logged without a signature."""
-    (tmp_path / "MLmodel").write_text(MLMODEL)
-
-    with pytest.raises(
-        MissingSignatureError, match="model 'main.ml.churn' version 3 has no signature"
-    ):
-        require_signature(tmp_path / "MLmodel", "main.ml.churn", 3)
-
-
-def test_a_signature_without_outputs_is_refused(tmp_path):
-    """Stands in for Unity Catalog refusing a signature that has inputs only."""
-    (tmp_path / "MLmodel").write_text(MLMODEL + "signature:\n" + INPUTS)
-
-    with pytest.raises(MissingSignatureError, match="version 7 has a signature without outputs"):
-        require_signature(tmp_path / "MLmodel", "main.ml.churn", "7")
-
-
-def test_a_full_signature_passes(tmp_path):
-    """Stands in for Unity Catalog accepting a model logged with inputs and outputs."""
-    (tmp_path / "MLmodel").write_text(MLMODEL + "signature:\n" + INPUTS + OUTPUTS)
-
-    require_signature(tmp_path / "MLmodel", "main.ml.churn", 1)
-
-
-def test_a_missing_mlmodel_is_named(tmp_path):
-    """An export without the version's MLmodel cannot show a signature: said, not guessed."""
-    with pytest.raises(MissingSignatureError, match="version 2: no MLmodel file"):
-        require_signature(tmp_path / "absent" / "MLmodel", "main.ml.churn", 2)
 
 
 @pytest.mark.parametrize("signature", ["", "signature:\n" + INPUTS])
@@ -78,17 +46,58 @@ def test_mlflows_own_refusal_is_told_with_the_version(tmp_path, signature):
     assert signature_refusal(MlflowException("RESOURCE_DOES_NOT_EXIST"), "m", 1) is None
 
 
-def test_stages_are_skipped_with_one_warning_per_version():
-    """Stands in for Unity Catalog, which has aliases and no stages."""
+class UnityCatalogStandIn(Endpoint):
+    """A sqlite store whose registry the handlers take for Unity Catalog (``databricks-uc``)."""
+
+    @property
+    def registry_is_unity_catalog(self) -> bool:
+        return True
+
+
+def _writer(sqlite_endpoint, unique_name):
+    store = sqlite_endpoint()
+    dst = UnityCatalogStandIn(store.tracking_uri, store.registry_uri)
+    run = dst.client.create_run(dst.client.create_experiment(unique_name("exp-")))
+    name = unique_name("main.ml.")
+    dst.client.create_registered_model(name)
     report = Report()
+    writer = VersionWriter(dst, name, "churn", report, VersionOptions())
+    target = Target(f"runs:/{run.info.run_id}/model", run.info.run_id, None)
+    return dst, name, writer, target, report
 
-    skipped = [
-        skip_stage(stage, "main.ml.churn", 4, report)
-        for stage in ("Production", "Production", "None", None)
-    ]
 
-    assert skipped == [True, True, False, False]
+def _version(number: str, stage: str) -> dict:
+    return {
+        "version": number,
+        "current_stage": stage,
+        "aliases": ["champion"],
+        "tags": {"team": "churn"},
+        "description": "the churn model",
+    }
+
+
+def test_a_unity_catalog_destination_gets_no_stage_and_one_warning(sqlite_endpoint, unique_name):
+    dst, name, writer, target, report = _writer(sqlite_endpoint, unique_name)
+
+    number = writer.write(_version("1", "Production"), target)
+
+    version = dst.client.get_model_version(name, number)
+    assert version.current_stage == "None"
+    assert dst.client.get_registered_model(name).aliases == {"champion": number}
+    assert version.tags["team"] == "churn"
     assert report.warnings == [
-        "model 'main.ml.churn' version 4: stage 'Production' not set; "
-        "Unity Catalog has no stages; use aliases there"
+        "version 1: Unity Catalog has no stages; stage 'Production' is not set"
     ]
+
+
+def test_a_unity_catalog_destination_keeps_no_gap_and_says_so(sqlite_endpoint, unique_name):
+    dst, name, writer, target, report = _writer(sqlite_endpoint, unique_name)
+
+    number = writer.write(_version("3", "None"), target)
+
+    assert str(number) == "1"
+    assert [str(v.version) for v in dst.client.search_model_versions(f"name = '{name}'")] == ["1"]
+    assert report.warnings[0] == (
+        "version 3: Unity Catalog cannot rebuild the gap before it; its number will differ"
+    )
+    assert "version 3 of 'churn' became version 1" in report.warnings[1]

@@ -19,6 +19,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from mlflow_migrate_plugin import api, idmap
 from mlflow_migrate_plugin.endpoint import Endpoint
 from tests import experiment_builders as eb
+from tests.processes import start_interruptible
 from tests.servers import start_server
 
 RUNS = 10
@@ -49,7 +50,7 @@ def _start_import(out, name, tracking_uri) -> subprocess.Popen:
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
         "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
     }
-    return subprocess.Popen(
+    return start_interruptible(
         [
             sys.executable,
             "-m",

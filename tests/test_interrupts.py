@@ -9,6 +9,15 @@ import pytest
 from mlflow_migrate_plugin import interrupts
 
 
+@pytest.fixture(autouse=True)
+def sigint_as_in_a_terminal():
+    """Python's own SIGINT handler, as a foreground run has it: a background job
+    (``pytest > log 2>&1 &``) starts with SIGINT ignored, and Python then installs none."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_sigint_inside_the_block_is_raised_after_it():
     remembered = []
     with pytest.raises(KeyboardInterrupt):

@@ -120,7 +120,7 @@ def test_run_failing_after_versions_were_made_leaves_nothing(exported, dst, uniq
 
     progress = _HoldRunUntilVersion(built.run_ids[2], "4")
 
-    with pytest.raises(Exception, match="metrics.jsonl"):
+    with pytest.raises(Exception, match="refused"):
         api.import_model(
             bad, experiment, model=name, tracking_uri=dst.tracking_uri, progress=progress
         )
@@ -156,14 +156,18 @@ class _HoldRunUntilVersion(Progress):
 
 
 def _damage_history_midway(run_dir):
-    """Rename a key in the last metric point (same size, and no recorded hash of the history):
-    the damage shows only while the run is being imported."""
+    """Give the last metric point a key the server refuses (a path that is not normalized) and
+    drop the history's recorded size and hash: the point is a well-formed record, so the damage
+    shows only when the server refuses it, while the run is being imported."""
     history = run_dir / "metrics.jsonl"
     lines = history.read_text().splitlines(keepends=True)
-    lines[-1] = lines[-1].replace('"key"', '"kez"')
+    point = json.loads(lines[-1])
+    point["key"] = "metric/../refused"
+    lines[-1] = json.dumps(point) + "\n"
     history.write_text("".join(lines))
     document = json.loads((run_dir / "run.json").read_text())
     del document["info"]["metrics"]["sha256"]
+    del document["info"]["metrics"]["bytes"]
     (run_dir / "run.json").write_text(json.dumps(document))
 
 

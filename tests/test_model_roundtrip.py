@@ -8,14 +8,7 @@ import pytest
 from mlflow_migrate_plugin import api
 from tests import model_builders
 from tests.model_compare import identities, model_view
-from tests.model_fixtures import (  # noqa: F401 (fixtures)
-    SERVER_OF_KIND,
-    SOURCE_SERVER_OF_KIND,
-    endpoint_of,
-    local_root_server,
-    moto_s3,
-    s3_server,
-)
+from tests.model_fixtures import SERVER_OF_KIND, SOURCE_SERVER_OF_KIND, endpoint_of
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Run exports written by mlflow-export-import (shared/fixtures) import with nothing lost.
+"""Run exports written by mlflow-export-import (tests/fixtures) import with nothing lost.
 
 ``anchor-exports/run-child1`` is a real export with a metric history, dataset inputs, a parent run
 and a classic model folder; ``anchor-repo-samples`` holds the reference repository's sample run

@@ -28,6 +28,7 @@ from mlflow_migrate_plugin.endpoint import CONNECT_TIMEOUT_ENV, Endpoint
 from mlflow_migrate_plugin.exportdir.paths import sha256_of
 from mlflow_migrate_plugin.report import Phase, Progress
 from tests import builders
+from tests.processes import start_interruptible
 from tests.servers import free_port, mlflow_executable
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -291,17 +292,17 @@ def test_truncated_run_json_is_refused(export_dir, dst, unique_name):
         ),
         pytest.param(
             lambda d: {**d, "mlflow": {**d["mlflow"], "params": 5}},
-            "malformed",
+            "mlflow.params: expected an object or a list",
             id="params-not-a-map",
         ),
         pytest.param(
             lambda d: {**d, "mlflow": {**d["mlflow"], "tags": "abc"}},
-            "malformed",
+            "mlflow.tags: expected an object or a list",
             id="tags-a-string",
         ),
         pytest.param(
             lambda d: {**d, "info": {**d["info"], "artifacts": {"files": [{"path": "x"}]}}},
-            "manifest",
+            "info.artifacts.files[0].size: missing",
             id="manifest-entry-without-size",
         ),
     ],
@@ -351,7 +352,7 @@ def test_reference_run_json_with_malformed_metrics_is_refused_before_anything_is
 
     result = _import_cli(export, dst, name)
 
-    _assert_one_line_error(result, "run.json")
+    _assert_one_line_error(result, "run.json", "mlflow.metrics.rmse[0].value: missing")
     assert dst.client.get_experiment_by_name(name) is None
 
 
@@ -613,13 +614,16 @@ def test_import_failing_midway_leaves_nothing_behind(export_dir, dst, unique_nam
     _assert_nothing_left(dst, name, source_run_id)
 
 
-def test_corrupt_metric_history_found_midway_leaves_nothing_behind(export_dir, dst, unique_name):
+def test_corrupt_metric_history_without_hash_is_refused_before_anything_is_created(
+    export_dir, dst, unique_name
+):
     source_run_id = _run_json(export_dir)["mlflow"]["info"]["run_id"]
     history = export_dir / "metrics.jsonl"
     lines = history.read_text().splitlines(keepends=True)
     lines[-1] = lines[-1].replace('"key"', '"kez"')  # same size, so only reading finds it
     history.write_text("".join(lines))
-    # As in an export that recorded no hash of its history: the damage shows only midway.
+    # As in an export that recorded no hash of its history: every point is read and checked
+    # before the run is created.
     document = _run_json(export_dir)
     del document["info"]["metrics"]["sha256"]
     _write_run_json(export_dir, document)
@@ -627,8 +631,9 @@ def test_corrupt_metric_history_found_midway_leaves_nothing_behind(export_dir, d
 
     result = _import_cli(export_dir, dst, name)
 
-    _assert_one_line_error(result, "metrics.jsonl", "not a metric point")
+    _assert_one_line_error(result, f"metrics.jsonl:{len(lines)}: key: missing")
     _assert_nothing_left(dst, name, source_run_id)
+    assert dst.client.get_experiment_by_name(name) is None
 
 
 def test_metric_history_changed_after_export_is_refused_before_anything_is_created(
@@ -721,7 +726,7 @@ def test_interrupted_cli_import_removes_what_it_made(
     name = unique_name("dst-")
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
 
-    process = subprocess.Popen(
+    process = start_interruptible(
         [
             mlflow_executable(),
             "migrate",
@@ -765,7 +770,7 @@ def test_interrupted_cli_export_says_to_export_again_and_cannot_be_imported(
     out = tmp_path / "unfinished"
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
 
-    process = subprocess.Popen(
+    process = start_interruptible(
         [
             mlflow_executable(),
             "migrate",

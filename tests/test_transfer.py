@@ -8,7 +8,7 @@ import time
 import pytest
 import yaml
 
-from mlflow_migrate_plugin.transfer.engine import Counter, Engine
+from mlflow_migrate_plugin.transfer.engine import Engine
 from mlflow_migrate_plugin.transfer.mlmodel import MLmodelRewriter, is_mlmodel, rewrite_ids
 
 # Engine -----------------------------------------------------------------------------------------
@@ -113,19 +113,6 @@ def test_engine_is_reusable_after_a_failure():
 def test_engine_needs_at_least_one_worker():
     with pytest.raises(ValueError):
         Engine(0)
-
-
-def test_counter_adds_from_many_threads():
-    counter = Counter()
-    threads = [
-        threading.Thread(target=lambda: [counter.add(1) for _ in range(1000)]) for _ in range(8)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-    assert counter.value == 8000
 
 
 # MLmodel ----------------------------------------------------------------------------------------

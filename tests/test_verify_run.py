@@ -198,4 +198,4 @@ def test_verify_run_of_an_unknown_run_is_one_line_and_exit_1(src, dst):
     )  # fmt: skip
 
     assert result.exit_code == 1
-    assert result.stderr.strip() == f"Error: run {'0' * 32} not found on {src.tracking_uri}"
+    assert result.stderr.strip() == f"Error: run '{'0' * 32}' not found on {src.tracking_uri}"

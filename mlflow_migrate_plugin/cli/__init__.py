@@ -12,13 +12,14 @@ import os
 import sys
 
 # Each command module registers its commands on the group when imported.
-from . import copy, experiment, model, run, verify  # noqa: F401
+from . import bulk, copy, experiment, model, run, verify  # noqa: F401
 from .group import migrate
 
 
-def main() -> None:
-    """Entry point of the ``mlflow-migrate`` console script."""
-    migrate(prog_name=os.path.basename(sys.argv[0]) or "mlflow-migrate")
+def main(prog_name: str | None = None) -> None:
+    """Entry point of the ``mlflow-migrate`` console script (and of ``python -m``, which names
+    itself: its ``sys.argv[0]`` is the path of ``__main__.py``)."""
+    migrate(prog_name=prog_name or os.path.basename(sys.argv[0]) or "mlflow-migrate")
 
 
 __all__ = ["main", "migrate"]

@@ -86,6 +86,7 @@ def export_experiment(
         export_permissions=export_permissions,
         notebook_formats=split_list(notebook_formats),
         tracking_uri=tracking_uri,
+        registry_uri=registry_uri,
         workers=workers,
         progress=CliProgress(),
     )
@@ -162,6 +163,7 @@ def import_experiment(
         dst_notebook_dir=dst_notebook_dir,
         tracking_uri=tracking_uri,
         skip_unsupported=skip_unsupported,
+        registry_uri=registry_uri,
         workers=workers,
         progress=CliProgress(),
     )

@@ -63,12 +63,12 @@ def _interrupted(command: str) -> str:
 def _describe(exc: BaseException) -> str:
     from mlflow.exceptions import MlflowException
 
-    from ..errors import MigrateError
+    from ..errors import MigrateError, missing_store_hint
 
     if isinstance(exc, MigrateError):
         return _first_line(str(exc))
     if isinstance(exc, MlflowException):
-        return f"MLflow: {_first_line(exc.message)}"
+        return missing_store_hint(exc) or f"MLflow: {_first_line(exc.message)}"
     if isinstance(exc, OSError):
         return _first_line(str(exc))
     return f"{type(exc).__name__}: {_first_line(str(exc))} (run with --verbose for the traceback)"

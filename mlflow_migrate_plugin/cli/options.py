@@ -13,10 +13,25 @@ import click
 from ..transfer.engine import DEFAULT_WORKERS
 
 
+class _Boolean(click.types.BoolParamType):
+    """Click's boolean, with an error that lists the values a user would type (Click's own
+    lists the empty string first: "Recognized values: , 0, 1, ...")."""
+
+    def convert(self, value, param, ctx) -> bool:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(
+                f"{value!r} is not a valid boolean; use true or false (or 1/0, yes/no, on/off)",
+                param,
+                ctx,
+            )
+
+
 def bool_option(name: str, help: str, default: bool = False):
     return click.option(
         name,
-        type=click.BOOL,
+        type=_Boolean(),
         is_flag=False,
         flag_value=True,
         default=default,

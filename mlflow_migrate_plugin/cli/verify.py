@@ -1,5 +1,5 @@
-"""verify-run, verify-experiment, verify-model and verify-model-version: after a migration,
-proof that the destination holds what the source held.
+"""verify-run, verify-experiment, verify-model, verify-model-version and verify-all: after a
+migration, proof that the destination holds what the source held.
 
 Exit code 0 when nothing required differs, 1 when something does (each difference is listed
 with both values), 2 for a usage error.
@@ -231,6 +231,77 @@ def verify_model_version(
         version,
         dst_model=dst_model,
         dst_version=dst_version,
+        check_stages_and_aliases=check_stages_and_aliases,
+        src_mlflow_uri=src_mlflow_uri,
+        dst_mlflow_uri=dst_mlflow_uri,
+        src_registry_uri=src_registry_uri,
+        dst_registry_uri=dst_registry_uri,
+        sizes_only=sizes_only,
+        workers=workers,
+        progress=progress,
+    )
+
+
+@migrate.command("verify-all")
+@text_option(
+    "--experiments",
+    default="all",
+    help="Experiments: 'all', comma separated names or ids, or a file with one a line.",
+)
+@text_option(
+    "--models",
+    default="all",
+    help="Registered models: 'all', comma separated names (shell patterns too), or a file with "
+    "one a line.",
+)
+@bool_option("--verify-experiments", default=True, help="Check experiments (off: models only).")
+@bool_option(
+    "--verify-models", default=True, help="Check registered models (off: experiments only)."
+)
+@text_option(
+    "--experiment-rename-file",
+    help="The rename file given to import-all ('old name,new name' lines), if any.",
+)
+@text_option("--model-rename-file", help="The model rename file given to import-all, if any.")
+@bool_option(
+    "--include-deleted-runs",
+    help="Also check the source's deleted runs (export-all --export-deleted-runs).",
+)
+@bool_option("--check-stages-and-aliases", default=True, help=_STAGES_HELP)
+@_sides(registry=True)
+@_report_options
+@common_options
+def verify_all(
+    experiments,
+    models,
+    verify_experiments,
+    verify_models,
+    experiment_rename_file,
+    model_rename_file,
+    include_deleted_runs,
+    check_stages_and_aliases,
+    src_mlflow_uri,
+    dst_mlflow_uri,
+    src_registry_uri,
+    dst_registry_uri,
+    sizes_only,
+    workers,
+    progress,
+):
+    """Check a whole server after export-all/import-all: every active experiment (tags, every
+    run, every LoggedModel) and every registered model (every version with its run and
+    LoggedModel), each found on the destination under the name import-all gave it."""
+    from .. import api
+    from .bulk import name_choice
+
+    return api.verify_all(
+        experiments=name_choice(experiments),
+        models=name_choice(models),
+        include_experiments=verify_experiments,
+        include_models=verify_models,
+        experiment_rename_file=experiment_rename_file,
+        model_rename_file=model_rename_file,
+        include_deleted_runs=include_deleted_runs,
         check_stages_and_aliases=check_stages_and_aliases,
         src_mlflow_uri=src_mlflow_uri,
         dst_mlflow_uri=dst_mlflow_uri,

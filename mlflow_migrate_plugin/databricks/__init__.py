@@ -5,5 +5,6 @@ Everything here goes through databricks-sdk clients that
 (:mod:`.workspace`): ``notebooks`` (a run's notebook revision out and in), ``permissions``
 (experiment and registered-model ACLs, Unity Catalog grants), ``extras`` (what the Databricks
 options add to an experiment or model export and import), ``tags`` (the ``mlflow.*`` tags a
-workspace refuses, the user from the token) and ``unity_catalog`` (signatures, no stages).
+workspace refuses, the user from the token) and ``unity_catalog`` (a version refused for want
+of a signature, named).
 """

@@ -16,28 +16,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExportDirError, UnsafePathError
+from ..errors import ExportDirError, RecordError, UnsafePathError
+from . import fields as f
+from . import records
+from .fields import Where
 from .layout import (
     ARTIFACTS_DIR,
     EXPERIMENT_JSON,
     LOGGED_MODELS_DIR,
     RUN_JSON,
     RUNS_DIR,
+    existing_dir,
     is_own_format,
     read_json,
     write_json,
 )
-from .paths import ArtifactFile, manifest_from, safe_join
+from .paths import ArtifactFile, manifest_from, manifest_of, safe_join
+from .record_types import ExperimentRecord
 from .reference_models import ExportedModel, is_model_dir, model_dirs_in, read_model_dir
 
-_EXPERIMENT_FIELDS = (
-    "experiment_id",
-    "name",
-    "artifact_location",
-    "lifecycle_stage",
-    "creation_time",
-    "last_update_time",
-)
+_EXPERIMENT_FIELDS = records.EXPERIMENT_FIELDS
 
 
 def experiment_record(experiment) -> dict[str, Any]:
@@ -106,7 +104,7 @@ class ExperimentDirWriter:
             "runs": listed,
             "num_logged_models": len(models),
             "logged_models": {
-                mid: {"dir": f"{LOGGED_MODELS_DIR}/{mid}", "artifacts": _manifest(files)}
+                mid: {"dir": f"{LOGGED_MODELS_DIR}/{mid}", "artifacts": manifest_of(files)}
                 for mid, files in model_artifacts.items()
             },
             **(extra_info or {}),
@@ -122,30 +120,28 @@ class ExperimentDirWriter:
         )
 
 
-def _manifest(files: list[ArtifactFile]) -> dict:
-    files = sorted(files, key=lambda f: f.path)
-    return {
-        "count": len(files),
-        "bytes": sum(f.size for f in files),
-        "files": [f.to_dict() for f in files],
-    }
-
-
 class ExperimentDir:
     """Reads an experiment export directory, in either format."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        if not self.path.is_dir():
-            raise ExportDirError(f"{self.path}: not a directory")
+        self.path = existing_dir(path)
         document = read_json(self.path / EXPERIMENT_JSON, "experiment")
         self.system: dict[str, Any] = document.get("system") or {}
         self.info: dict[str, Any] = document.get("info") or {}
         self.own_format = is_own_format(document)
         self._mlflow = document["mlflow"]
         where = self.path / EXPERIMENT_JSON
+        at = Where(where, "mlflow")
+        self.experiment: ExperimentRecord = records.experiment_record(
+            at / "experiment", f.required(at, self._mlflow, "experiment")
+        )
+        if self.own_format:
+            for mid, entry in f.obj(
+                Where(where, "info.logged_models"), self.info.get("logged_models"), required=False
+            ).items():
+                at_model = Where(where, "info.logged_models") / mid
+                records.manifest(at_model / "artifacts", f.obj(at_model, entry).get("artifacts"))
         try:
-            self.experiment = _normalize_experiment(self._mlflow["experiment"])
             self.runs = self._run_entries(document)
             self.failed_at_export = _failed_runs(self.info)
             # Traces mlflow-export-import exported with the experiment (ids); not imported.
@@ -157,12 +153,15 @@ class ExperimentDir:
             ]
             self._reference_models: dict[str, ExportedModel] = {}
             if self.own_format:
-                self.logged_models: list[dict[str, Any]] = list(
-                    self._mlflow.get("logged_models") or []
-                )
+                self.logged_models: list[dict[str, Any]] = [
+                    records.logged_model_record(at / "logged_models" / i, m)
+                    for i, m in enumerate(
+                        f.items(at / "logged_models", self._mlflow.get("logged_models"))
+                    )
+                ]
             else:
                 self.logged_models = self._reference_logged_models()
-        except UnsafePathError:
+        except (UnsafePathError, RecordError):
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ExportDirError(f"{where}: malformed experiment record ({exc})") from None
@@ -171,9 +170,14 @@ class ExperimentDir:
 
     def _run_entries(self, document: dict) -> list[RunEntry]:
         if self.own_format:
+            at = Where(self.path / EXPERIMENT_JSON, "info.runs")
+            listed = [
+                records.listed_run(at / i, r)
+                for i, r in enumerate(f.items(at, self.info.get("runs")))
+            ]
             return [
-                RunEntry(r["run_id"], safe_join(self.path, r["dir"]), r.get("parent_run_id"), True)
-                for r in self.info.get("runs") or []
+                RunEntry(r["run_id"], safe_join(self.path, r["dir"]), r["parent_run_id"], True)
+                for r in listed
             ]
         ids = self._mlflow.get("runs")
         if ids is None:
@@ -245,20 +249,6 @@ class ExperimentDir:
             return self._reference_models[model_id].files
         entry = (self.info.get("logged_models") or {}).get(model_id) or {}
         return manifest_from((entry.get("artifacts") or {}).get("files") or [])
-
-
-def _normalize_experiment(experiment: dict[str, Any]) -> dict[str, Any]:
-    record = {field: experiment.get(field) for field in _EXPERIMENT_FIELDS}
-    record["tags"] = _tags(experiment.get("tags"))
-    return record
-
-
-def _tags(tags: Any) -> dict[str, str]:
-    if not tags:
-        return {}
-    if isinstance(tags, dict):
-        return {str(k): "" if v is None else str(v) for k, v in tags.items()}
-    return {str(t["key"]): "" if t.get("value") is None else str(t["value"]) for t in tags}
 
 
 def _model_id(item: Any) -> str:

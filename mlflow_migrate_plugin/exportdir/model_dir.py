@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExportDirError, UnsafePathError
+from ..errors import ExportDirError, RecordError, UnsafePathError
+from . import fields as f
+from . import records
+from .fields import Where
 from .layout import (
     ARTIFACTS_DIR,
     EXPERIMENT_JSON,
@@ -29,11 +32,13 @@ from .layout import (
     MODEL_JSON,
     RUN_JSON,
     VERSION_JSON,
+    existing_dir,
     is_own_format,
     read_json,
     write_json,
 )
 from .paths import ArtifactFile, manifest_from, manifest_of, safe_join, walk_files
+from .record_types import ModelRecord, VersionRecord
 from .reference_models import ExportedModel, assign, model_id_of, read_all
 
 VERSION_RUN_DIR = "run"
@@ -41,24 +46,6 @@ VERSION_MODEL_DIR = "version_model"
 VERSION_MODELS_DIR = "version_models"
 # mlflow-export-import's first export-model-version wrote this name instead of version.json.
 REFERENCE_VERSION_JSON = "model_version.json"
-
-MODEL_FIELDS = ("name", "description", "creation_timestamp", "last_updated_timestamp")
-VERSION_FIELDS = (
-    "name",
-    "version",
-    "description",
-    "current_stage",
-    "status",
-    "status_message",
-    "source",
-    "run_id",
-    "model_id",
-    "user_id",
-    "run_link",
-    "creation_timestamp",
-    "last_updated_timestamp",
-)
-
 
 # Writers --------------------------------------------------------------------------------------
 
@@ -203,7 +190,7 @@ StandaloneModel = ExportedModel
 class VersionEntry:
     """One version of an export: its record, its run's folder and its own model files."""
 
-    record: dict[str, Any]
+    record: VersionRecord
     run_path: Path | None
     version_model_root: Path | None
     version_model_files: list[ArtifactFile] | None
@@ -229,21 +216,23 @@ class ModelDir:
     """Reads export-model's directory (ours or mlflow-export-import's)."""
 
     def __init__(self, path: str | Path):
-        self.path = _directory(path)
+        self.path = existing_dir(path)
         document = read_json(self.path / MODEL_JSON, "registered model")
         self.system: dict[str, Any] = document.get("system") or {}
         self.info: dict[str, Any] = document.get("info") or {}
         self.own_format = is_own_format(document)
         where = self.path / MODEL_JSON
+        at = Where(where, "mlflow") / "registered_model"
+        raw = f.obj(at, document["mlflow"].get("registered_model"))
+        self.model: ModelRecord = records.model_record(at, raw)
+        listed = "versions" if raw.get("versions") is not None else "latest_versions"
+        versions = [
+            records.version_record(at / listed / i, v, self.model)
+            for i, v in enumerate(f.items(at / listed, raw.get(listed)))
+        ]
+        models = _standalone_models(self.path, document, where)
         try:
-            raw = document["mlflow"]["registered_model"]
-            self.model = normalize_model(raw)
-            raw_versions = raw.get("versions")
-            if raw_versions is None:
-                raw_versions = raw.get("latest_versions") or []
-            records = [normalize_version(v, self.model) for v in raw_versions]
-            models = _standalone_models(self.path, document)
-            self.versions = [self._entry(r) for r in records]
+            self.versions = [self._entry(r) for r in versions]
             # mlflow-export-import: its LoggedModel folders beside the run folders.
             self.run_models: dict[str, list[ExportedModel]] = {}
             self.unclaimed_models: list[ExportedModel] = []
@@ -254,7 +243,7 @@ class ModelDir:
                     entry.record.get("model_id") or model_id_of(entry.record.get("source"))
                 )
             self.skipped = list(self.info.get("skipped_versions") or [])
-        except UnsafePathError:
+        except (UnsafePathError, RecordError):
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ExportDirError(f"{where}: malformed registered model record ({exc})") from None
@@ -274,7 +263,9 @@ class ModelDir:
     def _entry(self, record: dict) -> VersionEntry:
         version = record["version"]
         if self.own_format:
-            entry = (self.info.get("versions") or {}).get(version) or {}
+            at = Where(self.path / MODEL_JSON, "info.versions")
+            listed = f.obj(at, self.info.get("versions"), required=False)
+            entry = records.version_entry(at / version, listed.get(version))
             run_path = safe_join(self.path, entry["run_dir"]) if entry.get("run_dir") else None
             root = safe_join(self.path, f"{VERSION_MODELS_DIR}/{version}")
             return VersionEntry(
@@ -293,7 +284,7 @@ class VersionDir:
     """Reads export-model-version's directory (ours or mlflow-export-import's)."""
 
     def __init__(self, path: str | Path):
-        self.path = _directory(path)
+        self.path = existing_dir(path)
         version_json = self.path / VERSION_JSON
         if not version_json.exists() and (self.path / REFERENCE_VERSION_JSON).is_file():
             version_json = self.path / REFERENCE_VERSION_JSON
@@ -301,15 +292,15 @@ class VersionDir:
         self.system: dict[str, Any] = document.get("system") or {}
         info = document.get("info") or {}
         own = is_own_format(document)
-        try:
-            self.model = self._model()
-            record = normalize_version(document["mlflow"]["model_version"], self.model)
-            self.experiment = self._experiment()
-            models = _standalone_models(self.path, document)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ExportDirError(
-                f"{version_json}: malformed model version record ({exc})"
-            ) from None
+        if own:
+            records.version_entry(Where(version_json, "info"), info)
+        self.model = self._model()
+        at = Where(version_json, "mlflow")
+        record = records.version_record(
+            at / "model_version", f.required(at, document["mlflow"], "model_version"), self.model
+        )
+        self.experiment = self._experiment()
+        models = _standalone_models(self.path, document, version_json)
         run_path = self.path / VERSION_RUN_DIR
         run_path = run_path if (run_path / RUN_JSON).is_file() else None
         root = self.path / VERSION_MODEL_DIR
@@ -325,22 +316,35 @@ class VersionDir:
 
     def _model(self) -> dict[str, Any]:
         path = self.path / MODEL_JSON
+        at = Where(path, "mlflow")
         if not path.exists():  # early mlflow-export-import wrote no model.json here
-            return normalize_model({})
-        return normalize_model(read_json(path, "registered model")["mlflow"]["registered_model"])
+            return records.model_record(at, {})
+        document = read_json(path, "registered model")["mlflow"]
+        return records.model_record(
+            at / "registered_model", f.required(at, document, "registered_model")
+        )
 
     def _experiment(self) -> dict[str, Any] | None:
         path = self.path / EXPERIMENT_JSON
         if not path.exists():
             return None
-        experiment = read_json(path, "experiment")["mlflow"]["experiment"]
-        return {"name": experiment.get("name"), "tags": _pairs(experiment.get("tags"), "key")}
+        at = Where(path, "mlflow")
+        document = read_json(path, "experiment")["mlflow"]
+        experiment = records.experiment_record(
+            at / "experiment", f.required(at, document, "experiment")
+        )
+        return {"name": experiment["name"], "tags": experiment["tags"]}
 
 
-def _standalone_models(root: Path, document: dict) -> dict[str, StandaloneModel]:
-    manifests = (document.get("info") or {}).get("logged_models") or {}
+def _standalone_models(root: Path, document: dict, file: Path) -> dict[str, StandaloneModel]:
+    at = Where(file, "info.logged_models")
+    manifests = f.obj(at, (document.get("info") or {}).get("logged_models"), required=False)
+    for mid, manifest in manifests.items():
+        records.manifest(at / mid, manifest)
+    at = Where(file, "mlflow.logged_models")
     models = {}
-    for rec in document["mlflow"].get("logged_models") or []:
+    for i, raw in enumerate(f.items(at, document["mlflow"].get("logged_models"))):
+        rec = records.logged_model_record(at / i, raw)
         mid = rec["model_id"]
         models[mid] = StandaloneModel(
             rec,
@@ -348,13 +352,6 @@ def _standalone_models(root: Path, document: dict) -> dict[str, StandaloneModel]
             manifest_from((manifests.get(mid) or {}).get("files") or []),
         )
     return models
-
-
-def _directory(path: str | Path) -> Path:
-    path = Path(path)
-    if not path.is_dir():
-        raise ExportDirError(f"{path}: not a directory")
-    return path
 
 
 def _run_folder(root: Path, run_id: str | None) -> Path | None:
@@ -374,40 +371,3 @@ def _found_files(root: Path) -> list[ArtifactFile] | None:
     if not root.is_dir():
         return None
     return walk_files(root) or None
-
-
-# Normalizing both formats ---------------------------------------------------------------------
-
-
-def normalize_model(raw: dict[str, Any]) -> dict[str, Any]:
-    """The registered model: name, description, tags and ``aliases`` (alias -> version)."""
-    model = {field: raw.get(field) for field in MODEL_FIELDS}
-    model["description"] = model["description"] or ""
-    model["tags"] = _pairs(raw.get("tags"), "key")
-    model["aliases"] = _pairs(raw.get("aliases"), "alias", "version")
-    return model
-
-
-def normalize_version(raw: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
-    """One version: its stage ("None" for none), tags, and aliases."""
-    version = {field: raw.get(field) for field in VERSION_FIELDS}
-    version["version"] = str(int(raw["version"]))
-    version["description"] = version["description"] or ""
-    stage = version["current_stage"]
-    version["current_stage"] = "None" if stage in (None, "", "None") else stage
-    version["tags"] = _pairs(raw.get("tags"), "key")
-    # MLflow lists a version's aliases on the registered model (its search leaves the
-    # version's own list empty, and mlflow-export-import wrote it so): take both.
-    aliases = {str(a) for a in raw.get("aliases") or []}
-    aliases |= {a for a, v in model["aliases"].items() if str(v) == version["version"]}
-    version["aliases"] = sorted(aliases)
-    return version
-
-
-def _pairs(items: Any, key: str, value: str = "value") -> dict[str, str]:
-    """``{k: v}`` from a mapping or from mlflow-export-import's list of ``{key, value}``."""
-    if not items:
-        return {}
-    if isinstance(items, dict):
-        return {str(k): "" if v is None else str(v) for k, v in items.items()}
-    return {str(i[key]): "" if i.get(value) is None else str(i[value]) for i in items}

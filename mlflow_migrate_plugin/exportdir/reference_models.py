@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from ..errors import ExportDirError
+from .fields import Where
 from .layout import ARTIFACTS_DIR, read_json
 from .paths import ArtifactFile, walk_files
+from .record_types import LoggedModelRecord
+from .records import logged_model_record
 
 LOGGED_MODEL_JSON = "logged_model.json"
 
@@ -25,7 +26,7 @@ LOGGED_MODEL_JSON = "logged_model.json"
 class ExportedModel:
     """A LoggedModel exported on its own folder: its record, artifact root and files."""
 
-    record: dict[str, Any]
+    record: LoggedModelRecord
     root: Path
     files: list[ArtifactFile]
 
@@ -53,10 +54,7 @@ def read_model_dir(path: Path) -> ExportedModel:
     """One LoggedModel folder, its record normalized and its files listed (symlinks refused)."""
     where = path / LOGGED_MODEL_JSON
     document = read_json(where, "logged model")
-    try:
-        record = normalize(document["mlflow"])
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ExportDirError(f"{where}: malformed logged model record ({exc})") from None
+    record = logged_model_record(Where(where, "mlflow"), document["mlflow"])
     root = path / ARTIFACTS_DIR
     return ExportedModel(record, root, walk_files(root))
 
@@ -90,50 +88,3 @@ def model_id_of(source: str | None) -> str | None:
         return None
     rest = source[len(prefix) :].strip("/")
     return rest if rest and "/" not in rest and "@" not in rest else None
-
-
-def normalize(raw: dict[str, Any]) -> dict[str, Any]:
-    """The reference tool's ``logged_model.json`` part as our export record."""
-    model_id = raw.get("model_id")
-    if not model_id or not isinstance(model_id, str):
-        raise ValueError("model_id is missing")
-    status = raw.get("status")
-    return {
-        "model_id": model_id,
-        "name": raw.get("name"),
-        "experiment_id": _str_or_none(raw.get("experiment_id")),
-        "source_run_id": raw.get("source_run_id") or None,
-        "model_type": raw.get("model_type") or None,
-        "status": str(status).upper() if status else "READY",
-        "status_message": raw.get("status_message") or None,
-        "tags": _mapping(raw.get("tags")),
-        "params": _mapping(raw.get("params")),
-        "metrics": [_metric(m) for m in raw.get("metrics") or []],
-        "artifact_location": raw.get("artifact_location"),
-        "creation_timestamp": raw.get("creation_timestamp", raw.get("creation_time")),
-        "last_updated_timestamp": raw.get("last_updated_timestamp"),
-    }
-
-
-def _metric(m: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "key": str(m["key"]),
-        "value": float(m["value"]),
-        "timestamp": int(m.get("timestamp") or 0),
-        "step": int(m.get("step") or 0),
-        "run_id": m.get("run_id") or None,
-        "dataset_name": m.get("dataset_name"),
-        "dataset_digest": m.get("dataset_digest"),
-    }
-
-
-def _mapping(items: Any) -> dict[str, str]:
-    if not items:
-        return {}
-    if isinstance(items, dict):
-        return {str(k): "" if v is None else str(v) for k, v in items.items()}
-    return {str(i["key"]): "" if i.get("value") is None else str(i["value"]) for i in items}
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)

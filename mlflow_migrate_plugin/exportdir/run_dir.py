@@ -16,24 +16,29 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ExportDirError
+from . import fields as f
+from . import records
+from .fields import Where
 from .layout import (
     ARTIFACTS_DIR,
     LOGGED_MODELS_DIR,
     METRICS_FILE,
     RUN_JSON,
+    existing_dir,
     is_own_format,
     read_json,
     write_json,
 )
+from .metric_lines import read_points
 from .paths import (
     ArtifactFile,
     manifest_from,
     manifest_of,
     safe_join,
     sha256_of,
-    verify_file,
     walk_files,
 )
+from .record_types import RunRecord
 from .reference_models import ExportedModel, read_all
 
 _OWN_ENTRIES = (RUN_JSON, METRICS_FILE, ARTIFACTS_DIR, LOGGED_MODELS_DIR)
@@ -117,22 +122,27 @@ class RunDir:
     """
 
     def __init__(self, path: str | Path, models: list[ExportedModel] | None = None):
-        self.path = Path(path)
-        if not self.path.is_dir():
-            raise ExportDirError(f"{self.path}: not a directory")
+        self.path = existing_dir(path)
         document = read_json(self.path / RUN_JSON, "run")
         self.system: dict[str, Any] = document.get("system") or {}
         self.info: dict[str, Any] = document.get("info") or {}
         self.own_format = is_own_format(document)
-        try:
-            self.record = _normalize(document["mlflow"])
-            # mlflow-export-import keeps the history inline: check every point now, before
-            # anything is created, rather than fail halfway through an import.
-            self._inline_metrics = (
-                None if self.own_format else _inline_points(document["mlflow"].get("metrics"))
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ExportDirError(f"{self.path / RUN_JSON}: malformed run record ({exc})") from None
+        where = Where(self.path / RUN_JSON, "mlflow")
+        self.record: RunRecord = records.run_record(where, document["mlflow"])
+        # mlflow-export-import keeps the history inline: check every point now, before
+        # anything is created, rather than fail halfway through an import.
+        self._inline_metrics = (
+            None
+            if self.own_format
+            else records.inline_metrics(where / "metrics", document["mlflow"].get("metrics"))
+        )
+        self._metrics_info = self._own_metrics_info() if self.own_format else {}
+        if self.own_format:
+            at = Where(self.path / RUN_JSON, "info")
+            records.manifest(at / "artifacts", self.info.get("artifacts"))
+            models = f.obj(at / "logged_models", self.info.get("logged_models"), required=False)
+            for model_id, entry in models.items():
+                records.manifest(at / "logged_models" / model_id, entry)
         self._reference_models: dict[str, ExportedModel] = {}
         if not self.own_format:
             for model in [*read_all(self.path), *(models or [])]:
@@ -146,9 +156,17 @@ class RunDir:
 
     # Metric history ---------------------------------------------------------------------------
 
+    def _own_metrics_info(self) -> dict[str, Any]:
+        where = Where(self.path / RUN_JSON, "info.metrics")
+        info = f.obj(where, self.info.get("metrics"), required=False)
+        f.integer(where / "points", info.get("points"))
+        f.integer(where / "bytes", info.get("bytes"))
+        f.text(where / "sha256", info.get("sha256"))
+        return info
+
     def metric_points(self) -> int:
         if self.own_format:
-            return int((self.info.get("metrics") or {}).get("points", 0))
+            return self._metrics_info.get("points") or 0
         return sum(len(v) for v in self._inline_metrics.values())
 
     def iter_metric_batches(self, size: int) -> Iterator[list[dict[str, Any]]]:
@@ -165,47 +183,51 @@ class RunDir:
                 yield batch
             return
         path = self.path / METRICS_FILE
-        expected = self.metric_points()
-        if expected == 0 and not path.exists():
+        if self.metric_points() == 0 and not path.exists():
             return
-        if path.is_symlink() or not path.is_file():
-            raise ExportDirError(f"{path}: missing; the export is incomplete")
-        seen = 0
         batch = []
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                try:
-                    point = json.loads(line)
-                    point["key"], point["value"], point["timestamp"], point["step"]  # noqa: B018
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    raise ExportDirError(f"{path}:{lineno}: not a metric point") from None
-                batch.append(point)
-                seen += 1
-                if len(batch) >= size:
-                    yield batch
-                    batch = []
+        for point in self._points(path):
+            batch.append(point)
+            if len(batch) >= size:
+                yield batch
+                batch = []
         if batch:
             yield batch
-        if seen != expected:
-            raise ExportDirError(
-                f"{path}: holds {seen} metric points, run.json recorded {expected}; corrupt"
-            )
 
     def check_metrics_file(self) -> None:
-        """Check before anything is created: the history file is there, whole and unchanged."""
+        """Check before anything is created: the history file is there, whole and unchanged,
+        and every point in it is one MLflow takes as it is (a step of 1.5 is refused here, not
+        cut to 1 on the destination)."""
         if not self.own_format or self.metric_points() == 0:
             return
         path = self.path / METRICS_FILE
         if path.is_symlink() or not path.is_file():
             raise ExportDirError(f"{path}: missing; the export is incomplete")
-        expected_bytes = (self.info.get("metrics") or {}).get("bytes")
+        expected_bytes = self._metrics_info.get("bytes")
         if expected_bytes is not None and path.stat().st_size != expected_bytes:
             raise ExportDirError(f"{path}: size differs from the export's record; corrupt")
         # A changed digit keeps the size and the JSON valid: only the hash shows it.
-        expected_sha = (self.info.get("metrics") or {}).get("sha256")
+        expected_sha = self._metrics_info.get("sha256")
         if expected_sha and sha256_of(path) != expected_sha:
             raise ExportDirError(
                 f"{path}: content does not match the sha256 recorded at export; corrupt"
+            )
+        for _ in self._points(path):
+            pass
+
+    def _points(self, path: Path) -> Iterator[dict[str, Any]]:
+        """Every point of ``metrics.jsonl``, checked; a line is never held whole past the
+        limit (see :func:`.metric_lines.read_points`)."""
+        if path.is_symlink() or not path.is_file():
+            raise ExportDirError(f"{path}: missing; the export is incomplete")
+        expected = self.metric_points()
+        seen = 0
+        for point in read_points(path):
+            seen += 1
+            yield point
+        if seen != expected:
+            raise ExportDirError(
+                f"{path}: holds {seen} metric points, run.json recorded {expected}; corrupt"
             )
 
     # Artifacts --------------------------------------------------------------------------------
@@ -251,63 +273,3 @@ class RunDir:
             names = {f.path for f in manifest_from(manifest.get("files") or [])}
             unlisted += [str(root / f.path) for f in walk_files(root) if f.path not in names]
         return unlisted
-
-    def verify(self, root: Path, files: list[ArtifactFile]) -> None:
-        """Check every file against the manifest (size and sha256) before anything is created."""
-        for entry in files:
-            verify_file(root, entry)
-
-
-def _inline_points(metrics: Any) -> dict[str, list[dict[str, Any]]]:
-    """mlflow-export-import's metrics: ``{key: [points]}``, or ``{key: value}`` in old files."""
-    if not metrics:
-        return {}
-    if isinstance(metrics, list):  # [{"key":..., "value":...}, ...]
-        out: dict[str, list] = {}
-        for m in metrics:
-            out.setdefault(m["key"], []).append(_point(m))
-        return out
-    return {
-        key: [_point(p) for p in value]
-        if isinstance(value, list)
-        else [{"value": value, "timestamp": 0, "step": 0}]
-        for key, value in metrics.items()
-    }
-
-
-def _point(p: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "value": float(p["value"]),
-        "timestamp": int(p.get("timestamp") or 0),
-        "step": int(p.get("step") or 0),
-    }
-
-
-def _as_dict(items: Any) -> dict[str, str]:
-    if not items:
-        return {}
-    if isinstance(items, dict):
-        return {str(k): "" if v is None else str(v) for k, v in items.items()}
-    return {str(i["key"]): "" if i.get("value") is None else str(i["value"]) for i in items}
-
-
-def _normalize(mlflow_part: dict[str, Any]) -> dict[str, Any]:
-    info = dict(mlflow_part["info"])
-    info.setdefault("run_id", info.get("run_uuid"))
-    if not info.get("run_id"):
-        raise ValueError("info.run_id is missing")
-    inputs = mlflow_part.get("inputs") or {}
-    if isinstance(inputs, list):  # some mlflow-export-import versions: the dataset inputs alone
-        inputs = {"dataset_inputs": inputs}
-    outputs = mlflow_part.get("outputs") or {}
-    return {
-        "info": {k: v for k, v in info.items() if not k.startswith("_")},
-        "params": _as_dict(mlflow_part.get("params")),
-        "tags": _as_dict(mlflow_part.get("tags")),
-        "inputs": {
-            "dataset_inputs": list(inputs.get("dataset_inputs") or []),
-            "model_inputs": list(inputs.get("model_inputs") or []),
-        },
-        "outputs": {"model_outputs": list(outputs.get("model_outputs") or [])},
-        "logged_models": list(mlflow_part.get("logged_models") or []),
-    }

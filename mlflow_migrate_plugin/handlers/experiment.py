@@ -28,12 +28,11 @@ from ..exportdir.experiment_dir import (
     experiment_record,
 )
 from ..exportdir.layout import system_part
-from ..exportdir.run_dir import RunDir
 from ..report import EXPORTED, FAILED, NO_PROGRESS, SKIPPED, Progress, Report, failure_reason
 from ..transfer import resilience
 from ..transfer.engine import Engine
 from ..transfer.object_pool import run_parents_first
-from . import duplicates, experiment_models, logged_model, requirements
+from . import duplicates, experiment_models, logged_model, requirements, run_checks
 from . import run as run_handler
 from .run_selection import RunSelection, select
 
@@ -238,11 +237,14 @@ def import_(
     progress: Progress = NO_PROGRESS,
     import_permissions: bool = False,
     dst_notebook_dir: str | None = None,
-) -> str:
+) -> str | None:
     """Import an experiment export into ``experiment_name``; return the experiment id.
 
     The experiment is created with its tags and description if it does not exist; otherwise
-    the runs are added to it and its own metadata stays as it is.
+    the runs are added to it and its own metadata stays as it is. Every run's records and metric
+    history are checked first: a run that fails its checks is reported and not imported, and
+    when the export holds runs but none passes (and no LoggedModels of its own) no experiment
+    is made (None is returned if none existed).
     """
     options = options or run_handler.RunImportOptions()
     exp_dir = ExperimentDir(input_dir)
@@ -254,10 +256,15 @@ def import_(
         report.add("logged_model", model_id, FAILED, None, why)
     for trace_id in exp_dir.traces:
         report.add("trace", trace_id, FAILED, None, "traces are not imported (not supported)")
+    entries = run_checks.checked_runs(exp_dir.runs, report)
+    refused = [e for e in exp_dir.runs if e.path is not None and e not in entries]
+    if refused and not entries and not exp_dir.logged_models:
+        # Every run the export holds failed its checks: an experiment made now would stay empty.
+        existing = dst.client.get_experiment_by_name(experiment_name)
+        return existing.experiment_id if existing is not None else None
     experiment_id, delete_after = _destination(dst, exp_dir, experiment_name, options, report)
     try:
         model_ids = experiment_models.import_all(dst, exp_dir, experiment_id, engine, report)
-        entries = _with_parents(exp_dir.runs, report)
         run_ids = _import_runs(
             dst, entries, experiment_id, engine, report, options, workers, progress
         )
@@ -317,33 +324,6 @@ def _destination(
                 "for a value)"
             )
     return ensure(dst, name, report, tags), source_deleted
-
-
-def _with_parents(entries: list[RunEntry], report: Report) -> list[RunEntry]:
-    """Entries whose folder is there, each with its parent (read from run.json if unlisted)."""
-    usable = []
-    for entry in entries:
-        if entry.path is None:
-            report.add(
-                "run",
-                entry.run_id,
-                FAILED,
-                None,
-                "listed in experiment.json but its folder is missing",
-            )
-            continue
-        if not entry.parent_known:
-            try:
-                run_dir = RunDir(entry.path)
-            except MigrateError as exc:
-                report.add("run", entry.run_id, FAILED, None, failure_reason(exc))
-                continue
-            # run.json has the last word on ids (the folder name usually agrees).
-            entry.run_id = run_dir.source_run_id
-            entry.parent_run_id = run_dir.record["tags"].get(MLFLOW_PARENT_RUN_ID)
-            entry.parent_known = True
-        usable.append(entry)
-    return usable
 
 
 def _import_runs(

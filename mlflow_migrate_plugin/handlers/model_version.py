@@ -93,15 +93,11 @@ def record(mv, aliases: list[str]) -> dict[str, Any]:
     }
 
 
-def quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def all_versions(client, name: str) -> list:
     """Every live version of registered model ``name`` (all pages), by number."""
     found, token = [], None
     while True:
-        page = client.search_model_versions(f"name = {quote(name)}", page_token=token)
+        page = client.search_model_versions(idmap.equals("name", name), page_token=token)
         found += [v for v in page if v.name == name]
         token = page.token
         if not token:

@@ -1,9 +1,9 @@
 """Runs: exported with their full history, artifacts and LoggedModels; imported with nothing lost.
 
-Import order matters (DESIGN.md section 4): the run is created with its start time, name, user and
-parent; LoggedModels are created before the metrics that link to them; params, tags, metrics and
-artifacts then move concurrently; inputs and outputs follow; the run is terminated with its status
-and end time, and deleted last, because a deleted run refuses writes.
+Import order matters (docs/architecture.md, "MLflow facts"): the run is created with its start
+time, name, user and parent; LoggedModels are created before the metrics that link to them;
+params, tags, metrics and artifacts then move concurrently; inputs and outputs follow; the run is
+terminated with its status and end time, and deleted last, because a deleted run refuses writes.
 """
 
 from __future__ import annotations
@@ -19,18 +19,12 @@ from mlflow.entities import (
 )
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_MODELS
-from mlflow.utils.validation import (
-    MAX_ENTITIES_PER_BATCH,
-    MAX_ENTITY_KEY_LENGTH,
-    MAX_PARAM_VAL_LENGTH,
-    MAX_PARAMS_TAGS_PER_BATCH,
-    MAX_TAG_VAL_LENGTH,
-)
+from mlflow.utils.validation import MAX_ENTITIES_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
 
 from .. import idmap, interrupts
 from ..capabilities import LOGGED_MODELS
 from ..endpoint import Endpoint, redact
-from ..errors import NotFoundError, ValueTooLongError
+from ..errors import NotFoundError
 from ..exportdir.layout import system_part
 from ..exportdir.paths import ArtifactFile
 from ..exportdir.run_dir import RunDir, RunDirWriter
@@ -41,6 +35,7 @@ from ..transfer.metric_values import ValueCheck
 from ..transfer.mlmodel import MLmodelRewriter, rewrite_history
 from . import duplicates, logged_model, requirements, run_links, run_tags
 from . import experiment as experiment_handler
+from .run_checks import check_values, export_warnings
 
 # The tags an import writes, also named here for callers of the run handler.
 from .run_tags import INFO_FIELDS, SOURCE_EXPORT_PREFIX, SOURCE_INFO_PREFIX, SOURCE_USER  # noqa: F401
@@ -158,6 +153,8 @@ def export(
     points.close()
     data.close()
     mlflow_part = record(run)
+    for line in export_warnings(mlflow_part, run_id):
+        report.warn(line)
     mlflow_part["logged_models"] = [logged_model.record(m) for m in models]
     writer.finish(
         system_part("export-run", redact(src.tracking_uri)),
@@ -184,25 +181,6 @@ def _collecting(tasks, sink: list):
 
 
 # Import ---------------------------------------------------------------------------------------
-
-
-def check_values(rec: dict[str, Any], where: Path) -> None:
-    """Refuse values the server would silently truncate, before anything is created."""
-    for kind, values, limit in (
-        ("param", rec["params"], MAX_PARAM_VAL_LENGTH),
-        ("tag", rec["tags"], MAX_TAG_VAL_LENGTH),
-    ):
-        for key, value in values.items():
-            if len(key) > MAX_ENTITY_KEY_LENGTH:
-                raise ValueTooLongError(
-                    f"{where}: {kind} key {key[:40]!r}... is {len(key)} characters; "
-                    f"MLflow keeps {MAX_ENTITY_KEY_LENGTH}"
-                )
-            if value is not None and len(value) > limit:
-                raise ValueTooLongError(
-                    f"{where}: {kind} {key!r} is {len(value)} characters long; the destination "
-                    f"keeps only {limit} and would cut it silently"
-                )
 
 
 def read_and_verify(input_dir: str | Path, engine: Engine, models: list | None = None) -> RunDir:

@@ -29,6 +29,8 @@ class RunSelection:
     run_start_time: str | None = None
     export_deleted_runs: bool = False
     check_nested_runs: bool = False
+    # Runs that started before this UTC day only (export-all's --runs-until).
+    runs_until: str | None = None
 
 
 @dataclass
@@ -51,6 +53,7 @@ def start_time_millis(day: str) -> int:
 def select(client, experiment, selection: RunSelection, engine: Engine, report: Report) -> Selected:
     """The runs of ``experiment`` to export, after every selection option."""
     since = start_time_millis(selection.run_start_time) if selection.run_start_time else None
+    until = start_time_millis(selection.runs_until) if selection.runs_until else None
     view = ViewType.ALL if selection.export_deleted_runs else ViewType.ACTIVE_ONLY
     chosen = Selected()
     if selection.run_ids:
@@ -66,6 +69,8 @@ def select(client, experiment, selection: RunSelection, engine: Engine, report: 
         )
     for run in runs:
         if since is not None and (run.info.start_time or 0) < since:
+            continue
+        if until is not None and (run.info.start_time or 0) >= until:
             continue
         if run.info.lifecycle_stage == LifecycleStage.DELETED and not selection.export_deleted_runs:
             report.add(

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import getpass
-
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME, MLFLOW_USER
 
 from .. import idmap
 from ..databricks import tags as databricks_tags
 from ..endpoint import Endpoint, redact
+from ..exportdir.layout import current_user
 from ..exportdir.run_dir import RunDir
 from ..report import Report
 
@@ -99,10 +98,3 @@ def destination_tags(
             first, tags, source_user, SOURCE_USER, use_src_user_id, report
         )
     return first, tags
-
-
-def current_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"

@@ -48,7 +48,7 @@ def create(
     key = idmap.SOURCE_MODEL_VERSION
     if key not in tags:
         key, tags = idmap.ATTEMPT, {**tags, idmap.ATTEMPT: idmap.new_attempt()}
-    identity = f"tags.`{key}` = {_quote(tags[key])}"
+    identity = (key, tags[key])
     if not capabilities.is_http(dst.registry_uri):
         return dst.client.create_model_version(
             name, source, run_id, tags=tags, description=description, model_id=model_id,
@@ -103,17 +103,19 @@ def _post_once(dst: Endpoint, body: dict):
     return ModelVersion.from_proto(proto.model_version)
 
 
-def _keep_first(dst: Endpoint, name: str, identity: str):
-    """The live version of ``name`` matching ``identity``, None if there is none; if a retry
-    made more than one, the later ones are deleted."""
+def _keep_first(dst: Endpoint, name: str, identity: tuple[str, str]):
+    """The live version of ``name`` whose tag ``identity[0]`` is ``identity[1]``, None if there
+    is none; if a retry made more than one, the later ones are deleted."""
     client = dst.client
-    found = client.search_model_versions(f"name = {_quote(name)} and {identity}")
-    found = sorted((v for v in found if v.name == name), key=lambda v: int(v.version))
+    key, value = identity
+    found = client.search_model_versions(
+        f"{idmap.equals('name', name)} and {idmap.equals(f'tags.`{key}`', value)}"
+    )
+    found = sorted(
+        (v for v in found if v.name == name and (v.tags or {}).get(key) == value),
+        key=lambda v: int(v.version),
+    )
     for extra in found[1:]:
         _log.info("deleting version %s of %s, a copy made by a retried create", extra.version, name)
         client.delete_model_version(name, extra.version)
     return found[0] if found else None
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

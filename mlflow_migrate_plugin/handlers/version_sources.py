@@ -36,7 +36,7 @@ from ..transfer.mlmodel import MLmodelRewriter
 from ..transfer.object_pool import run_parents_first
 from . import logged_model
 from . import run as run_handler
-from .model_version import Target, VersionWriter, logged_model_id, quote
+from .model_version import Target, VersionWriter, logged_model_id
 
 RUNS_SCHEME = "runs:/"
 
@@ -309,9 +309,10 @@ def import_version_model(
     """
     client = dst.client
     for stale in client.search_logged_models(
-        [experiment_id], filter_string=f"tags.`{idmap.SOURCE_MODEL_VERSION}` = {quote(key)}"
+        [experiment_id], filter_string=idmap.equals(f"tags.`{idmap.SOURCE_MODEL_VERSION}`", key)
     ):
-        logged_model.discard(dst, stale.model_id)
+        if (stale.tags or {}).get(idmap.SOURCE_MODEL_VERSION) == key:
+            logged_model.discard(dst, stale.model_id)
     rec = entry.record
     model = client.create_logged_model(
         experiment_id,

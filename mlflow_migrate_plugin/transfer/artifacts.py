@@ -7,7 +7,6 @@ file by file on our pool makes both directions concurrent and lets us hash, veri
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
@@ -70,19 +69,19 @@ def upload(
     files: list[ArtifactFile],
     rewrite: Rewriter | None = None,
     phase: Phase | None = None,
-    verified: bool = True,
 ) -> Iterator[Task]:
-    """Tasks that upload ``files`` (relative to ``root``) to ``repo`` at the same paths."""
+    """Tasks that upload ``files`` (relative to ``root``, checked by :func:`verify_tasks`
+    before anything was created) to ``repo`` at the same paths."""
     phase = phase or NO_PROGRESS.phase("", None)
     for entry in sorted(files, key=lambda f: -f.size):
-        yield _upload_task(repo, root, entry, rewrite, phase, verified)
+        yield _upload_task(repo, root, entry, rewrite, phase)
 
 
 def _upload_task(
-    repo, root: Path, entry: ArtifactFile, rewrite: Rewriter | None, phase: Phase, verified: bool
+    repo, root: Path, entry: ArtifactFile, rewrite: Rewriter | None, phase: Phase
 ) -> Task:
     def task() -> str:
-        local = safe_join(root, entry.path) if verified else verify_file(root, entry)
+        local = safe_join(root, entry.path)
         directory = str(PurePosixPath(entry.path).parent)
         artifact_dir = None if directory == "." else directory
         new_content = rewrite(entry.path, local) if rewrite else None
@@ -107,7 +106,3 @@ def verify_tasks(root: Path, files: list[ArtifactFile]) -> Iterator[Task]:
 
 def total_bytes(files: list[ArtifactFile]) -> int:
     return sum(f.size for f in files)
-
-
-def is_empty_dir(path: str | os.PathLike) -> bool:
-    return not any(Path(path).iterdir())

@@ -8,7 +8,6 @@ at most ``2 * workers`` are in flight, so memory stays bounded however large the
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any
@@ -91,18 +90,6 @@ def _interleave(streams: Iterable[Iterable[Task]]) -> Iterator[Task]:
         for task in group:
             if task is not sentinel:
                 yield task
-
-
-class Counter:
-    """A thread-safe running total, for progress and reports."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.value = 0
-
-    def add(self, n: int) -> None:
-        with self._lock:
-            self.value += n
 
 
 def _unless_a_server_is_gone(task: Task) -> Any:

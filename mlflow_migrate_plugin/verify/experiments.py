@@ -8,28 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from mlflow.entities import ViewType
 
 from .. import idmap
-from ..errors import NotFoundError
+from ..handlers import experiment as experiment_handler
 from . import pairing, views
 from .diff import diff
 from .findings import INFO, MISSING, Finding
 from .metric_history import BULK_MAX_RUNS, MetricHistories
 from .runs import NOT_SETTABLE, Context, verify_models, verify_run
-
-
-def find_experiment(endpoint, name_or_id: str):
-    """An experiment by name, else by id; :class:`NotFoundError` if neither exists."""
-    from mlflow.exceptions import MlflowException
-
-    client = endpoint.client
-    experiment = client.get_experiment_by_name(name_or_id)
-    if experiment is None:
-        try:
-            experiment = client.get_experiment(name_or_id)
-        except MlflowException:
-            experiment = None
-    if experiment is None:
-        raise NotFoundError(f"experiment '{name_or_id}' not found on {endpoint.display}")
-    return experiment
 
 
 def verify_experiment(
@@ -43,7 +27,7 @@ def verify_experiment(
     """Compare source ``experiment`` (name or id) with the destination experiment of the same
     name (or ``dst_experiment_name``), run by run. Deleted source runs are compared only with
     ``include_deleted_runs`` (export-experiment leaves them out by default)."""
-    src_exp = find_experiment(ctx.src, experiment)
+    src_exp = experiment_handler.get(ctx.src, experiment)
     dst_name = dst_experiment_name or src_exp.name
     dst_exp = ctx.dst.client.get_experiment_by_name(dst_name)
     result = ctx.result.add("experiment", src_exp.name, dst_name if dst_exp else None)

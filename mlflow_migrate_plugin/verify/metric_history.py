@@ -1,14 +1,14 @@
 """Every metric point of many runs in few requests, for verifying whole experiments.
 
-MLflow's public client reads a history one run and one key at a time: verifying an experiment
-of 200 runs with 10 metrics would cost 4,000 requests, most of the verification's time against a
-server that answers each request 40-50 ms late (DESIGN.md section 5). An ``mlflow server`` also
-answers ``GET /ajax-api/2.0/mlflow/metrics/get-history-bulk`` (the route its UI draws charts
-from; mlflow/server/handlers.py ``get_metric_history_bulk_handler``): every point of one key for
-up to 100 runs, unsampled, at most 25,000 points per answer. This module uses it where it can
-and falls back to the public per-run call everywhere else: for a server that does not answer it
-(Databricks, a static prefix, an older server), and for a batch whose answer reached the cap
-(which might have cut it). Points are held for one batch of runs at a time.
+MLflow's public client reads a history one run and one key at a time: verifying an experiment of
+200 runs with 10 metrics would cost 4,000 requests, most of the verification's time against a
+server that answers each request 40-50 ms late (docs/architecture.md, "Speed"). An ``mlflow
+server`` also answers ``GET /ajax-api/2.0/mlflow/metrics/get-history-bulk`` (the route its UI
+draws charts from; mlflow/server/handlers.py ``get_metric_history_bulk_handler``): every point
+of one key for up to 100 runs, unsampled, at most 25,000 points per answer. This module uses it
+where it can and falls back to the public per-run call everywhere else: for a server that does
+not answer it (Databricks, a static prefix, an older server), and for a batch whose answer
+reached the cap (which might have cut it). Points are held for one batch of runs at a time.
 """
 
 from __future__ import annotations

@@ -10,10 +10,12 @@ what MLflow will not let a client set (ids, artifact locations; reported as info
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 
 from mlflow.utils.mlflow_tags import (
+    MLFLOW_LOGGED_MODELS,
     MLFLOW_MODEL_VERSIONS,
     MLFLOW_PARENT_RUN_ID,
     MLFLOW_RUN_NAME,
@@ -25,6 +27,7 @@ from ..endpoint import Endpoint
 from ..handlers.run_tags import SOURCE_USER
 from ..report import NO_PROGRESS, Phase, Progress
 from ..transfer.engine import Engine
+from ..transfer.mlmodel import rewrite_history
 from . import pairing, views
 from .artifacts import digest_tree
 from .diff import diff
@@ -131,11 +134,28 @@ def _destination_run(ctx: Context, view: dict) -> dict:
     clean.pop(MLFLOW_USER, None)
     if MLFLOW_PARENT_RUN_ID in clean:
         clean[MLFLOW_PARENT_RUN_ID] = ctx.ids.run(clean[MLFLOW_PARENT_RUN_ID])
+    if MLFLOW_LOGGED_MODELS in clean:
+        clean[MLFLOW_LOGGED_MODELS] = _history_in_source_ids(ctx, clean[MLFLOW_LOGGED_MODELS])
     view["tags"] = clean
     view["artifacts"] = map_mlmodels(ctx, view["artifacts"])
     view["model_outputs"] = sorted([ctx.ids.model(m), step] for m, step in view["model_outputs"])
     view["model_inputs"] = sorted(ctx.ids.model(m) for m in view["model_inputs"])
     return view
+
+
+def _history_in_source_ids(ctx: Context, value: str) -> str:
+    """The ``mlflow.log-model.history`` tag with the run and model ids the import rewrote
+    mapped back to the source's (the text otherwise as it is)."""
+    try:
+        entries = json.loads(value)
+    except ValueError:
+        return value
+    if not isinstance(entries, list):
+        return value
+    entries = [e for e in entries if isinstance(e, dict)]
+    run_ids = {e["run_id"]: ctx.ids.run(e["run_id"]) for e in entries if e.get("run_id")}
+    model_ids = {e["model_id"]: ctx.ids.model(e["model_id"]) for e in entries if e.get("model_id")}
+    return rewrite_history(value, run_ids, model_ids) or value
 
 
 def map_mlmodels(ctx: Context, files: dict) -> dict:
@@ -146,6 +166,8 @@ def map_mlmodels(ctx: Context, files: dict) -> dict:
             value = dict(value)
             if "run_id" in value:
                 value["run_id"] = ctx.ids.run(value["run_id"])
+            if "model_uuid" in value and value.get("model_uuid") == value.get("model_id"):
+                value["model_uuid"] = ctx.ids.model(value["model_uuid"])  # MLflow 3 sets both
             if "model_id" in value:
                 value["model_id"] = ctx.ids.model(value["model_id"])
         out[path] = value
@@ -198,16 +220,9 @@ def _model_tags(tags: dict) -> dict:
 def verify_single_run(ctx: Context, run_id: str, dst_experiment_name: str | None) -> None:
     """Compare run ``run_id`` with the run imported from it into ``dst_experiment_name``
     (default: the experiment of the same name as the source run's), and its LoggedModels."""
-    from mlflow.exceptions import MlflowException
+    from ..handlers.run import get_run
 
-    from ..errors import NotFoundError
-
-    try:
-        run = ctx.src.client.get_run(run_id)
-    except MlflowException as exc:
-        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-            raise NotFoundError(f"run {run_id} not found on {ctx.src.display}") from None
-        raise
+    run = get_run(ctx.src, run_id)
     name = dst_experiment_name or ctx.src.client.get_experiment(run.info.experiment_id).name
     experiment = ctx.dst.client.get_experiment_by_name(name)
     if experiment is None:

@@ -103,8 +103,29 @@ def logged_model_view(endpoint: Endpoint, model_id: str, artifacts: ArtifactRead
         ),
         "source_run_id": model.source_run_id or None,
         "metric_runs": sorted(m.run_id for m in model.metrics or [] if m.run_id),
-        "artifacts": artifacts(endpoint.artifact_repo(model.artifact_location)),
+        "artifacts": own_location(
+            artifacts(endpoint.artifact_repo(model.artifact_location)), model
+        ),
     }
+
+
+OWN_LOCATION = "<the model's own artifact location>"
+
+
+def own_location(files: dict, model) -> dict:
+    """MLflow writes a LoggedModel's own artifact location into its MLmodel (``artifact_path``),
+    and a moved model names its new one, which no import can keep: both sides show it as
+    :data:`OWN_LOCATION`, a location that is not the model's own stays as written."""
+    out = {}
+    for path, value in files.items():
+        if isinstance(value, dict) and "sha256" not in value and "size" not in value:
+            where = value.get("artifact_path")
+            if isinstance(where, str) and (
+                where == model.artifact_location or model.model_id in where.split("/")
+            ):
+                value = {**value, "artifact_path": OWN_LOCATION}
+        out[path] = value
+    return out
 
 
 def experiment_view(experiment) -> dict:

@@ -202,6 +202,14 @@ class Endpoint:
     def same_server_as(self, other: Endpoint) -> bool:
         return redact(self.tracking_uri) == redact(other.tracking_uri)
 
+    def answers(self, timeout: float = 5.0) -> bool:
+        """Whether the servers still answer (:meth:`check_reachable`, as a yes or no)."""
+        try:
+            self.check_reachable(timeout=timeout)
+        except UnreachableError:
+            return False
+        return True
+
     def check_reachable(self, timeout: float | None = None) -> None:
         """Fail fast, within about ``timeout`` seconds, when an HTTP server does not accept
         connections, or accepts them and does not answer.

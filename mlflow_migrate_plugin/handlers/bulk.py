@@ -119,7 +119,7 @@ def export(
         for at, (_, _, export_one, item) in enumerate(work):
             entries.append(export_one(src, item, writer, engine, report, options, workers))
             phase.advance()
-            if entries[-1]["status"] == FAILED and not _answers(src):
+            if entries[-1]["status"] == FAILED and not src.answers():
                 why = f"not attempted: {src.display} stopped answering"
                 for kind, key, _, _ in work[at + 1 :]:
                     report.add(kind, key, FAILED, None, why)
@@ -289,7 +289,7 @@ def import_(
         for at, (entry, import_one) in enumerate(work):
             _import_one(entry, report, lambda own, e=entry, f=import_one: f(dst, e, own))
             phase.advance()
-            if report.outcomes[-1].status == FAILED and not _answers(dst):
+            if report.outcomes[-1].status == FAILED and not dst.answers():
                 for rest, _ in work[at + 1 :]:  # not minutes of retries per object
                     why = f"not attempted: {dst.display} stopped answering"
                     report.add(rest.kind, rest.source_id, FAILED, None, why)
@@ -314,16 +314,6 @@ def _sync_experiment_tags(dst: Endpoint, path: Path, experiment_id: str) -> list
             dst.client.set_experiment_tag(experiment_id, key, value)
             changed.append(f"tag {key}")
     return changed
-
-
-def _answers(endpoint: Endpoint) -> bool:
-    from ..errors import UnreachableError
-
-    try:
-        endpoint.check_reachable(timeout=5)
-    except UnreachableError:
-        return False
-    return True
 
 
 def _import_one(entry: BulkEntry, report: Report, work) -> None:

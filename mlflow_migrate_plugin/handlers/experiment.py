@@ -20,7 +20,7 @@ from mlflow.utils.validation import MAX_EXPERIMENT_TAG_KEY_LENGTH, MAX_EXPERIMEN
 
 from .. import idmap
 from ..endpoint import Endpoint, redact
-from ..errors import MigrateError, NotFoundError, UnreachableError, ValueTooLongError
+from ..errors import MigrateError, NotFoundError, ValueTooLongError
 from ..exportdir.experiment_dir import (
     ExperimentDir,
     ExperimentDirWriter,
@@ -380,7 +380,7 @@ def _import_runs(
                 imported[run_id] = new_id
         except Exception as exc:
             report.add("run", run_id, FAILED, None, failure_reason(exc))
-            if not unreachable.is_set() and (resilience.gone(dst) or not _answers(dst)):
+            if not unreachable.is_set() and (resilience.gone(dst) or not dst.answers()):
                 unreachable.set()
         finally:
             phase.advance()
@@ -395,14 +395,6 @@ def _import_runs(
             "Run the same command again once it answers: it completes the import."
         )
     return imported
-
-
-def _answers(endpoint: Endpoint) -> bool:
-    try:
-        endpoint.check_reachable(timeout=5)
-    except UnreachableError:
-        return False
-    return True
 
 
 def import_databricks_objects(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import threading
 from pathlib import Path
+from typing import Any
 
 from mlflow.entities import LifecycleStage
 from mlflow.exceptions import MlflowException
@@ -19,6 +20,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from mlflow.utils.validation import MAX_EXPERIMENT_TAG_KEY_LENGTH, MAX_EXPERIMENT_TAG_VAL_LENGTH
 
 from .. import idmap
+from ..context import Migration
 from ..endpoint import Endpoint, redact
 from ..errors import MigrateError, NotFoundError, ValueTooLongError
 from ..exportdir.experiment_dir import (
@@ -32,7 +34,7 @@ from ..report import EXPORTED, FAILED, NO_PROGRESS, SKIPPED, Progress, Report, f
 from ..transfer import resilience
 from ..transfer.engine import Engine
 from ..transfer.object_pool import run_parents_first
-from . import duplicates, experiment_models, logged_model, requirements, run_checks
+from . import duplicates, experiment_models, kinds, logged_model, requirements, run_checks
 from . import run as run_handler
 from .run_selection import RunSelection, select
 
@@ -99,6 +101,7 @@ def export(
     progress: Progress = NO_PROGRESS,
     export_permissions: bool = False,
     notebook_formats: list[str] | None = None,
+    kind_options: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``experiment`` (name or id), its selected runs and its own LoggedModels.
 
@@ -156,6 +159,10 @@ def export(
     models, manifests = experiment_models.export_all(
         src, exp.experiment_id, chosen.runs, writer, engine, report
     )
+    ctx = Migration(engine, report, src=src, progress=progress, options=kind_options or {})
+    for part in kinds.experiment_parts():
+        if part.wanted(ctx) and part.supported(ctx):
+            part.export_part(ctx, exp, writer.path / part.folder)
     extra = export_databricks_objects(
         src,
         exp,
@@ -237,6 +244,7 @@ def import_(
     progress: Progress = NO_PROGRESS,
     import_permissions: bool = False,
     dst_notebook_dir: str | None = None,
+    kind_options: dict[str, Any] | None = None,
 ) -> str | None:
     """Import an experiment export into ``experiment_name``; return the experiment id.
 
@@ -269,6 +277,13 @@ def import_(
             dst, entries, experiment_id, engine, report, options, workers, progress
         )
         experiment_models.relink_metrics(dst, exp_dir, model_ids, run_ids, report)
+        ctx = Migration(engine, report, dst=dst, progress=progress, options=kind_options or {})
+        ctx.ids.update("run", run_ids)
+        ctx.ids.update("logged_model", model_ids)
+        for part in kinds.experiment_parts():
+            folder = exp_dir.path / part.folder
+            if folder.is_dir() and part.wanted(ctx):
+                part.import_part(ctx, folder, experiment_id)
         import_databricks_objects(
             dst,
             exp_dir,

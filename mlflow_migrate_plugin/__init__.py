@@ -24,6 +24,8 @@ _API = (
     "verify_all",
     "export_all",
     "import_all",
+    "export_prompt",
+    "import_prompt",
 )
 
 __all__ = ["__version__", *_API]

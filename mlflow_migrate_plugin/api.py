@@ -925,3 +925,50 @@ def import_all(
             dst, input_dir, engine, report, options, parsed, workers=workers, progress=progress
         )
     return report
+
+
+# Prompts --------------------------------------------------------------------------------------
+
+
+def export_prompt(
+    prompt_name: str,
+    output_dir: str | Path,
+    *,
+    prompt_version: list[str] | str | None = None,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Export a prompt with every version (or the numbers in ``prompt_version``, a list or
+    comma separated) to ``output_dir/prompt.json``: templates, commit messages, tags, model
+    configs, response formats and aliases."""
+    from .handlers import prompts
+
+    src = _source(tracking_uri, registry_uri)
+    report = Report()
+    prompts.export(src, prompt_name, output_dir, report, _as_list(prompt_version))
+    return report
+
+
+def import_prompt(
+    input_dir: str | Path,
+    *,
+    prompt_name: str | None = None,
+    delete_prompt: bool = False,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Import a prompt export (ours, or mlflow-export-import's) as ``prompt_name`` (default:
+    its exported name), keeping version numbers. ``delete_prompt`` first deletes a prompt of
+    that name. A rerun adds nothing; a failed import leaves nothing behind."""
+    from .handlers import prompts
+
+    dst = _endpoint(tracking_uri, registry_uri)
+    report = Report()
+    prompts.import_(
+        dst, input_dir, report, prompt_name, delete_prompt=delete_prompt, progress=progress
+    )
+    return report

@@ -19,6 +19,10 @@ SOURCE_MODEL_ID = PREFIX + "source.model_id"
 PENDING_PARENT = PREFIX + "source.parent_run_id"
 # A model version's source identity: "<source model name>/<version>".
 SOURCE_MODEL_VERSION = PREFIX + "source.model_version"
+# A prompt version's source identity: "<source prompt name>/<version>".
+SOURCE_PROMPT_VERSION = PREFIX + "source.prompt_version"
+# An evaluation dataset's id on the source.
+SOURCE_DATASET_ID = PREFIX + "source.dataset_id"
 STATE = PREFIX + "import_state"
 STATE_STARTED = "started"
 STATE_COMPLETE = "complete"

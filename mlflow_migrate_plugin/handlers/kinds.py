@@ -73,7 +73,7 @@ class ServerKind(ABC):
 # traces after its runs and LoggedModels (they link to both) and its evaluation datasets after
 # them; prompts before experiments in a bulk import, so that traces find their prompt versions.
 _EXPERIMENT_PARTS: tuple[str, ...] = ()
-_SERVER_KINDS: tuple[str, ...] = ()
+_SERVER_KINDS: tuple[str, ...] = (".prompts:SERVER_KIND",)
 
 
 def _load(spec: str):

@@ -260,3 +260,21 @@ def test_reference_prompt_export_imports(dst, unique_name, tmp_path):
 
 def test_prompts_are_not_listed_as_registered_models(src, source_prompt):
     assert source_prompt not in bulk_selection.model_names(src, None)
+
+
+def test_export_all_and_import_all_carry_prompts(sqlite_endpoint, tmp_path):
+    source, destination = sqlite_endpoint("src"), sqlite_endpoint("dst")
+    _make_prompt(source, "bulk-prompt")
+    source.client.create_registered_model("bulk-model")
+    out = tmp_path / "all"
+
+    exported = api.export_all(out, tracking_uri=source.tracking_uri)
+    imported = api.import_all(out, tracking_uri=destination.tracking_uri)
+    again = api.import_all(out, tracking_uri=destination.tracking_uri)
+
+    assert not exported.failed and not imported.failed and not again.failed
+    assert [o.source_id for o in exported.find("registered_model", "exported")] == ["bulk-model"]
+    assert (out / "prompts" / "bulk-prompt" / "prompt.json").is_file()
+    assert _view(destination, "bulk-prompt") == _view(source, "bulk-prompt")
+    assert [o.status for o in again.find("prompt")] == ["skipped"]
+    assert again.find("prompt_version", "imported") == []

@@ -26,6 +26,8 @@ _API = (
     "import_all",
     "export_prompt",
     "import_prompt",
+    "export_evaluation_dataset",
+    "import_evaluation_dataset",
 )
 
 __all__ = ["__version__", *_API]

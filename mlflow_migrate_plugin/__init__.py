@@ -28,6 +28,8 @@ _API = (
     "import_prompt",
     "export_evaluation_dataset",
     "import_evaluation_dataset",
+    "export_logged_model",
+    "import_logged_model",
 )
 
 __all__ = ["__version__", *_API]

@@ -1026,3 +1026,50 @@ def import_evaluation_dataset(
         progress=progress,
     )
     return report
+
+
+# LoggedModels on their own --------------------------------------------------------------------
+
+
+def export_logged_model(
+    model_id: str,
+    output_dir: str | Path,
+    *,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Export an MLflow 3 LoggedModel (name, type, params, tags, status, metrics, files) to
+    ``output_dir``: logged_model.json and artifacts/."""
+    from .handlers import logged_model
+
+    src = _source(tracking_uri, registry_uri)
+    report = Report()
+    with _engine(workers) as engine:
+        logged_model.export_one(src, model_id, output_dir, engine, report)
+    return report
+
+
+def import_logged_model(
+    input_dir: str | Path,
+    experiment_name: str,
+    *,
+    mlmodel_fix: bool = True,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Import a LoggedModel export (ours, or mlflow-export-import's) into ``experiment_name``
+    (created if missing), linked to its run if that was imported there before. ``mlmodel_fix``
+    rewrites the ids in its MLmodel files. A rerun adds nothing."""
+    from .handlers import logged_model
+
+    dst = _endpoint(tracking_uri, registry_uri)
+    report = Report()
+    with _engine(workers) as engine:
+        exported = logged_model.read_verified(dst, input_dir, engine)
+        experiment_id = experiment_handler.ensure(dst, experiment_name, report)
+        logged_model.import_one(dst, exported, experiment_id, engine, report, mlmodel_fix)
+    return report

@@ -12,7 +12,17 @@ import os
 import sys
 
 # Each command module registers its commands on the group when imported.
-from . import bulk, copy, evaluation_dataset, experiment, model, prompt, run, verify  # noqa: F401
+from . import (  # noqa: F401
+    bulk,
+    copy,
+    evaluation_dataset,
+    experiment,
+    logged_model,
+    model,
+    prompt,
+    run,
+    verify,
+)
 from .group import migrate
 
 

@@ -10,16 +10,23 @@ from pathlib import Path
 from typing import Any
 
 from mlflow.entities import LifecycleStage, LoggedModelStatus, Metric
+from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
 
 from .. import idmap
 from ..capabilities import LOGGED_MODELS
-from ..endpoint import Endpoint
-from ..report import IMPORTED, SKIPPED, Report
+from ..endpoint import Endpoint, redact
+from ..errors import NotFoundError, UnsupportedError
+from ..exportdir import logged_model_dir
+from ..exportdir.layout import system_part
+from ..report import EXPORTED, IMPORTED, SKIPPED, Report
 from ..transfer import artifacts
 from ..transfer.engine import Engine, Task
 from ..transfer.mlmodel import MLmodelRewriter
 from . import duplicates
+
+# A LoggedModel imported without its source run keeps that run's id here.
+SOURCE_MODEL_RUN = idmap.PREFIX + "source.model_run_id"
 
 
 def record(model) -> dict[str, Any]:
@@ -150,13 +157,15 @@ def import_standalone(
     report: Report,
     run_ids: dict[str, str] | None = None,
     mlmodel_fix: bool = True,
+    verified: bool = False,
 ) -> str:
     """Create a model that no imported run brings (with its files); return its new id.
 
     ``run_ids`` maps source run ids to destination runs: the model's source run, when there,
     becomes the new model's. While it is imported the model carries
     ``mlflow_migrate.import_state = started``; a model found with that tag was interrupted and
-    is replaced, one without it is complete and skipped.
+    is replaced, one without it is complete and skipped. The files are checked against the
+    manifest first, unless the caller did (``verified``).
     """
     client = dst.client
     source_id = rec["model_id"]
@@ -167,7 +176,8 @@ def import_standalone(
             return model.model_id
     for stale in found:  # an interrupted import left it half made
         discard(dst, stale.model_id)
-    engine.run(artifacts.verify_tasks(root, files))
+    if not verified:
+        engine.run(artifacts.verify_tasks(root, files))
     run_ids = run_ids or {}
     run_id = run_ids.get(rec.get("source_run_id") or "")
     marked = {**rec, "tags": {**(rec.get("tags") or {}), idmap.STATE: idmap.STATE_STARTED}}
@@ -239,3 +249,76 @@ def _log_to_run(client, run_id: str, metrics: list[Metric]) -> None:
     finally:
         if deleted:
             client.delete_run(run_id)
+
+
+# export-logged-model and import-logged-model ---------------------------------------------------
+
+
+def export_one(
+    src: Endpoint, model_id: str, output_dir: str | Path, engine: Engine, report: Report
+) -> Path:
+    """Write LoggedModel ``model_id`` (record and files) to ``output_dir``."""
+    if not src.supports(LOGGED_MODELS):
+        raise UnsupportedError(f"{src.described} has no {LOGGED_MODELS}; nothing to export")
+    try:
+        model = src.client.get_logged_model(model_id)
+    except MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+            raise
+        raise NotFoundError(f"logged model {model_id} not found on {src.display}") from None
+    manifests: dict = {}
+    root = logged_model_dir.artifacts_root(output_dir)
+    engine.run(export_tasks(src, model, root, engine, manifests))
+    system = system_part("export-logged-model", redact(src.tracking_uri))
+    logged_model_dir.write(output_dir, system, record(model), manifests[model.model_id])
+    report.add("logged_model", model_id, EXPORTED, str(output_dir))
+    return Path(output_dir)
+
+
+def read_verified(dst: Endpoint, input_dir: str | Path, engine: Engine):
+    """The model an export-logged-model directory holds, every file checked, and refused
+    before anything is made if the destination has no LoggedModels."""
+    exported = logged_model_dir.read(input_dir)
+    if not dst.supports(LOGGED_MODELS):
+        raise UnsupportedError(
+            f"{dst.described} has no {LOGGED_MODELS}, which logged model "
+            f"{exported.model_id} is; nothing imported"
+        )
+    engine.run(artifacts.verify_tasks(exported.root, exported.files))
+    return exported
+
+
+def import_one(
+    dst: Endpoint,
+    exported,
+    experiment_id: str,
+    engine: Engine,
+    report: Report,
+    mlmodel_fix: bool = True,
+) -> str:
+    """Import a model read by :func:`read_verified` into the experiment; return its new id.
+
+    Its source run becomes its run when that run was imported into the experiment before
+    (found by its source id); otherwise the model is made without a run, the source run id
+    kept in tag ``mlflow_migrate.source.model_run_id``, with a warning.
+    """
+    rec = dict(exported.record)
+    run_ids: dict[str, str] = {}
+    source_run = rec.get("source_run_id")
+    if source_run:
+        found = idmap.find_complete_run(dst.client, experiment_id, source_run)
+        if found is not None:
+            run_ids[source_run] = found.info.run_id
+        else:
+            rec["tags"] = {**(rec.get("tags") or {}), SOURCE_MODEL_RUN: source_run}
+            report.warn(
+                f"logged model {rec['model_id']}: its run {source_run} was not imported into "
+                "this experiment, so the model is made without a run (import the run first "
+                "to link them)"
+            )
+    new_id = import_standalone(
+        dst, rec, exported.root, exported.files, experiment_id, engine, report, run_ids,
+        mlmodel_fix, verified=True,
+    )  # fmt: skip
+    link_metrics(dst, rec, new_id, run_ids, report)  # a metric of a run not there: a warning
+    return new_id

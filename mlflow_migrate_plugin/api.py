@@ -956,6 +956,7 @@ def import_prompt(
     *,
     prompt_name: str | None = None,
     delete_prompt: bool = False,
+    import_source_tags: bool = False,
     tracking_uri: str | None = None,
     registry_uri: str | None = None,
     workers: int = DEFAULT_WORKERS,
@@ -963,13 +964,20 @@ def import_prompt(
 ) -> Report:
     """Import a prompt export (ours, or mlflow-export-import's) as ``prompt_name`` (default:
     its exported name), keeping version numbers. ``delete_prompt`` first deletes a prompt of
-    that name. A rerun adds nothing; a failed import leaves nothing behind."""
+    that name; ``import_source_tags`` records the source's creation times and users as tags.
+    A rerun adds nothing; a failed import leaves nothing behind."""
     from .handlers import prompts
 
     dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
     prompts.import_(
-        dst, input_dir, report, prompt_name, delete_prompt=delete_prompt, progress=progress
+        dst,
+        input_dir,
+        report,
+        prompt_name,
+        delete_prompt=delete_prompt,
+        import_source_tags=import_source_tags,
+        progress=progress,
     )
     return report
 

@@ -15,7 +15,11 @@ from mlflow_migrate_plugin import api, idmap
 from mlflow_migrate_plugin.cli import migrate
 from mlflow_migrate_plugin.errors import RecordError
 from mlflow_migrate_plugin.handlers import bulk_selection
-from mlflow_migrate_plugin.handlers.prompts import SOURCE_PREFIX, all_versions
+from mlflow_migrate_plugin.handlers.prompts import (
+    SOURCE_PREFIX,
+    SOURCE_VERSION_PREFIX,
+    all_versions,
+)
 
 CHAT = [
     {"role": "system", "content": "You are a {{style}} assistant."},
@@ -278,3 +282,23 @@ def test_export_all_and_import_all_carry_prompts(sqlite_endpoint, tmp_path):
     assert _view(destination, "bulk-prompt") == _view(source, "bulk-prompt")
     assert [o.status for o in again.find("prompt")] == ["skipped"]
     assert again.find("prompt_version", "imported") == []
+
+
+def test_import_source_tags_record_what_mlflow_sets_itself(
+    src, dst, source_prompt, unique_name, tmp_path
+):
+    name = unique_name("copy-")
+    api.export_prompt(source_prompt, tmp_path / "p", tracking_uri=src.tracking_uri)
+
+    api.import_prompt(
+        tmp_path / "p", prompt_name=name, import_source_tags=True, tracking_uri=dst.tracking_uri
+    )
+
+    source = src.client.get_prompt_version(source_prompt, 3)
+    copy = dst.client.get_prompt_version(name, 3)
+    assert copy.tags[SOURCE_VERSION_PREFIX + "creation_timestamp"] == str(source.creation_timestamp)
+    prompt_tags = dst.client.get_prompt(name).tags
+    assert prompt_tags[SOURCE_PREFIX + "creation_timestamp"] == str(
+        src.client.get_prompt(source_prompt).creation_timestamp
+    )
+    assert _view(dst, name) == _view(src, source_prompt)  # the user's own tags unchanged

@@ -52,9 +52,17 @@ def export_prompt(prompt_name, prompt_version, output_dir, tracking_uri, registr
     "--delete-prompt",
     help="If the destination prompt exists, first delete it and all its versions.",
 )
+@bool_option(
+    "--import-source-tags",
+    help="Also record what the destination sets itself (the source's creation times and "
+    "version users) as 'mlflow_migrate.source.prompt.*' and "
+    "'mlflow_migrate.source.prompt_version.*' tags.",
+)
 @tracking_uri_option("destination")
 @common_options
-def import_prompt(input_dir, prompt_name, delete_prompt, tracking_uri, registry_uri, workers):
+def import_prompt(
+    input_dir, prompt_name, delete_prompt, import_source_tags, tracking_uri, registry_uri, workers
+):
     """Import a prompt from a directory, keeping its version numbers (versions deleted on the
     source are rebuilt as gaps), templates, commit messages, tags, model configs, response
     formats and aliases. A rerun adds nothing; a failed import leaves nothing behind."""
@@ -65,6 +73,7 @@ def import_prompt(input_dir, prompt_name, delete_prompt, tracking_uri, registry_
         input_dir,
         prompt_name=prompt_name,
         delete_prompt=delete_prompt,
+        import_source_tags=import_source_tags,
         tracking_uri=tracking_uri,
         registry_uri=registry_uri,
         workers=workers,

@@ -46,6 +46,9 @@ _ID_TAGS = {
     PROMPT_ASSOCIATED_RUN_IDS_TAG_KEY: "associated_run_ids",
 }
 _OWN_TAGS = idmap.MARKER_TAGS | {idmap.SOURCE_PROMPT_VERSION}
+# With --import-source-tags: what MLflow sets itself, recorded under these prefixes.
+SOURCE_VERSION_PREFIX = idmap.SOURCE_PROMPT_VERSION + "."
+_SOURCE_VERSION_FIELDS = ("user_id", "creation_timestamp", "last_updated_timestamp")
 PLACEHOLDER_TEMPLATE = "mlflow-migrate placeholder (deleted at once)"
 PLACEHOLDER = "placeholder"
 
@@ -145,10 +148,13 @@ def import_(
     name: str | None = None,
     *,
     delete_prompt: bool = False,
+    import_source_tags: bool = False,
     progress: Progress = NO_PROGRESS,
 ) -> str:
     """Import a prompt export into prompt ``name`` (default: the exported name); return the
-    destination name. The whole export is checked before anything is created."""
+    destination name. The whole export is checked before anything is created.
+    ``import_source_tags`` records the creation times and users MLflow sets itself as
+    ``mlflow_migrate.source.prompt.*`` and ``mlflow_migrate.source.prompt_version.*`` tags."""
     rec = prompt_dir.read(input_dir)
     name = name or rec["name"]
     if not PROMPT_NAME_RULE.match(name):
@@ -170,11 +176,15 @@ def import_(
         )
     progress.note(f"Prompt '{rec['name']}' -> '{name}': {len(rec['versions'])} versions")
     writer = _VersionWriter(dst, name, rec["name"], report, progress, exists=existing is not None)
+    writer.source_tags = import_source_tags
     created = False
     try:
         if existing is None:
+            tags = _tags(rec["tags"])
+            if import_source_tags and rec["creation_timestamp"] is not None:
+                tags[SOURCE_PREFIX + "creation_timestamp"] = str(rec["creation_timestamp"])
             with interrupts.deferred():
-                client.create_prompt(name, description=rec["description"], tags=_tags(rec["tags"]))
+                client.create_prompt(name, description=rec["description"], tags=tags)
                 created = True
         numbers = {v["version"]: writer.write(v) for v in rec["versions"]}
         changed = _set_aliases(client, name, rec["aliases"], numbers)
@@ -257,6 +267,7 @@ class _VersionWriter:
         # Deleted versions are not listed: a lower bound, which the created number corrects.
         self.next = max((int(v.version) for v in versions), default=0) + 1
         self.created: list[str] = []
+        self.source_tags = False
 
     def write(self, rec: dict) -> str:
         """Create the destination version of ``rec`` unless it is there; return its number."""
@@ -268,6 +279,10 @@ class _VersionWriter:
         number = int(rec["version"])
         self._fill_gap(number)
         tags = {**_tags(rec["tags"]), idmap.SOURCE_PROMPT_VERSION: key}
+        if self.source_tags:
+            for field in _SOURCE_VERSION_FIELDS:
+                if rec[field] is not None:
+                    tags[SOURCE_VERSION_PREFIX + field] = str(rec[field])
         pv = self._create(rec["template"], rec["commit_message"], tags, rec)
         if int(pv.version) > self.next:  # a retried create whose first try had committed
             pv = self._keep_first(key, pv)

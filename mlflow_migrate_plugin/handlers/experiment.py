@@ -1,4 +1,4 @@
-"""Experiments: export an experiment with its runs, import one, and find or create it.
+"""Experiments: export an experiment with its runs, and import one.
 
 Runs move through the run handler (:mod:`.run`), one run per object worker, all their files and
 metric batches through the one shared :class:`~..transfer.engine.Engine`. A run that fails is
@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from mlflow.entities import LifecycleStage
-from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from mlflow.utils.validation import MAX_EXPERIMENT_TAG_KEY_LENGTH, MAX_EXPERIMENT_TAG_VAL_LENGTH
 
 from .. import idmap
 from ..context import Migration
 from ..endpoint import Endpoint, redact
-from ..errors import MigrateError, NotFoundError, ValueTooLongError
+from ..errors import ValueTooLongError
 from ..exportdir.experiment_dir import (
     ExperimentDir,
     ExperimentDirWriter,
@@ -36,54 +35,10 @@ from ..transfer.engine import Engine
 from ..transfer.object_pool import run_parents_first
 from . import duplicates, experiment_models, kinds, logged_model, requirements, run_checks
 from . import run as run_handler
+from .experiment_lookup import ensure, get
 from .run_selection import RunSelection, select
 
 SOURCE_EXPERIMENT_PREFIX = idmap.PREFIX + "source.experiment."
-
-
-def ensure(dst: Endpoint, name: str, report: Report, tags: dict[str, str] | None = None) -> str:
-    """The id of experiment ``name`` on ``dst``, created (with ``tags``) if it does not exist."""
-    client = dst.client
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        if experiment.lifecycle_stage == "deleted":
-            raise MigrateError(
-                f"experiment '{name}' is deleted on {dst.display}; restore it "
-                "('mlflow experiments restore') or import under another name"
-            )
-        return experiment.experiment_id
-    if dst.is_databricks:  # a workspace path, whose folder must exist; some tags are refused
-        from ..databricks import tags as databricks_tags
-        from ..databricks.workspace import ensure_experiment_parent
-
-        ensure_experiment_parent(dst, name)
-        tags = databricks_tags.drop_rejected(
-            tags or {}, databricks_tags.REJECTED_EXPERIMENT_TAGS, "experiment", report
-        )
-    try:
-        experiment_id = client.create_experiment(name, tags=tags or None)
-    except MlflowException as exc:
-        # MLflow's client retried a create whose answer was lost: the first try made it.
-        found = client.get_experiment_by_name(name)
-        if exc.error_code != "RESOURCE_ALREADY_EXISTS" or found is None:
-            raise
-        experiment_id = found.experiment_id
-    report.add("experiment", name, "created", experiment_id)
-    return experiment_id
-
-
-def get(src: Endpoint, name_or_id: str):
-    """The experiment named ``name_or_id``, else the one with that id."""
-    client = src.client
-    experiment = client.get_experiment_by_name(name_or_id)
-    if experiment is None:
-        try:
-            experiment = client.get_experiment(name_or_id)
-        except MlflowException:
-            experiment = None
-    if experiment is None:
-        raise NotFoundError(f"experiment '{name_or_id}' not found on {src.display}")
-    return experiment
 
 
 # Export ---------------------------------------------------------------------------------------

@@ -34,8 +34,10 @@ from ..transfer.engine import Engine, Task
 from ..transfer.metric_values import ValueCheck
 from ..transfer.mlmodel import MLmodelRewriter, rewrite_history
 from . import duplicates, logged_model, requirements, run_links, run_tags
-from . import experiment as experiment_handler
+from .experiment_lookup import ensure as ensure_experiment
 from .run_checks import check_values, export_warnings
+from .run_cleanup import discard
+from .run_cleanup import quietly as _quietly
 
 # The tags an import writes, also named here for callers of the run handler.
 from .run_tags import INFO_FIELDS, SOURCE_EXPORT_PREFIX, SOURCE_INFO_PREFIX, SOURCE_USER  # noqa: F401
@@ -226,7 +228,7 @@ def import_(
     lacks = requirements.run_lacks(dst, rec)
     requirements.refuse(dst, lacks, options.skip_unsupported)  # before anything is created
     if experiment_id is None:
-        experiment_id = experiment_handler.ensure(dst, experiment_name, report)
+        experiment_id = ensure_experiment(dst, experiment_name, report)
     client = dst.client
 
     # One search answers both questions: imported before, and interrupted imports to discard.
@@ -412,25 +414,3 @@ def _complete_finish(client, run, info: dict) -> None:
         _finish(client, run.info.run_id, info)
     elif want_deleted:
         client.delete_run(run.info.run_id)
-
-
-def discard(dst: Endpoint, run_id: str, model_ids: list[str], report: Report | None = None) -> None:
-    """Remove what a failed or interrupted import created, so that a rerun starts clean.
-
-    MLflow's API can only soft-delete: the run moves to the deleted state without its source
-    marker (so it is never mistaken for an import), and ``mlflow gc`` purges it.
-    """
-    client = dst.client
-    for model_id in model_ids:
-        _quietly(logged_model.discard, dst, model_id)
-    _quietly(client.delete_tag, run_id, idmap.SOURCE_RUN_ID)
-    _quietly(client.delete_run, run_id)
-    if report is not None:
-        report.discarded(run_id)
-
-
-def _quietly(fn, *args) -> None:
-    try:
-        fn(*args)
-    except Exception:  # cleanup is best effort; the original error is what the user needs
-        pass

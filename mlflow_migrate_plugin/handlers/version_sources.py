@@ -12,11 +12,10 @@ become a LoggedModel of the destination experiment.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from mlflow.entities import LoggedModelStatus
@@ -36,10 +35,9 @@ from ..transfer.mlmodel import MLmodelRewriter
 from ..transfer.object_pool import run_parents_first
 from . import logged_model
 from . import run as run_handler
-from .model_version import Target, VersionWriter, logged_model_id
-
-RUNS_SCHEME = "runs:/"
-
+from . import version_source_uri as source_uri
+from .model_version import Target, VersionWriter
+from .version_source_uri import logged_model_id
 
 # Export ---------------------------------------------------------------------------------------
 
@@ -229,66 +227,27 @@ def target(
     src_model = rec.get("model_id") or logged_model_id(source)
     if src_model and run and src_model in run.model_ids:
         new_model = run.model_ids[src_model]
-        if logged_model_id(source) == src_model:
-            return Target(f"models:/{new_model}", new_run, new_model)
-        old_root = _model_location(run_dir, src_model)
-        relative = _relative(source, old_root) if old_root else None
-        if relative is not None:
-            new_root = dst.client.get_logged_model(new_model).artifact_location
-            return Target(_join(new_root, relative), new_run, new_model)
+        moved = source_uri.model_source(
+            source,
+            src_model,
+            source_uri.model_location(
+                run_dir.record["logged_models"] if run_dir else [], src_model
+            ),
+            new_model,
+            lambda: dst.client.get_logged_model(new_model).artifact_location,
+        )
+        if moved is not None:
+            return Target(moved, new_run, new_model)
     if run is None or run_dir is None:
         return None
-    if source.startswith(RUNS_SCHEME):
-        run_part, _, path = source[len(RUNS_SCHEME) :].partition("/")
-        if run_part == run_dir.source_run_id:
-            return Target(f"{RUNS_SCHEME}{new_run}/{path}".rstrip("/"), new_run, None)
-        return None
-    relative = _relative(source, run_dir.record["info"].get("artifact_uri"))
-    if relative is None:
-        relative = _after_run_artifacts(source, run_dir.source_run_id)
-    if relative is None:
-        return None
-    return Target(_join(run.artifact_uri, relative), new_run, None)
-
-
-def _model_location(run_dir: RunDir | None, model_id: str) -> str | None:
-    for model in run_dir.record["logged_models"] if run_dir else []:
-        if model["model_id"] == model_id:
-            return model.get("artifact_location")
-    return None
-
-
-def _strip_file_scheme(uri: str) -> str:
-    return uri[len("file://") :] if uri.startswith("file://") else uri
-
-
-def _relative(source: str, root: str | None) -> str | None:
-    """``source`` relative to ``root`` ("" for the root itself), or None if outside it."""
-    if not root:
-        return None
-    source, root = _strip_file_scheme(source).rstrip("/"), _strip_file_scheme(root).rstrip("/")
-    if source == root:
-        return ""
-    if source.startswith(root + "/"):
-        return source[len(root) + 1 :]
-    return None
-
-
-def _after_run_artifacts(source: str, run_id: str) -> str | None:
-    """mlflow-export-import's rule, for sources under another root: the path after
-    ``<run_id>/artifacts``."""
-    marker = f"/{run_id}/artifacts"
-    at = source.find(marker)
-    if at < 0:
-        return None
-    rest = source[at + len(marker) :]
-    if rest and not rest.startswith("/"):
-        return None
-    return rest.strip("/")
-
-
-def _join(root: str, relative: str) -> str:
-    return f"{root.rstrip('/')}/{relative}" if relative else root.rstrip("/")
+    moved = source_uri.run_source(
+        source,
+        run_dir.source_run_id,
+        run_dir.record["info"].get("artifact_uri"),
+        run.run_id,
+        run.artifact_uri,
+    )
+    return Target(moved, new_run, None) if moved is not None else None
 
 
 # Import: a version's own model files ----------------------------------------------------------
@@ -316,7 +275,7 @@ def import_version_model(
     rec = entry.record
     model = client.create_logged_model(
         experiment_id,
-        name=_model_name(rec.get("source")),
+        name=source_uri.logged_model_name(rec.get("source")),
         source_run_id=run.run_id if run else None,
         tags={idmap.SOURCE_MODEL_VERSION: key},
     )
@@ -386,15 +345,6 @@ def import_standalone_model(
         )
     report.add("logged_model", source_id, IMPORTED, new.model_id)
     return Target(f"models:/{new.model_id}", None, new.model_id)
-
-
-def _model_name(source: str | None) -> str:
-    """A LoggedModel name from the last part of the version's source ("model" if none fits)."""
-    if logged_model_id(source):
-        return "model"
-    last = PurePosixPath(str(source or "").rstrip("/")).name
-    name = re.sub(r"[^\w.-]+", "_", last).strip("._")
-    return name or "model"
 
 
 # Import: the version itself -------------------------------------------------------------------

@@ -22,9 +22,9 @@ from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
 from .endpoint import Endpoint, redact, reserve_http_connections
 from .errors import NotFoundError
 from .handlers import experiment as experiment_handler
+from .handlers import model_version as version_handler
 from .handlers import registered_model as model_handler
 from .handlers import run as run_handler
-from .handlers import single_version
 from .handlers.run_selection import RunSelection
 from .report import NO_PROGRESS, Progress, Report
 from .transfer.engine import DEFAULT_WORKERS, Engine
@@ -386,7 +386,7 @@ def export_model_version(
     src = _source(tracking_uri, registry_uri)
     report = Report()
     with _engine(workers) as engine:
-        run_id = single_version.export(
+        run_id = version_handler.export(
             src,
             model,
             str(version),
@@ -431,7 +431,7 @@ def import_model_version(
     dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
     with _engine(workers) as engine:
-        name = single_version.import_(
+        name = version_handler.import_(
             dst,
             input_dir,
             experiment_name,
@@ -553,43 +553,28 @@ def copy_model_version(
     and user as ``mlflow_migrate.lineage.*`` tags. A tracking URI left out is derived from the
     registry URI (``databricks-uc`` -> ``databricks``).
     """
-    from .handlers import copy_version
     from .transfer.staging import export_space
 
     src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
     dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
     report = Report()
     with export_space(keep_export_dir) as space, _engine(workers) as engine:
-        if dst_experiment_name:
-            copy_version.deep(
-                src,
-                dst,
-                src_model,
-                str(src_version),
-                dst_model,
-                dst_experiment_name,
-                space,
-                engine,
-                report,
-                copy_stages_and_aliases=copy_stages_and_aliases,
-                copy_lineage_tags=copy_lineage_tags,
-                skip_unsupported=skip_unsupported,
-                progress=progress,
-            )
-        else:
-            copy_version.shallow(
-                src,
-                dst,
-                src_model,
-                str(src_version),
-                dst_model,
-                report,
-                copy_stages_and_aliases=copy_stages_and_aliases,
-                copy_lineage_tags=copy_lineage_tags,
-                progress=progress,
-            )
-    if copy_permissions:
-        copy_version.copy_permissions(src, src_model, dst, dst_model, report)
+        version_handler.copy(
+            src,
+            dst,
+            src_model,
+            str(src_version),
+            dst_model,
+            space,
+            engine,
+            report,
+            experiment_name=dst_experiment_name,
+            copy_stages_and_aliases=copy_stages_and_aliases,
+            copy_lineage_tags=copy_lineage_tags,
+            copy_permissions=copy_permissions,
+            skip_unsupported=skip_unsupported,
+            progress=progress,
+        )
     return report
 
 

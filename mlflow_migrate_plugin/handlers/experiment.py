@@ -332,7 +332,7 @@ def _import_runs(
                 report.add("run", run_id, SKIPPED, new_id, "already imported")
             else:
                 entry = by_id[run_id]
-                new_id = resilience.with_overload_retries(  # a busy server: later, not failed
+                result = resilience.with_overload_retries(  # a busy server: later, not failed
                     lambda: run_handler.import_(
                         dst,
                         entry.path,
@@ -346,6 +346,7 @@ def _import_runs(
                         context=context,
                     )
                 )
+                new_id = result.destination_id
             with lock:
                 imported[run_id] = new_id
         except Exception as exc:

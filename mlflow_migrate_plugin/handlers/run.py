@@ -35,6 +35,7 @@ from ..transfer.metric_values import ValueCheck
 from ..transfer.mlmodel import MLmodelRewriter, rewrite_history
 from . import duplicates, logged_model, requirements, run_links, run_tags
 from .experiment_lookup import ensure as ensure_experiment
+from .results import Imported
 from .run_checks import check_values, export_warnings
 from .run_cleanup import discard
 from .run_cleanup import quietly as _quietly
@@ -214,8 +215,8 @@ def import_(
     progress: Progress = NO_PROGRESS,
     run_dir: RunDir | None = None,
     context: ImportContext | None = None,
-) -> str:
-    """Import one run export into ``dst``; return the destination run id.
+) -> Imported:
+    """Import one run export into ``dst``; return the destination run (with its LoggedModels).
 
     A run imported before (same source id, import complete) is skipped; one whose import was
     interrupted is discarded and imported again. On any failure, what this call created is
@@ -249,7 +250,7 @@ def import_(
         if done is not None:
             _complete_finish(client, done, rec["info"])
             report.add("run", src_id, SKIPPED, done.info.run_id, "already imported")
-            return done.info.run_id
+            return Imported("run", src_id, done.info.run_id, SKIPPED)
     requirements.drop_from_run(dst, rec, lacks, report)
 
     info = rec["info"]
@@ -337,7 +338,7 @@ def import_(
     for old, new in model_ids.items():
         report.add("logged_model", old, IMPORTED, new)
     report.add("run", src_id, IMPORTED, run_id)
-    return run_id
+    return Imported("run", src_id, run_id, IMPORTED, model_ids)
 
 
 def _create_models(

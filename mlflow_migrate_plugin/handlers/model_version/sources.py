@@ -1,75 +1,39 @@
-"""What model versions point at: their runs, their LoggedModels, or their own model files.
+"""What a model version points at: its run's files, a LoggedModel, or its own model files.
 
-The versions' runs move through the run handler (:mod:`.run`), one run per object worker, with
-all their files and metric batches on the one shared :class:`~..transfer.engine.Engine`; parents
-before children, so a nested run links to its imported parent. A version's ``source`` is then
-rewritten to what the destination made: ``models:/<new model id>`` for a LoggedModel, the same
-path under the new run for a run artifact (``runs:/<new run id>/path`` or the run's artifact
-URI), since the server requires a source to lie inside the run or model it names. A version whose
-source cannot be followed is created from its own model files (--export-version-model), which
-become a LoggedModel of the destination experiment.
+A version's ``source`` is rewritten to what the destination made (:mod:`..version_source_uri`):
+``models:/<new model id>`` for a LoggedModel, the same path under the new run for a run artifact,
+since the server requires a source to lie inside the run or model it names. A version whose
+source cannot be followed is created from the LoggedModel exported without its run, else from
+its own model files (--export-version-model), which become a LoggedModel of the destination
+experiment.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlflow.entities import LoggedModelStatus
 from mlflow.exceptions import MlflowException
-from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-from .. import idmap
-from ..capabilities import LOGGED_MODELS
-from ..endpoint import Endpoint
-from ..exportdir.model_dir import Models, StandaloneModel, VersionEntry
-from ..exportdir.paths import ArtifactFile
-from ..exportdir.run_dir import RunDir
-from ..report import FAILED, IMPORTED, NO_PROGRESS, Progress, Report, failure_reason
-from ..transfer import artifacts
-from ..transfer.engine import Engine
-from ..transfer.mlmodel import MLmodelRewriter
-from ..transfer.object_pool import run_parents_first
-from . import logged_model
-from . import run as run_handler
-from . import version_source_uri as source_uri
-from .model_version import Target, VersionWriter
-from .version_source_uri import logged_model_id
+from ... import idmap
+from ...capabilities import LOGGED_MODELS
+from ...endpoint import Endpoint
+from ...exportdir.model_dir import Models, StandaloneModel, VersionEntry
+from ...exportdir.paths import ArtifactFile
+from ...exportdir.run_dir import RunDir
+from ...report import FAILED, IMPORTED, NO_PROGRESS, Progress, Report
+from ...transfer import artifacts
+from ...transfer.engine import Engine
+from ...transfer.mlmodel import MLmodelRewriter
+from .. import logged_model
+from .. import version_source_uri as source_uri
+from ..version_source_uri import logged_model_id
+from .runs import ImportedRun
+from .writer import Target, VersionWriter
 
 # Export ---------------------------------------------------------------------------------------
-
-
-def export_runs(
-    src: Endpoint,
-    run_dirs: dict[str, Path],
-    engine: Engine,
-    report: Report,
-    workers: int,
-    progress: Progress = NO_PROGRESS,
-) -> dict[str, str]:
-    """Export each run to its folder; return the runs that failed, with the reason."""
-    failed: dict[str, str] = {}
-    lock = threading.Lock()
-    phase = progress.phase("version runs exported", len(run_dirs), "runs")
-
-    def export_one(run_id: str) -> None:
-        try:
-            run_handler.export(src, run_id, run_dirs[run_id], engine, report)
-        except Exception as exc:
-            report.add("run", run_id, FAILED, None, failure_reason(exc))
-            with lock:
-                failed[run_id] = failure_reason(exc)
-        finally:
-            phase.advance()
-
-    try:
-        run_parents_first(run_dirs, lambda _: None, export_one, workers)
-    finally:
-        phase.close()
-    return failed
 
 
 def export_standalone_models(
@@ -115,104 +79,6 @@ def download_version_model(
     repo = src.artifact_repo(uri)
     files = artifacts.list_tree(repo, engine)
     return engine.run(artifacts.download(repo, files, root, engine))
-
-
-# Import: runs ---------------------------------------------------------------------------------
-
-
-@dataclass
-class ImportedRun:
-    """A version's run on the destination: its id, artifact root, and its LoggedModels' ids."""
-
-    run_id: str
-    artifact_uri: str
-    model_ids: dict[str, str] = field(default_factory=dict)
-    # True when this import created it (and so removes it if the import fails).
-    created: bool = False
-
-
-def verify_runs(
-    paths: dict[str, Path], engine: Engine, models: dict[str, list] | None = None
-) -> dict[str, RunDir]:
-    """Open and check every run export before anything is created. ``models`` holds each run's
-    LoggedModel folders that the export keeps outside the run's folder."""
-    models = models or {}
-    return {
-        run_id: run_handler.read_and_verify(path, engine, models.get(run_id))
-        for run_id, path in paths.items()
-    }
-
-
-def import_runs(
-    dst: Endpoint,
-    run_dirs: dict[str, RunDir],
-    experiment_id: str,
-    engine: Engine,
-    report: Report,
-    options: run_handler.RunImportOptions,
-    workers: int,
-    imported: dict[str, ImportedRun],
-    progress: Progress = NO_PROGRESS,
-    *,
-    on_imported: Callable[[str], None] | None = None,
-    stop: threading.Event | None = None,
-) -> None:
-    """Import the runs, parents first, filling ``imported`` (source run id -> destination) and
-    calling ``on_imported(source run id)`` as each one is done.
-
-    The first failure stops the import and propagates once the runs in flight finish (a failed
-    run removes itself); ``imported`` then holds the others, for :func:`discard_runs`. Setting
-    ``stop`` starts no more runs.
-    """
-    lock = threading.Lock()
-    client = dst.client
-    phase = progress.phase("version runs imported", len(run_dirs), "runs")
-
-    def import_one(src_id: str) -> None:
-        own = Report()
-        try:
-            new_id = run_handler.import_(
-                dst,
-                run_dirs[src_id].path,
-                engine,
-                own,
-                experiment_id=experiment_id,
-                options=options,
-                run_dir=run_dirs[src_id],
-            )
-            created = bool(own.find("run", IMPORTED))
-            entry = ImportedRun(
-                new_id,
-                "",
-                {o.source_id: o.destination_id for o in own.find("logged_model", IMPORTED)},
-                created,
-            )
-            with lock:
-                imported[src_id] = entry
-            run = client.get_run(new_id)
-            entry.artifact_uri = run.info.artifact_uri
-            if not created and dst.supports(LOGGED_MODELS):
-                entry.model_ids = idmap.model_id_map_of_run(client, run)
-            if on_imported is not None:
-                on_imported(src_id)
-        finally:
-            report.merge(own)
-            phase.advance()
-
-    def parent_of(src_id: str) -> str | None:
-        return run_dirs[src_id].record["tags"].get(MLFLOW_PARENT_RUN_ID)
-
-    try:
-        run_parents_first(run_dirs, parent_of, import_one, workers, stop)
-    finally:
-        phase.close()
-
-
-def discard_runs(dst: Endpoint, imported: dict[str, ImportedRun]) -> None:
-    """Remove the runs (and their LoggedModels) that this import created."""
-    for run in imported.values():
-        if run.created:
-            run_handler.discard(dst, run.run_id, list(run.model_ids.values()))
 
 
 # Import: a version's source -------------------------------------------------------------------

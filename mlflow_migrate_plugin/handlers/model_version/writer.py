@@ -21,13 +21,13 @@ from mlflow.entities.model_registry.model_version_status import ModelVersionStat
 from mlflow.exceptions import MlflowException
 from mlflow.tracking._model_registry import DEFAULT_AWAIT_MAX_SLEEP_SECONDS
 
-from .. import idmap, interrupts
-from ..databricks import unity_catalog
-from ..endpoint import Endpoint
-from ..errors import MigrateError, NotFoundError
-from ..report import IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
-from . import version_create
-from .version_source_uri import logged_model_id
+from ... import idmap, interrupts
+from ...databricks import unity_catalog
+from ...endpoint import Endpoint
+from ...errors import MigrateError, NotFoundError
+from ...report import IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
+from ..version_source_uri import logged_model_id
+from . import create as version_create
 
 _log = logging.getLogger(__name__)
 

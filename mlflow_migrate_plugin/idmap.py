@@ -19,6 +19,8 @@ SOURCE_MODEL_ID = PREFIX + "source.model_id"
 PENDING_PARENT = PREFIX + "source.parent_run_id"
 # A model version's source identity: "<source model name>/<version>".
 SOURCE_MODEL_VERSION = PREFIX + "source.model_version"
+# A trace's source id; also set when the id is kept, so that one search finds every import.
+SOURCE_TRACE_ID = PREFIX + "source.trace_id"
 STATE = PREFIX + "import_state"
 STATE_STARTED = "started"
 STATE_COMPLETE = "complete"

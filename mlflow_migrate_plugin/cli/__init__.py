@@ -12,7 +12,7 @@ import os
 import sys
 
 # Each command module registers its commands on the group when imported.
-from . import bulk, copy, experiment, model, run, verify  # noqa: F401
+from . import bulk, copy, experiment, model, run, trace, verify  # noqa: F401
 from .group import migrate
 
 

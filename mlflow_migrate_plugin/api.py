@@ -1009,3 +1009,104 @@ def import_traces(
         ctx = _trace_context(engine, report, progress, dst=dst)
         traces.import_experiment_traces(ctx, Path(input_dir), experiment_name)
     return report
+
+
+# Prompts --------------------------------------------------------------------------------------
+
+
+def export_prompt(
+    prompt_name: str,
+    output_dir: str | Path,
+    *,
+    prompt_version: list[str] | str | None = None,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Export a prompt with every version (or the numbers in ``prompt_version``, a list or
+    comma separated) to ``output_dir/prompt.json``: templates, commit messages, tags, model
+    configs, response formats and aliases."""
+    from .handlers import prompts
+
+    src = _source(tracking_uri, registry_uri)
+    report = Report()
+    prompts.export(src, prompt_name, output_dir, report, _as_list(prompt_version))
+    return report
+
+
+def import_prompt(
+    input_dir: str | Path,
+    *,
+    prompt_name: str | None = None,
+    delete_prompt: bool = False,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Import a prompt export (ours, or mlflow-export-import's) as ``prompt_name`` (default:
+    its exported name), keeping version numbers. ``delete_prompt`` first deletes a prompt of
+    that name. A rerun adds nothing; a failed import leaves nothing behind."""
+    from .handlers import prompts
+
+    dst = _endpoint(tracking_uri, registry_uri)
+    report = Report()
+    prompts.import_(
+        dst, input_dir, report, prompt_name, delete_prompt=delete_prompt, progress=progress
+    )
+    return report
+
+
+# Evaluation datasets --------------------------------------------------------------------------
+
+
+def export_evaluation_dataset(
+    output_dir: str | Path,
+    *,
+    dataset_name: str | None = None,
+    dataset_id: str | None = None,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Export an evaluation dataset (by id, or by a name only one dataset has) with every
+    record to ``output_dir``: dataset.json and records.jsonl."""
+    from .handlers import evaluation_datasets
+
+    src = _source(tracking_uri, registry_uri)
+    report = Report()
+    evaluation_datasets.export(
+        src, output_dir, report, dataset_id=dataset_id, dataset_name=dataset_name
+    )
+    return report
+
+
+def import_evaluation_dataset(
+    input_dir: str | Path,
+    *,
+    evaluation_dataset_name: str | None = None,
+    delete_evaluation_dataset: bool = False,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Import an evaluation dataset export (ours, or mlflow-export-import's) as
+    ``evaluation_dataset_name`` (default: its exported name), linked to the destination
+    experiments that have its source experiments' names. A rerun adds no record;
+    ``delete_evaluation_dataset`` first deletes the datasets of that name."""
+    from .handlers import evaluation_datasets
+
+    dst = _endpoint(tracking_uri, registry_uri)
+    report = Report()
+    evaluation_datasets.import_(
+        dst,
+        input_dir,
+        report,
+        evaluation_dataset_name,
+        delete=delete_evaluation_dataset,
+        progress=progress,
+    )
+    return report

@@ -89,18 +89,19 @@ def _select(client, name: str, selection: ModelSelection) -> list:
     return sorted(versions, key=lambda v: int(v.version))
 
 
-def _run_states(client, run_ids: set[str], engine: Engine) -> dict[str, str]:
-    """'active', 'deleted' or 'gone' for each run (looked up concurrently)."""
+def _runs_of(client, run_ids: set[str], engine: Engine) -> dict[str, object]:
+    """Each run as the source has it now, or None when it no longer exists (looked up
+    concurrently)."""
 
-    def state_of(run_id: str):
+    def get_run(run_id: str):
         try:
-            return run_id, client.get_run(run_id).info.lifecycle_stage
+            return run_id, client.get_run(run_id)
         except MlflowException as exc:
             if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
                 raise
-            return run_id, "gone"
+            return run_id, None
 
-    return dict(engine.run(lambda r=r: state_of(r) for r in sorted(run_ids)))
+    return dict(engine.run(lambda r=r: get_run(r) for r in sorted(run_ids)))
 
 
 def export(
@@ -113,8 +114,12 @@ def export(
     *,
     workers: int = 1,
     progress: Progress = NO_PROGRESS,
+    reuse: bool = False,
 ) -> dict[str, Path]:
-    """Write model ``name`` and its selected versions; return the exported runs' folders."""
+    """Write model ``name`` and its selected versions; return the exported runs' folders.
+
+    With ``reuse``, a version's run whose folder holds an export of it as it still is on the
+    source is kept as it is (:mod:`.run_reuse`)."""
     selection = selection or ModelSelection()
     client = src.client
     model = get(src, name)
@@ -123,7 +128,11 @@ def export(
     rec = record(model)
     chosen = _select(client, name, selection)
     progress.note(f"Model '{name}': {len(chosen)} versions to export")
-    states = _run_states(client, {v.run_id for v in chosen if v.run_id}, engine)
+    current = _runs_of(client, {v.run_id for v in chosen if v.run_id}, engine)
+    states = {
+        run_id: run.info.lifecycle_stage if run is not None else "gone"
+        for run_id, run in current.items()
+    }
     writer = ModelDirWriter(output_dir)
     versions, entries, skipped, run_dirs = [], {}, [], {}
     for mv in chosen:
@@ -150,7 +159,9 @@ def export(
         progress.note(
             f"  version {mv.version} (stage {mv.current_stage}): run {mv.run_id or '-'}{missing}"
         )
-    failed = version_runs.export_runs(src, run_dirs, engine, report, workers, progress)
+    failed = version_runs.export_runs(
+        src, run_dirs, engine, report, workers, progress, current if reuse else None
+    )
     for entry in entries.values():
         if entry["run_dir"] in failed:
             entry["run_missing"] = f"run export failed: {failed[entry['run_dir']]}"

@@ -33,7 +33,7 @@ from ..transfer import artifacts, metrics, resilience
 from ..transfer.engine import Engine, Task
 from ..transfer.metric_values import ValueCheck
 from ..transfer.mlmodel import MLmodelRewriter, rewrite_history
-from . import duplicates, logged_model, requirements, run_links, run_tags
+from . import duplicates, logged_model, requirements, run_links, run_reuse, run_tags
 from .experiment_lookup import ensure as ensure_experiment
 from .results import Imported
 from .run_checks import check_values, export_warnings
@@ -166,6 +166,7 @@ def export(
         downloaded,
         model_manifests,
         extra_info,
+        source_fingerprint=run_reuse.fingerprint(run),
     )
     report.add(
         "run",

@@ -30,6 +30,10 @@ _API = (
     "import_evaluation_dataset",
     "export_logged_model",
     "import_logged_model",
+    "export_trace",
+    "import_trace",
+    "export_traces",
+    "import_traces",
 )
 
 __all__ = ["__version__", *_API]

@@ -19,6 +19,8 @@ SOURCE_MODEL_ID = PREFIX + "source.model_id"
 PENDING_PARENT = PREFIX + "source.parent_run_id"
 # A model version's source identity: "<source model name>/<version>".
 SOURCE_MODEL_VERSION = PREFIX + "source.model_version"
+# A trace's source id; also set when the id is kept, so that one search finds every import.
+SOURCE_TRACE_ID = PREFIX + "source.trace_id"
 # A prompt version's source identity: "<source prompt name>/<version>".
 SOURCE_PROMPT_VERSION = PREFIX + "source.prompt_version"
 # An evaluation dataset's id on the source.

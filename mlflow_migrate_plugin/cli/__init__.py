@@ -21,6 +21,7 @@ from . import (  # noqa: F401
     model,
     prompt,
     run,
+    trace,
     verify,
 )
 from .group import migrate

@@ -10,10 +10,12 @@ from .group import migrate
 from .options import (
     bool_option,
     common_options,
+    no_traces_option,
     notebook_formats_option,
     skip_unsupported_option,
     split_list,
     text_option,
+    trace_window_options,
     tracking_uri_option,
 )
 from .progress import CliProgress, print_summary
@@ -54,6 +56,8 @@ def _run_counts(report, statuses: tuple[str, ...]) -> str:
     "tag.",
 )
 @notebook_formats_option
+@no_traces_option
+@trace_window_options
 @tracking_uri_option("source")
 @common_options
 def export_experiment(
@@ -65,6 +69,9 @@ def export_experiment(
     export_deleted_runs,
     check_nested_runs,
     notebook_formats,
+    no_traces,
+    trace_start_time,
+    traces_until,
     tracking_uri,
     registry_uri,
     workers,
@@ -85,6 +92,9 @@ def export_experiment(
         check_nested_runs=check_nested_runs,
         export_permissions=export_permissions,
         notebook_formats=split_list(notebook_formats),
+        include_traces=not no_traces,
+        trace_start_time=trace_start_time,
+        traces_until=traces_until,
         tracking_uri=tracking_uri,
         registry_uri=registry_uri,
         workers=workers,
@@ -133,6 +143,7 @@ def export_experiment(
     "notebooks into (a folder per run ID is added).",
 )
 @skip_unsupported_option
+@no_traces_option
 @tracking_uri_option("destination")
 @common_options
 def import_experiment(
@@ -143,6 +154,7 @@ def import_experiment(
     use_src_user_id,
     dst_notebook_dir,
     skip_unsupported,
+    no_traces,
     tracking_uri,
     registry_uri,
     workers,
@@ -164,6 +176,7 @@ def import_experiment(
         tracking_uri=tracking_uri,
         skip_unsupported=skip_unsupported,
         registry_uri=registry_uri,
+        include_traces=not no_traces,
         workers=workers,
         progress=CliProgress(),
     )

@@ -175,10 +175,12 @@ def _export_experiment(src, exp, writer, engine, report, options, workers) -> di
             workers=workers,
             export_permissions=options.export_permissions,
             notebook_formats=options.notebook_formats,
+            reuse=True,
         )
     except Exception as exc:
         report.add(EXPERIMENT, exp.experiment_id, FAILED, None, failure_reason(exc))
         return {**entry, "status": FAILED, "reason": failure_reason(exc)}
+    writer.mark_complete(path)
     return {**entry, "status": EXPORTED}
 
 
@@ -198,12 +200,13 @@ def _export_model(src, model, writer, engine, report, options, workers) -> dict:
         return {**entry, "status": SKIPPED}
     try:
         run_dirs = model_handler.export(
-            src, model.name, path, engine, report, options.versions, workers=workers
+            src, model.name, path, engine, report, options.versions, workers=workers, reuse=True
         )
         _export_model_extras(src, model.name, path, run_dirs, report, options)
     except Exception as exc:
         report.add(MODEL, model.name, FAILED, None, failure_reason(exc))
         return {**entry, "status": FAILED, "reason": failure_reason(exc)}
+    writer.mark_complete(path)
     return {**entry, "status": EXPORTED}
 
 

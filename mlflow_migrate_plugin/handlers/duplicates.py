@@ -75,7 +75,7 @@ def discard_interrupted_beside(
     create before this module existed, left them; a rerun that skips the complete run would
     never see them. One paged search; return how many were discarded."""
     from ..capabilities import LOGGED_MODELS
-    from . import run as run_handler
+    from .run_cleanup import discard
 
     client = dst.client
     dropped = 0
@@ -86,7 +86,7 @@ def discard_interrupted_beside(
         models = []
         if dst.supports(LOGGED_MODELS):
             models = list(idmap.model_id_map_of_run(client, run).values())
-        run_handler.discard(dst, run.info.run_id, models, report)
+        discard(dst, run.info.run_id, models, report)
         dropped += 1
     return dropped
 

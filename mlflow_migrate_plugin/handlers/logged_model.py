@@ -23,7 +23,7 @@ from ..report import EXPORTED, IMPORTED, SKIPPED, Report
 from ..transfer import artifacts
 from ..transfer.engine import Engine, Task
 from ..transfer.mlmodel import MLmodelRewriter
-from . import duplicates
+from . import duplicates, experiment_lookup
 
 # A LoggedModel imported without its source run keeps that run's id here.
 SOURCE_MODEL_RUN = idmap.PREFIX + "source.model_run_id"
@@ -273,6 +273,21 @@ def export_one(
     logged_model_dir.write(output_dir, system, record(model), manifests[model.model_id])
     report.add("logged_model", model_id, EXPORTED, str(output_dir))
     return Path(output_dir)
+
+
+def import_dir(
+    dst: Endpoint,
+    input_dir: str | Path,
+    experiment_name: str,
+    engine: Engine,
+    report: Report,
+    mlmodel_fix: bool = True,
+) -> str:
+    """Import an export-logged-model directory into ``experiment_name`` (made if missing);
+    return the new model id. The whole export is checked before anything is made."""
+    exported = read_verified(dst, input_dir, engine)
+    experiment_id = experiment_lookup.ensure(dst, experiment_name, report)
+    return import_one(dst, exported, experiment_id, engine, report, mlmodel_fix)
 
 
 def read_verified(dst: Endpoint, input_dir: str | Path, engine: Engine):

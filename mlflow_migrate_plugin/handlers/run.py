@@ -33,9 +33,12 @@ from ..transfer import artifacts, metrics, resilience
 from ..transfer.engine import Engine, Task
 from ..transfer.metric_values import ValueCheck
 from ..transfer.mlmodel import MLmodelRewriter, rewrite_history
-from . import duplicates, logged_model, requirements, run_links, run_tags
-from . import experiment as experiment_handler
+from . import duplicates, logged_model, requirements, run_links, run_reuse, run_tags
+from .experiment_lookup import ensure as ensure_experiment
+from .results import Imported
 from .run_checks import check_values, export_warnings
+from .run_cleanup import discard
+from .run_cleanup import quietly as _quietly
 
 # The tags an import writes, also named here for callers of the run handler.
 from .run_tags import INFO_FIELDS, SOURCE_EXPORT_PREFIX, SOURCE_INFO_PREFIX, SOURCE_USER  # noqa: F401
@@ -163,6 +166,7 @@ def export(
         downloaded,
         model_manifests,
         extra_info,
+        source_fingerprint=run_reuse.fingerprint(run),
     )
     report.add(
         "run",
@@ -212,8 +216,8 @@ def import_(
     progress: Progress = NO_PROGRESS,
     run_dir: RunDir | None = None,
     context: ImportContext | None = None,
-) -> str:
-    """Import one run export into ``dst``; return the destination run id.
+) -> Imported:
+    """Import one run export into ``dst``; return the destination run (with its LoggedModels).
 
     A run imported before (same source id, import complete) is skipped; one whose import was
     interrupted is discarded and imported again. On any failure, what this call created is
@@ -226,7 +230,7 @@ def import_(
     lacks = requirements.run_lacks(dst, rec)
     requirements.refuse(dst, lacks, options.skip_unsupported)  # before anything is created
     if experiment_id is None:
-        experiment_id = experiment_handler.ensure(dst, experiment_name, report)
+        experiment_id = ensure_experiment(dst, experiment_name, report)
     client = dst.client
 
     # One search answers both questions: imported before, and interrupted imports to discard.
@@ -247,7 +251,7 @@ def import_(
         if done is not None:
             _complete_finish(client, done, rec["info"])
             report.add("run", src_id, SKIPPED, done.info.run_id, "already imported")
-            return done.info.run_id
+            return Imported("run", src_id, done.info.run_id, SKIPPED)
     requirements.drop_from_run(dst, rec, lacks, report)
 
     info = rec["info"]
@@ -335,7 +339,7 @@ def import_(
     for old, new in model_ids.items():
         report.add("logged_model", old, IMPORTED, new)
     report.add("run", src_id, IMPORTED, run_id)
-    return run_id
+    return Imported("run", src_id, run_id, IMPORTED, model_ids)
 
 
 def _create_models(
@@ -412,25 +416,3 @@ def _complete_finish(client, run, info: dict) -> None:
         _finish(client, run.info.run_id, info)
     elif want_deleted:
         client.delete_run(run.info.run_id)
-
-
-def discard(dst: Endpoint, run_id: str, model_ids: list[str], report: Report | None = None) -> None:
-    """Remove what a failed or interrupted import created, so that a rerun starts clean.
-
-    MLflow's API can only soft-delete: the run moves to the deleted state without its source
-    marker (so it is never mistaken for an import), and ``mlflow gc`` purges it.
-    """
-    client = dst.client
-    for model_id in model_ids:
-        _quietly(logged_model.discard, dst, model_id)
-    _quietly(client.delete_tag, run_id, idmap.SOURCE_RUN_ID)
-    _quietly(client.delete_run, run_id)
-    if report is not None:
-        report.discarded(run_id)
-
-
-def _quietly(fn, *args) -> None:
-    try:
-        fn(*args)
-    except Exception:  # cleanup is best effort; the original error is what the user needs
-        pass

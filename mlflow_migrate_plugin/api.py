@@ -1031,7 +1031,8 @@ def export_prompt(
 
     src = _source(tracking_uri, registry_uri)
     report = Report()
-    prompts.export(src, prompt_name, output_dir, report, _as_list(prompt_version))
+    with _engine(workers):  # MLflow's requests get the bounded budget of every command
+        prompts.export(src, prompt_name, output_dir, report, _as_list(prompt_version))
     return report
 
 
@@ -1054,15 +1055,16 @@ def import_prompt(
 
     dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
-    prompts.import_(
-        dst,
-        input_dir,
-        report,
-        prompt_name,
-        delete_prompt=delete_prompt,
-        import_source_tags=import_source_tags,
-        progress=progress,
-    )
+    with _engine(workers):
+        prompts.import_(
+            dst,
+            input_dir,
+            report,
+            prompt_name,
+            delete_prompt=delete_prompt,
+            import_source_tags=import_source_tags,
+            progress=progress,
+        )
     return report
 
 
@@ -1085,9 +1087,10 @@ def export_evaluation_dataset(
 
     src = _source(tracking_uri, registry_uri)
     report = Report()
-    evaluation_datasets.export(
-        src, output_dir, report, dataset_id=dataset_id, dataset_name=dataset_name
-    )
+    with _engine(workers):
+        evaluation_datasets.export(
+            src, output_dir, report, dataset_id=dataset_id, dataset_name=dataset_name
+        )
     return report
 
 
@@ -1109,14 +1112,15 @@ def import_evaluation_dataset(
 
     dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
-    evaluation_datasets.import_(
-        dst,
-        input_dir,
-        report,
-        evaluation_dataset_name,
-        delete=delete_evaluation_dataset,
-        progress=progress,
-    )
+    with _engine(workers):
+        evaluation_datasets.import_(
+            dst,
+            input_dir,
+            report,
+            evaluation_dataset_name,
+            delete=delete_evaluation_dataset,
+            progress=progress,
+        )
     return report
 
 

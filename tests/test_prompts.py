@@ -20,6 +20,7 @@ from mlflow_migrate_plugin.handlers.prompts import (
     SOURCE_VERSION_PREFIX,
     all_versions,
 )
+from tests.fault_proxy import FaultProxy
 
 CHAT = [
     {"role": "system", "content": "You are a {{style}} assistant."},
@@ -302,3 +303,25 @@ def test_import_source_tags_record_what_mlflow_sets_itself(
         src.client.get_prompt(source_prompt).creation_timestamp
     )
     assert _view(dst, name) == _view(src, source_prompt)  # the user's own tags unchanged
+
+
+@pytest.mark.slow
+def test_lost_answers_to_version_creates_keep_every_number(
+    src, dst, dst_server, source_prompt, unique_name, tmp_path
+):
+    name = unique_name("copy-")
+    api.export_prompt(source_prompt, tmp_path / "p", tracking_uri=src.tracking_uri)
+    proxy = FaultProxy(dst_server.url).start()
+    try:
+        # Every other version create (the placeholder of the gap among them) is committed by
+        # the server and its answer lost on the way back.
+        proxy.lose_answers(r"/model-versions/create$", every=2)
+
+        report = api.import_prompt(tmp_path / "p", prompt_name=name, tracking_uri=proxy.url)
+    finally:
+        proxy.stop()
+
+    assert proxy.answers_lost >= 1
+    assert not report.failed and report.warnings == []
+    assert [v.version for v in all_versions(dst.client, name)] == [1, 3]
+    assert _view(dst, name) == _view(src, source_prompt)

@@ -15,17 +15,27 @@ linked to) would point at other objects on the destination; their values are kep
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
+from mlflow.entities.model_registry.prompt_version import PromptModelConfig
 from mlflow.exceptions import MlflowException
 from mlflow.prompt.constants import (
+    _STORE_PROMPT_SOURCE_PLACEHOLDER,
+    IS_PROMPT_TAG_KEY,
     PROMPT_ASSOCIATED_RUN_IDS_TAG_KEY,
     PROMPT_EXPERIMENT_IDS_TAG_KEY,
+    PROMPT_MODEL_CONFIG_TAG_KEY,
     PROMPT_NAME_RULE,
+    PROMPT_TEXT_TAG_KEY,
+    PROMPT_TYPE_CHAT,
+    PROMPT_TYPE_TAG_KEY,
+    PROMPT_TYPE_TEXT,
+    RESPONSE_FORMAT_TAG_KEY,
 )
 
-from .. import idmap, interrupts
+from .. import capabilities, idmap, interrupts
 from ..capabilities import PROMPTS
 from ..context import Migration
 from ..endpoint import Endpoint, redact
@@ -34,6 +44,7 @@ from ..exportdir import prompt_dir
 from ..exportdir.layout import system_part
 from ..report import EXPORTED, IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
 from .kinds import ServerKind
+from .model_version import create as version_create
 
 _log = logging.getLogger(__name__)
 
@@ -49,6 +60,8 @@ _OWN_TAGS = idmap.MARKER_TAGS | {idmap.SOURCE_PROMPT_VERSION}
 # With --import-source-tags: what MLflow sets itself, recorded under these prefixes.
 SOURCE_VERSION_PREFIX = idmap.SOURCE_PROMPT_VERSION + "."
 _SOURCE_VERSION_FIELDS = ("user_id", "creation_timestamp", "last_updated_timestamp")
+# The source a prompt version is created with: the server refuses any other (MLflow's own).
+PROMPT_SOURCE = _STORE_PROMPT_SOURCE_PLACEHOLDER
 PLACEHOLDER_TEMPLATE = "mlflow-migrate placeholder (deleted at once)"
 PLACEHOLDER = "placeholder"
 
@@ -184,7 +197,7 @@ def import_(
             if import_source_tags and rec["creation_timestamp"] is not None:
                 tags[SOURCE_PREFIX + "creation_timestamp"] = str(rec["creation_timestamp"])
             with interrupts.deferred():
-                client.create_prompt(name, description=rec["description"], tags=tags)
+                _create_prompt(client, name, rec["description"], tags)
                 created = True
         numbers = {v["version"]: writer.write(v) for v in rec["versions"]}
         changed = _set_aliases(client, name, rec["aliases"], numbers)
@@ -197,6 +210,32 @@ def import_(
     detail = f"{len(writer.created)} versions imported" if new else "already imported"
     report.add(KIND, rec["name"], IMPORTED if new else SKIPPED, name, detail)
     return name
+
+
+def stored_tags(template, response_format: dict | None, model_config: dict | None) -> dict:
+    """The tags MLflow keeps a prompt version's content in, as its own prompt-version create
+    writes them (``AbstractStore.create_prompt_version``)."""
+    chat = not isinstance(template, str)
+    tags = {
+        IS_PROMPT_TAG_KEY: "true",
+        PROMPT_TEXT_TAG_KEY: json.dumps(template) if chat else template,
+        PROMPT_TYPE_TAG_KEY: PROMPT_TYPE_CHAT if chat else PROMPT_TYPE_TEXT,
+    }
+    if response_format:
+        tags[RESPONSE_FORMAT_TAG_KEY] = json.dumps(response_format)
+    if model_config:
+        config = PromptModelConfig.from_dict(model_config).to_dict()
+        tags[PROMPT_MODEL_CONFIG_TAG_KEY] = json.dumps(config)
+    return tags
+
+
+def _create_prompt(client, name: str, description: str | None, tags: dict) -> None:
+    try:
+        client.create_prompt(name, description=description, tags=tags)
+    except MlflowException as exc:
+        # MLflow's client retried a create whose answer was lost: the first try made it.
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS" or client.get_prompt(name) is None:
+            raise
 
 
 def _is_registered_model(client, name: str) -> bool:
@@ -256,7 +295,7 @@ class _VersionWriter:
     """Creates the versions of one destination prompt in number order, keeping the numbers."""
 
     def __init__(self, dst, name: str, source_name: str, report, progress, exists: bool):
-        self.client, self.name, self.source_name = dst.client, name, source_name
+        self.dst, self.client, self.name, self.source_name = dst, dst.client, name, source_name
         self.report, self.progress = report, progress
         versions = all_versions(self.client, name) if exists else []
         self.by_key = {
@@ -284,8 +323,6 @@ class _VersionWriter:
                 if rec[field] is not None:
                     tags[SOURCE_VERSION_PREFIX + field] = str(rec[field])
         pv = self._create(rec["template"], rec["commit_message"], tags, rec)
-        if int(pv.version) > self.next:  # a retried create whose first try had committed
-            pv = self._keep_first(key, pv)
         self.next = int(pv.version) + 1
         if int(pv.version) != number:
             self.report.warn(
@@ -297,15 +334,26 @@ class _VersionWriter:
         return str(pv.version)
 
     def _create(self, template, message, tags: dict, rec: dict | None = None):
+        rec = rec or {}
         with interrupts.deferred():  # the cleanup must know the version before Ctrl-C
-            pv = self.client.create_prompt_version(
-                self.name,
-                template,
-                description=message,
-                tags=tags,
-                response_format=(rec or {}).get("response_format"),
-                model_config=(rec or {}).get("model_config"),
-            )
+            if capabilities.is_http(self.dst.registry_uri):
+                # MLflow's client would retry a create whose answer was lost and burn a number:
+                # the version is sent once, and looked for by its identity before a retry.
+                stored = stored_tags(template, rec.get("response_format"), rec.get("model_config"))
+                full = {**tags, **stored}  # a tag of the export never overrides the content
+                pv = version_create.create(
+                    self.dst, self.name, PROMPT_SOURCE, None, full, message, None,
+                    identity_key=idmap.SOURCE_PROMPT_VERSION,
+                )  # fmt: skip
+            else:
+                pv = self.client.create_prompt_version(
+                    self.name,
+                    template,
+                    description=message,
+                    tags=tags,
+                    response_format=rec.get("response_format"),
+                    model_config=rec.get("model_config"),
+                )
             self.created.append(str(pv.version))
         return pv
 
@@ -326,23 +374,6 @@ class _VersionWriter:
             for pv in all_versions(self.client, self.name):
                 if (pv.tags or {}).get(idmap.STATE) == PLACEHOLDER:
                     self.client.delete_prompt_version(self.name, str(pv.version))
-
-    def _keep_first(self, key: str, pv):
-        """Of the versions carrying ``key`` (a retry made more than one), keep the lowest."""
-        copies = [
-            v
-            for v in all_versions(self.client, self.name)
-            if (v.tags or {}).get(idmap.SOURCE_PROMPT_VERSION) == key
-        ]
-        if not copies:
-            return pv
-        for extra in copies[1:]:
-            self.client.delete_prompt_version(self.name, str(extra.version))
-            if str(extra.version) in self.created:
-                self.created.remove(str(extra.version))
-        if str(copies[0].version) not in self.created:
-            self.created.append(str(copies[0].version))
-        return copies[0]
 
     def discard_created(self) -> None:
         for version in self.created:

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from mlflow_migrate_plugin import api, idmap
 from mlflow_migrate_plugin.cli import migrate
+from tests.fault_proxy import FaultProxy
 
 RECORDS = [
     {
@@ -216,3 +217,23 @@ def test_reference_dataset_export_imports(dst, unique_name, tmp_path):
     assert view["tags"]["purpose"] == "model-evaluation"
     assert [r["expectations"] for r in view["records"]] == [{"quality": 5}, {"quality": 6}]
     assert report.warnings  # experiment "1" is known by id only: not linked, and said so
+
+
+def test_a_lost_answer_to_the_create_leaves_one_dataset(
+    src, dst, dst_server, unique_name, tmp_path
+):
+    name = unique_name("ds-")
+    source_id = _make_dataset(src, name, [])
+    api.export_evaluation_dataset(tmp_path / "d", dataset_name=name, tracking_uri=src.tracking_uri)
+    proxy = FaultProxy(dst_server.url).start()
+    try:
+        # The server makes the dataset, the answer is lost, MLflow's client sends it again.
+        proxy.lose_answers(r"/datasets/create$", every=1, limit=1)
+        report = api.import_evaluation_dataset(tmp_path / "d", tracking_uri=proxy.url)
+    finally:
+        proxy.stop()
+
+    dataset_id = _only(dst, name)
+    assert proxy.answers_lost == 1 and not report.failed
+    assert idmap.ATTEMPT not in dst.client.get_dataset(dataset_id).tags
+    assert _view(dst, dataset_id)["records"] == _view(src, source_id)["records"]

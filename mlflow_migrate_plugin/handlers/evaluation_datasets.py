@@ -216,19 +216,19 @@ def import_(
     created = None
     if found:  # an interrupted import: its records are merged again, none twice
         dataset_id = found[0].dataset_id
+        for extra in found[1:]:  # copies a retried create left: one is enough
+            client.delete_dataset(extra.dataset_id)
         _link(dst, dataset_id, experiment_ids)
     else:
-        tags = {k: v for k, v in rec["tags"].items() if k not in _OWN_TAGS}
-        tags[idmap.SOURCE_DATASET_ID] = rec["dataset_id"]
-        tags[idmap.STATE] = idmap.STATE_STARTED
-        dataset = client.create_dataset(name, experiment_id=experiment_ids or None, tags=tags)
-        dataset_id = created = dataset.dataset_id
+        dataset_id = created = _create(dst, name, rec, experiment_ids)
     try:
         store = _store(dst)
         records = (_upsert_form(r, trace_ids or {}) for r in ds.records())
         while batch := list(itertools.islice(records, BATCH)):
             store.upsert_dataset_records(dataset_id, batch)
         client.set_dataset_tags(dataset_id, {idmap.STATE: idmap.STATE_COMPLETE})
+        if created is not None:  # the token has done its work
+            client.delete_dataset_tag(dataset_id, idmap.ATTEMPT)
     except BaseException:
         if created is not None:
             try:
@@ -238,6 +238,20 @@ def import_(
         raise
     report.add(KIND, rec["dataset_id"], IMPORTED, dataset_id, f"{ds.num_records} records")
     return dataset_id
+
+
+def _create(dst: Endpoint, name: str, rec: dict, experiment_ids: list[str]) -> str:
+    """Create the dataset, marked started; a copy that MLflow's client made by retrying a
+    create whose answer was lost (it carries the same token of this call) is deleted."""
+    tags = {k: v for k, v in rec["tags"].items() if k not in _OWN_TAGS}
+    tags[idmap.SOURCE_DATASET_ID] = rec["dataset_id"]
+    tags[idmap.STATE] = idmap.STATE_STARTED
+    tags[idmap.ATTEMPT] = token = idmap.new_attempt()
+    dataset = dst.client.create_dataset(name, experiment_id=experiment_ids or None, tags=tags)
+    for copy in find_by_name(dst, name):
+        if _tag(copy, idmap.ATTEMPT) == token and copy.dataset_id != dataset.dataset_id:
+            dst.client.delete_dataset(copy.dataset_id)
+    return dataset.dataset_id
 
 
 def _tag(dataset, key: str) -> str | None:

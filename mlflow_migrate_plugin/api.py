@@ -234,13 +234,16 @@ def import_experiment(
     registry_uri: str | None = None,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
+    wait: bool = False,
 ) -> Report:
     """Import an experiment export (ours or mlflow-export-import's) into ``experiment_name``.
 
     The experiment is created with its tags and description if it does not exist, else the
     runs are added to it. Parents are imported before their children, which link to them.
     Rerunning adds nothing, and completes an import that was interrupted. A run that fails is
-    reported (``report.failed``) and the others are imported.
+    reported (``report.failed``) and the others are imported. While another import of the same
+    experiment is in progress this one raises :class:`~.handlers.lease.LeaseHeldError`, or with
+    ``wait`` waits for it to end.
     """
     dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
@@ -261,6 +264,7 @@ def import_experiment(
             progress=progress,
             import_permissions=import_permissions,
             dst_notebook_dir=dst_notebook_dir,
+            wait=wait,
         )
     return report
 

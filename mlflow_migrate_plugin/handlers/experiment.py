@@ -34,7 +34,7 @@ from ..report import EXPORTED, FAILED, NO_PROGRESS, SKIPPED, Progress, Report, f
 from ..transfer import resilience
 from ..transfer.engine import Engine
 from ..transfer.object_pool import run_parents_first
-from . import duplicates, experiment_models, kinds, logged_model, requirements, run_checks
+from . import duplicates, experiment_models, kinds, lease, logged_model, requirements, run_checks
 from . import run as run_handler
 from .run_selection import RunSelection, select
 
@@ -245,6 +245,7 @@ def import_(
     import_permissions: bool = False,
     dst_notebook_dir: str | None = None,
     kind_options: dict[str, Any] | None = None,
+    wait: bool = False,
 ) -> str | None:
     """Import an experiment export into ``experiment_name``; return the experiment id.
 
@@ -253,6 +254,9 @@ def import_(
     history are checked first: a run that fails its checks is reported and not imported, and
     when the export holds runs but none passes (and no LoggedModels of its own) no experiment
     is made (None is returned if none existed).
+
+    Another import of the same experiment in progress makes this one refuse, or with ``wait``
+    wait for it to end (:mod:`.lease`).
     """
     options = options or run_handler.RunImportOptions()
     exp_dir = ExperimentDir(input_dir)
@@ -271,6 +275,17 @@ def import_(
         existing = dst.client.get_experiment_by_name(experiment_name)
         return existing.experiment_id if existing is not None else None
     experiment_id, delete_after = _destination(dst, exp_dir, experiment_name, options, report)
+    try:
+        held = lease.take(
+            lease.on_experiment(dst, experiment_id, experiment_name),
+            report,
+            wait=wait,
+            note=progress.note,
+        )
+    except BaseException:
+        if delete_after:
+            dst.client.delete_experiment(experiment_id)
+        raise
     try:
         model_ids = experiment_models.import_all(dst, exp_dir, experiment_id, engine, report)
         run_ids = _import_runs(
@@ -294,6 +309,7 @@ def import_(
             dst_notebook_dir=dst_notebook_dir,
         )
     finally:
+        held.release()
         if delete_after:  # also when interrupted: a rerun restores it for its own time
             dst.client.delete_experiment(experiment_id)
             report.warn(
@@ -358,9 +374,11 @@ def _import_runs(
     unreachable = threading.Event()
     phase = progress.phase("importing runs", len(by_id), "runs")
     # Runs imported before are skipped without reading and hashing their files again.
-    done_before = (
-        {} if options.fresh else idmap.complete_runs(dst.client, experiment_id, finished_only=True)
-    )
+    done_before = {}
+    if not options.fresh:
+        # Two complete copies of a run (two imports at once) become one first.
+        duplicates.repair_complete_copies(dst, experiment_id, report)
+        done_before = idmap.complete_runs(dst.client, experiment_id, finished_only=True)
     duplicates.discard_interrupted_beside(dst, experiment_id, done_before, report)
     # Parents finish before their children start, so `imported` answers every parent lookup.
     context = run_handler.ImportContext(imported, idmap.awaited_parents(dst.client, experiment_id))

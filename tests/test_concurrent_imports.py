@@ -4,6 +4,7 @@ runs), and what such imports left before leases existed: never two live copies o
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -121,6 +122,28 @@ def test_an_expired_lease_is_taken_over(src, dst, nested_export, unique_name):
     assert not report.failed
     assert_linked(dst, name, runs)
     assert _lease_tag(dst, name) is None
+
+
+def test_a_lease_left_by_an_ended_process_of_this_host_is_taken_over(
+    dst, nested_export, unique_name
+):
+    """An import whose server went away could not release its lease; the rerun right after the
+    server is back need not wait for the lease to expire."""
+    _, runs, out = nested_export
+    name = unique_name("dst-")
+    exp_id = dst.client.create_experiment(name)
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], **_TEXT)
+    holder = f"{socket.gethostname()}/pid {ended.stdout.strip()}/x"
+    dst.client.set_experiment_tag(exp_id, idmap.LEASE, f"{holder}:{time.time() + 300:.0f}")
+
+    report = api.import_experiment(out, name, tracking_uri=dst.tracking_uri, workers=4)
+
+    assert not report.failed
+    assert_linked(dst, name, runs)
+    assert _lease_tag(dst, name) is None
+
+
+_TEXT = {"capture_output": True, "text": True, "check": True}
 
 
 def test_a_lease_lost_to_a_later_writer_is_not_held(dst, unique_name):

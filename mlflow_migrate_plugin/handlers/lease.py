@@ -7,7 +7,8 @@ discard them, or make a second copy of each. So an import first takes a lease: t
 :data:`LEASE` on the destination object, ``<holder>:<expiry>`` (an epoch in seconds), which a
 heartbeat thread renews while the import runs and the import deletes when it ends. A second
 import that finds a live lease held by another refuses with one line, or waits for it (``wait``);
-a lease past its expiry (its holder was killed) is taken over.
+a lease past its expiry (its holder was killed), or left by an import of this host whose process
+has ended, is taken over.
 
 MLflow has no compare-and-set: a tag is last-writer-wins. So a taker writes its lease, waits
 :data:`SETTLE` seconds (longer than the gap between another taker's read and its write, one
@@ -132,6 +133,8 @@ class Lease:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        with _active_lock:
+            _active.discard(self.holder)
         if self.lost_to is not None:
             self.report.warn(
                 f"another import ({self.lost_to}) took over the lease on {self.target.what} "
@@ -147,9 +150,33 @@ class Lease:
             _log.info("could not release the lease on %s: %s", self.target.what, exc)
 
 
+_active: set[str] = set()  # the holders of the leases this process holds now
+_active_lock = threading.Lock()
+
+
 def new_holder() -> str:
     """A holder name that tells a person where the import runs: host, process, a random part."""
     return f"{socket.gethostname()}/pid {os.getpid()}/{uuid.uuid4().hex[:8]}"
+
+
+def _abandoned(holder: str) -> bool:
+    """Whether ``holder`` is an import of this host that ended without releasing its lease
+    (its server was gone then): its process is gone, or it is this process and holds no such
+    lease now. A rerun right after such an import need not wait for the lease to expire."""
+    host, _, rest = holder.partition("/pid ")
+    pid = rest.split("/", 1)[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        with _active_lock:
+            return holder not in _active
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, and another user's
+        return False
+    return False
 
 
 def take(
@@ -167,7 +194,7 @@ def take(
     told = False
     while True:
         other, until = _parse(target.read().get(LEASE))
-        if other is not None and other != holder and until > time.time():
+        if other is not None and other != holder and until > time.time() and not _abandoned(other):
             busy = (
                 f"another import of {target.what} is in progress (holder {other}, lease "
                 f"until {_when(until)})"
@@ -183,4 +210,6 @@ def take(
         target.write(_value(holder))
         time.sleep(SETTLE)  # another taker that read before our write writes within this time
         if _parse(target.read().get(LEASE))[0] == holder:
+            with _active_lock:
+                _active.add(holder)
             return Lease(target, holder, report).start()

@@ -240,6 +240,7 @@ def import_experiment(
     include_traces: bool = True,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
+    wait: bool = False,
 ) -> Report:
     """Import an experiment export (ours or mlflow-export-import's) into ``experiment_name``,
     with its traces unless ``include_traces`` is False.
@@ -247,7 +248,9 @@ def import_experiment(
     The experiment is created with its tags and description if it does not exist, else the
     runs are added to it. Parents are imported before their children, which link to them.
     Rerunning adds nothing, and completes an import that was interrupted. A run that fails is
-    reported (``report.failed``) and the others are imported.
+    reported (``report.failed``) and the others are imported. While another import of the same
+    experiment is in progress this one raises :class:`~.handlers.lease.LeaseHeldError`, or with
+    ``wait`` waits for it to end.
     """
     dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
@@ -269,6 +272,7 @@ def import_experiment(
             import_permissions=import_permissions,
             dst_notebook_dir=dst_notebook_dir,
             kind_options=_trace_options(include_traces),
+            wait=wait,
         )
     return report
 

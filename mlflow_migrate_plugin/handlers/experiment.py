@@ -38,6 +38,7 @@ from . import (
     duplicates,
     experiment_models,
     kinds,
+    lease,
     logged_model,
     requirements,
     run_checks,
@@ -224,6 +225,7 @@ def import_(
     import_permissions: bool = False,
     dst_notebook_dir: str | None = None,
     kind_options: dict[str, Any] | None = None,
+    wait: bool = False,
 ) -> str | None:
     """Import an experiment export into ``experiment_name``; return the experiment id.
 
@@ -232,6 +234,9 @@ def import_(
     history are checked first: a run that fails its checks is reported and not imported, and
     when the export holds runs but none passes (and no LoggedModels of its own) no experiment
     is made (None is returned if none existed).
+
+    Another import of the same experiment in progress makes this one refuse, or with ``wait``
+    wait for it to end (:mod:`.lease`).
     """
     options = options or run_handler.RunImportOptions()
     exp_dir = ExperimentDir(input_dir)
@@ -257,6 +262,17 @@ def import_(
         return existing.experiment_id if existing is not None else None
     experiment_id, delete_after = _destination(dst, exp_dir, experiment_name, options, report)
     try:
+        held = lease.take(
+            lease.on_experiment(dst, experiment_id, experiment_name),
+            report,
+            wait=wait,
+            note=progress.note,
+        )
+    except BaseException:
+        if delete_after:
+            dst.client.delete_experiment(experiment_id)
+        raise
+    try:
         model_ids = experiment_models.import_all(dst, exp_dir, experiment_id, engine, report)
         run_ids = _import_runs(
             dst, entries, experiment_id, engine, report, options, workers, progress, done_before
@@ -279,6 +295,7 @@ def import_(
             dst_notebook_dir=dst_notebook_dir,
         )
     finally:
+        held.release()
         if delete_after:  # also when interrupted: a rerun restores it for its own time
             dst.client.delete_experiment(experiment_id)
             report.warn(
@@ -344,6 +361,11 @@ def _import_runs(
     lock = threading.Lock()
     unreachable = threading.Event()
     phase = progress.phase("importing runs", len(by_id), "runs")
+    if not options.fresh:
+        # Two complete copies of a run (two imports at once) become one first; then the runs
+        # imported before are read again, as the repair may have changed which copy stays.
+        duplicates.repair_complete_copies(dst, experiment_id, report)
+        done_before = idmap.complete_runs(dst.client, experiment_id, finished_only=True)
     duplicates.discard_interrupted_beside(dst, experiment_id, done_before, report)
     # Parents finish before their children start, so `imported` answers every parent lookup.
     context = run_handler.ImportContext(imported, idmap.awaited_parents(dst.client, experiment_id))

@@ -269,6 +269,8 @@ def import_(
     created_models: dict[str, Any] = {}
     attempt = idmap.new_attempt()
     first_tags[idmap.STATE] = idmap.started(attempt)
+    if options.fresh:  # a second copy asked for, which a rerun's repair must leave alone
+        first_tags[idmap.FRESH_COPY] = "true"
     try:
         with interrupts.deferred():  # the new id is known to the cleanup below before Ctrl-C
             run = client.create_run(

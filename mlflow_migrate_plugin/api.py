@@ -495,12 +495,12 @@ def copy_run(
 ) -> Report:
     """Copy a run to ``experiment_name`` on the same or another server, in one call.
 
-    The same export and import as export_run + import_run, through a temporary directory that is
-    removed on success and on failure (``keep_export_dir`` keeps the export there instead).
+    The run streams from source to destination: the run import of import_run, reading the run
+    from the source server instead of an export (metric pages logged as they are read, each
+    artifact file on disk only between its download and its upload). ``keep_export_dir``
+    exports into that directory and imports from it instead, leaving the export there.
     Credentials for two different servers go in each URI (``http://user:password@host``).
     """
-    from .transfer.staging import export_space
-
     src = _source(src_mlflow_uri)
     dst = _endpoint(dst_mlflow_uri)
     report = Report()
@@ -510,11 +510,12 @@ def copy_run(
         mlmodel_fix=mlmodel_fix,
         skip_unsupported=skip_unsupported,
     )
-    with export_space(keep_export_dir) as space, _engine(workers) as engine:
-        run_handler.export(src, run_id, space, engine, report, progress)
+    with _engine(workers) as engine, _live(src, engine) as source:
+        if keep_export_dir is not None:
+            run_handler.export(src, run_id, keep_export_dir, engine, report, progress)
         run_handler.import_(
             dst,
-            space,
+            keep_export_dir if keep_export_dir is not None else source.run(run_id),
             engine,
             report,
             experiment_name=experiment_name,
@@ -522,6 +523,17 @@ def copy_run(
             progress=progress,
         )
     return report
+
+
+@contextmanager
+def _live(src: Endpoint, engine: Engine, script: str = "copy-run"):
+    """``src`` as the live source of a copy, its files passing through a spool of one slot
+    per transfer worker, removed when the copy ends."""
+    from .handlers.run_source import LiveSource
+    from .transfer.spool import Spool
+
+    with Spool(engine.workers) as spool:
+        yield LiveSource(src, engine, spool, script)
 
 
 def copy_model_version(

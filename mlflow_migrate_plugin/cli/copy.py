@@ -17,12 +17,17 @@ _URI_HELP = (
 )
 
 
-def keep_export_dir_option(fn):
+_STREAMED = "by default nothing is exported: objects stream from source to destination"
+_STAGED = "by default a temporary directory is used and removed, on success and on failure"
+
+
+def keep_export_dir_option(default: str):
+    """``--keep-export-dir``; ``default`` says what the command does without it."""
     return text_option(
         "--keep-export-dir",
-        help="Export into this directory and leave it there for inspection (by default a "
-        "temporary directory is used and removed, on success and on failure).",
-    )(fn)
+        help="Export into this directory, import from it, and leave it there for inspection "
+        f"({default}).",
+    )
 
 
 @migrate.command("copy-run")
@@ -48,7 +53,7 @@ def keep_export_dir_option(fn):
     help="Rewrite the run and model ids (and a LoggedModel's artifact_path) in MLmodel files "
     "and in the mlflow.log-model.history tag to the destination's.",
 )
-@keep_export_dir_option
+@keep_export_dir_option(_STREAMED)
 @skip_unsupported_option
 @common_options
 def copy_run(
@@ -63,9 +68,10 @@ def copy_run(
     skip_unsupported,
     workers,
 ):
-    """Copy a run, within one tracking server or from one to another: the same export and import
-    as export-run + import-run, through a temporary directory. Everything import-run keeps is
-    kept; a rerun skips the run already copied."""
+    """Copy a run, within one tracking server or from one to another, streaming: metric pages
+    are logged on the destination as they are read, and each artifact file is on local disk
+    only between its download and its upload. Everything import-run keeps is kept; a rerun
+    skips the run already copied; a failed copy leaves nothing."""
     from .. import api
 
     started = time.monotonic()
@@ -134,7 +140,7 @@ def copy_run(
     "'.source_tracking_uri', '.source_registry_uri' (without credentials) and "
     "'.source_user_id'.",
 )
-@keep_export_dir_option
+@keep_export_dir_option(_STAGED)
 @skip_unsupported_option
 @common_options
 def copy_model_version(

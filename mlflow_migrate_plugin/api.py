@@ -525,6 +525,63 @@ def copy_run(
     return report
 
 
+def copy_experiment(
+    experiment: str,
+    experiment_name: str,
+    *,
+    src_mlflow_uri: str | None = None,
+    dst_mlflow_uri: str | None = None,
+    run_ids: list[str] | str | None = None,
+    run_start_time: str | None = None,
+    export_deleted_runs: bool = False,
+    check_nested_runs: bool = False,
+    import_source_tags: bool = False,
+    use_src_user_id: bool = False,
+    skip_unsupported: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Copy source ``experiment`` (name or id) with its runs and its own LoggedModels into
+    ``experiment_name`` (created with the source's tags and description if missing).
+
+    Runs are chosen as export_experiment chooses them (``run_ids``, ``check_nested_runs``,
+    ``run_start_time``, ``export_deleted_runs``) and imported as import_experiment imports
+    them, parents first, each streaming from source to destination with nothing exported in
+    between. Rerunning adds nothing; a run that fails is reported (``report.failed``) and
+    removes what it created, and the others are copied.
+    """
+    from .handlers import experiment_copy
+
+    src = _source(src_mlflow_uri)
+    dst = _endpoint(dst_mlflow_uri)
+    report = Report()
+    selection = RunSelection(
+        run_ids=_as_list(run_ids) or None,
+        run_start_time=run_start_time or None,
+        export_deleted_runs=export_deleted_runs,
+        check_nested_runs=check_nested_runs,
+    )
+    options = run_handler.RunImportOptions(
+        import_source_tags=import_source_tags,
+        use_src_user_id=use_src_user_id,
+        skip_unsupported=skip_unsupported,
+    )
+    with _engine(workers) as engine, _live(src, engine, "copy-experiment") as source:
+        experiment_copy.copy(
+            source,
+            dst,
+            experiment,
+            experiment_name,
+            engine,
+            report,
+            selection,
+            options,
+            workers=workers,
+            progress=progress,
+        )
+    return report
+
+
 @contextmanager
 def _live(src: Endpoint, engine: Engine, script: str = "copy-run"):
     """``src`` as the live source of a copy, its files passing through a spool of one slot

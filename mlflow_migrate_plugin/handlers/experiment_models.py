@@ -12,6 +12,7 @@ found with that tag was interrupted and is replaced, one without it is complete 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterable
 
 from mlflow.entities import LifecycleStage, Metric
 
@@ -21,8 +22,10 @@ from ..endpoint import Endpoint
 from ..exportdir.experiment_dir import ExperimentDir, ExperimentDirWriter
 from ..report import EXPORTED, FAILED, IMPORTED, SKIPPED, Report, failure_reason
 from ..transfer import artifacts
-from ..transfer.engine import Engine
+from ..transfer.artifacts import Rewriter
+from ..transfer.engine import Engine, Task
 from ..transfer.mlmodel import MLmodelRewriter
+from ..transfer.spool import Spool
 from . import logged_model, requirements
 
 
@@ -85,21 +88,62 @@ def import_all(
         return created
     for rec in exp_dir.logged_models:
         source_id = rec["model_id"]
+        root = exp_dir.logged_model_root(source_id)
+        files = exp_dir.logged_model_files(source_id)
+
+        def upload(repo, rewrite, root=root, files=files):
+            return artifacts.upload(repo, root, files, rewrite)
+
         try:
-            created[source_id] = _import_one(dst, exp_dir, rec, experiment_id, engine, report)
+            engine.run(artifacts.verify_tasks(root, files))
+            created[source_id] = _import_one(dst, rec, experiment_id, engine, report, upload)
         except Exception as exc:
             report.add("logged_model", source_id, FAILED, None, failure_reason(exc))
     return created
 
 
+def copy_all(
+    src: Endpoint,
+    dst: Endpoint,
+    models: list,
+    experiment_id: str,
+    engine: Engine,
+    spool: Spool,
+    report: Report,
+) -> dict[str, str]:
+    """Copy the experiment's own ``models`` (MLflow LoggedModels of the source, see
+    :func:`unproduced`) straight from ``src``; return source id -> destination id. A model
+    that fails is reported and left out, as on import."""
+    created: dict[str, str] = {}
+    records = [logged_model.record(m) for m in models]
+    lacks = requirements.experiment_model_lacks(dst, records)
+    if lacks:
+        requirements.warn_dropped(dst, lacks, report)
+        return created
+    for model, rec in zip(models, records, strict=True):
+        try:
+            repo = src.artifact_repo(model.artifact_location)
+            files = artifacts.list_tree(repo, engine)
+
+            def copy(dst_repo, rewrite, repo=repo, files=files):
+                return artifacts.copy(repo, dst_repo, files, spool, rewrite)
+
+            created[model.model_id] = _import_one(dst, rec, experiment_id, engine, report, copy)
+        except Exception as exc:
+            report.add("logged_model", model.model_id, FAILED, None, failure_reason(exc))
+    return created
+
+
 def _import_one(
     dst: Endpoint,
-    exp_dir: ExperimentDir,
     rec: dict,
     experiment_id: str,
     engine: Engine,
     report: Report,
+    transfer: Callable[[object, Rewriter], Iterable[Task]],
 ) -> str:
+    """Create one model from its record, its artifacts put in place by ``transfer(repo,
+    rewrite)`` tasks; a model imported before is skipped, one left half made replaced."""
     client = dst.client
     source_id = rec["model_id"]
     found = idmap.find_logged_models(client, experiment_id, source_id)
@@ -109,18 +153,13 @@ def _import_one(
             return model.model_id
     for stale in found:  # an interrupted import left it half made
         logged_model.discard(dst, stale.model_id)
-    root = exp_dir.logged_model_root(source_id)
-    files = exp_dir.logged_model_files(source_id)
-    engine.run(artifacts.verify_tasks(root, files))
     marked = {**rec, "tags": {**(rec.get("tags") or {}), idmap.STATE: idmap.STATE_STARTED}}
     model = logged_model.create(dst, marked, experiment_id, None)
     try:
         rewrite = MLmodelRewriter({}, {source_id: model.model_id}).into(
             rec.get("artifact_location"), model.artifact_location
         )
-        engine.run(
-            artifacts.upload(dst.artifact_repo(model.artifact_location), root, files, rewrite)
-        )
+        engine.run(transfer(dst.artifact_repo(model.artifact_location), rewrite))
         logged_model.finalize(dst, rec, model.model_id)
         client.delete_logged_model_tag(model.model_id, idmap.STATE)
     except BaseException:
@@ -135,14 +174,15 @@ def _import_one(
 
 def relink_metrics(
     dst: Endpoint,
-    exp_dir: ExperimentDir,
+    models: list[dict],
     model_ids: dict[str, str],
     run_ids: dict[str, str],
     report: Report,
 ) -> None:
-    """Link the models' metrics to the imported runs that logged them (idempotent)."""
+    """Link the metrics of the experiment's own ``models`` (their records) to the imported
+    runs that logged them (idempotent)."""
     client = dst.client
-    for rec in exp_dir.logged_models:
+    for rec in models:
         new_id = model_ids.get(rec["model_id"])
         wanted = [m for m in rec.get("metrics") or [] if m.get("run_id")]
         if not new_id or not wanted:

@@ -156,7 +156,7 @@ def read_and_verify(input_dir: str | Path, engine: Engine, models: list | None =
 
 def import_(
     dst: Endpoint,
-    source: RunSource | str | Path,
+    source: RunSource | RunDir | str | Path,
     engine: Engine,
     report: Report,
     experiment_name: str | None = None,
@@ -168,15 +168,17 @@ def import_(
 ) -> str:
     """Import one run into ``dst``; return the destination run id.
 
-    ``source`` is a run export's directory (``run_dir`` when it was read and checked already),
-    or a :class:`~.run_source.RunSource`, such as a run read live from another server. A run
+    ``source`` is a run export's directory, the export read and checked already
+    (:func:`read_and_verify`; also as ``run_dir``), or a :class:`~.run_source.RunSource`,
+    such as a run read live from another server. A run
     imported before (same source id, import complete) is skipped; one whose import was
     interrupted is discarded and imported again. On any failure, what this call created is
     removed before the error propagates.
     """
     options = options or RunImportOptions()
-    if run_dir is not None:
-        source = ExportedRun(run_dir)
+    source = run_dir or source
+    if isinstance(source, RunDir):
+        source = ExportedRun(source)
     elif not isinstance(source, RunSource):
         source = ExportedRun(read_and_verify(source, engine))
     rec = source.record

@@ -188,6 +188,7 @@ class LiveRun(RunSource):
     def __init__(self, source: LiveSource, run_id: str):
         src = source.src
         self._source = source
+        # Read again even when a search found the run: a search leaves out its model inputs.
         run = get_run(src, run_id)
         models = logged_model.models_of_run(src, run)
         raw = record(run)

@@ -64,10 +64,10 @@ def _sqlite_file(uri: str) -> Path | None:
 
 
 @contextmanager
-def _engine(workers: int) -> Iterator[Engine]:
-    # Object workers (a run or a version each) and the engine's transfer threads can all be in
-    # a request at once; each needs a kept-alive connection of its own.
-    reserve_http_connections(2 * workers + 1)
+def _engine(workers: int, readers: int = 0) -> Iterator[Engine]:
+    # Object workers (a run or a version each), the engine's transfer threads and a copy's
+    # history readers can all be in a request at once; each needs a kept-alive connection.
+    reserve_http_connections(2 * workers + readers + 1)
     with _no_run_links(), bounded_requests(), Engine(workers) as engine:
         yield engine
 
@@ -510,7 +510,7 @@ def copy_run(
         mlmodel_fix=mlmodel_fix,
         skip_unsupported=skip_unsupported,
     )
-    with _engine(workers) as engine, _live(src, engine) as source:
+    with _engine(workers, readers=workers) as engine, _live(src, engine) as source:
         if keep_export_dir is not None:
             run_handler.export(src, run_id, keep_export_dir, engine, report, progress)
         run_handler.import_(
@@ -566,7 +566,10 @@ def copy_experiment(
         use_src_user_id=use_src_user_id,
         skip_unsupported=skip_unsupported,
     )
-    with _engine(workers) as engine, _live(src, engine, "copy-experiment") as source:
+    with (
+        _engine(workers, readers=workers) as engine,
+        _live(src, engine, "copy-experiment") as source,
+    ):
         experiment_copy.copy(
             source,
             dst,

@@ -15,6 +15,7 @@ tasks that put its artifacts and its LoggedModels' artifacts on the destination.
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,6 +177,8 @@ class LiveSource:
         self.engine = engine
         self.spool = spool
         self.script = script
+        # History reads in flight, all runs together: as many as transfer workers.
+        self.reads = threading.BoundedSemaphore(engine.workers)
 
     def run(self, run_id: str) -> LiveRun:
         """Run ``run_id`` as the import reads it; its record checked as an export's would be."""
@@ -204,9 +207,12 @@ class LiveRun(RunSource):
         self._model_files = {
             mid: artifacts.list_tree(repo, source.engine) for mid, repo in self._model_repos.items()
         }
-        # About one reader for two writers: reading a page costs a server less than writing it.
+        # About one reader for two writers: a page costs a server less to read than to write,
+        # and each reader holds a page (up to MLflow's 25,000 points) while it waits.
         readers = max(1, source.engine.workers // 2)
-        self._history = HistoryStream(src.client, run_id, sorted(run.data.metrics), readers)
+        self._history = HistoryStream(
+            src.client, run_id, sorted(run.data.metrics), readers, source.reads
+        )
         self._points: int | None = None
         self._counted = False
 

@@ -8,11 +8,14 @@ own rather than tasks of the :class:`~.engine.Engine`: they wait for the writers
 pages, and a task of the pool must never wait for another.
 
 Memory stays bounded whatever the history's length: each reader holds one page, the queue one
-more, and the writers' batches are the engine's (at most 2 x workers in flight).
+more, and the writers' batches are the engine's (at most 2 x workers in flight). A ``gate``
+shared by every run of a command bounds the history reads in flight across all of them, so
+that runs copied side by side do not pile requests onto the source.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Iterator
@@ -32,32 +35,46 @@ def _point(key: str, m) -> dict:
 class HistoryStream:
     """Every point of ``keys`` of run ``run_id`` on a source client, in batches."""
 
-    def __init__(self, client, run_id: str, keys: list[str], readers: int):
+    def __init__(
+        self, client, run_id: str, keys: list[str], readers: int, gate: threading.Semaphore | None
+    ):
         self._client = client
         self._run_id = run_id
         self._keys = list(keys)
         self._readers = max(1, min(readers, len(self._keys) or 1))
+        self._gate = gate or contextlib.nullcontext()
         # Read up front by count_if_small: the first page of each key, and where it goes on.
         self._first: list[dict] = []
         self._resume: list[tuple[str, str | None]] = [(key, None) for key in self._keys]
 
     def count_if_small(self, limit: int) -> int | None:
         """For a small run: read every key's first page (at most ``limit`` + 1 points each,
-        the keys at once) and return the point count when that is the whole history and at
-        most ``limit`` points, so that it can go in one ``log_batch`` with the params and
-        tags. Else None; the points read are kept and the rest is read after them."""
+        ``readers`` keys at once) and return the point count when that is the whole history
+        and at most ``limit`` points, so that it can go in one ``log_batch`` with the params
+        and tags. Else None, known as soon as the points read pass ``limit``: the points read
+        are kept (never much more than ``limit`` x ``readers``) and the rest is read after."""
         if not self._keys or len(self._keys) > limit:
             return None
+        first: list[dict] = []
+        resume: list[tuple[str, str | None]] = []
         with ThreadPoolExecutor(self._readers, thread_name_prefix="mlflow-migrate-read") as pool:
-            pages = list(pool.map(lambda key: self._first_page(key, limit + 1), self._keys))
-        self._resume = [(key, token) for key, _, token in pages if token]
-        self._first = [_point(key, m) for key, page, _ in pages for m in page]
-        if self._resume or len(self._first) > limit:
+            for start in range(0, len(self._keys), self._readers):
+                group = self._keys[start : start + self._readers]
+                for key, page, token in pool.map(lambda k: self._first_page(k, limit + 1), group):
+                    first += [_point(key, m) for m in page]
+                    if token:
+                        resume.append((key, token))
+                if resume or len(first) > limit:
+                    resume += [(key, None) for key in self._keys[start + len(group) :]]
+                    break
+        self._first, self._resume = first, resume
+        if resume or len(first) > limit:
             return None
-        return len(self._first)
+        return len(first)
 
     def _first_page(self, key: str, size: int) -> tuple[str, list, str | None]:
-        page = next(history_pages(self._client, self._run_id, key, size))
+        with self._gate:
+            page = next(history_pages(self._client, self._run_id, key, size))
         return key, page, getattr(page, "token", None)
 
     def batches(self, size: int) -> Iterator[list[dict]]:
@@ -120,12 +137,22 @@ class HistoryStream:
                     key, token = todo.get_nowait()
                 except queue.Empty:
                     break
-                for page in history_pages(self._client, self._run_id, key, token=token):
+                read = history_pages(self._client, self._run_id, key, token=token)
+                for page in self._gated(read):
                     if not _put(pages, [_point(key, m) for m in page], stop):
                         return
         except BaseException as exc:  # handed to the consumer, which raises it
             _put(pages, exc, stop)
         _put(pages, _DONE, stop)
+
+    def _gated(self, pages: Iterator) -> Iterator:
+        """Each page's request made within the gate; the wait for room in the queue outside."""
+        while True:
+            with self._gate:
+                page = next(pages, None)
+            if page is None:
+                return
+            yield page
 
 
 def _put(pages: queue.Queue, item, stop: threading.Event) -> bool:

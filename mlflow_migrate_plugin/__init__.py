@@ -12,6 +12,7 @@ _API = (
     "copy_run",
     "export_experiment",
     "import_experiment",
+    "copy_experiment",
     "export_model",
     "import_model",
     "export_model_version",

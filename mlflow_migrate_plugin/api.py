@@ -64,10 +64,10 @@ def _sqlite_file(uri: str) -> Path | None:
 
 
 @contextmanager
-def _engine(workers: int) -> Iterator[Engine]:
-    # Object workers (a run or a version each) and the engine's transfer threads can all be in
-    # a request at once; each needs a kept-alive connection of its own.
-    reserve_http_connections(2 * workers + 1)
+def _engine(workers: int, readers: int = 0) -> Iterator[Engine]:
+    # Object workers (a run or a version each), the engine's transfer threads and a copy's
+    # history readers can all be in a request at once; each needs a kept-alive connection.
+    reserve_http_connections(2 * workers + readers + 1)
     with _no_run_links(), bounded_requests(), Engine(workers) as engine:
         yield engine
 
@@ -240,6 +240,7 @@ def import_experiment(
     include_traces: bool = True,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
+    wait: bool = False,
 ) -> Report:
     """Import an experiment export (ours or mlflow-export-import's) into ``experiment_name``,
     with its traces unless ``include_traces`` is False.
@@ -247,7 +248,9 @@ def import_experiment(
     The experiment is created with its tags and description if it does not exist, else the
     runs are added to it. Parents are imported before their children, which link to them.
     Rerunning adds nothing, and completes an import that was interrupted. A run that fails is
-    reported (``report.failed``) and the others are imported.
+    reported (``report.failed``) and the others are imported. While another import of the same
+    experiment is in progress this one raises :class:`~.handlers.lease.LeaseHeldError`, or with
+    ``wait`` waits for it to end.
     """
     dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
@@ -269,6 +272,7 @@ def import_experiment(
             import_permissions=import_permissions,
             dst_notebook_dir=dst_notebook_dir,
             kind_options=_trace_options(include_traces),
+            wait=wait,
         )
     return report
 
@@ -503,12 +507,12 @@ def copy_run(
 ) -> Report:
     """Copy a run to ``experiment_name`` on the same or another server, in one call.
 
-    The same export and import as export_run + import_run, through a temporary directory that is
-    removed on success and on failure (``keep_export_dir`` keeps the export there instead).
+    The run streams from source to destination: the run import of import_run, reading the run
+    from the source server instead of an export (metric pages logged as they are read, each
+    artifact file on disk only between its download and its upload). ``keep_export_dir``
+    exports into that directory and imports from it instead, leaving the export there.
     Credentials for two different servers go in each URI (``http://user:password@host``).
     """
-    from .transfer.staging import export_space
-
     src = _source(src_mlflow_uri)
     dst = _endpoint(dst_mlflow_uri)
     report = Report()
@@ -518,11 +522,12 @@ def copy_run(
         mlmodel_fix=mlmodel_fix,
         skip_unsupported=skip_unsupported,
     )
-    with export_space(keep_export_dir) as space, _engine(workers) as engine:
-        run_handler.export(src, run_id, space, engine, report, progress)
+    with _engine(workers, readers=workers) as engine, _live(src, engine) as source:
+        if keep_export_dir is not None:
+            run_handler.export(src, run_id, keep_export_dir, engine, report, progress)
         run_handler.import_(
             dst,
-            space,
+            keep_export_dir if keep_export_dir is not None else source.run(run_id),
             engine,
             report,
             experiment_name=experiment_name,
@@ -530,6 +535,77 @@ def copy_run(
             progress=progress,
         )
     return report
+
+
+def copy_experiment(
+    experiment: str,
+    experiment_name: str,
+    *,
+    src_mlflow_uri: str | None = None,
+    dst_mlflow_uri: str | None = None,
+    run_ids: list[str] | str | None = None,
+    run_start_time: str | None = None,
+    export_deleted_runs: bool = False,
+    check_nested_runs: bool = False,
+    import_source_tags: bool = False,
+    use_src_user_id: bool = False,
+    skip_unsupported: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Copy source ``experiment`` (name or id) with its runs and its own LoggedModels into
+    ``experiment_name`` (created with the source's tags and description if missing).
+
+    Runs are chosen as export_experiment chooses them (``run_ids``, ``check_nested_runs``,
+    ``run_start_time``, ``export_deleted_runs``) and imported as import_experiment imports
+    them, parents first, each streaming from source to destination with nothing exported in
+    between. Rerunning adds nothing; a run that fails is reported (``report.failed``) and
+    removes what it created, and the others are copied.
+    """
+    from .handlers import experiment_copy
+
+    src = _source(src_mlflow_uri)
+    dst = _endpoint(dst_mlflow_uri)
+    report = Report()
+    selection = RunSelection(
+        run_ids=_as_list(run_ids) or None,
+        run_start_time=run_start_time or None,
+        export_deleted_runs=export_deleted_runs,
+        check_nested_runs=check_nested_runs,
+    )
+    options = run_handler.RunImportOptions(
+        import_source_tags=import_source_tags,
+        use_src_user_id=use_src_user_id,
+        skip_unsupported=skip_unsupported,
+    )
+    with (
+        _engine(workers, readers=workers) as engine,
+        _live(src, engine, "copy-experiment") as source,
+    ):
+        experiment_copy.copy(
+            source,
+            dst,
+            experiment,
+            experiment_name,
+            engine,
+            report,
+            selection,
+            options,
+            workers=workers,
+            progress=progress,
+        )
+    return report
+
+
+@contextmanager
+def _live(src: Endpoint, engine: Engine, script: str = "copy-run"):
+    """``src`` as the live source of a copy, its files passing through a spool of one slot
+    per transfer worker, removed when the copy ends."""
+    from .handlers.run_source import LiveSource
+    from .transfer.spool import Spool
+
+    with Spool(engine.workers) as spool:
+        yield LiveSource(src, engine, spool, script)
 
 
 def copy_model_version(

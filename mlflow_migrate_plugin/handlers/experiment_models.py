@@ -17,7 +17,9 @@ from ..capabilities import LOGGED_MODELS
 from ..endpoint import Endpoint
 from ..exportdir.experiment_dir import ExperimentDir, ExperimentDirWriter
 from ..report import EXPORTED, FAILED, Report, failure_reason
+from ..transfer import artifacts
 from ..transfer.engine import Engine
+from ..transfer.spool import Spool
 from . import logged_model, requirements
 
 
@@ -80,6 +82,12 @@ def import_all(
         return created
     for rec in exp_dir.logged_models:
         source_id = rec["model_id"]
+        root = exp_dir.logged_model_root(source_id)
+        files = exp_dir.logged_model_files(source_id)
+
+        def upload(repo, rewrite, root=root, files=files):
+            return artifacts.upload(repo, root, files, rewrite)
+
         try:
             root = exp_dir.logged_model_root(source_id)
             files = exp_dir.logged_model_files(source_id)
@@ -91,15 +99,50 @@ def import_all(
     return created
 
 
+def copy_all(
+    src: Endpoint,
+    dst: Endpoint,
+    models: list,
+    experiment_id: str,
+    engine: Engine,
+    spool: Spool,
+    report: Report,
+) -> dict[str, str]:
+    """Copy the experiment's own ``models`` (MLflow LoggedModels of the source, see
+    :func:`unproduced`) straight from ``src``; return source id -> destination id. A model
+    that fails is reported and left out, as on import."""
+    created: dict[str, str] = {}
+    records = [logged_model.record(m) for m in models]
+    lacks = requirements.experiment_model_lacks(dst, records)
+    if lacks:
+        requirements.warn_dropped(dst, lacks, report)
+        return created
+    for model, rec in zip(models, records, strict=True):
+        try:
+            repo = src.artifact_repo(model.artifact_location)
+            files = artifacts.list_tree(repo, engine)
+
+            def copy(dst_repo, rewrite, repo=repo, files=files):
+                return artifacts.copy(repo, dst_repo, files, spool, rewrite)
+
+            created[model.model_id] = logged_model.import_standalone(
+                dst, rec, None, None, experiment_id, engine, report, transfer=copy
+            )
+        except Exception as exc:
+            report.add("logged_model", model.model_id, FAILED, None, failure_reason(exc))
+    return created
+
+
 def relink_metrics(
     dst: Endpoint,
-    exp_dir: ExperimentDir,
+    models: list[dict],
     model_ids: dict[str, str],
     run_ids: dict[str, str],
     report: Report,
 ) -> None:
-    """Link the models' metrics to the imported runs that logged them (idempotent)."""
-    for rec in exp_dir.logged_models:
+    """Link the metrics of the experiment's own ``models`` (their records) to the imported
+    runs that logged them (idempotent)."""
+    for rec in models:
         new_id = model_ids.get(rec["model_id"])
         if new_id:
             logged_model.link_metrics(dst, rec, new_id, run_ids, report)

@@ -6,6 +6,7 @@ outputs and inputs, metrics linked to the model, MLmodel files, and model versio
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -150,16 +151,20 @@ def discard(dst: Endpoint, model_id: str) -> None:
 def import_standalone(
     dst: Endpoint,
     rec: dict[str, Any],
-    root: Path,
-    files: list,
+    root: Path | None,
+    files: list | None,
     experiment_id: str,
     engine: Engine,
     report: Report,
     run_ids: dict[str, str] | None = None,
     mlmodel_fix: bool = True,
+    transfer: Callable[[Any, Any], Iterable[Task]] | None = None,
     verified: bool = False,
 ) -> str:
     """Create a model that no imported run brings (with its files); return its new id.
+
+    The files come from ``root`` (an export, checked first), or, given ``transfer``, from the
+    tasks ``transfer(destination repository, rewrite)`` returns (a copy from a live source).
 
     ``run_ids`` maps source run ids to destination runs: the model's source run, when there,
     becomes the new model's. While it is imported the model carries
@@ -176,8 +181,13 @@ def import_standalone(
             return model.model_id
     for stale in found:  # an interrupted import left it half made
         discard(dst, stale.model_id)
-    if not verified:
-        engine.run(artifacts.verify_tasks(root, files))
+    if transfer is None:
+        if not verified:
+            engine.run(artifacts.verify_tasks(root, files))
+
+        def transfer(repo, rewrite):
+            return artifacts.upload(repo, root, files, rewrite)
+
     run_ids = run_ids or {}
     run_id = run_ids.get(rec.get("source_run_id") or "")
     marked = {**rec, "tags": {**(rec.get("tags") or {}), idmap.STATE: idmap.STATE_STARTED}}
@@ -188,9 +198,7 @@ def import_standalone(
             rewrite = MLmodelRewriter(run_ids, {source_id: model.model_id}).into(
                 rec.get("artifact_location"), model.artifact_location
             )
-        engine.run(
-            artifacts.upload(dst.artifact_repo(model.artifact_location), root, files, rewrite)
-        )
+        engine.run(transfer(dst.artifact_repo(model.artifact_location), rewrite))
         finalize(dst, rec, model.model_id)
         client.delete_logged_model_tag(model.model_id, idmap.STATE)
     except BaseException:

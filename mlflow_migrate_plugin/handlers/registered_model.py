@@ -24,7 +24,7 @@ from ..exportdir.model_dir import ModelDir, ModelDirWriter, VersionEntry
 from ..report import EXPORTED, FAILED, NO_PROGRESS, SKIPPED, Progress, Report
 from ..transfer.engine import Engine
 from ..transfer.object_pool import InBackground
-from . import model_version, requirements
+from . import lease, model_version, requirements
 from . import run as run_handler
 from .experiment_lookup import ensure as ensure_experiment
 from .model_version import runs as version_runs
@@ -280,10 +280,22 @@ def import_(
     if options.delete_model:
         delete(dst, name, report)
         writer = _writer(dst, name, source_name, report, options, progress)
-    experiment_id = ensure_experiment(dst, experiment_name, report)
+    # The model and its lease come before the runs: a second import of it in progress must be
+    # refused before this one touches any run.
+    created_model, held = False, None
+    try:
+        created_model = ensure(
+            dst, name, model_dir.model, report, source_tags=options.import_source_tags
+        )
+        held = lease.take(lease.on_registered_model(dst, name), report, note=progress.note)
+        experiment_id = ensure_experiment(dst, experiment_name, report)
+    except BaseException:
+        if held is not None:
+            held.release()
+        version_runs.undo(dst, name, None, created_model, [], {})
+        raise
     imported: dict[str, version_runs.ImportedRun] = {}
     made_models: list[str] = []
-    created_model = False
     # The runs are imported by the pool in the background while the versions are created here,
     # one after the other (so that they keep their numbers), each as soon as its run is in.
     runs = InBackground(
@@ -302,9 +314,6 @@ def import_(
         )
     )
     try:
-        created_model = ensure(
-            dst, name, model_dir.model, report, source_tags=options.import_source_tags
-        )
         made = []
         for entry in todo:
             run_id = entry.record["run_id"]
@@ -331,8 +340,10 @@ def import_(
             )
     except BaseException:
         runs.abandon()
+        held.release()
         version_runs.undo(dst, name, writer, created_model, made_models, imported)
         raise
+    held.release()
     _check_aliases(model_dir, report)
     return name
 

@@ -237,3 +237,18 @@ def test_a_lost_answer_to_the_create_leaves_one_dataset(
     assert proxy.answers_lost == 1 and not report.failed
     assert idmap.ATTEMPT not in dst.client.get_dataset(dataset_id).tags
     assert _view(dst, dataset_id)["records"] == _view(src, source_id)["records"]
+
+
+def test_export_all_and_import_all_carry_datasets(sqlite_endpoint, tmp_path):
+    source, destination = sqlite_endpoint("src"), sqlite_endpoint("dst")
+    experiment_id = source.client.create_experiment("with-datasets")
+    source_id = _make_dataset(source, "bulk-set", [experiment_id])
+
+    exported = api.export_all(tmp_path / "all", tracking_uri=source.tracking_uri)
+    imported = api.import_all(tmp_path / "all", tracking_uri=destination.tracking_uri)
+    again = api.import_all(tmp_path / "all", tracking_uri=destination.tracking_uri)
+
+    assert not exported.failed and not imported.failed and not again.failed
+    dataset_id = _only(destination, "bulk-set")
+    assert _view(destination, dataset_id) == _view(source, source_id)
+    assert [o.status for o in again.find("evaluation_dataset")] == ["skipped"]

@@ -17,8 +17,9 @@ is made once, by the first import, and linked by the others).
 
 from __future__ import annotations
 
-import itertools
+import json
 import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,11 @@ from .kinds import ExperimentPart
 
 KIND = "evaluation_dataset"
 PAGE = 1000  # records read per request
-BATCH = 100  # records sent per upsert: inputs can be large documents
+# Records sent per upsert: the server computes the dataset's profile and digest once per call,
+# so fewer, larger calls are faster (5,000 records: 25 s in calls of 100, 13 s of 1000); a call
+# also stops at about 1 MB of JSON, since inputs can be whole documents.
+BATCH = 1000
+BATCH_BYTES = 1 << 20
 _OWN_TAGS = idmap.MARKER_TAGS | {idmap.SOURCE_DATASET_ID}
 
 
@@ -224,7 +229,7 @@ def import_(
     try:
         store = _store(dst)
         records = (_upsert_form(r, trace_ids or {}) for r in ds.records())
-        while batch := list(itertools.islice(records, BATCH)):
+        for batch in _batches(records):
             store.upsert_dataset_records(dataset_id, batch)
         client.set_dataset_tags(dataset_id, {idmap.STATE: idmap.STATE_COMPLETE})
         if created is not None:  # the token has done its work
@@ -252,6 +257,20 @@ def _create(dst: Endpoint, name: str, rec: dict, experiment_ids: list[str]) -> s
         if _tag(copy, idmap.ATTEMPT) == token and copy.dataset_id != dataset.dataset_id:
             dst.client.delete_dataset(copy.dataset_id)
     return dataset.dataset_id
+
+
+def _batches(records: Iterable[dict]) -> Iterator[list[dict]]:
+    """At most :data:`BATCH` records and about :data:`BATCH_BYTES` of JSON at a time."""
+    batch, size = [], 0
+    for record in records:
+        length = len(json.dumps(record))
+        if batch and (len(batch) == BATCH or size + length > BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(record)
+        size += length
+    if batch:
+        yield batch
 
 
 def _tag(dataset, key: str) -> str | None:

@@ -1107,8 +1107,8 @@ def export_prompt(
 
     src = _source(tracking_uri, registry_uri)
     report = Report()
-    with _engine(workers):  # MLflow's requests get the bounded budget of every command
-        prompts.export(src, prompt_name, output_dir, report, _as_list(prompt_version))
+    with _engine(workers) as engine:
+        prompts.export(src, prompt_name, output_dir, report, _as_list(prompt_version), engine)
     return report
 
 

@@ -43,6 +43,7 @@ from ..errors import MigrateError, NotFoundError, UnsupportedError, UsageError
 from ..exportdir import prompt_dir
 from ..exportdir.layout import system_part
 from ..report import EXPORTED, IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
+from ..transfer.engine import Engine
 from .kinds import ServerKind
 from .model_version import create as version_create
 
@@ -113,6 +114,7 @@ def export(
     output_dir: str | Path,
     report: Report,
     versions: list[str] | None = None,
+    engine: Engine | None = None,
 ) -> Path:
     """Write prompt ``name`` with every version (or the numbers in ``versions``) to
     ``output_dir/prompt.json``."""
@@ -130,8 +132,12 @@ def export(
         if missing:
             raise NotFoundError(f"prompt '{name}' has no version {', '.join(missing)} to export")
         chosen = [by_number[v] for v in sorted(set(wanted), key=int)]
-    # A search lists no aliases; each version's own answer does.
-    records = [version_record(client.get_prompt_version(name, v.version)) for v in chosen]
+    # A search lists no aliases; each version's own answer does (asked concurrently).
+    if engine is None:
+        found = [client.get_prompt_version(name, v.version) for v in chosen]
+    else:
+        found = engine.run(lambda v=v: client.get_prompt_version(name, v.version) for v in chosen)
+    records = sorted((version_record(pv) for pv in found), key=lambda r: int(r["version"]))
     aliases = {alias: rec["version"] for rec in records for alias in rec["aliases"]}
     prompt_dir.write(
         output_dir,
@@ -398,7 +404,7 @@ class PromptKind(ServerKind):
         return names(ctx.src)
 
     def export_one(self, ctx: Migration, name: str, folder: Path) -> None:
-        export(ctx.src, name, folder, ctx.report)
+        export(ctx.src, name, folder, ctx.report, engine=ctx.engine)
 
     def import_one(self, ctx: Migration, folder: Path) -> str:
         return import_(ctx.dst, folder, ctx.report, progress=ctx.progress)

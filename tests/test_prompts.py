@@ -15,7 +15,7 @@ from mlflow_migrate_plugin import api, idmap
 from mlflow_migrate_plugin.cli import migrate
 from mlflow_migrate_plugin.errors import RecordError
 from mlflow_migrate_plugin.handlers import bulk_selection
-from mlflow_migrate_plugin.handlers.prompts import (
+from mlflow_migrate_plugin.handlers.prompt_versions import (
     SOURCE_PREFIX,
     SOURCE_VERSION_PREFIX,
     all_versions,

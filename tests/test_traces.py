@@ -159,9 +159,10 @@ def test_trace_commands_copy_within_one_server_with_new_ids(src, traced, tmp_pat
     assert len(src.client.search_traces(locations=[experiment_id])) == 3
 
 
-def test_export_trace_and_import_trace_move_one_trace(src, dst, traced, tmp_path):
+def test_export_trace_and_import_trace_move_one_trace(src, traced, tmp_path, sqlite_endpoint):
     trace_id = traced.traces["plain"]
     name = f"one-trace-{uuid.uuid4().hex[:8]}"
+    dst = sqlite_endpoint("one-trace")  # a store of its own: the trace id is free there
 
     api.export_trace(trace_id, tmp_path, tracking_uri=src.tracking_uri)
     report = api.import_trace(tmp_path / f"{trace_id}.json", name, tracking_uri=dst.tracking_uri)
@@ -217,3 +218,45 @@ def test_no_traces_option_and_window_leave_traces_out(src, traced, tmp_path):
     assert not left_out.find("trace")
     assert not (tmp_path / "none" / TRACES_DIR).exists()
     assert not later.find("trace")
+
+
+def test_rerun_replaces_a_trace_an_interrupted_import_left_half_made(
+    src, traced, exported, sqlite_endpoint
+):
+    name = f"interrupted-{uuid.uuid4().hex[:8]}"
+    dst = sqlite_endpoint("interrupted")  # a store of its own: the trace ids are kept
+    tb.register_prompt(dst, traced.prompt)
+    api.import_experiment(exported, name, tracking_uri=dst.tracking_uri)
+    half_made = traced.traces["plain"]
+    # What an import stopped between the trace's creation and its completion leaves.
+    dst.client.set_trace_tag(half_made, idmap.STATE, idmap.STATE_STARTED)
+    dst.client.set_trace_tag(half_made, "left-over", "yes")
+
+    report = api.import_experiment(exported, name, tracking_uri=dst.tracking_uri)
+
+    assert [o.destination_id for o in report.find("trace", "imported")] == [half_made]
+    assert len(report.find("trace", "skipped")) == 2
+    copy = dst.client.get_trace(half_made)
+    assert "left-over" not in copy.info.tags
+    assert copy.info.tags[idmap.STATE] == idmap.STATE_COMPLETE
+    assert tb.trace_view(dst, half_made) == tb.trace_view(src, half_made)
+
+
+def test_experiment_import_reports_a_corrupt_trace_and_imports_the_rest(dst, exported, tmp_path):
+    import shutil
+
+    folder = tmp_path / "exp"
+    shutil.copytree(exported, folder)
+    victim = sorted((folder / TRACES_DIR).glob("*.json"))[0]
+    victim.write_text("{not json")
+    name = f"one-corrupt-{uuid.uuid4().hex[:8]}"
+
+    report = api.import_experiment(folder, name, tracking_uri=dst.tracking_uri)
+
+    failed = report.find("trace", "failed")
+    assert [(o.source_id, o.detail.split(":")[0]) for o in failed] == [(victim.stem, str(victim))]
+    assert "not valid JSON" in failed[0].detail
+    experiment_id = dst.client.get_experiment_by_name(name).experiment_id
+    assert sorted(_dst_traces(dst, experiment_id)) == sorted(
+        p.stem for p in (folder / TRACES_DIR).glob("*.json") if p != victim
+    )

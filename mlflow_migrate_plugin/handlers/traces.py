@@ -234,7 +234,11 @@ class TracesPart(ExperimentPart):
         return side.supports(capabilities.TRACES)
 
     def export_part(self, ctx: Migration, experiment, folder: Path) -> None:
-        export_traces(ctx, experiment, folder)
+        try:
+            export_traces(ctx, experiment, folder)
+        except Exception as exc:  # the runs are exported; the summary names what is missing
+            what = f"(traces of experiment {experiment.experiment_id})"
+            ctx.report.add(KIND, what, FAILED, None, failure_reason(exc))
 
     def import_part(self, ctx: Migration, folder: Path, experiment_id: str) -> None:
         if not ctx.dst.supports(capabilities.TRACES):

@@ -21,6 +21,7 @@ import random
 from pathlib import Path
 
 from mlflow.entities import Span, TraceData, TraceLocation
+from mlflow.entities.trace_state import TraceState
 from mlflow.exceptions import MlflowException
 from mlflow.store.tracking import SEARCH_TRACES_DEFAULT_MAX_RESULTS
 from mlflow.tracing.constant import SpanAttributeKey, TraceTagKey
@@ -62,11 +63,14 @@ def import_traces(ctx: Migration, folder: Path, experiment_id: str, paths=None) 
     links = trace_links.Links(ctx, experiment_id)
     phase = ctx.progress.phase("importing traces", len(paths), "traces")
 
-    def task(path: Path):
+    def task(path: Path, taken: set[str] | None):
         def run() -> None:
             try:
                 record = read_trace(path)
-                import_trace(ctx, record, experiment_id, links, before.get(record.trace_id))
+                free = None
+                if taken is not None and record.trace_id == path.stem:
+                    free = record.trace_id not in taken
+                import_trace(ctx, record, experiment_id, links, before.get(record.trace_id), free)
             except Exception as exc:
                 ctx.report.add(KIND, path.stem, FAILED, None, failure_reason(exc))
             finally:
@@ -75,9 +79,23 @@ def import_traces(ctx: Migration, folder: Path, experiment_id: str, paths=None) 
         return run
 
     try:
-        ctx.engine.run(task(p) for p in paths)
+        # A page of files at a time: one request asks which of their ids the destination has.
+        for start in range(0, len(paths), SEARCH_TRACES_DEFAULT_MAX_RESULTS):
+            page = paths[start : start + SEARCH_TRACES_DEFAULT_MAX_RESULTS]
+            taken = _taken(ctx, [p.stem for p in page])
+            ctx.engine.run(task(p, taken) for p in page)
     finally:
         phase.close()
+
+
+def _taken(ctx: Migration, trace_ids: list[str]) -> set[str] | None:
+    """Which of ``trace_ids`` the destination has, in any experiment; None where the store
+    cannot tell in one request (then each trace asks for itself)."""
+    try:
+        infos = ctx.dst.client._tracing_client.store.batch_get_trace_infos(trace_ids)
+    except (MlflowException, NotImplementedError):
+        return None
+    return {info.trace_id for info in infos}
 
 
 def imported_before(ctx: Migration, experiment_id: str) -> dict[str, tuple[str, str | None]]:
@@ -108,8 +126,10 @@ def import_trace(
     experiment_id: str,
     links: trace_links.Links,
     before: tuple[str, str | None] | None = None,
+    free: bool | None = None,
 ) -> str:
-    """Create ``record``'s trace in ``experiment_id``; return its destination id. Nothing is
+    """Create ``record``'s trace in ``experiment_id``; return its destination id. ``free``
+    says whether the destination lacks the source's trace id (None: it is asked). Nothing is
     left half made: a trace that fails after its creation is deleted again."""
     source_id = record.trace_id
     client = ctx.dst.client
@@ -119,7 +139,11 @@ def import_trace(
             ctx.ids.put(KIND, source_id, before[0])
             return before[0]
         client.delete_traces(experiment_id, trace_ids=[before[0]])  # an interrupted import's
-    trace_id = source_id if _free(ctx, source_id) else _new_trace_id()
+        if before[0] == source_id:
+            free = True
+    if free is None:
+        free = _free(ctx, source_id)
+    trace_id = source_id if free else _new_trace_id()
     warnings: list[str] = []
     info, spans = _for_destination(record, trace_id, experiment_id)
     trace_links.follow_metadata(info, links, warnings.append)
@@ -130,9 +154,9 @@ def import_trace(
         in_span_table = _log_spans(tracing, experiment_id, info, spans)
         trace_links.link_prompts(ctx, trace_id, prompts)
         trace_links.link_runs(ctx, trace_id, record.linked_run_ids, links, warnings.append)
-        if in_span_table:
+        if in_span_table and _changed_by_spans(info, spans):
             # Spans logged after the trace widen its request time and duration to the spans'
-            # (rounded to ms); the trace info sent again sets them back, and marks it complete.
+            # (in whole ms); the trace info sent again sets them back, and marks it complete.
             info.tags[idmap.STATE] = idmap.STATE_COMPLETE
             tracing.start_trace(info)
         else:
@@ -146,6 +170,23 @@ def import_trace(
     ctx.report.add(KIND, source_id, IMPORTED, trace_id, detail)
     ctx.ids.put(KIND, source_id, trace_id)
     return trace_id
+
+
+def _changed_by_spans(info, spans: list[Span]) -> bool:
+    """Whether logging ``spans`` changes the trace's request time, duration or state: the span
+    table widens them to the spans' first start and last end in ms, and takes the root span's
+    state for a trace still in progress (the tracking store's ``log_spans``)."""
+    if info.state in (TraceState.IN_PROGRESS, TraceState.STATE_UNSPECIFIED):
+        return True
+    first = min(span.start_time_ns for span in spans) // 1_000_000
+    ends = [span.end_time_ns for span in spans if span.end_time_ns]
+    if first < info.request_time:
+        return True
+    if not ends:
+        return False
+    if info.execution_duration is None:
+        return True
+    return max(ends) // 1_000_000 > info.request_time + info.execution_duration
 
 
 def _free(ctx: Migration, trace_id: str) -> bool:

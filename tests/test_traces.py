@@ -260,3 +260,27 @@ def test_experiment_import_reports_a_corrupt_trace_and_imports_the_rest(dst, exp
     assert sorted(_dst_traces(dst, experiment_id)) == sorted(
         p.stem for p in (folder / TRACES_DIR).glob("*.json") if p != victim
     )
+
+
+def test_links_to_what_the_destination_lacks_are_kept_in_tags_with_a_warning(
+    src, traced, tmp_path, sqlite_endpoint
+):
+    trace_id = traced.traces["in_run"]
+    dst = sqlite_endpoint("no-prompt")  # neither the prompt nor the run is there
+    api.export_trace(trace_id, tmp_path, tracking_uri=src.tracking_uri)
+
+    report = api.import_trace(
+        tmp_path / f"{trace_id}.json", "lonely", tracking_uri=dst.tracking_uri
+    )
+
+    assert [o.status for o in report.find("trace")] == ["imported"]
+    copy = dst.client.get_trace(trace_id)
+    assert json.loads(copy.info.tags["mlflow_migrate.source.trace.prompts"]) == [
+        {"name": traced.prompt, "version": "1"}
+    ]
+    assert "mlflow.linkedPrompts" not in copy.info.tags
+    assert copy.info.tags["mlflow_migrate.source.trace.run_id"] == traced.run_id
+    assert "mlflow.sourceRun" not in copy.info.trace_metadata
+    assert any(traced.prompt in w and "not on the destination" in w for w in report.warnings)
+    assert any(traced.run_id in w for w in report.warnings)
+    assert len(copy.data.spans) == 3

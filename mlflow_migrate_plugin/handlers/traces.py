@@ -18,9 +18,10 @@ from __future__ import annotations
 import base64
 import json
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
-from mlflow.entities import Span, TraceData, TraceLocation
+from mlflow.entities import Span, TraceData, TraceInfo, TraceLocation
 from mlflow.entities.trace_state import TraceState
 from mlflow.exceptions import MlflowException
 from mlflow.store.tracking import SEARCH_TRACES_DEFAULT_MAX_RESULTS
@@ -34,6 +35,9 @@ from ..report import FAILED, IMPORTED, SKIPPED, failure_reason
 from . import trace_links
 from .kinds import ExperimentPart
 from .trace_export import KIND, TraceOptions, export_trace, export_traces
+
+# Traces per chunk of an import: created one by one, their spans sent in one request.
+TRACES_PER_CHUNK = 10
 
 __all__ = ["KIND", "PART", "TraceOptions", "export_trace", "export_traces"]
 
@@ -57,33 +61,41 @@ def checked_records(folder: Path, report=None) -> list[Path]:
 
 
 def import_traces(ctx: Migration, folder: Path, experiment_id: str, paths=None) -> None:
-    """Import the traces of ``folder`` (or ``paths``, already checked) into ``experiment_id``."""
+    """Import the traces of ``folder`` (or ``paths``, already checked) into ``experiment_id``:
+    a page of 100 files at a time (one request asks which of their ids the destination has),
+    each chunk of ten on the engine with its spans sent in one request."""
     paths = checked_records(folder, ctx.report) if paths is None else paths
     before = imported_before(ctx, experiment_id)
     links = trace_links.Links(ctx, experiment_id)
     phase = ctx.progress.phase("importing traces", len(paths), "traces")
 
-    def task(path: Path, taken: set[str] | None):
+    def task(chunk: list[Path], taken: set[str] | None):
         def run() -> None:
-            try:
-                record = read_trace(path)
+            items = []
+            for path in chunk:
+                try:
+                    record = read_trace(path)
+                except Exception as exc:
+                    ctx.report.add(KIND, path.stem, FAILED, None, failure_reason(exc))
+                    phase.advance()
+                    continue
                 free = None
                 if taken is not None and record.trace_id == path.stem:
                     free = record.trace_id not in taken
-                import_trace(ctx, record, experiment_id, links, before.get(record.trace_id), free)
-            except Exception as exc:
-                ctx.report.add(KIND, path.stem, FAILED, None, failure_reason(exc))
+                items.append((record, before.get(record.trace_id), free))
+            try:
+                _import_chunk(ctx, items, experiment_id, links)
             finally:
-                phase.advance()
+                phase.advance(len(items))
 
         return run
 
     try:
-        # A page of files at a time: one request asks which of their ids the destination has.
         for start in range(0, len(paths), SEARCH_TRACES_DEFAULT_MAX_RESULTS):
             page = paths[start : start + SEARCH_TRACES_DEFAULT_MAX_RESULTS]
             taken = _taken(ctx, [p.stem for p in page])
-            ctx.engine.run(task(p, taken) for p in page)
+            chunks = (page[i : i + TRACES_PER_CHUNK] for i in range(0, len(page), TRACES_PER_CHUNK))
+            ctx.engine.run(task(chunk, taken) for chunk in chunks)
     finally:
         phase.close()
 
@@ -120,6 +132,18 @@ def imported_before(ctx: Migration, experiment_id: str) -> dict[str, tuple[str, 
             return found
 
 
+@dataclass
+class _Started:
+    """A trace created on the destination (state ``started``) whose spans and links follow."""
+
+    record: TraceRecord
+    trace_id: str
+    info: TraceInfo
+    spans: list[Span]
+    prompts: list
+    warnings: list[str]
+
+
 def import_trace(
     ctx: Migration,
     record: TraceRecord,
@@ -128,9 +152,56 @@ def import_trace(
     before: tuple[str, str | None] | None = None,
     free: bool | None = None,
 ) -> str:
-    """Create ``record``'s trace in ``experiment_id``; return its destination id. ``free``
-    says whether the destination lacks the source's trace id (None: it is asked). Nothing is
-    left half made: a trace that fails after its creation is deleted again."""
+    """Create ``record``'s trace in ``experiment_id``; return its destination id. ``before``
+    is what an earlier import left (destination id and state), ``free`` whether the destination
+    lacks the source's trace id (None: it is asked). Nothing is left half made: a trace that
+    fails after its creation is deleted again."""
+    started = _start(ctx, record, experiment_id, links, before, free)
+    if isinstance(started, str):
+        return started
+    try:
+        in_span_table = _log_spans(ctx, experiment_id, [started])
+        return _finish(ctx, started, experiment_id, links, in_span_table)
+    except BaseException:
+        ctx.dst.client.delete_traces(experiment_id, trace_ids=[started.trace_id])
+        raise
+
+
+def _import_chunk(ctx: Migration, items: list, experiment_id: str, links) -> None:
+    """Import ``items`` (record, before, free), each outcome in the report: the traces are
+    created one by one, their spans sent together, then each is linked and marked complete."""
+    started: list[_Started] = []
+    for record, before, free in items:
+        try:
+            result = _start(ctx, record, experiment_id, links, before, free)
+            if not isinstance(result, str):
+                started.append(result)
+        except Exception as exc:
+            ctx.report.add(KIND, record.trace_id, FAILED, None, failure_reason(exc))
+    if not started:
+        return
+    try:
+        in_span_table = _log_spans(ctx, experiment_id, started)
+    except BaseException as exc:
+        ctx.dst.client.delete_traces(experiment_id, trace_ids=[s.trace_id for s in started])
+        for item in started:
+            ctx.report.add(KIND, item.record.trace_id, FAILED, None, failure_reason(exc))
+        if not isinstance(exc, Exception):
+            raise
+        return
+    for item in started:
+        try:
+            _finish(ctx, item, experiment_id, links, in_span_table)
+        except BaseException as exc:
+            ctx.dst.client.delete_traces(experiment_id, trace_ids=[item.trace_id])
+            ctx.report.add(KIND, item.record.trace_id, FAILED, None, failure_reason(exc))
+            if not isinstance(exc, Exception):
+                raise
+
+
+def _start(ctx, record: TraceRecord, experiment_id: str, links, before, free) -> _Started | str:
+    """Create the trace (state ``started``), or return the destination id of a complete
+    import of it (reported skipped). A copy an interrupted import left is deleted first."""
     source_id = record.trace_id
     client = ctx.dst.client
     if before is not None:
@@ -138,7 +209,7 @@ def import_trace(
             ctx.report.add(KIND, source_id, SKIPPED, before[0], "already imported")
             ctx.ids.put(KIND, source_id, before[0])
             return before[0]
-        client.delete_traces(experiment_id, trace_ids=[before[0]])  # an interrupted import's
+        client.delete_traces(experiment_id, trace_ids=[before[0]])
         if before[0] == source_id:
             free = True
     if free is None:
@@ -148,28 +219,31 @@ def import_trace(
     info, spans = _for_destination(record, trace_id, experiment_id)
     trace_links.follow_metadata(info, links, warnings.append)
     prompts = trace_links.prompts_for(info, links, warnings.append)
-    tracing = client._tracing_client
-    tracing.start_trace(info)
-    try:
-        in_span_table = _log_spans(tracing, experiment_id, info, spans)
-        trace_links.link_prompts(ctx, trace_id, prompts)
-        trace_links.link_runs(ctx, trace_id, record.linked_run_ids, links, warnings.append)
-        if in_span_table and _changed_by_spans(info, spans):
-            # Spans logged after the trace widen its request time and duration to the spans'
-            # (in whole ms); the trace info sent again sets them back, and marks it complete.
-            info.tags[idmap.STATE] = idmap.STATE_COMPLETE
-            tracing.start_trace(info)
-        else:
-            client.set_trace_tag(trace_id, idmap.STATE, idmap.STATE_COMPLETE)
-    except BaseException:
-        client.delete_traces(experiment_id, trace_ids=[trace_id])
-        raise
-    for line in warnings:
+    client._tracing_client.start_trace(info)
+    return _Started(record, trace_id, info, spans, prompts, warnings)
+
+
+def _finish(ctx, item: _Started, experiment_id: str, links, in_span_table: bool) -> str:
+    """Link the trace to its prompt versions and runs, mark it complete, report it."""
+    client, info = ctx.dst.client, item.info
+    trace_links.link_prompts(ctx, item.trace_id, item.prompts)
+    trace_links.link_runs(
+        ctx, item.trace_id, item.record.linked_run_ids, links, item.warnings.append
+    )
+    if in_span_table and _changed_by_spans(info, item.spans):
+        # Spans logged after the trace widen its request time and duration to the spans'
+        # (in whole ms); the trace info sent again sets them back, and marks it complete.
+        info.tags[idmap.STATE] = idmap.STATE_COMPLETE
+        client._tracing_client.start_trace(info)
+    else:
+        client.set_trace_tag(item.trace_id, idmap.STATE, idmap.STATE_COMPLETE)
+    source_id = item.record.trace_id
+    for line in item.warnings:
         ctx.report.warn(f"trace {source_id}: {line}")
-    detail = None if trace_id == source_id else "new id (the destination has the source's)"
-    ctx.report.add(KIND, source_id, IMPORTED, trace_id, detail)
-    ctx.ids.put(KIND, source_id, trace_id)
-    return trace_id
+    detail = None if item.trace_id == source_id else "new id (the destination has the source's)"
+    ctx.report.add(KIND, source_id, IMPORTED, item.trace_id, detail)
+    ctx.ids.put(KIND, source_id, item.trace_id)
+    return item.trace_id
 
 
 def _changed_by_spans(info, spans: list[Span]) -> bool:
@@ -240,12 +314,13 @@ def _new_assessment_ids(info) -> None:
             assessment.overrides = renamed.get(assessment.overrides, assessment.overrides)
 
 
-def _log_spans(tracing, experiment_id: str, info, spans: list[Span]) -> bool:
-    """Spans go into the destination's span table (OTLP); a store without one (a file store,
-    a server before 3.4) gets them as the trace's ``traces.json`` artifact, as MLflow does.
-    True if they went into the span table."""
+def _log_spans(ctx: Migration, experiment_id: str, started: list[_Started]) -> bool:
+    """The spans of ``started`` go into the destination's span table in one OTLP request; a
+    store without one (a file store, a server before 3.4) gets each trace's spans as its
+    ``traces.json`` artifact, as MLflow does. True if they went into the span table."""
+    tracing = ctx.dst.client._tracing_client
     try:
-        tracing.log_spans(experiment_id, spans)
+        tracing.log_spans(experiment_id, [span for item in started for span in item.spans])
         return True
     except NotImplementedError:
         pass
@@ -253,7 +328,8 @@ def _log_spans(tracing, experiment_id: str, info, spans: list[Span]) -> bool:
         # A file store behind a server refuses OTLP with a plain HTTP error, told by its text.
         if "span logging is not supported" not in str(exc):
             raise
-    tracing._upload_trace_data(info, TraceData(spans=spans))
+    for item in started:
+        tracing._upload_trace_data(item.info, TraceData(spans=item.spans))
     return False
 
 
@@ -290,42 +366,3 @@ class TracesPart(ExperimentPart):
 
 
 PART = TracesPart()
-
-
-# Commands of their own: one trace, or an experiment's traces without its runs -----------------
-
-
-def export_experiment_traces(ctx: Migration, experiment: str, output_dir: Path) -> int:
-    """export-traces: the traces of ``experiment`` (name or id) into ``output_dir``."""
-    from .experiment import get
-
-    exp = get(ctx.src, experiment)
-    return export_traces(ctx, exp, Path(output_dir))
-
-
-def import_experiment_traces(ctx: Migration, input_dir: Path, experiment_name: str) -> str:
-    """import-traces: the trace files of ``input_dir`` (or of its ``traces/`` folder, an
-    experiment export) into ``experiment_name``, created if needed. Every file is checked
-    first: a bad one stops the command before anything is created."""
-    from .experiment import ensure
-
-    folder = Path(input_dir)
-    if (folder / TRACES_DIR).is_dir():
-        folder = folder / TRACES_DIR
-    if not folder.is_dir():
-        raise ExportDirError(f"{folder}: not a directory of exported traces")
-    paths = checked_records(folder)
-    experiment_id = ensure(ctx.dst, experiment_name, ctx.report)
-    import_traces(ctx, folder, experiment_id, paths)
-    return experiment_id
-
-
-def import_trace_file(ctx: Migration, path: Path, experiment_name: str) -> str:
-    """import-trace: the trace file ``path`` into ``experiment_name``; its destination id."""
-    from .experiment import ensure
-
-    record = read_trace(Path(path))
-    experiment_id = ensure(ctx.dst, experiment_name, ctx.report)
-    before = imported_before(ctx, experiment_id).get(record.trace_id)
-    links = trace_links.Links(ctx, experiment_id)
-    return import_trace(ctx, record, experiment_id, links, before)

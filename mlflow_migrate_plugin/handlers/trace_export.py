@@ -65,7 +65,7 @@ def export_traces(ctx: Migration, experiment, folder: Path) -> int:
     options = ctx.options_of(KIND) or TraceOptions()
     client = ctx.src.client
     experiment_id = experiment.experiment_id
-    linked = _run_links(ctx, experiment_id)
+    linked = None  # looked for once there is a trace to export (a search per run)
     system = system_part("export-traces", redact(ctx.src.tracking_uri))
     phase = ctx.progress.phase(f"exporting traces of '{experiment.name}'", None, "traces")
     written = 0
@@ -80,6 +80,8 @@ def export_traces(ctx: Migration, experiment, folder: Path) -> int:
                 page_token=token,
                 include_spans=False,
             )
+            if linked is None and len(page):
+                linked = _run_links(ctx, experiment_id)
             results = ctx.engine.run(
                 _export_task(ctx, chunk, folder, system, linked, phase)
                 for chunk in _chunks(page, BATCH_GET_TRACES)

@@ -205,6 +205,50 @@ def test_corrupt_trace_file_is_one_line_and_nothing_is_made(dst, exported, tmp_p
 
 
 def test_no_traces_option_and_window_leave_traces_out(src, traced, tmp_path):
+    runner = CliRunner()
+    left_out_cli = runner.invoke(
+        migrate,
+        [
+            "export-experiment",
+            "--experiment",
+            traced.name,
+            "--output-dir",
+            str(tmp_path / "cli"),
+            "--no-traces",
+            "--tracking-uri",
+            src.tracking_uri,
+        ],
+    )
+    window = runner.invoke(
+        migrate,
+        [
+            "export-experiment",
+            "--experiment",
+            traced.name,
+            "--output-dir",
+            str(tmp_path / "window"),
+            "--trace-start-time",
+            "2000-01-01",
+            "--traces-until",
+            "2999-01-01",
+            "--tracking-uri",
+            src.tracking_uri,
+        ],
+    )
+    bad_day = runner.invoke(
+        migrate,
+        [
+            "export-traces",
+            "--experiment",
+            traced.name,
+            "--output-dir",
+            str(tmp_path / "bad"),
+            "--trace-start-time",
+            "yesterday",
+            "--tracking-uri",
+            src.tracking_uri,
+        ],
+    )
     left_out = api.export_experiment(
         traced.name, tmp_path / "none", tracking_uri=src.tracking_uri, include_traces=False
     )
@@ -215,6 +259,14 @@ def test_no_traces_option_and_window_leave_traces_out(src, traced, tmp_path):
         trace_start_time="2999-01-01",
     )
 
+    assert left_out_cli.exit_code == 0, left_out_cli.output
+    assert not (tmp_path / "cli" / TRACES_DIR).exists()
+    assert window.exit_code == 0, window.output
+    assert sorted(p.stem for p in (tmp_path / "window" / TRACES_DIR).iterdir()) == sorted(
+        traced.traces.values()
+    )
+    assert bad_day.exit_code != 0
+    assert "--trace-start-time 'yesterday': expected a UTC date as YYYY-MM-DD" in bad_day.output
     assert not left_out.find("trace")
     assert not (tmp_path / "none" / TRACES_DIR).exists()
     assert not later.find("trace")

@@ -265,7 +265,8 @@ def test_no_traces_option_and_window_leave_traces_out(src, traced, tmp_path):
     assert sorted(p.stem for p in (tmp_path / "window" / TRACES_DIR).iterdir()) == sorted(
         traced.traces.values()
     )
-    assert bad_day.exit_code != 0
+    assert bad_day.exit_code == 2
+    assert not (tmp_path / "bad").exists()
     assert "--trace-start-time 'yesterday': expected a UTC date as YYYY-MM-DD" in bad_day.output
     assert not left_out.find("trace")
     assert not (tmp_path / "none" / TRACES_DIR).exists()

@@ -36,6 +36,9 @@ class TraceOptions:
     start_time: str | None = None  # UTC date YYYY-MM-DD, inclusive
     until: str | None = None  # UTC date YYYY-MM-DD, exclusive
 
+    def __post_init__(self) -> None:
+        window_filter(self)  # a mistyped date stops the command before anything is done
+
 
 def _day_millis(option: str, day: str) -> int:
     try:

@@ -1,5 +1,6 @@
-"""MLflow 3 traces: the experiment part, the import of an experiment's traces and of one trace,
-and the trace commands' entry points (the export is in :mod:`.trace_export`).
+"""MLflow 3 traces: the experiment part, and the import of an experiment's traces and of one
+trace (the export is in :mod:`.trace_export`, the commands' entry points in
+:mod:`.trace_commands`).
 
 What the destination keeps (measured on MLflow 3.17.2): ``StartTraceV3`` (the tracking store's
 ``start_trace``) stores the trace id, request time, execution duration, state, previews, tags,
@@ -26,6 +27,7 @@ from mlflow.entities.trace_state import TraceState
 from mlflow.exceptions import MlflowException
 from mlflow.store.tracking import SEARCH_TRACES_DEFAULT_MAX_RESULTS
 from mlflow.tracing.constant import SpanAttributeKey, TraceTagKey
+from mlflow.utils.mlflow_tags import MLFLOW_ARTIFACT_LOCATION
 
 from .. import capabilities, idmap
 from ..context import Migration
@@ -42,7 +44,7 @@ TRACES_PER_CHUNK = 10
 __all__ = ["KIND", "PART", "TraceOptions", "export_trace", "export_traces"]
 
 # Tags the destination sets itself: where it keeps the spans and the trace's artifacts.
-_SERVER_TAGS = (TraceTagKey.SPANS_LOCATION, "mlflow.artifactLocation")
+_SERVER_TAGS = (TraceTagKey.SPANS_LOCATION, MLFLOW_ARTIFACT_LOCATION)
 
 
 def checked_records(folder: Path, report=None) -> list[Path]:

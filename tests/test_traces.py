@@ -337,3 +337,34 @@ def test_links_to_what_the_destination_lacks_are_kept_in_tags_with_a_warning(
     assert any(traced.prompt in w and "not on the destination" in w for w in report.warnings)
     assert any(traced.run_id in w for w in report.warnings)
     assert len(copy.data.spans) == 3
+
+
+def test_a_trace_whose_id_is_not_its_otel_id_keeps_it_with_spans_as_an_artifact(
+    src, traced, tmp_path, sqlite_endpoint
+):
+    source_id = traced.traces["plain"]
+    api.export_trace(source_id, tmp_path, tracking_uri=src.tracking_uri)
+    # An MLflow 2 trace: a request id of its own, which its spans name in an attribute.
+    old_style_id = uuid.uuid4().hex
+    document = json.loads((tmp_path / f"{source_id}.json").read_text())
+    document["mlflow"]["trace_info"]["trace_id"] = old_style_id
+    for span in document["mlflow"]["spans"]:
+        span["attributes"]["mlflow.traceRequestId"] = json.dumps(old_style_id)
+    trace_file = tmp_path / f"{old_style_id}.json"
+    trace_file.write_text(json.dumps(document))
+    dst = sqlite_endpoint("old-style")
+
+    report = api.import_trace(trace_file, "old-style", tracking_uri=dst.tracking_uri)
+
+    assert [(o.status, o.destination_id) for o in report.find("trace")] == [
+        ("imported", old_style_id)
+    ]
+    experiment_id = dst.client.get_experiment_by_name("old-style").experiment_id
+    assert len(dst.client.search_traces(locations=[experiment_id])) == 1
+    copy = dst.client.get_trace(old_style_id)
+    assert copy.data.to_dict()["spans"] == document["mlflow"]["spans"]
+    assert copy.info.request_time == traced_info(src, source_id).request_time
+
+
+def traced_info(endpoint, trace_id):
+    return endpoint.client.get_trace(trace_id).info

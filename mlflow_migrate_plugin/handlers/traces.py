@@ -144,6 +144,8 @@ class _Started:
     spans: list[Span]
     prompts: list
     warnings: list[str]
+    otlp_keeps_id: bool  # the OTLP endpoint files the spans under this trace id
+    created: TraceInfo | None = None  # as the destination answered (with its artifact location)
 
 
 def import_trace(
@@ -163,7 +165,7 @@ def import_trace(
         return started
     try:
         in_span_table = _log_spans(ctx, experiment_id, [started])
-        return _finish(ctx, started, experiment_id, links, in_span_table)
+        return _finish(ctx, started, experiment_id, links, started.trace_id in in_span_table)
     except BaseException:
         ctx.dst.client.delete_traces(experiment_id, trace_ids=[started.trace_id])
         raise
@@ -193,7 +195,7 @@ def _import_chunk(ctx: Migration, items: list, experiment_id: str, links) -> Non
         return
     for item in started:
         try:
-            _finish(ctx, item, experiment_id, links, in_span_table)
+            _finish(ctx, item, experiment_id, links, item.trace_id in in_span_table)
         except BaseException as exc:
             ctx.dst.client.delete_traces(experiment_id, trace_ids=[item.trace_id])
             ctx.report.add(KIND, item.record.trace_id, FAILED, None, failure_reason(exc))
@@ -218,11 +220,13 @@ def _start(ctx, record: TraceRecord, experiment_id: str, links, before, free) ->
         free = _free(ctx, source_id)
     trace_id = source_id if free else _new_trace_id()
     warnings: list[str] = []
-    info, spans = _for_destination(record, trace_id, experiment_id)
+    info, span_dicts = _for_destination(record, trace_id, experiment_id)
+    spans = [Span.from_dict(span) for span in span_dicts]
+    otlp_keeps_id = all(_otlp_trace_id(span) == trace_id for span in span_dicts)
     trace_links.follow_metadata(info, links, warnings.append)
     prompts = trace_links.prompts_for(info, links, warnings.append)
-    client._tracing_client.start_trace(info)
-    return _Started(record, trace_id, info, spans, prompts, warnings)
+    created = client._tracing_client.start_trace(info)
+    return _Started(record, trace_id, info, spans, prompts, warnings, otlp_keeps_id, created)
 
 
 def _finish(ctx, item: _Started, experiment_id: str, links, in_span_table: bool) -> str:
@@ -280,7 +284,7 @@ def _new_trace_id() -> str:
 
 
 def _for_destination(record: TraceRecord, trace_id: str, experiment_id: str):
-    """A copy of the record's info and spans for the destination trace ``trace_id``."""
+    """A copy of the record's info and span dicts for the destination trace ``trace_id``."""
     info = type(record.info).from_dict(record.info.to_dict())
     info.trace_location = TraceLocation.from_experiment_id(experiment_id)
     for tag in _SERVER_TAGS:
@@ -295,7 +299,15 @@ def _for_destination(record: TraceRecord, trace_id: str, experiment_id: str):
         span_dicts = [_respan(span, otel_id, trace_id) for span in span_dicts]
     for assessment in info.assessments:
         assessment.trace_id = trace_id
-    return info, [Span.from_dict(span) for span in span_dicts]
+    return info, span_dicts
+
+
+def _otlp_trace_id(span: dict) -> str:
+    """The trace id the OTLP endpoint files ``span`` under: ``tr-`` and its OTel trace id."""
+    try:
+        return "tr-" + base64.b64decode(span["trace_id"], validate=True).hex()
+    except (ValueError, TypeError):
+        return ""
 
 
 def _respan(span: dict, otel_id: str, trace_id: str) -> dict:
@@ -316,23 +328,29 @@ def _new_assessment_ids(info) -> None:
             assessment.overrides = renamed.get(assessment.overrides, assessment.overrides)
 
 
-def _log_spans(ctx: Migration, experiment_id: str, started: list[_Started]) -> bool:
-    """The spans of ``started`` go into the destination's span table in one OTLP request; a
-    store without one (a file store, a server before 3.4) gets each trace's spans as its
-    ``traces.json`` artifact, as MLflow does. True if they went into the span table."""
+def _log_spans(ctx: Migration, experiment_id: str, started: list[_Started]) -> set[str]:
+    """The spans of ``started`` go into the destination's span table in one OTLP request, and
+    the ids of those traces are returned. The OTLP endpoint files a span under ``tr-`` + its
+    OTel trace id, so a trace whose id is another (an MLflow 2 request id), and every trace of
+    a store without a span table (a file store, a server before 3.4), gets its spans as its
+    ``traces.json`` artifact instead, as MLflow's exporter does."""
     tracing = ctx.dst.client._tracing_client
-    try:
-        tracing.log_spans(experiment_id, [span for item in started for span in item.spans])
-        return True
-    except NotImplementedError:
-        pass
-    except MlflowException as exc:
-        # A file store behind a server refuses OTLP with a plain HTTP error, told by its text.
-        if "span logging is not supported" not in str(exc):
-            raise
+    otlp = [item for item in started if item.otlp_keeps_id]
+    in_table: set[str] = set()
+    if otlp:
+        try:
+            tracing.log_spans(experiment_id, [span for item in otlp for span in item.spans])
+            in_table = {item.trace_id for item in otlp}
+        except NotImplementedError:
+            pass
+        except MlflowException as exc:
+            # A file store behind a server refuses OTLP with a plain HTTP error, told by its text.
+            if "span logging is not supported" not in str(exc):
+                raise
     for item in started:
-        tracing._upload_trace_data(item.info, TraceData(spans=item.spans))
-    return False
+        if item.trace_id not in in_table:
+            tracing._upload_trace_data(item.created, TraceData(spans=item.spans))
+    return in_table
 
 
 # The experiment part --------------------------------------------------------------------------

@@ -142,6 +142,11 @@ def export_experiment(
     help="Databricks workspace folder to import the runs' "
     "notebooks into (a folder per run ID is added).",
 )
+@bool_option(
+    "--wait",
+    help="When another import of the same experiment is in progress, wait for it to end (up "
+    "to an hour) instead of refusing.",
+)
 @skip_unsupported_option
 @no_traces_option
 @tracking_uri_option("destination")
@@ -153,6 +158,7 @@ def import_experiment(
     import_source_tags,
     use_src_user_id,
     dst_notebook_dir,
+    wait,
     skip_unsupported,
     no_traces,
     tracking_uri,
@@ -161,8 +167,10 @@ def import_experiment(
 ):
     """Import an experiment from a directory, parents before their nested runs, --workers runs
     at a time. Runs imported before are skipped, and an interrupted import completes when run
-    again, without duplicates. A run that fails does not stop the others; the command ends with
-    the count of runs imported, skipped and failed, and exits 1 if any failed."""
+    again, without duplicates; two imports into the same experiment never run at once (the
+    second refuses, or waits with --wait). A run that fails does not stop the others; the
+    command ends with the count of runs imported, skipped and failed, and exits 1 if any
+    failed."""
     from .. import api
 
     started = time.monotonic()
@@ -179,6 +187,7 @@ def import_experiment(
         include_traces=not no_traces,
         workers=workers,
         progress=CliProgress(),
+        wait=wait,
     )
     click.echo(
         f"Imported {input_dir} into experiment '{experiment_name}': "

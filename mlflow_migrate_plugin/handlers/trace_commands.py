@@ -9,7 +9,7 @@ from ..context import Migration
 from ..errors import ExportDirError
 from ..exportdir.trace_dir import TRACES_DIR, read_trace
 from . import trace_links
-from .experiment import ensure, get
+from .experiment_lookup import ensure, get
 from .trace_export import export_traces
 from .traces import checked_records, import_trace, import_traces, imported_before
 

@@ -382,6 +382,8 @@ def _import_runs(
     duplicates.discard_interrupted_beside(dst, experiment_id, done_before, report)
     # Parents finish before their children start, so `imported` answers every parent lookup.
     context = run_handler.ImportContext(imported, idmap.awaited_parents(dst.client, experiment_id))
+    limits = resilience.limiter(dst, workers)  # fewer runs at a time while the server is busy
+    cuts_before = limits.cuts
 
     def import_one(run_id: str) -> None:
         try:
@@ -395,20 +397,23 @@ def _import_runs(
                 report.add("run", run_id, SKIPPED, new_id, "already imported")
             else:
                 entry = by_id[run_id]
-                new_id = resilience.with_overload_retries(  # a busy server: later, not failed
-                    lambda: run_handler.import_(
-                        dst,
-                        entry.path,
-                        engine,
-                        report,
-                        experiment_id=experiment_id,
-                        options=options,
-                        run_dir=run_handler.read_and_verify(entry.path, engine, entry.logged_models)
-                        if entry.logged_models
-                        else None,
-                        context=context,
+                with limits.admit():
+                    new_id = resilience.with_overload_retries(  # a busy server: later, not failed
+                        lambda: run_handler.import_(
+                            dst,
+                            entry.path,
+                            engine,
+                            report,
+                            experiment_id=experiment_id,
+                            options=options,
+                            run_dir=run_handler.read_and_verify(
+                                entry.path, engine, entry.logged_models
+                            )
+                            if entry.logged_models
+                            else None,
+                            context=context,
+                        )
                     )
-                )
             with lock:
                 imported[run_id] = new_id
         except Exception as exc:
@@ -422,6 +427,8 @@ def _import_runs(
         run_parents_first(by_id, lambda run_id: by_id[run_id].parent_run_id, import_one, workers)
     finally:
         phase.close()
+    if limits.cuts > cuts_before:
+        report.warn(limits.summary())
     if unreachable.is_set():
         report.warn(
             f"{dst.display} stopped answering; {len(by_id) - len(imported)} runs not imported. "

@@ -30,7 +30,7 @@ from ..exportdir.model_dir import Models, StandaloneModel, VersionEntry
 from ..exportdir.paths import ArtifactFile
 from ..exportdir.run_dir import RunDir
 from ..report import FAILED, IMPORTED, NO_PROGRESS, Progress, Report, failure_reason
-from ..transfer import artifacts
+from ..transfer import artifacts, resilience
 from ..transfer.engine import Engine
 from ..transfer.mlmodel import MLmodelRewriter
 from ..transfer.object_pool import run_parents_first
@@ -173,15 +173,16 @@ def import_runs(
     def import_one(src_id: str) -> None:
         own = Report()
         try:
-            new_id = run_handler.import_(
-                dst,
-                run_dirs[src_id].path,
-                engine,
-                own,
-                experiment_id=experiment_id,
-                options=options,
-                run_dir=run_dirs[src_id],
-            )
+            with resilience.limiter(dst, workers).admit():  # fewer at a time if it is busy
+                new_id = run_handler.import_(
+                    dst,
+                    run_dirs[src_id].path,
+                    engine,
+                    own,
+                    experiment_id=experiment_id,
+                    options=options,
+                    run_dir=run_dirs[src_id],
+                )
             created = bool(own.find("run", IMPORTED))
             entry = ImportedRun(
                 new_id,

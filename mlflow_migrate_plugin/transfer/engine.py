@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from .resilience import Limiter, current_limiter, refuse_new_work
+
 DEFAULT_WORKERS = 8
 
 Task = Callable[[], Any]
@@ -33,13 +35,15 @@ class Engine:
         exception is raised.
         """
         tasks = _interleave(task_streams)
+        # The server the calling object works with may ask for fewer requests at a time.
+        limiter = current_limiter()
         limit = 2 * self.workers
         pending: set[Future] = set()
         results: list[Any] = []
         failure: BaseException | None = None
         try:
             for task in tasks:
-                pending.add(self._pool.submit(_unless_a_server_is_gone, task))
+                pending.add(self._pool.submit(_unless_a_server_is_gone, task, limiter))
                 if len(pending) >= limit:
                     done, pending = wait(pending, return_when=FIRST_EXCEPTION)
                     failure = _collect(done, results)
@@ -92,8 +96,9 @@ def _interleave(streams: Iterable[Iterable[Task]]) -> Iterator[Task]:
                 yield task
 
 
-def _unless_a_server_is_gone(task: Task) -> Any:
-    from .resilience import refuse_new_work
-
+def _unless_a_server_is_gone(task: Task, limiter: Limiter | None = None) -> Any:
     refuse_new_work()  # a task queued before a server went away is not started against it
-    return task()
+    if limiter is None:
+        return task()
+    with limiter.slot():
+        return task()

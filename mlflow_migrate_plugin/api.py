@@ -28,7 +28,7 @@ from .handlers import single_version
 from .handlers.run_selection import RunSelection
 from .report import NO_PROGRESS, Progress, Report
 from .transfer.engine import DEFAULT_WORKERS, Engine
-from .transfer.resilience import bounded_requests
+from .transfer.resilience import bounded_requests, gone_error
 
 SUPPRESS_ENV = MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT.name
 
@@ -623,7 +623,14 @@ def _verification(
     result = Verification(src.display, dst.display)
     with _engine(workers) as engine:
         phase = progress.phase("Comparing artifacts", None, "bytes")
-        yield Context(src, dst, engine, result, sizes_only, progress, phase)
+        try:
+            yield Context(src, dst, engine, result, sizes_only, progress, phase)
+        except Exception as exc:  # a server gone mid-way: one line naming it
+            for side in (src, dst):
+                gone = gone_error(side, exc)
+                if gone is not None:
+                    raise gone from exc
+            raise
         phase.close()
 
 

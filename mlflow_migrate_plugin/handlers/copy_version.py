@@ -16,6 +16,7 @@ from .. import idmap
 from ..endpoint import Endpoint, redact
 from ..errors import UsageError
 from ..report import IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
+from ..transfer import resilience
 from ..transfer.engine import Engine
 from . import model_version, registered_model, single_version
 from .model_version import Target, VersionOptions, VersionWriter
@@ -123,8 +124,11 @@ def shallow(
     try:
         model_id = mv.model_id or model_version.logged_model_id(mv.source)
         return writer.write(rec, Target(mv.source, mv.run_id, model_id))
-    except BaseException:
+    except BaseException as exc:
+        gone = resilience.gone_error(dst, exc)  # then the cleanup tries once each
         registered_model.undo(dst, dst_model, writer, created, [], {})
+        if gone is not None:
+            raise gone from exc
         raise
 
 

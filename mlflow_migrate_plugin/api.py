@@ -20,7 +20,7 @@ from pathlib import Path
 from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
 
 from .endpoint import Endpoint, redact, reserve_http_connections
-from .errors import NotFoundError
+from .errors import Interrupted, NotFoundError
 from .handlers import experiment as experiment_handler
 from .handlers import registered_model as model_handler
 from .handlers import run as run_handler
@@ -64,12 +64,17 @@ def _sqlite_file(uri: str) -> Path | None:
 
 
 @contextmanager
-def _engine(workers: int) -> Iterator[Engine]:
+def _engine(workers: int, report: Report | None = None) -> Iterator[Engine]:
     # Object workers (a run or a version each) and the engine's transfer threads can all be in
     # a request at once; each needs a kept-alive connection of its own.
     reserve_http_connections(2 * workers + 1)
-    with _no_run_links(), bounded_requests(), Engine(workers) as engine:
-        yield engine
+    try:
+        with _no_run_links(), bounded_requests(), Engine(workers) as engine:
+            yield engine
+    except KeyboardInterrupt:  # Ctrl-C: the caller learns what was done before it
+        if report is None:
+            raise
+        raise Interrupted(report) from None
 
 
 @contextmanager
@@ -102,7 +107,7 @@ def export_run(
     notebook_formats = parse_formats(notebook_formats)  # a bad format fails before any work
     src = _source(tracking_uri, registry_uri)
     report = Report()
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         run_handler.export(src, run_id, output_dir, engine, report, progress)
     if notebook_formats:
         _export_notebook(src, run_id, output_dir, notebook_formats, report)
@@ -140,7 +145,7 @@ def import_run(
         fresh=fresh,
         skip_unsupported=skip_unsupported,
     )
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         run_handler.import_(
             dst,
             input_dir,
@@ -205,7 +210,7 @@ def export_experiment(
         export_deleted_runs=export_deleted_runs,
         check_nested_runs=check_nested_runs,
     )
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         experiment_handler.export(
             src,
             experiment,
@@ -252,7 +257,7 @@ def import_experiment(
         use_src_user_id=use_src_user_id,
         skip_unsupported=skip_unsupported,
     )
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         experiment_handler.import_(
             dst,
             input_dir,
@@ -306,7 +311,7 @@ def export_model(
     )
     src = _source(tracking_uri, registry_uri)
     report = Report()
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         run_dirs = model_handler.export(
             src, model, output_dir, engine, report, selection, workers=workers, progress=progress
         )
@@ -351,7 +356,7 @@ def import_model(
             import_source_tags=import_source_tags, skip_unsupported=skip_unsupported
         ),
     )
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         name = model_handler.import_(
             dst,
             input_dir,
@@ -389,7 +394,7 @@ def export_model_version(
     notebook_formats = parse_formats(notebook_formats)  # a bad format fails before any work
     src = _source(tracking_uri, registry_uri)
     report = Report()
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         run_id = single_version.export(
             src,
             model,
@@ -434,7 +439,7 @@ def import_model_version(
     """
     dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         name = single_version.import_(
             dst,
             input_dir,
@@ -871,7 +876,7 @@ def export_all(
     )
     src = _source(tracking_uri, registry_uri)
     report = Report()
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         bulk.export(
             src,
             output_dir,
@@ -931,7 +936,7 @@ def import_all(
     )
     dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         bulk.import_(
             dst, input_dir, engine, report, options, parsed, workers=workers, progress=progress
         )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -27,6 +29,7 @@ from mlflow_migrate_plugin.transfer.resilience import Limiter
 from tests import builders, model_builders
 from tests.experiment_builders import light_run
 from tests.fault_proxy import FaultProxy
+from tests.processes import start_interruptible
 from tests.servers import start_server
 
 RUNS = 8
@@ -217,6 +220,7 @@ def test_lost_answers_to_version_creates_keep_every_number(
 
 
 GIVE_UP_WITHIN = 60.0
+CTRL_C_WITHIN = 10.0
 KILL_MODEL_IMPORT_AT = 60  # requests into import-model: its runs are in, its versions being made
 
 
@@ -484,3 +488,43 @@ def test_limiter_halves_on_overload_and_grows_back_on_successes():
     assert most[0] <= 7  # at most 4 at first, one more after each `limit` successes
     assert limiter.limit == 7
     assert "cut from 8 to as few as 4 at a time" in limiter.summary()
+
+
+@pytest.mark.slow
+def test_ctrl_c_after_a_hang_ends_within_seconds_and_says_what_was_done(
+    src, own_dst, exported_experiment, unique_name
+):
+    src_name, out = exported_experiment
+    name = unique_name("dst-")
+    proxy = FaultProxy(own_dst.url).start()
+    proxy.hang_after(40)
+    try:
+        proc = start_interruptible(
+            [sys.executable, "-m", "mlflow_migrate_plugin", "import-experiment"]
+            + ["--experiment-name", name, "--input-dir", str(out)]
+            + ["--tracking-uri", proxy.url, "--workers", "4"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        while proxy.requests <= 42:  # the hang has begun, with requests held
+            assert proc.poll() is None, proc.communicate()[0]
+            time.sleep(0.1)
+        time.sleep(1)
+        proc.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
+        output, _ = proc.communicate(timeout=120)
+        elapsed = time.monotonic() - interrupted
+    finally:
+        proxy.stop()
+
+    assert proc.returncode == 130, output
+    assert elapsed < CTRL_C_WITHIN, output
+    assert "Interrupted" in output and "again" in output, output
+    assert "experiments: 1 created" in output, output  # what was done before the interrupt
+    dst = Endpoint(own_dst.url, own_dst.url)
+    code, output, _ = _import(own_dst.url, name, out)
+    assert code == 0, output
+    assert_no_duplicates_nor_active_orphans(dst, name)
+    assert _active_count(dst, name) == RUNS
+    assert_equal_to_source(src, dst, src_name, name)

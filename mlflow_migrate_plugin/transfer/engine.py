@@ -70,7 +70,11 @@ class Engine:
     def __enter__(self) -> Engine:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            # Ctrl-C acts now: a task stuck in a request to a hung server is not waited for.
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            return
         self.close()
 
 

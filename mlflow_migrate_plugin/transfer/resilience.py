@@ -61,6 +61,7 @@ _INTERRUPTED = "(interrupted)"
 _lock = threading.Lock()
 _managed: list[str] = []  # the variables bounded_requests set (the user's are left alone)
 _gone: dict[str, str] = {}  # server (as displayed) -> why it is taken for gone
+_in_call = threading.Event()  # set while a library call runs (bounded_requests)
 
 
 @contextmanager
@@ -74,6 +75,7 @@ def bounded_requests() -> Iterator[None]:
         _managed[:] = added
         _gone.clear()
         _limiters.clear()
+        _in_call.set()
     try:
         yield
     finally:
@@ -81,6 +83,7 @@ def bounded_requests() -> Iterator[None]:
             _managed.clear()
             _gone.clear()
             _limiters.clear()
+            _in_call.clear()
         for name in added:
             os.environ.pop(name, None)
 
@@ -153,6 +156,8 @@ def gone(endpoint) -> bool:
 def interrupt() -> None:
     """Ctrl-C: the objects in flight stop at their next task and clean up with short
     requests, instead of finishing their whole transfer first."""
+    if not _in_call.is_set():  # a pool used outside the library's calls: nothing to stop
+        return
     with _lock:
         _gone.setdefault(_INTERRUPTED, "interrupted")
         for name in _managed:

@@ -39,7 +39,7 @@ _log = logging.getLogger(__name__)
 LEASE = idmap.LEASE
 TTL = 60.0  # seconds a lease lives without renewal: a killed import blocks no longer
 RENEW_EVERY = 15.0
-SETTLE = 0.5
+SETTLE = 0.25  # well above one request (a taker's read-to-write gap), small per object
 WAIT_POLL = 5.0
 WAIT_LIMIT = 3600.0  # the longest ``wait`` waits for another import before refusing
 

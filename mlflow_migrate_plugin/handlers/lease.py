@@ -207,9 +207,16 @@ def take(
                 told = True
             time.sleep(WAIT_POLL)
             continue
-        target.write(_value(holder))
-        time.sleep(SETTLE)  # another taker that read before our write writes within this time
-        if _parse(target.read().get(LEASE))[0] == holder:
+        with _active_lock:  # before the write: another thread of this process must see it live
+            _active.add(holder)
+        try:
+            target.write(_value(holder))
+            time.sleep(SETTLE)  # another taker that read before our write writes within this time
+            if _parse(target.read().get(LEASE))[0] == holder:
+                return Lease(target, holder, report).start()
+        except BaseException:
             with _active_lock:
-                _active.add(holder)
-            return Lease(target, holder, report).start()
+                _active.discard(holder)
+            raise
+        with _active_lock:
+            _active.discard(holder)

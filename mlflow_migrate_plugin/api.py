@@ -20,7 +20,7 @@ from pathlib import Path
 from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
 
 from .endpoint import Endpoint, redact, reserve_http_connections
-from .errors import NotFoundError
+from .errors import Interrupted, NotFoundError
 from .handlers import experiment as experiment_handler
 from .handlers import model_version as version_handler
 from .handlers import registered_model as model_handler
@@ -28,7 +28,7 @@ from .handlers import run as run_handler
 from .handlers.run_selection import RunSelection
 from .report import NO_PROGRESS, Progress, Report
 from .transfer.engine import DEFAULT_WORKERS, Engine
-from .transfer.resilience import bounded_requests
+from .transfer.resilience import bounded_requests, gone_error
 
 SUPPRESS_ENV = MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT.name
 
@@ -64,12 +64,17 @@ def _sqlite_file(uri: str) -> Path | None:
 
 
 @contextmanager
-def _engine(workers: int, readers: int = 0) -> Iterator[Engine]:
+def _engine(workers: int, report: Report | None = None, readers: int = 0) -> Iterator[Engine]:
     # Object workers (a run or a version each), the engine's transfer threads and a copy's
     # history readers can all be in a request at once; each needs a kept-alive connection.
     reserve_http_connections(2 * workers + readers + 1)
-    with _no_run_links(), bounded_requests(), Engine(workers) as engine:
-        yield engine
+    try:
+        with _no_run_links(), bounded_requests(), Engine(workers) as engine:
+            yield engine
+    except KeyboardInterrupt:  # Ctrl-C: the caller learns what was done before it
+        if report is None:
+            raise
+        raise Interrupted(report) from None
 
 
 @contextmanager
@@ -102,7 +107,7 @@ def export_run(
     notebook_formats = parse_formats(notebook_formats)  # a bad format fails before any work
     src = _source(tracking_uri, registry_uri)
     report = Report()
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         run_handler.export(src, run_id, output_dir, engine, report, progress)
     if notebook_formats:
         _export_notebook(src, run_id, output_dir, notebook_formats, report)
@@ -140,7 +145,7 @@ def import_run(
         fresh=fresh,
         skip_unsupported=skip_unsupported,
     )
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         run_handler.import_(
             dst,
             input_dir,
@@ -209,7 +214,7 @@ def export_experiment(
         export_deleted_runs=export_deleted_runs,
         check_nested_runs=check_nested_runs,
     )
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         experiment_handler.export(
             src,
             experiment,
@@ -259,7 +264,7 @@ def import_experiment(
         use_src_user_id=use_src_user_id,
         skip_unsupported=skip_unsupported,
     )
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         experiment_handler.import_(
             dst,
             input_dir,
@@ -314,7 +319,7 @@ def export_model(
     )
     src = _source(tracking_uri, registry_uri)
     report = Report()
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         run_dirs = model_handler.export(
             src, model, output_dir, engine, report, selection, workers=workers, progress=progress
         )
@@ -359,7 +364,7 @@ def import_model(
             import_source_tags=import_source_tags, skip_unsupported=skip_unsupported
         ),
     )
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         name = model_handler.import_(
             dst,
             input_dir,
@@ -397,7 +402,7 @@ def export_model_version(
     notebook_formats = parse_formats(notebook_formats)  # a bad format fails before any work
     src = _source(tracking_uri, registry_uri)
     report = Report()
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         run_id = version_handler.export(
             src,
             model,
@@ -442,7 +447,7 @@ def import_model_version(
     """
     dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         name = version_handler.import_(
             dst,
             input_dir,
@@ -688,7 +693,14 @@ def _verification(
     result = Verification(src.display, dst.display)
     with _engine(workers) as engine:
         phase = progress.phase("Comparing artifacts", None, "bytes")
-        yield Context(src, dst, engine, result, sizes_only, progress, phase)
+        try:
+            yield Context(src, dst, engine, result, sizes_only, progress, phase)
+        except Exception as exc:  # a server gone mid-way: one line naming it
+            for side in (src, dst):
+                gone = gone_error(side, exc)
+                if gone is not None:
+                    raise gone from exc
+            raise
         phase.close()
 
 
@@ -929,7 +941,7 @@ def export_all(
     )
     src = _source(tracking_uri, registry_uri)
     report = Report()
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         bulk.export(
             src,
             output_dir,
@@ -989,7 +1001,7 @@ def import_all(
     )
     dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
-    with _engine(workers) as engine:
+    with _engine(workers, report) as engine:
         bulk.import_(
             dst, input_dir, engine, report, options, parsed, workers=workers, progress=progress
         )

@@ -44,6 +44,14 @@ class ValueTooLongError(MigrateError):
     """A param or tag is longer than the destination keeps; MLflow would truncate it silently."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with the :class:`~.report.Report` of what was done before it."""
+
+    def __init__(self, report):
+        super().__init__()
+        self.report = report
+
+
 class UsageError(MigrateError):
     """The options given cannot work together (exit code 2 on the CLI)."""
 

@@ -10,19 +10,26 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import threading
 import time
 
 import pytest
 from click.testing import CliRunner
 from mlflow.entities import ViewType
+from mlflow.exceptions import MlflowException
 
 from mlflow_migrate_plugin import api, idmap
 from mlflow_migrate_plugin.cli import migrate
 from mlflow_migrate_plugin.endpoint import Endpoint
 from mlflow_migrate_plugin.handlers.model_version import all_versions
+from mlflow_migrate_plugin.transfer.engine import DEFAULT_WORKERS
+from mlflow_migrate_plugin.transfer.resilience import Limiter
 from tests import builders, model_builders
 from tests.experiment_builders import light_run
 from tests.fault_proxy import FaultProxy
+from tests.processes import start_interruptible
 from tests.servers import start_server
 
 RUNS = 8
@@ -213,6 +220,8 @@ def test_lost_answers_to_version_creates_keep_every_number(
 
 
 GIVE_UP_WITHIN = 60.0
+CTRL_C_WITHIN = 10.0
+KILL_MODEL_IMPORT_AT = 60  # requests into import-model: its runs are in, its versions being made
 
 
 @pytest.fixture
@@ -337,3 +346,185 @@ def test_killed_source_fails_export_fast(own_dst, unique_name, tmp_path):
         assert f"{RUNS} exported" in again.output
     finally:
         restarted.stop()
+
+
+def _import_model(uri: str, name: str, experiment: str, out) -> tuple[int, str, float]:
+    started = time.monotonic()
+    result = CliRunner().invoke(
+        migrate,
+        ["import-model", "--model", name, "--experiment-name", experiment]
+        + ["--input-dir", str(out), "--tracking-uri", uri, "--workers", "4"],
+    )
+    return result.exit_code, result.output, time.monotonic() - started
+
+
+@pytest.mark.slow
+def test_killed_destination_fails_a_model_import_fast(src, own_dst, exported_model, unique_name):
+    """Killed while the versions are created: one line naming the server, within a minute;
+    the rerun once it is back makes every version."""
+    src_name, out = exported_model
+    name, experiment = unique_name("model-"), unique_name("exp-")
+    proxy = FaultProxy(own_dst.url).start()
+
+    def kill():
+        os.killpg(own_dst.process.pid, signal.SIGKILL)
+        proxy.go_dark()
+
+    proxy.on_request(KILL_MODEL_IMPORT_AT, kill)
+    try:
+        code, output, elapsed = _import_model(proxy.url, name, experiment, out)
+    finally:
+        proxy.stop()
+
+    assert code == 1, output
+    assert elapsed < GIVE_UP_WITHIN, output
+    last = output.strip().splitlines()[-1]
+    assert "stopped answering" in last and proxy.url in last, output
+    restarted = start_server(own_dst.root, port=int(own_dst.url.rsplit(":", 1)[1]))
+    try:
+        dst = Endpoint(restarted.url, restarted.url)
+        code, output, _ = _import_model(restarted.url, name, experiment, out)
+        assert code == 0, output
+        assert [v.version for v in all_versions(dst.client, name)] == ["1", "3", "4", "5"]
+        result = api.verify_model(
+            src_name, dst_model=name, src_mlflow_uri=src.tracking_uri, dst_mlflow_uri=restarted.url
+        )
+        assert result.ok, "\n".join(result.report_lines())
+    finally:
+        restarted.stop()
+
+
+MANY = 150
+
+
+@pytest.fixture
+def one_process_dst(tmp_path):
+    """A destination with MLflow's own database pool (no larger pool for tests): one process
+    lets about 15 requests in at once."""
+    server = start_server(tmp_path / "busy-dst", test_db_pool=False)
+    yield server
+    server.stop()
+
+
+def _tiny_runs(src, name: str, count: int) -> None:
+    """``count`` runs of a few params, tags and metric points, made 8 at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mlflow.entities import Metric, Param, RunTag
+
+    exp_id = builders.experiment(src, name)
+
+    def make(i: int) -> None:
+        run = src.client.create_run(exp_id, start_time=1_705_312_860_000 + i, run_name=f"r{i}")
+        src.client.log_batch(
+            run.info.run_id,
+            metrics=[Metric("loss", 1.0 / (s + 1), 1_705_312_860_000 + s, s) for s in range(5)],
+            params=[Param("i", str(i)), Param("alpha", "0.1")],
+            tags=[RunTag("team", "ml")],
+        )
+        src.client.set_terminated(run.info.run_id, "FINISHED", end_time=1_705_312_920_000 + i)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(make, range(count)))
+
+
+@pytest.mark.slow
+def test_default_workers_import_many_runs_into_one_process_without_failure(
+    src, one_process_dst, unique_name, tmp_path
+):
+    """The default --workers against one `mlflow server` process with MLflow's own pool, behind
+    a gateway that sheds load for a while (every try of the first log_batch calls answered
+    503): the "too busy" answers cut the requests in flight, and no run fails."""
+    src_name = unique_name("src-many-")
+    _tiny_runs(src, src_name, MANY)
+    out = tmp_path / "many"
+    api.export_experiment(src_name, out, tracking_uri=src.tracking_uri)
+    dst = Endpoint(one_process_dst.url, one_process_dst.url)
+    name = unique_name("dst-")
+    proxy = FaultProxy(one_process_dst.url).start()
+    proxy.refuse(r"/runs/log-batch$", every=1, limit=3 * DEFAULT_WORKERS)
+    try:
+        report = api.import_experiment(out, name, tracking_uri=proxy.url)
+    finally:
+        proxy.stop()
+
+    assert proxy.refused == 3 * DEFAULT_WORKERS
+    assert not report.failed, [o.detail for o in report.outcomes if o.status == "failed"]
+    assert len(report.find("run", "imported")) == MANY
+    assert_no_duplicates_nor_active_orphans(dst, name)
+    assert _active_count(dst, name) == MANY
+    cut = [w for w in report.warnings if "answered 'too busy'" in w]
+    assert cut, report.warnings  # the server was overloaded and the limiter shrank
+
+
+def test_limiter_halves_on_overload_and_grows_back_on_successes():
+    limiter = Limiter("http://busy", 8)
+    with pytest.raises(MlflowException):
+        with limiter.slot():
+            raise MlflowException("(sqlite3.OperationalError) database is locked")
+    with pytest.raises(MlflowException):  # the same burst: no second cut
+        with limiter.slot():
+            raise MlflowException("too many 503 error responses")
+    assert (limiter.limit, limiter.cuts, limiter.lowest) == (4, 1, 4)
+
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+
+    def request() -> None:
+        with limiter.slot():
+            with lock:
+                in_flight[0] += 1
+                most[0] = max(most[0], in_flight[0])
+            time.sleep(0.02)
+            with lock:
+                in_flight[0] -= 1
+
+    threads = [threading.Thread(target=request) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert most[0] <= 7  # at most 4 at first, one more after each `limit` successes
+    assert limiter.limit == 7
+    assert "cut from 8 to as few as 4 at a time" in limiter.summary()
+
+
+@pytest.mark.slow
+def test_ctrl_c_after_a_hang_ends_within_seconds_and_says_what_was_done(
+    src, own_dst, exported_experiment, unique_name
+):
+    src_name, out = exported_experiment
+    name = unique_name("dst-")
+    proxy = FaultProxy(own_dst.url).start()
+    proxy.hang_after(40)
+    try:
+        proc = start_interruptible(
+            [sys.executable, "-m", "mlflow_migrate_plugin", "import-experiment"]
+            + ["--experiment-name", name, "--input-dir", str(out)]
+            + ["--tracking-uri", proxy.url, "--workers", "4"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        while proxy.requests <= 42:  # the hang has begun, with requests held
+            assert proc.poll() is None, proc.communicate()[0]
+            time.sleep(0.1)
+        time.sleep(1)
+        proc.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
+        output, _ = proc.communicate(timeout=120)
+        elapsed = time.monotonic() - interrupted
+    finally:
+        proxy.stop()
+
+    assert proc.returncode == 130, output
+    assert elapsed < CTRL_C_WITHIN, output
+    assert "Interrupted" in output and "again" in output, output
+    assert "experiments: 1 created" in output, output  # what was done before the interrupt
+    dst = Endpoint(own_dst.url, own_dst.url)
+    code, output, _ = _import(own_dst.url, name, out)
+    assert code == 0, output
+    assert_no_duplicates_nor_active_orphans(dst, name)
+    assert _active_count(dst, name) == RUNS
+    assert_equal_to_source(src, dst, src_name, name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import traceback
 
 import click
@@ -22,10 +23,18 @@ class MigrateGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             if sys.stderr.isatty():
                 sys.stderr.write("\r\033[K")
-            click.echo(_interrupted(ctx.invoked_subcommand or ""), err=True)
+            report = getattr(exc, "report", None)
+            for line in report.summary_lines() + report.leftover_lines() if report else []:
+                click.echo(line, err=True)
+            stuck = _stuck_workers()
+            click.echo(_interrupted(ctx.invoked_subcommand or "", len(stuck)), err=True)
+            if stuck:  # each waits for a server that does not answer: do not wait for them
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(130)
             sys.exit(130)
         except Exception as exc:
             from ..errors import UsageError
@@ -45,8 +54,24 @@ class MigrateGroup(click.Group):
             sys.exit(1)
 
 
-def _interrupted(command: str) -> str:
+def _stuck_workers() -> list[threading.Thread]:
+    """The worker threads still in a request after Ctrl-C (their server hangs)."""
+    return [
+        t
+        for t in threading.enumerate()
+        if t.name.startswith("mlflow-migrate") and not t.daemon and t.is_alive()
+    ]
+
+
+def _interrupted(command: str, stuck: int = 0) -> str:
     """What Ctrl-C left behind, by kind of command."""
+    if stuck and not command.startswith("export-"):
+        return (
+            f"Interrupted; {stuck} workers still waiting for a server that does not answer "
+            "were abandoned, so what they were making may be left unfinished on the "
+            "destination (marked as such): running the same command again once the server "
+            "answers discards it and completes the work without duplicates."
+        )
     if command.startswith("export-"):
         return (
             "Interrupted; the export directory is unfinished (its JSON file is written last, "

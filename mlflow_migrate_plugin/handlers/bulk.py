@@ -34,6 +34,7 @@ from ..report import (
     Report,
     failure_reason,
 )
+from ..transfer import resilience
 from ..transfer.engine import Engine
 from . import bulk_selection, kinds, model_sync, run_sync
 from . import experiment as experiment_handler
@@ -121,7 +122,7 @@ def export(
         for at, (_, _, export_one, item) in enumerate(work):
             entries.append(export_one(src, item, writer, engine, report, options, workers))
             phase.advance()
-            if entries[-1]["status"] == FAILED and not src.answers():
+            if entries[-1]["status"] == FAILED and (resilience.gone(src) or not src.answers()):
                 why = f"not attempted: {src.display} stopped answering"
                 for kind, key, _, _ in work[at + 1 :]:
                     report.add(kind, key, FAILED, None, why)
@@ -298,7 +299,7 @@ def import_(
         for at, (entry, import_one) in enumerate(work):
             _import_one(entry, report, lambda own, e=entry, f=import_one: f(dst, e, own))
             phase.advance()
-            if report.outcomes[-1].status == FAILED and not dst.answers():
+            if report.outcomes[-1].status == FAILED and (resilience.gone(dst) or not dst.answers()):
                 for rest, _ in work[at + 1 :]:  # not minutes of retries per object
                     why = f"not attempted: {dst.display} stopped answering"
                     report.add(rest.kind, rest.source_id, FAILED, None, why)

@@ -393,6 +393,8 @@ def import_runs(
     duplicates.discard_interrupted_beside(dst, experiment_id, done_before, report)
     # Parents finish before their children start, so `imported` answers every parent lookup.
     context = run_handler.ImportContext(imported, idmap.awaited_parents(dst.client, experiment_id))
+    limits = resilience.limiter(dst, workers)  # fewer runs at a time while the server is busy
+    cuts_before = limits.cuts
 
     def import_one(run_id: str) -> None:
         try:
@@ -405,18 +407,19 @@ def import_runs(
             if new_id is not None:
                 report.add("run", run_id, SKIPPED, new_id, "already imported")
             else:
-                result = resilience.with_overload_retries(  # a busy server: later, not failed
-                    lambda: run_handler.import_(
-                        dst,
-                        source_of(run_id),
-                        engine,
-                        report,
-                        experiment_id=experiment_id,
-                        options=options,
-                        context=context,
+                with limits.admit():
+                    result = resilience.with_overload_retries(  # a busy server: later, not failed
+                        lambda: run_handler.import_(
+                            dst,
+                            source_of(run_id),
+                            engine,
+                            report,
+                            experiment_id=experiment_id,
+                            options=options,
+                            context=context,
+                        )
                     )
-                )
-                new_id = result.destination_id
+                    new_id = result.destination_id
             with lock:
                 imported[run_id] = new_id
         except Exception as exc:
@@ -430,6 +433,8 @@ def import_runs(
         run_parents_first(by_id, lambda run_id: by_id[run_id], import_one, workers)
     finally:
         phase.close()
+    if limits.cuts > cuts_before:
+        report.warn(limits.summary())
     if unreachable.is_set():
         report.warn(
             f"{dst.display} stopped answering; {len(by_id) - len(imported)} runs not imported. "

@@ -39,7 +39,7 @@ _log = logging.getLogger(__name__)
 LEASE = idmap.LEASE
 TTL = 60.0  # seconds a lease lives without renewal: a killed import blocks no longer
 RENEW_EVERY = 15.0
-SETTLE = 0.5
+SETTLE = 0.25  # well above one request (a taker's read-to-write gap), small per object
 WAIT_POLL = 5.0
 WAIT_LIMIT = 3600.0  # the longest ``wait`` waits for another import before refusing
 
@@ -207,9 +207,16 @@ def take(
                 told = True
             time.sleep(WAIT_POLL)
             continue
-        target.write(_value(holder))
-        time.sleep(SETTLE)  # another taker that read before our write writes within this time
-        if _parse(target.read().get(LEASE))[0] == holder:
+        with _active_lock:  # before the write: another thread of this process must see it live
+            _active.add(holder)
+        try:
+            target.write(_value(holder))
+            time.sleep(SETTLE)  # another taker that read before our write writes within this time
+            if _parse(target.read().get(LEASE))[0] == holder:
+                return Lease(target, holder, report).start()
+        except BaseException:
             with _active_lock:
-                _active.add(holder)
-            return Lease(target, holder, report).start()
+                _active.discard(holder)
+            raise
+        with _active_lock:
+            _active.discard(holder)

@@ -22,6 +22,7 @@ from ..errors import ExportDirError, MigrateError, NotFoundError, UsageError
 from ..exportdir.layout import system_part
 from ..exportdir.model_dir import ModelDir, ModelDirWriter, VersionEntry
 from ..report import EXPORTED, FAILED, NO_PROGRESS, SKIPPED, Progress, Report
+from ..transfer import resilience
 from ..transfer.engine import Engine
 from ..transfer.object_pool import InBackground
 from . import lease, model_version, requirements
@@ -338,10 +339,13 @@ def import_(
                 f"{model_dir.path}: none of the {len(todo)} versions to import "
                 "could be made; see the warnings"
             )
-    except BaseException:
+    except BaseException as exc:
+        gone = resilience.gone_error(dst, exc)  # then the cleanup tries once each
         runs.abandon()
         held.release()
         version_runs.undo(dst, name, writer, created_model, made_models, imported)
+        if gone is not None:
+            raise gone from exc
         raise
     held.release()
     _check_aliases(model_dir, report)

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from .resilience import Limiter, current_limiter, refuse_new_work
+
 DEFAULT_WORKERS = 8
 
 Task = Callable[[], Any]
@@ -33,13 +35,15 @@ class Engine:
         exception is raised.
         """
         tasks = _interleave(task_streams)
+        # The server the calling object works with may ask for fewer requests at a time.
+        limiter = current_limiter()
         limit = 2 * self.workers
         pending: set[Future] = set()
         results: list[Any] = []
         failure: BaseException | None = None
         try:
             for task in tasks:
-                pending.add(self._pool.submit(_unless_a_server_is_gone, task))
+                pending.add(self._pool.submit(_unless_a_server_is_gone, task, limiter))
                 if len(pending) >= limit:
                     # The next task starts as soon as any one ends (FIRST_EXCEPTION would wait
                     # for all of them unless one failed: a large file would hold up the rest).
@@ -68,7 +72,11 @@ class Engine:
     def __enter__(self) -> Engine:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            # Ctrl-C acts now: a task stuck in a request to a hung server is not waited for.
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            return
         self.close()
 
 
@@ -94,8 +102,9 @@ def _interleave(streams: Iterable[Iterable[Task]]) -> Iterator[Task]:
                 yield task
 
 
-def _unless_a_server_is_gone(task: Task) -> Any:
-    from .resilience import refuse_new_work
-
+def _unless_a_server_is_gone(task: Task, limiter: Limiter | None = None) -> Any:
     refuse_new_work()  # a task queued before a server went away is not started against it
-    return task()
+    if limiter is None:
+        return task()
+    with limiter.slot():
+        return task()

@@ -19,6 +19,7 @@ from typing import TypeVar
 K = TypeVar("K", bound=Hashable)
 
 _STOP_POLL = 0.1  # seconds between looks at ``stop`` while objects are in flight
+INTERRUPT_GRACE = 4.0  # seconds the objects in flight get to clean up after Ctrl-C
 
 
 def run_parents_first(
@@ -75,11 +76,17 @@ def run_parents_first(
         from .resilience import interrupt
 
         interrupt()  # objects in flight stop at their next task instead of finishing
+        # Each cleans up after itself, within moments; one stuck in a request to a server that
+        # hangs is left (marked unfinished, which a rerun discards): Ctrl-C acts in seconds.
+        pool.shutdown(wait=False, cancel_futures=True)
+        wait(running, timeout=INTERRUPT_GRACE)
         raise
-    finally:
+    except BaseException:
         # Objects not yet handed out never start; those in flight finish (each one cleans up
-        # after itself on failure), so an interrupted import leaves nothing half made.
+        # after itself on failure), so a failed pool leaves nothing half made.
         pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 class InBackground:

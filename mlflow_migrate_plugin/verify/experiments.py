@@ -9,6 +9,7 @@ from mlflow.entities import ViewType
 
 from .. import idmap
 from ..handlers import experiment as experiment_handler
+from ..transfer import resilience
 from . import pairing, views
 from .diff import diff
 from .findings import INFO, MISSING, Finding
@@ -65,7 +66,7 @@ def verify_experiment(
                 verify_run(ctx, run, found, with_models=False, histories=histories)
                 phase.advance()
 
-            list(pool.map(one, batch))
+            list(pool.map(resilience.guarded((ctx.src, ctx.dst), one), batch))
         phase.close()
         selected = {run.info.run_id for run in src_runs}
         src_models = [

@@ -11,6 +11,7 @@ from mlflow.exceptions import MlflowException
 from .. import idmap
 from ..errors import NotFoundError
 from ..handlers.model_version import all_versions, get
+from ..transfer import resilience
 from . import pairing, views
 from .diff import diff
 from .findings import INFO, MISSING, Finding
@@ -77,7 +78,7 @@ def verify_registered_model(
         phase.advance()
 
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="mlflow-migrate-verify") as pool:
-        list(pool.map(one, src_versions))
+        list(pool.map(resilience.guarded((ctx.src, ctx.dst), one), src_versions))
     phase.close()
 
 

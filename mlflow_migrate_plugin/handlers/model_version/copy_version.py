@@ -17,6 +17,7 @@ from ... import idmap
 from ...endpoint import Endpoint, redact
 from ...errors import UsageError
 from ...report import IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
+from ...transfer import resilience
 from ...transfer.engine import Engine
 from .. import registered_model_lookup as registered_model
 from ..version_source_uri import logged_model_id
@@ -127,8 +128,11 @@ def shallow(
     try:
         model_id = mv.model_id or logged_model_id(mv.source)
         return writer.write(rec, Target(mv.source, mv.run_id, model_id))
-    except BaseException:
+    except BaseException as exc:
+        gone = resilience.gone_error(dst, exc)  # then the cleanup tries once each
         undo(dst, dst_model, writer, created, [], {})
+        if gone is not None:
+            raise gone from exc
         raise
 
 

@@ -20,6 +20,7 @@ from ...capabilities import LOGGED_MODELS
 from ...endpoint import Endpoint
 from ...exportdir.run_dir import RunDir
 from ...report import FAILED, IMPORTED, NO_PROGRESS, Progress, Report, failure_reason
+from ...transfer import resilience
 from ...transfer.engine import Engine
 from ...transfer.object_pool import run_parents_first
 from .. import logged_model, run_reuse
@@ -122,15 +123,16 @@ def import_runs(
 
     def import_one(src_id: str) -> None:
         try:
-            result = run_handler.import_(
-                dst,
-                run_dirs[src_id].path,
-                engine,
-                report,
-                experiment_id=experiment_id,
-                options=options,
-                run_dir=run_dirs[src_id],
-            )
+            with resilience.limiter(dst, workers).admit():  # fewer at a time if it is busy
+                result = run_handler.import_(
+                    dst,
+                    run_dirs[src_id].path,
+                    engine,
+                    report,
+                    experiment_id=experiment_id,
+                    options=options,
+                    run_dir=run_dirs[src_id],
+                )
             created = result.status == IMPORTED
             entry = ImportedRun(result.destination_id, "", dict(result.related), created)
             with lock:

@@ -19,6 +19,7 @@ from ...exportdir.experiment_dir import experiment_record
 from ...exportdir.layout import system_part
 from ...exportdir.model_dir import VersionDir, VersionDirWriter
 from ...report import EXPORTED, NO_PROGRESS, SKIPPED, Progress, Report
+from ...transfer import resilience
 from ...transfer.engine import Engine
 from .. import registered_model_lookup as registered_model
 from .. import requirements
@@ -193,8 +194,11 @@ def import_(
                 f"{version_dir.path}: version {rec['version']} cannot be "
                 f"imported: {report.warnings[-1]}"
             )
-    except BaseException:
+    except BaseException as exc:
+        gone = resilience.gone_error(dst, exc)  # then the cleanup tries once each
         runs.undo(dst, name, writer, created_model, made_models, imported)
+        if gone is not None:
+            raise gone from exc
         raise
     return name
 

@@ -1,4 +1,4 @@
-"""Experiments: export an experiment with its runs, import one, and find or create it.
+"""Experiments: export an experiment with its runs, and import one.
 
 Runs move through the run handler (:mod:`.run`), one run per object worker, all their files and
 metric batches through the one shared :class:`~..transfer.engine.Engine`. A run that fails is
@@ -16,76 +16,41 @@ from pathlib import Path
 from typing import Any
 
 from mlflow.entities import LifecycleStage
-from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from mlflow.utils.validation import MAX_EXPERIMENT_TAG_KEY_LENGTH, MAX_EXPERIMENT_TAG_VAL_LENGTH
 
 from .. import idmap
 from ..context import Migration
 from ..endpoint import Endpoint, redact
-from ..errors import MigrateError, NotFoundError, ValueTooLongError
+from ..errors import ValueTooLongError
 from ..exportdir.experiment_dir import (
     ExperimentDir,
     ExperimentDirWriter,
     experiment_record,
 )
 from ..exportdir.layout import system_part
-from ..exportdir.run_dir import RunDir
+from ..exportdir.run_dir import RunDir, recorded_fingerprint
 from ..report import EXPORTED, FAILED, NO_PROGRESS, SKIPPED, Progress, Report, failure_reason
 from ..transfer import resilience
 from ..transfer.engine import Engine
 from ..transfer.object_pool import run_parents_first
-from . import duplicates, experiment_models, kinds, logged_model, requirements, run_checks
+from . import (
+    duplicates,
+    experiment_models,
+    kinds,
+    lease,
+    logged_model,
+    requirements,
+    run_checks,
+    run_reuse,
+)
 from . import run as run_handler
+from .experiment_lookup import ensure, get
+from .run_reuse import UNCHANGED
 from .run_selection import RunSelection, select
 from .run_source import RunSource
 
 SOURCE_EXPERIMENT_PREFIX = idmap.PREFIX + "source.experiment."
-
-
-def ensure(dst: Endpoint, name: str, report: Report, tags: dict[str, str] | None = None) -> str:
-    """The id of experiment ``name`` on ``dst``, created (with ``tags``) if it does not exist."""
-    client = dst.client
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        if experiment.lifecycle_stage == "deleted":
-            raise MigrateError(
-                f"experiment '{name}' is deleted on {dst.display}; restore it "
-                "('mlflow experiments restore') or import under another name"
-            )
-        return experiment.experiment_id
-    if dst.is_databricks:  # a workspace path, whose folder must exist; some tags are refused
-        from ..databricks import tags as databricks_tags
-        from ..databricks.workspace import ensure_experiment_parent
-
-        ensure_experiment_parent(dst, name)
-        tags = databricks_tags.drop_rejected(
-            tags or {}, databricks_tags.REJECTED_EXPERIMENT_TAGS, "experiment", report
-        )
-    try:
-        experiment_id = client.create_experiment(name, tags=tags or None)
-    except MlflowException as exc:
-        # MLflow's client retried a create whose answer was lost: the first try made it.
-        found = client.get_experiment_by_name(name)
-        if exc.error_code != "RESOURCE_ALREADY_EXISTS" or found is None:
-            raise
-        experiment_id = found.experiment_id
-    report.add("experiment", name, "created", experiment_id)
-    return experiment_id
-
-
-def get(src: Endpoint, name_or_id: str):
-    """The experiment named ``name_or_id``, else the one with that id."""
-    client = src.client
-    experiment = client.get_experiment_by_name(name_or_id)
-    if experiment is None:
-        try:
-            experiment = client.get_experiment(name_or_id)
-        except MlflowException:
-            experiment = None
-    if experiment is None:
-        raise NotFoundError(f"experiment '{name_or_id}' not found on {src.display}")
-    return experiment
 
 
 # Export ---------------------------------------------------------------------------------------
@@ -104,11 +69,14 @@ def export(
     export_permissions: bool = False,
     notebook_formats: list[str] | None = None,
     kind_options: dict[str, Any] | None = None,
+    reuse: bool = False,
 ) -> Path:
     """Write ``experiment`` (name or id), its selected runs and its own LoggedModels.
 
     Each run goes to ``<output_dir>/runs/<run_id>/`` exactly as export-run writes it; a run that
-    fails is listed in ``experiment.json`` with its reason, and the others are exported.
+    fails is listed in ``experiment.json`` with its reason, and the others are exported. With
+    ``reuse``, a run whose folder holds an export of it as it still is on the source is kept
+    as it is (:mod:`.run_reuse`), and folders of runs no longer selected are removed.
     """
     selection = selection or RunSelection()
     exp = get(src, experiment)
@@ -126,6 +94,7 @@ def export(
 
     runs = {run.info.run_id: run for run in chosen.runs}
     exported: dict[str, dict] = {}
+    unchanged: set[str] = set()
     phase = progress.phase(f"exporting runs of '{exp.name}'", len(runs), "runs")
     lock = threading.Lock()
 
@@ -135,14 +104,21 @@ def export(
         try:
             if resilience.gone(src):  # the rest would each wait for their own timeouts
                 raise resilience.ServerGoneError(f"not attempted: {src.display} stopped answering")
-            run_handler.export(src, run_id, path, engine, report)
+            kept = reuse and run_reuse.reusable(run, path)
+            if kept:
+                report.add("run", run_id, UNCHANGED, str(path), "unchanged since the last export")
+            else:
+                run_handler.export(src, run_id, path, engine, report)
             with lock:
+                if kept:
+                    unchanged.add(run_id)
                 exported[run_id] = {
                     "run_id": run_id,
                     "parent_run_id": run.data.tags.get(MLFLOW_PARENT_RUN_ID),
                     "lifecycle_stage": run.info.lifecycle_stage,
                     "status": run.info.status,
                     "start_time": run.info.start_time,
+                    "source_fingerprint": recorded_fingerprint(path),
                 }
         except Exception as exc:
             resilience.trip_if_gone(src, exc)
@@ -175,6 +151,8 @@ def export(
         notebook_formats=notebook_formats or [],
     )
     listed = [exported[run_id] for run_id in runs if run_id in exported]
+    if reuse:  # folders of runs gone from the source or the selection since the last export
+        writer.remove_runs_except(set(exported))
     writer.finish(
         system_part("export-experiment", redact(src.tracking_uri)),
         experiment_record(exp),
@@ -197,7 +175,8 @@ def export(
         exp.experiment_id,
         EXPORTED,
         str(output_dir),
-        f"{len(listed)} runs exported, {len(failed)} failed",
+        f"{len(listed) - len(unchanged)} runs exported, {len(unchanged)} unchanged, "
+        f"{len(failed)} failed",
     )
     return Path(output_dir)
 
@@ -247,6 +226,7 @@ def import_(
     import_permissions: bool = False,
     dst_notebook_dir: str | None = None,
     kind_options: dict[str, Any] | None = None,
+    wait: bool = False,
 ) -> str | None:
     """Import an experiment export into ``experiment_name``; return the experiment id.
 
@@ -255,6 +235,9 @@ def import_(
     history are checked first: a run that fails its checks is reported and not imported, and
     when the export holds runs but none passes (and no LoggedModels of its own) no experiment
     is made (None is returned if none existed).
+
+    Another import of the same experiment in progress makes this one refuse, or with ``wait``
+    wait for it to end (:mod:`.lease`).
     """
     options = options or run_handler.RunImportOptions()
     exp_dir = ExperimentDir(input_dir)
@@ -266,15 +249,22 @@ def import_(
         report.add("logged_model", model_id, FAILED, None, why)
     for trace_id in exp_dir.traces:
         report.add("trace", trace_id, FAILED, None, "traces are not imported (not supported)")
-    entries = run_checks.checked_runs(exp_dir.runs, report)
+    existing = dst.client.get_experiment_by_name(experiment_name)
+    # Runs imported before: skipped without reading and hashing their files again.
+    done_before = (
+        {}
+        if options.fresh or existing is None
+        else idmap.complete_runs(dst.client, existing.experiment_id, finished_only=True)
+    )
+    entries = run_checks.checked_runs(exp_dir.runs, report, frozenset(done_before))
     refused = [e for e in exp_dir.runs if e.path is not None and e not in entries]
     if refused and not entries and not exp_dir.logged_models:
         # Every run the export holds failed its checks: an experiment made now would stay empty.
-        existing = dst.client.get_experiment_by_name(experiment_name)
         return existing.experiment_id if existing is not None else None
     experiment_id, delete_after = destination(
         dst, exp_dir.experiment, exp_dir.path, experiment_name, options, report
     )
+    held = take_lease(dst, experiment_id, experiment_name, delete_after, report, wait, progress)
     try:
         model_ids = experiment_models.import_all(dst, exp_dir, experiment_id, engine, report)
         by_id = {entry.run_id: entry for entry in entries}
@@ -290,6 +280,7 @@ def import_(
             options,
             workers,
             progress,
+            done_before,
         )
         experiment_models.relink_metrics(dst, exp_dir.logged_models, model_ids, run_ids, report)
         ctx = Migration(engine, report, dst=dst, progress=progress, options=kind_options or {})
@@ -309,9 +300,23 @@ def import_(
             dst_notebook_dir=dst_notebook_dir,
         )
     finally:
+        held.release()
         if delete_after:  # also when interrupted: a rerun restores it for its own time
             delete_as_source(dst, experiment_id, experiment_name, report)
     return experiment_id
+
+
+def take_lease(dst, experiment_id: str, name: str, delete_after: bool, report, wait, progress):
+    """This import's lease on the destination experiment (:mod:`.lease`); an experiment made
+    only to be deleted again (as the source is) goes if the lease is refused."""
+    try:
+        return lease.take(
+            lease.on_experiment(dst, experiment_id, name), report, wait=wait, note=progress.note
+        )
+    except BaseException:
+        if delete_after:
+            dst.client.delete_experiment(experiment_id)
+        raise
 
 
 def delete_as_source(dst: Endpoint, experiment_id: str, name: str, report: Report) -> None:
@@ -371,19 +376,22 @@ def import_runs(
     options: run_handler.RunImportOptions,
     workers: int,
     progress: Progress,
+    done_before: dict[str, str],
 ) -> dict[str, str]:
     """Import every run of ``parents`` (source run id -> source parent id), parents first,
     each read from ``source_of(run id)``: an export read and checked, or a live source. Return
-    source run id -> destination run id."""
+    source run id -> destination run id. ``done_before`` maps the runs imported before to
+    their destination runs."""
     by_id = parents
     imported: dict[str, str] = {}
     lock = threading.Lock()
     unreachable = threading.Event()
     phase = progress.phase("importing runs", len(by_id), "runs")
-    # Runs imported before are skipped without reading and hashing their files again.
-    done_before = (
-        {} if options.fresh else idmap.complete_runs(dst.client, experiment_id, finished_only=True)
-    )
+    if not options.fresh:
+        # Two complete copies of a run (two imports at once) become one first; then the runs
+        # imported before are read again, as the repair may have changed which copy stays.
+        duplicates.repair_complete_copies(dst, experiment_id, report)
+        done_before = idmap.complete_runs(dst.client, experiment_id, finished_only=True)
     duplicates.discard_interrupted_beside(dst, experiment_id, done_before, report)
     # Parents finish before their children start, so `imported` answers every parent lookup.
     context = run_handler.ImportContext(imported, idmap.awaited_parents(dst.client, experiment_id))
@@ -399,7 +407,7 @@ def import_runs(
             if new_id is not None:
                 report.add("run", run_id, SKIPPED, new_id, "already imported")
             else:
-                new_id = resilience.with_overload_retries(  # a busy server: later, not failed
+                result = resilience.with_overload_retries(  # a busy server: later, not failed
                     lambda: run_handler.import_(
                         dst,
                         source_of(run_id),
@@ -410,6 +418,7 @@ def import_runs(
                         context=context,
                     )
                 )
+                new_id = result.destination_id
             with lock:
                 imported[run_id] = new_id
         except Exception as exc:

@@ -31,9 +31,12 @@ from ..transfer import artifacts, metrics, resilience
 from ..transfer.engine import Engine, Task
 from ..transfer.metric_values import ValueCheck
 from ..transfer.mlmodel import MLmodelRewriter, rewrite_history
-from . import duplicates, logged_model, requirements, run_links, run_tags
-from . import experiment as experiment_handler
+from . import duplicates, logged_model, requirements, run_links, run_reuse, run_tags
+from .experiment_lookup import ensure as ensure_experiment
+from .results import Imported
 from .run_checks import check_values, export_warnings
+from .run_cleanup import discard
+from .run_cleanup import quietly as _quietly
 from .run_source import ExportedRun, RunSource, get_run, record
 
 # The tags an import writes, also named here for callers of the run handler.
@@ -116,6 +119,7 @@ def export(
         downloaded,
         model_manifests,
         extra_info,
+        source_fingerprint=run_reuse.fingerprint(run),
     )
     report.add(
         "run",
@@ -165,15 +169,14 @@ def import_(
     progress: Progress = NO_PROGRESS,
     run_dir: RunDir | None = None,
     context: ImportContext | None = None,
-) -> str:
-    """Import one run into ``dst``; return the destination run id.
+) -> Imported:
+    """Import one run into ``dst``; return the destination run (with its LoggedModels).
 
     ``source`` is a run export's directory, the export read and checked already
     (:func:`read_and_verify`; also as ``run_dir``), or a :class:`~.run_source.RunSource`,
-    such as a run read live from another server. A run
-    imported before (same source id, import complete) is skipped; one whose import was
-    interrupted is discarded and imported again. On any failure, what this call created is
-    removed before the error propagates.
+    such as a run read live from another server. A run imported before (same source id,
+    import complete) is skipped; one whose import was interrupted is discarded and imported
+    again. On any failure, what this call created is removed before the error propagates.
     """
     options = options or RunImportOptions()
     source = run_dir or source
@@ -186,7 +189,7 @@ def import_(
     lacks = requirements.run_lacks(dst, rec)
     requirements.refuse(dst, lacks, options.skip_unsupported)  # before anything is created
     if experiment_id is None:
-        experiment_id = experiment_handler.ensure(dst, experiment_name, report)
+        experiment_id = ensure_experiment(dst, experiment_name, report)
     client = dst.client
 
     # One search answers both questions: imported before, and interrupted imports to discard.
@@ -207,7 +210,7 @@ def import_(
         if done is not None:
             _complete_finish(client, done, rec["info"])
             report.add("run", src_id, SKIPPED, done.info.run_id, "already imported")
-            return done.info.run_id
+            return Imported("run", src_id, done.info.run_id, SKIPPED)
     requirements.drop_from_run(dst, rec, lacks, report)
 
     info = rec["info"]
@@ -225,6 +228,8 @@ def import_(
     created_models: dict[str, Any] = {}
     attempt = idmap.new_attempt()
     first_tags[idmap.STATE] = idmap.started(attempt)
+    if options.fresh:  # a second copy asked for, which a rerun's repair must leave alone
+        first_tags[idmap.FRESH_COPY] = "true"
     try:
         with interrupts.deferred():  # the new id is known to the cleanup below before Ctrl-C
             run = client.create_run(
@@ -291,7 +296,7 @@ def import_(
     for old, new in model_ids.items():
         report.add("logged_model", old, IMPORTED, new)
     report.add("run", src_id, IMPORTED, run_id)
-    return run_id
+    return Imported("run", src_id, run_id, IMPORTED, model_ids)
 
 
 def _create_models(
@@ -369,25 +374,3 @@ def _complete_finish(client, run, info: dict) -> None:
         _finish(client, run.info.run_id, info)
     elif want_deleted:
         client.delete_run(run.info.run_id)
-
-
-def discard(dst: Endpoint, run_id: str, model_ids: list[str], report: Report | None = None) -> None:
-    """Remove what a failed or interrupted import created, so that a rerun starts clean.
-
-    MLflow's API can only soft-delete: the run moves to the deleted state without its source
-    marker (so it is never mistaken for an import), and ``mlflow gc`` purges it.
-    """
-    client = dst.client
-    for model_id in model_ids:
-        _quietly(logged_model.discard, dst, model_id)
-    _quietly(client.delete_tag, run_id, idmap.SOURCE_RUN_ID)
-    _quietly(client.delete_run, run_id)
-    if report is not None:
-        report.discarded(run_id)
-
-
-def _quietly(fn, *args) -> None:
-    try:
-        fn(*args)
-    except Exception:  # cleanup is best effort; the original error is what the user needs
-        pass

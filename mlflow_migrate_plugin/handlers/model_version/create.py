@@ -25,8 +25,8 @@ from typing import Any
 
 from mlflow.exceptions import MlflowException, RestException
 
-from .. import capabilities, idmap
-from ..endpoint import Endpoint
+from ... import capabilities, idmap
+from ...endpoint import Endpoint
 
 _log = logging.getLogger(__name__)
 

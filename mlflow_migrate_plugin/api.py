@@ -642,16 +642,17 @@ def copy_model_version(
     src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
     dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
     report = Report()
-    with export_space(keep_export_dir) as space, _engine(workers) as engine:
+    with _engine(workers, readers=workers) as engine, _live(src, engine) as live:
         version_handler.copy(
             src,
             dst,
             src_model,
             str(src_version),
             dst_model,
-            space,
+            lambda: export_space(keep_export_dir),
             engine,
             report,
+            live=live if keep_export_dir is None else None,
             experiment_name=dst_experiment_name,
             copy_stages_and_aliases=copy_stages_and_aliases,
             copy_lineage_tags=copy_lineage_tags,

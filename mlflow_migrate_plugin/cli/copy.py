@@ -24,7 +24,10 @@ _URI_HELP = (
 
 
 _STREAMED = "by default nothing is exported: objects stream from source to destination"
-_STAGED = "by default a temporary directory is used and removed, on success and on failure"
+_STAGED = (
+    "by default the version's run streams from source to destination; a version that needs "
+    "its own model files goes through a temporary directory, removed on success and failure"
+)
 
 
 def keep_export_dir_option(default: str):
@@ -246,8 +249,9 @@ def copy_model_version(
 ):
     """Copy a model version to a new version of another (or the same) registered model, within
     one registry or between two. Deep with --dst-experiment-name (the run and LoggedModel are
-    copied, the new version points at the copies), shallow without. The version number is kept
-    where the destination model allows it; a rerun adds nothing; a failed copy leaves nothing."""
+    copied, streaming, and the new version points at the copies), shallow without. The version
+    number is kept where the destination model allows it; a rerun adds nothing; a failed copy
+    leaves nothing."""
     from .. import api
 
     started = time.monotonic()

@@ -15,6 +15,7 @@ _API = (
     "copy_experiment",
     "export_model",
     "import_model",
+    "copy_model",
     "export_model_version",
     "import_model_version",
     "copy_model_version",

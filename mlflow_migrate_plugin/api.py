@@ -663,6 +663,63 @@ def copy_model_version(
     return report
 
 
+def copy_model(
+    model: str,
+    experiment_name: str,
+    *,
+    dst_model: str | None = None,
+    src_registry_uri: str | None = None,
+    dst_registry_uri: str | None = None,
+    src_mlflow_uri: str | None = None,
+    dst_mlflow_uri: str | None = None,
+    stages: list[str] | str | None = None,
+    versions: list[str] | str | None = None,
+    export_latest_versions: bool = False,
+    export_deleted_runs: bool = False,
+    delete_model: bool = False,
+    skip_unsupported: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Copy registered model ``model`` (description, tags, versions with their stages,
+    aliases and runs) to ``dst_model`` (default: the same name), the runs into
+    ``experiment_name``.
+
+    Versions are chosen as export_model chooses them (``stages`` or ``versions``,
+    ``export_latest_versions``, ``export_deleted_runs``) and keep their numbers; each is
+    streamed with its run where it can be (see copy_model_version). ``delete_model`` deletes
+    the destination model first. Rerunning adds nothing.
+    """
+    from .handlers import model_copy
+    from .transfer.staging import export_space
+
+    selection = model_handler.ModelSelection(
+        stages=_as_list(stages),
+        versions=_as_list(versions),
+        export_latest_versions=export_latest_versions,
+        export_deleted_runs=export_deleted_runs,
+    )
+    src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
+    dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
+    report = Report()
+    with _engine(workers, readers=workers) as engine, _live(src, engine, "copy-model") as live:
+        model_copy.copy(
+            live,
+            dst,
+            model,
+            experiment_name,
+            export_space,
+            engine,
+            report,
+            selection,
+            dst_model=dst_model,
+            delete_model=delete_model,
+            skip_unsupported=skip_unsupported,
+            progress=progress,
+        )
+    return report
+
+
 def _tracking_of(registry_uri: str | None) -> str | None:
     """The tracking URI that goes with a registry URI given alone."""
     if registry_uri and registry_uri.startswith("databricks-uc"):

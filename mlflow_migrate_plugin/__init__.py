@@ -26,6 +26,7 @@ _API = (
     "verify_all",
     "export_all",
     "import_all",
+    "copy_all",
     "export_prompt",
     "import_prompt",
     "export_evaluation_dataset",

@@ -73,3 +73,29 @@ def test_copy_model_of_chosen_versions_copies_only_those(src, dst, source_model,
 
     assert [v.version for v in all_versions(dst.client, dst_name)] == ["3"]
     assert dst.client.get_model_version_by_alias(dst_name, "best").version == "3"
+
+
+def test_copy_all_copies_experiments_then_models_whose_runs_it_copied_once(
+    src, dst, source_model, unique_name
+):
+    experiment = src.client.get_experiment(source_model.experiment_id).name
+    options = {
+        "src_mlflow_uri": src.tracking_uri,
+        "dst_mlflow_uri": dst.tracking_uri,
+        "experiments": [experiment],
+        "models": [source_model.name],
+    }
+
+    report = api.copy_all(**options)
+
+    assert not [o for o in report.outcomes if o.status == "failed"], report.outcomes
+    assert model_view(dst, source_model.name) == model_view(src, source_model.name)
+    copied = _runs(dst, experiment)
+    assert len([r for r in copied if r.info.lifecycle_stage == "active"]) == 3
+    version_runs = {dst.client.get_model_version(source_model.name, "4").run_id}
+    assert version_runs <= {r.info.run_id for r in copied}
+
+    again = api.copy_all(**options)
+
+    assert again.find("run", "imported") == [] and again.find("model_version", "imported") == []
+    assert {r.info.run_id for r in _runs(dst, experiment)} == {r.info.run_id for r in copied}

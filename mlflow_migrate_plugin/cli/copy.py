@@ -1,5 +1,5 @@
 """copy-run, copy-experiment, copy-model and copy-model-version: server to server in one
-command."""
+command (copy-all is with the whole-server commands)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from .options import (
 )
 from .progress import CliProgress, print_summary
 
-_URI_HELP = (
+URI_HELP = (
     "{side} tracking URI (default: $MLFLOW_TRACKING_URI). For two servers with "
     "different basic-auth users, put each one's credentials in its URI: "
     "http://user:password@host:port."
@@ -47,8 +47,8 @@ def keep_export_dir_option(default: str):
     required=True,
     help="Destination experiment name; created if it does not exist.",
 )
-@text_option("--src-mlflow-uri", help=_URI_HELP.format(side="Source"))
-@text_option("--dst-mlflow-uri", help=_URI_HELP.format(side="Destination"))
+@text_option("--src-mlflow-uri", help=URI_HELP.format(side="Source"))
+@text_option("--dst-mlflow-uri", help=URI_HELP.format(side="Destination"))
 @bool_option(
     "--import-source-tags",
     help="Also record the source run's info and provenance as 'mlflow_migrate.source.*' tags.",
@@ -115,8 +115,8 @@ def copy_run(
     help="Destination experiment name. Created with the source's tags and description if it "
     "does not exist; else the runs are added to it and its own tags stay as they are.",
 )
-@text_option("--src-mlflow-uri", help=_URI_HELP.format(side="Source"))
-@text_option("--dst-mlflow-uri", help=_URI_HELP.format(side="Destination"))
+@text_option("--src-mlflow-uri", help=URI_HELP.format(side="Source"))
+@text_option("--dst-mlflow-uri", help=URI_HELP.format(side="Destination"))
 @text_option(
     "--run-ids",
     help="Copy only these runs (comma separated IDs). Default: every run of the experiment.",

@@ -394,7 +394,12 @@ def import_runs(
         done_before = idmap.complete_runs(dst.client, experiment_id, finished_only=True)
     duplicates.discard_interrupted_beside(dst, experiment_id, done_before, report)
     # Parents finish before their children start, so `imported` answers every parent lookup.
-    context = run_handler.ImportContext(imported, idmap.awaited_parents(dst.client, experiment_id))
+    context = run_handler.ImportContext(
+        imported,
+        idmap.awaited_parents(dst.client, experiment_id),
+        # Safe to read once: the lease keeps other imports out of the experiment meanwhile.
+        idmap.imports_by_source(dst.client, experiment_id),
+    )
 
     def import_one(run_id: str) -> None:
         try:

@@ -67,6 +67,9 @@ def copy(
     models = []
     if src.supports(LOGGED_MODELS):
         models = experiment_models.unproduced(src.client, exp.experiment_id, chosen.runs)
+        # One search instead of one per run, for the many experiments without any.
+        if not src.client.search_logged_models([exp.experiment_id], max_results=1):
+            live.without_models.add(exp.experiment_id)
 
     where = f"experiment '{exp.name}' on {src.display}"
     source = records.experiment_record(Where(where, "experiment"), experiment_record(exp))

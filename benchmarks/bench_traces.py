@@ -12,6 +12,7 @@ reports the times, traces per second and peak RSS.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import mlflow
@@ -28,6 +29,8 @@ EXPERIMENT = "bench-traces"
 def make_traces(uri: str, experiment_id: str, traces: int, spans: int) -> list[str]:
     """``traces`` traces of ``spans`` spans in the experiment, through MLflow's fluent API (the
     process-wide URI is this benchmark's own)."""
+    # MLflow's background exporter drops traces beyond its queue (1000 by default).
+    os.environ["MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE"] = str(2 * traces)
     mlflow.set_tracking_uri(uri)
     mlflow.set_experiment(experiment_id=experiment_id)
     ids = []
@@ -98,6 +101,9 @@ def main(argv: list[str] | None = None) -> None:
             server_a.url, a.create_experiment(EXPERIMENT), args.traces, args.spans
         )
         generated = time.perf_counter() - started
+        made = len(all_traces(a, a.get_experiment_by_name(EXPERIMENT).experiment_id))
+        if made != len(source_ids):
+            raise AssertionError(f"workload: {made} traces on A, expected {len(source_ids)}")
         print(f"workload: {len(source_ids)} traces of {args.spans} spans in {generated:.1f}s")
         servers = {"A": server_a, "B": server_b}
         out = root / "export"

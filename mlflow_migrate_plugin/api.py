@@ -1149,12 +1149,12 @@ def import_trace(
     workers: int = DEFAULT_WORKERS,
 ) -> Report:
     """Import one exported trace file into ``experiment_name`` (created if needed); rerun safe."""
-    from .handlers import traces
+    from .handlers import trace_commands
 
     dst, report = _endpoint(tracking_uri, registry_uri), Report()
     with _engine(workers) as engine:
         ctx = _trace_context(engine, report, NO_PROGRESS, dst=dst)
-        traces.import_trace_file(ctx, Path(input_file), experiment_name)
+        trace_commands.import_trace_file(ctx, Path(input_file), experiment_name)
     return report
 
 
@@ -1170,13 +1170,13 @@ def export_traces(
 ) -> Report:
     """Export the traces of ``experiment`` (name or id), one file each, to ``output_dir``;
     ``trace_start_time`` / ``traces_until`` (UTC dates) keep a window of request times."""
-    from .handlers import traces
+    from .handlers import trace_commands, traces
 
     src, report = _source(tracking_uri), Report()
     options = traces.TraceOptions(start_time=trace_start_time, until=traces_until)
     with _engine(workers) as engine:
         ctx = _trace_context(engine, report, progress, src=src, options=options)
-        traces.export_experiment_traces(ctx, experiment, Path(output_dir))
+        trace_commands.export_experiment_traces(ctx, experiment, Path(output_dir))
     return report
 
 
@@ -1191,12 +1191,12 @@ def import_traces(
 ) -> Report:
     """Import exported traces (export-traces' directory, or an experiment export's traces)
     into ``experiment_name``; every file is checked before anything is created; rerun safe."""
-    from .handlers import traces
+    from .handlers import trace_commands
 
     dst, report = _endpoint(tracking_uri, registry_uri), Report()
     with _engine(workers) as engine:
         ctx = _trace_context(engine, report, progress, dst=dst)
-        traces.import_experiment_traces(ctx, Path(input_dir), experiment_name)
+        trace_commands.import_experiment_traces(ctx, Path(input_dir), experiment_name)
     return report
 
 

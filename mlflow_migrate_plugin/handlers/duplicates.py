@@ -154,7 +154,7 @@ def repair_complete_copies(dst: Endpoint, experiment_id: str, report) -> dict[st
 def _merge_into(dst: Endpoint, keep: str, extra: list, children: dict, report) -> None:
     """Link the children of each run in ``extra`` to ``keep``, then discard the run."""
     from ..capabilities import LOGGED_MODELS
-    from . import run as run_handler
+    from .run_cleanup import discard
 
     client = dst.client
     for run in extra:
@@ -168,7 +168,7 @@ def _merge_into(dst: Endpoint, keep: str, extra: list, children: dict, report) -
         models = []
         if dst.supports(LOGGED_MODELS):
             models = list(idmap.model_id_map_of_run(client, run).values())
-        run_handler.discard(dst, run.info.run_id, models, report)
+        discard(dst, run.info.run_id, models, report)
 
 
 def _children_of(client, experiment_id: str, run_id: str, known: dict) -> list:

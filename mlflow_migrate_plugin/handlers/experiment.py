@@ -376,13 +376,14 @@ def import_runs(
     options: run_handler.RunImportOptions,
     workers: int,
     progress: Progress,
-    done_before: dict[str, str],
+    done_before: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Import every run of ``parents`` (source run id -> source parent id), parents first,
     each read from ``source_of(run id)``: an export read and checked, or a live source. Return
     source run id -> destination run id. ``done_before`` maps the runs imported before to
-    their destination runs."""
+    their destination runs (read again here unless ``options.fresh``)."""
     by_id = parents
+    done_before = done_before or {}
     imported: dict[str, str] = {}
     lock = threading.Lock()
     unreachable = threading.Event()

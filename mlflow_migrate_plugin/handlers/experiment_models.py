@@ -82,6 +82,12 @@ def import_all(
         return created
     for rec in exp_dir.logged_models:
         source_id = rec["model_id"]
+        root = exp_dir.logged_model_root(source_id)
+        files = exp_dir.logged_model_files(source_id)
+
+        def upload(repo, rewrite, root=root, files=files):
+            return artifacts.upload(repo, root, files, rewrite)
+
         try:
             root = exp_dir.logged_model_root(source_id)
             files = exp_dir.logged_model_files(source_id)
@@ -103,8 +109,8 @@ def copy_all(
     report: Report,
 ) -> dict[str, str]:
     """Copy the experiment's own ``models`` (MLflow LoggedModels of the source, see
-    :func:`unproduced`) straight from ``src``, their files through ``spool``; return source
-    id -> destination id. A model that fails is reported and left out, as on import."""
+    :func:`unproduced`) straight from ``src``; return source id -> destination id. A model
+    that fails is reported and left out, as on import."""
     created: dict[str, str] = {}
     records = [logged_model.record(m) for m in models]
     lacks = requirements.experiment_model_lacks(dst, records)
@@ -120,7 +126,7 @@ def copy_all(
                 return artifacts.copy(repo, dst_repo, files, spool, rewrite)
 
             created[model.model_id] = logged_model.import_standalone(
-                dst, rec, None, files, experiment_id, engine, report, transfer=copy
+                dst, rec, None, None, experiment_id, engine, report, transfer=copy
             )
         except Exception as exc:
             report.add("logged_model", model.model_id, FAILED, None, failure_reason(exc))

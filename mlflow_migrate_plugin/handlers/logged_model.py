@@ -18,7 +18,6 @@ from ..capabilities import LOGGED_MODELS
 from ..endpoint import Endpoint
 from ..report import IMPORTED, SKIPPED, Report
 from ..transfer import artifacts
-from ..transfer.artifacts import Rewriter
 from ..transfer.engine import Engine, Task
 from ..transfer.mlmodel import MLmodelRewriter
 from . import duplicates
@@ -145,20 +144,19 @@ def discard(dst: Endpoint, model_id: str) -> None:
 def import_standalone(
     dst: Endpoint,
     rec: dict[str, Any],
-    root: Path,
-    files: list,
+    root: Path | None,
+    files: list | None,
     experiment_id: str,
     engine: Engine,
     report: Report,
     run_ids: dict[str, str] | None = None,
     mlmodel_fix: bool = True,
-    transfer: Callable[[Any, Rewriter | None], Iterable[Task]] | None = None,
+    transfer: Callable[[Any, Any], Iterable[Task]] | None = None,
 ) -> str:
     """Create a model that no imported run brings (with its files); return its new id.
 
-    The files are those of ``root`` (checked against ``files`` first), or with ``transfer``
-    whatever its tasks put into the new model's repository (``transfer(repo, rewrite)``: a
-    copy straight from the source server).
+    The files come from ``root`` (an export, checked first), or, given ``transfer``, from the
+    tasks ``transfer(destination repository, rewrite)`` returns (a copy from a live source).
 
     ``run_ids`` maps source run ids to destination runs: the model's source run, when there,
     becomes the new model's. While it is imported the model carries

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME, MLFLOW_USER
 
@@ -13,8 +13,13 @@ from ..endpoint import Endpoint, redact
 from ..exportdir.layout import current_user
 from ..report import Report
 
-if TYPE_CHECKING:  # run_source names this module's INFO_FIELDS
-    from .run_source import RunSource
+
+class Described(Protocol):
+    """What the tags need of a run source (an export or a live server, see run_source)."""
+
+    source_run_id: str
+    system: Any
+
 
 SOURCE_INFO_PREFIX = idmap.PREFIX + "source.run."
 SOURCE_EXPORT_PREFIX = idmap.PREFIX + "source.export."
@@ -35,7 +40,7 @@ INFO_FIELDS = (
 def destination_tags(
     dst: Endpoint,
     rec: dict,
-    source: RunSource,
+    source: Described,
     experiment_id: str,
     report: Report,
     *,

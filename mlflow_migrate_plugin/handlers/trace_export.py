@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mlflow.entities import ViewType
 from mlflow.store.tracking import SEARCH_TRACES_DEFAULT_MAX_RESULTS
-from mlflow.tracing.constant import TraceMetadataKey
+from mlflow.tracing.constant import SpansLocation, TraceMetadataKey, TraceTagKey
 
 from ..context import Migration
 from ..endpoint import redact
@@ -24,6 +24,8 @@ from ..exportdir.trace_dir import write_trace
 from ..report import EXPORTED, FAILED, failure_reason
 
 KIND = "trace"
+# Traces per batch request, as MLflow's own search asks for them (the server's limit).
+BATCH_GET_TRACES = 10
 
 
 @dataclass
@@ -33,6 +35,9 @@ class TraceOptions:
     include: bool = True
     start_time: str | None = None  # UTC date YYYY-MM-DD, inclusive
     until: str | None = None  # UTC date YYYY-MM-DD, exclusive
+
+    def __post_init__(self) -> None:
+        window_filter(self)  # a mistyped date stops the command before anything is done
 
 
 def _day_millis(option: str, day: str) -> int:
@@ -57,12 +62,13 @@ def window_filter(options: TraceOptions) -> str | None:
 
 def export_traces(ctx: Migration, experiment, folder: Path) -> int:
     """Write every trace of ``experiment`` (in the options' window) into ``folder``, one file
-    each; return how many were written. Infos are searched a page at a time and each trace is
-    fetched with its spans on the engine, so memory holds a page, not the experiment."""
+    each; return how many were written. Infos are searched a page at a time and the traces
+    fetched with their spans on the engine, ten to a request, so memory holds a page, not the
+    experiment."""
     options = ctx.options_of(KIND) or TraceOptions()
     client = ctx.src.client
     experiment_id = experiment.experiment_id
-    linked = _run_links(ctx, experiment_id)
+    linked = None  # looked for once there is a trace to export (a search per run)
     system = system_part("export-traces", redact(ctx.src.tracking_uri))
     phase = ctx.progress.phase(f"exporting traces of '{experiment.name}'", None, "traces")
     written = 0
@@ -77,10 +83,11 @@ def export_traces(ctx: Migration, experiment, folder: Path) -> int:
                 page_token=token,
                 include_spans=False,
             )
-            ids = [t.info.trace_id for t in page]
+            if linked is None and len(page):
+                linked = _run_links(ctx, experiment_id)
             results = ctx.engine.run(
-                _export_task(ctx, trace_id, folder, system, linked.get(trace_id, []), phase)
-                for trace_id in ids
+                _export_task(ctx, chunk, folder, system, linked, phase)
+                for chunk in _chunks(page, BATCH_GET_TRACES)
             )
             written += sum(results)
             token = page.token
@@ -90,25 +97,53 @@ def export_traces(ctx: Migration, experiment, folder: Path) -> int:
         phase.close()
 
 
-def _export_task(ctx, trace_id, folder, system, linked_runs, phase):
+def _chunks(page, size: int):
+    """The page's trace ids, those whose spans are in the span table in chunks of ``size``
+    (one batch request each), the others one by one."""
+    batched, alone = [], []
+    for trace in page:
+        in_table = trace.info.tags.get(TraceTagKey.SPANS_LOCATION) == SpansLocation.TRACKING_STORE
+        (batched if in_table else alone).append(trace.info.trace_id)
+    yield from (batched[i : i + size] for i in range(0, len(batched), size))
+    yield from ([trace_id] for trace_id in alone)
+
+
+def _export_task(ctx, trace_ids, folder, system, linked, phase):
     def task() -> int:
-        try:
-            export_trace(ctx, trace_id, folder, system, linked_runs)
-            return 1
-        except Exception as exc:
-            ctx.report.add(KIND, trace_id, FAILED, None, failure_reason(exc))
-            return 0
-        finally:
-            phase.advance()
+        fetched = {}
+        if len(trace_ids) > 1:
+            try:
+                store = ctx.src.client._tracing_client.store
+                fetched = {t.info.trace_id: t for t in store.batch_get_traces(trace_ids)}
+            except Exception:  # each trace is then fetched, and fails, on its own
+                fetched = {}
+        done = 0
+        for trace_id in trace_ids:
+            try:
+                export_trace(
+                    ctx, trace_id, folder, system, linked.get(trace_id, []), fetched.get(trace_id)
+                )
+                done += 1
+            except Exception as exc:
+                ctx.report.add(KIND, trace_id, FAILED, None, failure_reason(exc))
+            finally:
+                phase.advance()
+        return done
 
     return task
 
 
 def export_trace(
-    ctx: Migration, trace_id: str, folder: Path, system: dict | None = None, linked_runs=None
+    ctx: Migration,
+    trace_id: str,
+    folder: Path,
+    system: dict | None = None,
+    linked_runs=None,
+    trace=None,
 ) -> Path:
-    """Write trace ``trace_id`` with its spans and assessments to ``folder``/<trace_id>.json."""
-    trace = ctx.src.client.get_trace(trace_id)
+    """Write trace ``trace_id`` (``trace`` if already fetched) with its spans and assessments to
+    ``folder``/<trace_id>.json."""
+    trace = trace or ctx.src.client.get_trace(trace_id)
     if linked_runs is None:
         experiment_id = trace.info.experiment_id
         linked_runs = _run_links(ctx, experiment_id, only=trace_id).get(trace_id, [])

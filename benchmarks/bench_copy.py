@@ -91,7 +91,7 @@ def _experiment(args, server_a, server_b, job) -> dict:
     copies = []
     for rtt in args.latencies:
         with delayed([server_a.url, server_b.url], rtt) as (uri_a, uri_b):
-            for workers in (None, 1):
+            for workers in (None, 1) if args.one_worker else (None,):
                 suffix = f"{rtt}ms-{'default' if workers is None else f'w{workers}'}"
                 name = f"{EXPERIMENT}-{suffix}"
                 cli = [
@@ -235,6 +235,12 @@ def _parser() -> argparse.ArgumentParser:
         type=bench_run._ints,
         default=[0, 25, 50],
         help="round-trip times in ms added to both servers (default 0,25,50)",
+    )
+    p.add_argument(
+        "--one-worker",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also copy the experiment with --workers 1 (default: yes)",
     )
     p.add_argument("--points", type=int, default=100_000, help="large run: metric points")
     p.add_argument("--keys", type=int, default=200, help="large run: metric keys (default 200)")

@@ -647,22 +647,135 @@ def copy_model_version(
     src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
     dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
     report = Report()
-    with export_space(keep_export_dir) as space, _engine(workers) as engine:
+    with _engine(workers, readers=workers) as engine, _live(src, engine) as live:
         version_handler.copy(
             src,
             dst,
             src_model,
             str(src_version),
             dst_model,
-            space,
+            lambda: export_space(keep_export_dir),
             engine,
             report,
+            live=live if keep_export_dir is None else None,
             experiment_name=dst_experiment_name,
             copy_stages_and_aliases=copy_stages_and_aliases,
             copy_lineage_tags=copy_lineage_tags,
             copy_permissions=copy_permissions,
             skip_unsupported=skip_unsupported,
             progress=progress,
+        )
+    return report
+
+
+def copy_model(
+    model: str,
+    experiment_name: str,
+    *,
+    dst_model: str | None = None,
+    src_registry_uri: str | None = None,
+    dst_registry_uri: str | None = None,
+    src_mlflow_uri: str | None = None,
+    dst_mlflow_uri: str | None = None,
+    stages: list[str] | str | None = None,
+    versions: list[str] | str | None = None,
+    export_latest_versions: bool = False,
+    export_deleted_runs: bool = False,
+    delete_model: bool = False,
+    skip_unsupported: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Copy registered model ``model`` (description, tags, versions with their stages,
+    aliases and runs) to ``dst_model`` (default: the same name), the runs into
+    ``experiment_name``.
+
+    Versions are chosen as export_model chooses them (``stages`` or ``versions``,
+    ``export_latest_versions``, ``export_deleted_runs``) and keep their numbers; each is
+    streamed with its run where it can be (see copy_model_version). ``delete_model`` deletes
+    the destination model first. Rerunning adds nothing.
+    """
+    from .handlers import model_copy
+    from .transfer.staging import export_space
+
+    selection = model_handler.ModelSelection(
+        stages=_as_list(stages),
+        versions=_as_list(versions),
+        export_latest_versions=export_latest_versions,
+        export_deleted_runs=export_deleted_runs,
+    )
+    src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
+    dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
+    report = Report()
+    with _engine(workers, readers=workers) as engine, _live(src, engine, "copy-model") as live:
+        model_copy.copy(
+            live,
+            dst,
+            model,
+            experiment_name,
+            export_space,
+            engine,
+            report,
+            selection,
+            dst_model=dst_model,
+            delete_model=delete_model,
+            skip_unsupported=skip_unsupported,
+            progress=progress,
+        )
+    return report
+
+
+def copy_all(
+    *,
+    src_mlflow_uri: str | None = None,
+    dst_mlflow_uri: str | None = None,
+    src_registry_uri: str | None = None,
+    dst_registry_uri: str | None = None,
+    experiments: list[str] | str | None = None,
+    models: list[str] | str | None = None,
+    run_start_time: str | None = None,
+    export_deleted_runs: bool = False,
+    stages: list[str] | str | None = None,
+    export_latest_versions: bool = False,
+    use_src_user_id: bool = False,
+    skip_unsupported: bool = False,
+    shard: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Copy every active experiment (its runs and LoggedModels, under its name) and every
+    registered model (its versions with their runs) from one server to another, streaming.
+
+    ``experiments`` (names or ids) and ``models`` (names or shell patterns) narrow the choice
+    as in export_all, and ``shard`` ("K/N") copies part K of N. Every object ends imported,
+    skipped or failed with its reason, one failure stopping nothing else; rerunning adds only
+    what is missing.
+    """
+    from .handlers import bulk_copy
+    from .handlers.bulk_selection import Shard
+
+    parsed = Shard.parse(shard)
+    options = bulk_copy.BulkCopyOptions(
+        experiments=None if experiments in (None, "all") else _as_list(experiments),
+        models=None if models in (None, "all") else _as_list(models),
+        runs=RunSelection(
+            run_start_time=run_start_time or None, export_deleted_runs=export_deleted_runs
+        ),
+        versions=model_handler.ModelSelection(
+            stages=_as_list(stages),
+            export_latest_versions=export_latest_versions,
+            export_deleted_runs=export_deleted_runs,
+        ),
+        run_options=run_handler.RunImportOptions(
+            use_src_user_id=use_src_user_id, skip_unsupported=skip_unsupported
+        ),
+    )
+    src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
+    dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
+    report = Report()
+    with _engine(workers, readers=workers) as engine, _live(src, engine, "copy-all") as live:
+        bulk_copy.copy(
+            live, dst, engine, report, options, parsed, workers=workers, progress=progress
         )
     return report
 

@@ -107,6 +107,17 @@ def all_complete(client, experiment_id: str):
     return _all_runs(client, experiment_id, equals(f"tags.`{STATE}`", STATE_COMPLETE))
 
 
+def imports_by_source(client, experiment_id: str) -> dict[str, list]:
+    """Source run id -> the runs of the experiment (any lifecycle) imported from it: what
+    :func:`find_runs` answers for every source run, in one paged search."""
+    found: dict[str, list] = {}
+    for run in _all_runs(client, experiment_id, f"tags.`{SOURCE_RUN_ID}` LIKE '%'"):
+        source = run.data.tags.get(SOURCE_RUN_ID)
+        if source:
+            found.setdefault(source, []).append(run)
+    return found
+
+
 def interrupted_runs(client, experiment_id: str):
     """The active runs of the experiment whose import started and did not complete."""
     active = f"tags.`{STATE}` LIKE '{STATE_STARTED}%'"

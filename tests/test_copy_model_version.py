@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -76,6 +77,31 @@ def test_deep_copy_twice_adds_no_version(src, dst, source_model, unique_name):
     assert [v.version for v in live] == ["4"]
     exp = dst.client.get_experiment_by_name(experiment)
     assert len(dst.client.search_runs([exp.experiment_id])) == 1
+
+
+@pytest.mark.parametrize("version", ["1", "3"], ids=["run-artifact", "logged-model"])
+def test_deep_copy_streams_the_run_without_an_export(
+    src, dst, source_model, unique_name, tmp_path, monkeypatch, version
+):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    dst_model = unique_name("copied-")
+
+    report = api.copy_model_version(
+        source_model.name,
+        version,
+        dst_model,
+        dst_experiment_name=unique_name("dst-exp-"),
+        src_registry_uri=src.registry_uri,
+        dst_registry_uri=dst.registry_uri,
+        copy_stages_and_aliases=True,
+    )
+
+    assert [o for o in report.outcomes if o.status == "exported"] == []
+    assert [o.status for o in report.find("run")] == ["imported"]
+    assert list(scratch.iterdir()) == []
+    assert version_view(dst, dst_model, version) == version_view(src, source_model.name, version)
 
 
 def test_shallow_copy_within_one_server_points_at_the_source_run(src, source_model, unique_name):

@@ -1,5 +1,5 @@
 """Whole servers: export-all, import-all, export-experiments, import-experiments, export-models
-and import-models (mlflow-export-import's bulk commands, with its option names)."""
+and import-models (mlflow-export-import's bulk commands, with its option names), and copy-all."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import time
 
 import click
 
+from .copy import URI_HELP
 from .group import migrate
 from .options import (
     bool_option,
@@ -235,3 +236,88 @@ def name_choice(value: str):
     from ..exportdir.bulk_dir import read_name_list
 
     return read_name_list(value)
+
+
+@migrate.command("copy-all")
+@text_option("--src-mlflow-uri", help=URI_HELP.format(side="Source"))
+@text_option("--dst-mlflow-uri", help=URI_HELP.format(side="Destination"))
+@text_option("--src-registry-uri", help="Source model registry URI (default: as MLflow does).")
+@text_option("--dst-registry-uri", help="Destination model registry URI (default as above).")
+@text_option(
+    "--experiments",
+    help="Experiments to copy (comma separated names or IDs). Default: every active one.",
+)
+@text_option(
+    "--models",
+    help="Registered models to copy (comma separated names; shell patterns such as 'sk*' "
+    "allowed). Default: every one.",
+)
+@text_option(
+    "--run-start-time",
+    help="Only copy runs that started on or after this UTC date (inclusive). Format: YYYY-MM-DD.",
+)
+@bool_option(
+    "--export-deleted-runs",
+    help="Also copy deleted runs, and versions whose run is deleted; they stay deleted.",
+)
+@text_option(
+    "--stages",
+    help="Model versions to copy by stage (comma separated: Production, Staging, Archived, "
+    "None). Default: every version.",
+)
+@bool_option(
+    "--export-latest-versions",
+    help="Copy only the latest version of each stage (of the --stages given).",
+)
+@bool_option(
+    "--use-src-user-id",
+    help="Set each destination run's user to the source run's user (open-source MLflow only).",
+)
+@text_option(
+    "--shard",
+    help="Only part K of N (K/N, K from 0) of the experiments and models, split by the same "
+    "stable hash as export-all; a model goes with the experiment of its runs.",
+)
+@skip_unsupported_option
+@common_options
+def copy_all(
+    src_mlflow_uri,
+    dst_mlflow_uri,
+    src_registry_uri,
+    dst_registry_uri,
+    experiments,
+    models,
+    run_start_time,
+    export_deleted_runs,
+    stages,
+    export_latest_versions,
+    use_src_user_id,
+    shard,
+    skip_unsupported,
+    workers,
+):
+    """Copy a whole server, streaming: every active experiment with its runs and LoggedModels
+    (under its name), then every registered model with its versions and their runs. Each
+    object is copied as copy-experiment and copy-model copy it; one failure stops nothing else
+    (the command then exits 1), and a rerun adds only what is missing."""
+    from .. import api
+
+    started = time.monotonic()
+    report = api.copy_all(
+        src_mlflow_uri=src_mlflow_uri,
+        dst_mlflow_uri=dst_mlflow_uri,
+        src_registry_uri=src_registry_uri,
+        dst_registry_uri=dst_registry_uri,
+        experiments=split_list(experiments) or None,
+        models=split_list(models) or None,
+        run_start_time=run_start_time,
+        export_deleted_runs=export_deleted_runs,
+        stages=split_list(stages),
+        export_latest_versions=export_latest_versions,
+        use_src_user_id=use_src_user_id,
+        skip_unsupported=skip_unsupported,
+        shard=shard,
+        workers=workers,
+        progress=CliProgress(),
+    )
+    print_summary(report, started)

@@ -1,4 +1,5 @@
-"""copy-run, copy-experiment and copy-model-version: server to server in one command."""
+"""copy-run, copy-experiment, copy-model and copy-model-version: server to server in one
+command (copy-all is with the whole-server commands)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from .options import (
 )
 from .progress import CliProgress, print_summary
 
-_URI_HELP = (
+URI_HELP = (
     "{side} tracking URI (default: $MLFLOW_TRACKING_URI). For two servers with "
     "different basic-auth users, put each one's credentials in its URI: "
     "http://user:password@host:port."
@@ -24,7 +25,10 @@ _URI_HELP = (
 
 
 _STREAMED = "by default nothing is exported: objects stream from source to destination"
-_STAGED = "by default a temporary directory is used and removed, on success and on failure"
+_STAGED = (
+    "by default the version's run streams from source to destination; a version that needs "
+    "its own model files goes through a temporary directory, removed on success and failure"
+)
 
 
 def keep_export_dir_option(default: str):
@@ -43,8 +47,8 @@ def keep_export_dir_option(default: str):
     required=True,
     help="Destination experiment name; created if it does not exist.",
 )
-@text_option("--src-mlflow-uri", help=_URI_HELP.format(side="Source"))
-@text_option("--dst-mlflow-uri", help=_URI_HELP.format(side="Destination"))
+@text_option("--src-mlflow-uri", help=URI_HELP.format(side="Source"))
+@text_option("--dst-mlflow-uri", help=URI_HELP.format(side="Destination"))
 @bool_option(
     "--import-source-tags",
     help="Also record the source run's info and provenance as 'mlflow_migrate.source.*' tags.",
@@ -111,8 +115,8 @@ def copy_run(
     help="Destination experiment name. Created with the source's tags and description if it "
     "does not exist; else the runs are added to it and its own tags stay as they are.",
 )
-@text_option("--src-mlflow-uri", help=_URI_HELP.format(side="Source"))
-@text_option("--dst-mlflow-uri", help=_URI_HELP.format(side="Destination"))
+@text_option("--src-mlflow-uri", help=URI_HELP.format(side="Source"))
+@text_option("--dst-mlflow-uri", help=URI_HELP.format(side="Destination"))
 @text_option(
     "--run-ids",
     help="Copy only these runs (comma separated IDs). Default: every run of the experiment.",
@@ -182,6 +186,95 @@ def copy_experiment(
     print_summary(report, started)
 
 
+@migrate.command("copy-model")
+@text_option("--model", required=True, help="Source registered model name.")
+@text_option("--dst-model", help="Destination registered model name. Default: the same name.")
+@text_option(
+    "--experiment-name",
+    required=True,
+    help="Destination experiment of the versions' runs; created if it does not exist.",
+)
+@text_option(
+    "--src-registry-uri",
+    help="Source model registry URI (default: "
+    "$MLFLOW_REGISTRY_URI, else derived from the tracking URI).",
+)
+@text_option("--dst-registry-uri", help="Destination model registry URI (default as above).")
+@text_option(
+    "--src-mlflow-uri",
+    help="Source tracking URI. Default: derived from "
+    "--src-registry-uri (databricks-uc -> databricks), else $MLFLOW_TRACKING_URI.",
+)
+@text_option("--dst-mlflow-uri", help="Destination tracking URI (default as above).")
+@text_option(
+    "--stages",
+    help="Stages to copy (comma separated): Production, Staging, "
+    "Archived, None. Default: all versions. Mutually exclusive with --versions.",
+)
+@text_option(
+    "--versions",
+    help="Version numbers to copy (comma separated). Mutually exclusive with --stages.",
+)
+@bool_option(
+    "--export-latest-versions",
+    help="Copy only the latest version of each stage (of the --stages given).",
+)
+@bool_option(
+    "--export-deleted-runs",
+    help="Also copy versions whose run is deleted (with the run, marked deleted). Without it "
+    "such versions are skipped with a warning.",
+)
+@bool_option(
+    "--delete-model",
+    help="If the destination model exists, first delete it and all its versions (a clean replace).",
+)
+@skip_unsupported_option
+@common_options
+def copy_model(
+    model,
+    dst_model,
+    experiment_name,
+    src_registry_uri,
+    dst_registry_uri,
+    src_mlflow_uri,
+    dst_mlflow_uri,
+    stages,
+    versions,
+    export_latest_versions,
+    export_deleted_runs,
+    delete_model,
+    skip_unsupported,
+    workers,
+):
+    """Copy a registered model (description, tags, and its versions with their stages, aliases
+    and runs) within one registry or between two, streaming each version's run as
+    copy-model-version does. Versions keep their numbers; a rerun adds nothing."""
+    from .. import api
+
+    started = time.monotonic()
+    report = api.copy_model(
+        model,
+        experiment_name,
+        dst_model=dst_model,
+        src_registry_uri=src_registry_uri,
+        dst_registry_uri=dst_registry_uri,
+        src_mlflow_uri=src_mlflow_uri,
+        dst_mlflow_uri=dst_mlflow_uri,
+        stages=split_list(stages),
+        versions=split_list(versions),
+        export_latest_versions=export_latest_versions,
+        export_deleted_runs=export_deleted_runs,
+        delete_model=delete_model,
+        skip_unsupported=skip_unsupported,
+        workers=workers,
+        progress=CliProgress(),
+    )
+    statuses = ("imported", "skipped", "failed")
+    counts = ", ".join(f"{len(report.find('model_version', s))} {s}" for s in statuses)
+    click.echo(f"Copied model '{model}' to '{dst_model or model}': versions {counts}")
+    print_summary(report, started)
+
+
 @migrate.command("copy-model-version")
 @text_option("--src-model", required=True, help="Source registered model name.")
 @text_option("--src-version", required=True, help="Source version number.")
@@ -246,8 +339,9 @@ def copy_model_version(
 ):
     """Copy a model version to a new version of another (or the same) registered model, within
     one registry or between two. Deep with --dst-experiment-name (the run and LoggedModel are
-    copied, the new version points at the copies), shallow without. The version number is kept
-    where the destination model allows it; a rerun adds nothing; a failed copy leaves nothing."""
+    copied, streaming, and the new version points at the copies), shallow without. The version
+    number is kept where the destination model allows it; a rerun adds nothing; a failed copy
+    leaves nothing."""
     from .. import api
 
     started = time.monotonic()

@@ -264,17 +264,7 @@ def import_(
     experiment_id, delete_after = destination(
         dst, exp_dir.experiment, exp_dir.path, experiment_name, options, report
     )
-    try:
-        held = lease.take(
-            lease.on_experiment(dst, experiment_id, experiment_name),
-            report,
-            wait=wait,
-            note=progress.note,
-        )
-    except BaseException:
-        if delete_after:
-            dst.client.delete_experiment(experiment_id)
-        raise
+    held = take_lease(dst, experiment_id, experiment_name, delete_after, report, wait, progress)
     try:
         model_ids = experiment_models.import_all(dst, exp_dir, experiment_id, engine, report)
         by_id = {entry.run_id: entry for entry in entries}
@@ -314,6 +304,19 @@ def import_(
         if delete_after:  # also when interrupted: a rerun restores it for its own time
             delete_as_source(dst, experiment_id, experiment_name, report)
     return experiment_id
+
+
+def take_lease(dst, experiment_id: str, name: str, delete_after: bool, report, wait, progress):
+    """This import's lease on the destination experiment (:mod:`.lease`); an experiment made
+    only to be deleted again (as the source is) goes if the lease is refused."""
+    try:
+        return lease.take(
+            lease.on_experiment(dst, experiment_id, name), report, wait=wait, note=progress.note
+        )
+    except BaseException:
+        if delete_after:
+            dst.client.delete_experiment(experiment_id)
+        raise
 
 
 def delete_as_source(dst: Endpoint, experiment_id: str, name: str, report: Report) -> None:
@@ -392,7 +395,12 @@ def import_runs(
         done_before = idmap.complete_runs(dst.client, experiment_id, finished_only=True)
     duplicates.discard_interrupted_beside(dst, experiment_id, done_before, report)
     # Parents finish before their children start, so `imported` answers every parent lookup.
-    context = run_handler.ImportContext(imported, idmap.awaited_parents(dst.client, experiment_id))
+    context = run_handler.ImportContext(
+        imported,
+        idmap.awaited_parents(dst.client, experiment_id),
+        # Safe to read once: the lease keeps other imports out of the experiment meanwhile.
+        idmap.imports_by_source(dst.client, experiment_id),
+    )
     limits = resilience.limiter(dst, workers)  # fewer runs at a time while the server is busy
     cuts_before = limits.cuts
 

@@ -45,10 +45,12 @@ def copy(
     workers: int = 1,
     progress: Progress = NO_PROGRESS,
     kind_options: dict[str, Any] | None = None,
+    wait: bool = False,
 ) -> str:
     """Copy source ``experiment`` (name or id) and its selected runs into ``experiment_name``
     on ``dst``; return the destination experiment's id. A run that fails is reported with its
-    reason and the others are copied."""
+    reason and the others are copied. Another import or copy into the same experiment in
+    progress makes this one refuse, or with ``wait`` wait for it to end (:mod:`.lease`)."""
     src = live.src
     selection = selection or RunSelection()
     options = options or run_handler.RunImportOptions()
@@ -65,11 +67,17 @@ def copy(
     models = []
     if src.supports(LOGGED_MODELS):
         models = experiment_models.unproduced(src.client, exp.experiment_id, chosen.runs)
+        # One search instead of one per run, for the many experiments without any.
+        if not src.client.search_logged_models([exp.experiment_id], max_results=1):
+            live.without_models.add(exp.experiment_id)
 
     where = f"experiment '{exp.name}' on {src.display}"
     source = records.experiment_record(Where(where, "experiment"), experiment_record(exp))
     experiment_id, delete_after = experiment_handler.destination(
         dst, source, where, experiment_name, options, report
+    )
+    held = experiment_handler.take_lease(
+        dst, experiment_id, experiment_name, delete_after, report, wait, progress
     )
     try:
         model_ids = experiment_models.copy_all(
@@ -85,12 +93,14 @@ def copy(
             options,
             workers,
             progress,
+            {},  # the runs copied before are looked up by the run pool itself
         )
         records_of_models = [logged_model.record(m) for m in models]
         experiment_models.relink_metrics(dst, records_of_models, model_ids, run_ids, report)
         ids = {"run": run_ids, "logged_model": model_ids}
         _copy_parts(live, dst, exp, experiment_id, ids, engine, report, progress, kind_options)
     finally:
+        held.release()
         if delete_after:
             experiment_handler.delete_as_source(dst, experiment_id, experiment_name, report)
     return experiment_id

@@ -70,7 +70,8 @@ class ModelSelection:
         self.versions = [str(int(v)) if str(v).isdigit() else str(v) for v in self.versions]
 
 
-def _select(client, name: str, selection: ModelSelection) -> list:
+def select_versions(client, name: str, selection: ModelSelection) -> list:
+    """The versions of model ``name`` an export of it takes, by number."""
     if selection.export_latest_versions:
         with warnings.catch_warnings():  # deprecated with stages, and still what was asked
             warnings.simplefilter("ignore", FutureWarning)
@@ -127,7 +128,7 @@ def export(
     if model is None:
         raise NotFoundError(f"registered model '{name}' not found on {src.display}")
     rec = record(model)
-    chosen = _select(client, name, selection)
+    chosen = select_versions(client, name, selection)
     progress.note(f"Model '{name}': {len(chosen)} versions to export")
     current = _runs_of(client, {v.run_id for v in chosen if v.run_id}, engine)
     states = {

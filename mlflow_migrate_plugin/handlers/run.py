@@ -66,6 +66,19 @@ class ImportContext:
     imported: dict[str, str]
     # Source ids of the parents that runs already on the destination wait for.
     awaited_parents: set[str]
+    # What one search of the experiment found before the runs started (source run id -> its
+    # runs there), so that each run's import need not search again; None: not searched.
+    previous: dict[str, list] | None = None
+
+    def take_previous(self, source_run_id: str) -> list | None:
+        """The runs found for ``source_run_id``, once: a retried import searches again."""
+        if self.previous is None or source_run_id in self._taken:
+            return None
+        self._taken.add(source_run_id)
+        return self.previous.get(source_run_id, [])
+
+    def __post_init__(self) -> None:
+        self._taken: set[str] = set()
 
 
 # Export ---------------------------------------------------------------------------------------
@@ -174,10 +187,9 @@ def import_(
 
     ``source`` is a run export's directory, the export read and checked already
     (:func:`read_and_verify`; also as ``run_dir``), or a :class:`~.run_source.RunSource`,
-    such as a run read live from another server. A run
-    imported before (same source id, import complete) is skipped; one whose import was
-    interrupted is discarded and imported again. On any failure, what this call created is
-    removed before the error propagates.
+    such as a run read live from another server. A run imported before (same source id,
+    import complete) is skipped; one whose import was interrupted is discarded and imported
+    again. On any failure, what this call created is removed before the error propagates.
     """
     options = options or RunImportOptions()
     source = run_dir or source
@@ -194,7 +206,9 @@ def import_(
     client = dst.client
 
     # One search answers both questions: imported before, and interrupted imports to discard.
-    previous = idmap.find_runs(client, experiment_id, src_id)
+    previous = context.take_previous(src_id) if context else None
+    if previous is None:
+        previous = idmap.find_runs(client, experiment_id, src_id)
     # Interrupted imports go first, also when a complete copy exists: a crash or a retried
     # create may have left them beside it.
     for stale in previous:

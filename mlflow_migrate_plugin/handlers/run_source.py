@@ -179,6 +179,8 @@ class LiveSource:
         self.script = script
         # History reads in flight, all runs together: as many as transfer workers.
         self.reads = threading.BoundedSemaphore(engine.workers)
+        # Experiments known to hold no LoggedModel: their runs' models are not searched for.
+        self.without_models: set[str] = set()
 
     def run(self, run_id: str) -> LiveRun:
         """Run ``run_id`` as the import reads it; its record checked as an export's would be."""
@@ -193,7 +195,9 @@ class LiveRun(RunSource):
         self._source = source
         # Read again even when a search found the run: a search leaves out its model inputs.
         run = get_run(src, run_id)
-        models = logged_model.models_of_run(src, run)
+        models = []
+        if run.info.experiment_id not in source.without_models:
+            models = logged_model.models_of_run(src, run)
         raw = record(run)
         raw["logged_models"] = [logged_model.record(m) for m in models]
         # The same checks an export's record passes on import, named by run and server.

@@ -23,6 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .metrics import history_pages
 
+# Keys whose first pages a small run's check reads at once: one round trip for most runs, and at
+# most this many x (limit + 1) points held (about 16,000).
+FIRST_PAGES_AT_ONCE = 16
 # How long a reader waits for room in the queue before it looks whether it should stop.
 _POLL_SECONDS = 0.2
 _DONE = object()
@@ -49,17 +52,18 @@ class HistoryStream:
 
     def count_if_small(self, limit: int) -> int | None:
         """For a small run: read every key's first page (at most ``limit`` + 1 points each,
-        ``readers`` keys at once) and return the point count when that is the whole history
-        and at most ``limit`` points, so that it can go in one ``log_batch`` with the params
-        and tags. Else None, known as soon as the points read pass ``limit``: the points read
-        are kept (never much more than ``limit`` x ``readers``) and the rest is read after."""
+        :data:`FIRST_PAGES_AT_ONCE` keys at once) and return the point count when that is the
+        whole history and at most ``limit`` points, so that it can go in one ``log_batch`` with
+        the params and tags. Else None, known as soon as the points read pass ``limit``: the
+        points read are kept and the rest is read after."""
         if not self._keys or len(self._keys) > limit:
             return None
         first: list[dict] = []
         resume: list[tuple[str, str | None]] = []
-        with ThreadPoolExecutor(self._readers, thread_name_prefix="mlflow-migrate-read") as pool:
-            for start in range(0, len(self._keys), self._readers):
-                group = self._keys[start : start + self._readers]
+        at_once = min(FIRST_PAGES_AT_ONCE, len(self._keys))
+        with ThreadPoolExecutor(at_once, thread_name_prefix="mlflow-migrate-read") as pool:
+            for start in range(0, len(self._keys), at_once):
+                group = self._keys[start : start + at_once]
                 for key, page, token in pool.map(lambda k: self._first_page(k, limit + 1), group):
                     first += [_point(key, m) for m in page]
                     if token:

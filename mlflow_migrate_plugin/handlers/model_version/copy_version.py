@@ -2,13 +2,16 @@
 or shallow (the new version points at the source version's run, so both sides must share a
 tracking server).
 
-A deep copy is export-model-version and import-model-version through a temporary directory (one
-code path); a shallow copy writes the version with the same VersionWriter as the imports, so
-numbers, stages, aliases and reruns behave alike.
+A deep copy streams the version's run from the source (:mod:`.streamed`), or, for a version
+that needs more than its run (or when an export directory is to be kept), is export-model-version
+and import-model-version through a directory; a shallow copy writes the version with the same
+VersionWriter as the imports, so numbers, stages, aliases and reruns behave alike.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from mlflow.exceptions import MlflowException
@@ -20,8 +23,10 @@ from ...report import IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
 from ...transfer import resilience
 from ...transfer.engine import Engine
 from .. import registered_model_lookup as registered_model
+from ..run_source import LiveSource
 from ..version_source_uri import logged_model_id
 from . import single as single_version
+from . import streamed
 from .runs import undo
 from .writer import Target, VersionOptions, VersionWriter, get, record
 
@@ -48,18 +53,77 @@ def deep(
     src_version: str,
     dst_model: str,
     experiment_name: str,
-    space: Path,
+    space: Callable[[], AbstractContextManager[Path]],
     engine: Engine,
     report: Report,
     *,
+    live: LiveSource | None = None,
     copy_stages_and_aliases: bool,
     copy_lineage_tags: bool,
     skip_unsupported: bool = False,
     progress: Progress = NO_PROGRESS,
 ) -> str | None:
     """Copy the version with its run (and LoggedModel) into ``experiment_name``; return the new
-    version number."""
+    version number. Streamed from ``live`` when the version allows it, else exported into
+    ``space()`` and imported from there."""
     mv = get(src, src_model, src_version)
+    number = None
+    if live is not None:
+        number = streamed.copy(
+            live,
+            dst,
+            src_model,
+            src_version,
+            dst_model,
+            experiment_name,
+            engine,
+            report,
+            copy_stages_and_aliases=copy_stages_and_aliases,
+            skip_unsupported=skip_unsupported,
+            progress=progress,
+        )
+    if number is None:
+        number = _staged(
+            src,
+            dst,
+            mv,
+            dst_model,
+            experiment_name,
+            space,
+            engine,
+            report,
+            copy_stages_and_aliases=copy_stages_and_aliases,
+            skip_unsupported=skip_unsupported,
+            progress=progress,
+        )
+    if number is not None and copy_lineage_tags:
+        _tag(dst, dst_model, number, lineage_tags(src, mv))
+    return number
+
+
+def _staged(
+    src, dst, mv, dst_model, experiment_name, space, engine, report, **options
+) -> str | None:
+    """The deep copy through an export directory: export-model-version, import-model-version."""
+    with space() as path:
+        return _through(src, dst, mv, dst_model, experiment_name, path, engine, report, **options)
+
+
+def _through(
+    src,
+    dst,
+    mv,
+    dst_model,
+    experiment_name,
+    space,
+    engine,
+    report,
+    *,
+    copy_stages_and_aliases,
+    skip_unsupported,
+    progress,
+) -> str | None:
+    src_model, src_version = mv.name, str(mv.version)
     single_version.export(
         src,
         src_model,
@@ -84,10 +148,7 @@ def deep(
         progress=progress,
     )
     written = [o for o in report.find("model_version") if o.status in (IMPORTED, SKIPPED)]
-    number = written[-1].destination_id if written else None
-    if number is not None and copy_lineage_tags:
-        _tag(dst, dst_model, number, lineage_tags(src, mv))
-    return number
+    return written[-1].destination_id if written else None
 
 
 def shallow(
@@ -178,10 +239,11 @@ def copy(
     src_model: str,
     src_version: str,
     dst_model: str,
-    space: Path,
+    space: Callable[[], AbstractContextManager[Path]],
     engine: Engine,
     report: Report,
     *,
+    live: LiveSource | None = None,
     experiment_name: str | None = None,
     copy_stages_and_aliases: bool = False,
     copy_lineage_tags: bool = False,
@@ -189,8 +251,9 @@ def copy(
     skip_unsupported: bool = False,
     progress: Progress = NO_PROGRESS,
 ) -> str | None:
-    """Copy the version: deep into ``experiment_name`` if given, else shallow; then the model's
-    permissions if asked. Return the new version number."""
+    """Copy the version: deep into ``experiment_name`` if given (streamed from ``live`` where
+    it can be, else through ``space()``), else shallow; then the model's permissions if asked.
+    Return the new version number."""
     if experiment_name:
         number = deep(
             src,
@@ -202,6 +265,7 @@ def copy(
             space,
             engine,
             report,
+            live=live,
             copy_stages_and_aliases=copy_stages_and_aliases,
             copy_lineage_tags=copy_lineage_tags,
             skip_unsupported=skip_unsupported,

@@ -27,6 +27,7 @@ from .. import logged_model, run_reuse
 from .. import run as run_handler
 from ..run_cleanup import discard, quietly
 from ..run_reuse import UNCHANGED
+from ..run_source import RunSource
 from .writer import VersionWriter
 
 # Export ---------------------------------------------------------------------------------------
@@ -98,7 +99,7 @@ def verify_runs(
 
 def import_runs(
     dst: Endpoint,
-    run_dirs: dict[str, RunDir],
+    run_dirs: dict[str, RunDir | RunSource],
     experiment_id: str,
     engine: Engine,
     report: Report,
@@ -110,8 +111,9 @@ def import_runs(
     on_imported: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
 ) -> None:
-    """Import the runs, parents first, filling ``imported`` (source run id -> destination) and
-    calling ``on_imported(source run id)`` as each one is done.
+    """Import the runs (exports read and checked, or live sources), parents first, filling
+    ``imported`` (source run id -> destination) and calling ``on_imported(source run id)`` as
+    each one is done.
 
     The first failure stops the import and propagates once the runs in flight finish (a failed
     run removes itself); ``imported`` then holds the others, for :func:`discard_runs`. Setting
@@ -126,12 +128,11 @@ def import_runs(
             with resilience.limiter(dst, workers).admit():  # fewer at a time if it is busy
                 result = run_handler.import_(
                     dst,
-                    run_dirs[src_id].path,
+                    run_dirs[src_id],
                     engine,
                     report,
                     experiment_id=experiment_id,
                     options=options,
-                    run_dir=run_dirs[src_id],
                 )
             created = result.status == IMPORTED
             entry = ImportedRun(result.destination_id, "", dict(result.related), created)

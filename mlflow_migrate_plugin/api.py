@@ -22,9 +22,9 @@ from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
 from .endpoint import Endpoint, redact, reserve_http_connections
 from .errors import NotFoundError
 from .handlers import experiment as experiment_handler
+from .handlers import model_version as version_handler
 from .handlers import registered_model as model_handler
 from .handlers import run as run_handler
-from .handlers import single_version
 from .handlers.run_selection import RunSelection
 from .report import NO_PROGRESS, Progress, Report
 from .transfer.engine import DEFAULT_WORKERS, Engine
@@ -64,10 +64,10 @@ def _sqlite_file(uri: str) -> Path | None:
 
 
 @contextmanager
-def _engine(workers: int) -> Iterator[Engine]:
-    # Object workers (a run or a version each) and the engine's transfer threads can all be in
-    # a request at once; each needs a kept-alive connection of its own.
-    reserve_http_connections(2 * workers + 1)
+def _engine(workers: int, readers: int = 0) -> Iterator[Engine]:
+    # Object workers (a run or a version each), the engine's transfer threads and a copy's
+    # history readers can all be in a request at once; each needs a kept-alive connection.
+    reserve_http_connections(2 * workers + readers + 1)
     with _no_run_links(), bounded_requests(), Engine(workers) as engine:
         yield engine
 
@@ -183,12 +183,16 @@ def export_experiment(
     check_nested_runs: bool = False,
     export_permissions: bool = False,
     notebook_formats: list[str] | None = None,
+    include_traces: bool = True,
+    trace_start_time: str | None = None,
+    traces_until: str | None = None,
     tracking_uri: str | None = None,
     registry_uri: str | None = None,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
-    """Export an experiment (name or id) with its runs and its own LoggedModels to a directory.
+    """Export an experiment (name or id) with its runs, its own LoggedModels and its traces
+    (``include_traces``, in the window ``trace_start_time`` to ``traces_until``) to a directory.
 
     ``run_ids`` (a list, or comma separated) exports only those runs, and with
     ``check_nested_runs`` all their descendants too; ``run_start_time`` (UTC date, YYYY-MM-DD)
@@ -217,6 +221,7 @@ def export_experiment(
             progress=progress,
             export_permissions=export_permissions,
             notebook_formats=notebook_formats,
+            kind_options=_trace_options(include_traces, trace_start_time, traces_until),
         )
     return report
 
@@ -232,15 +237,20 @@ def import_experiment(
     tracking_uri: str | None = None,
     skip_unsupported: bool = False,
     registry_uri: str | None = None,
+    include_traces: bool = True,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
+    wait: bool = False,
 ) -> Report:
-    """Import an experiment export (ours or mlflow-export-import's) into ``experiment_name``.
+    """Import an experiment export (ours or mlflow-export-import's) into ``experiment_name``,
+    with its traces unless ``include_traces`` is False.
 
     The experiment is created with its tags and description if it does not exist, else the
     runs are added to it. Parents are imported before their children, which link to them.
     Rerunning adds nothing, and completes an import that was interrupted. A run that fails is
-    reported (``report.failed``) and the others are imported.
+    reported (``report.failed``) and the others are imported. While another import of the same
+    experiment is in progress this one raises :class:`~.handlers.lease.LeaseHeldError`, or with
+    ``wait`` waits for it to end.
     """
     dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
@@ -261,6 +271,8 @@ def import_experiment(
             progress=progress,
             import_permissions=import_permissions,
             dst_notebook_dir=dst_notebook_dir,
+            kind_options=_trace_options(include_traces),
+            wait=wait,
         )
     return report
 
@@ -386,7 +398,7 @@ def export_model_version(
     src = _source(tracking_uri, registry_uri)
     report = Report()
     with _engine(workers) as engine:
-        run_id = single_version.export(
+        run_id = version_handler.export(
             src,
             model,
             str(version),
@@ -431,7 +443,7 @@ def import_model_version(
     dst = _endpoint(tracking_uri, registry_uri)
     report = Report()
     with _engine(workers) as engine:
-        name = single_version.import_(
+        name = version_handler.import_(
             dst,
             input_dir,
             experiment_name,
@@ -495,12 +507,12 @@ def copy_run(
 ) -> Report:
     """Copy a run to ``experiment_name`` on the same or another server, in one call.
 
-    The same export and import as export_run + import_run, through a temporary directory that is
-    removed on success and on failure (``keep_export_dir`` keeps the export there instead).
+    The run streams from source to destination: the run import of import_run, reading the run
+    from the source server instead of an export (metric pages logged as they are read, each
+    artifact file on disk only between its download and its upload). ``keep_export_dir``
+    exports into that directory and imports from it instead, leaving the export there.
     Credentials for two different servers go in each URI (``http://user:password@host``).
     """
-    from .transfer.staging import export_space
-
     src = _source(src_mlflow_uri)
     dst = _endpoint(dst_mlflow_uri)
     report = Report()
@@ -510,11 +522,12 @@ def copy_run(
         mlmodel_fix=mlmodel_fix,
         skip_unsupported=skip_unsupported,
     )
-    with export_space(keep_export_dir) as space, _engine(workers) as engine:
-        run_handler.export(src, run_id, space, engine, report, progress)
+    with _engine(workers, readers=workers) as engine, _live(src, engine) as source:
+        if keep_export_dir is not None:
+            run_handler.export(src, run_id, keep_export_dir, engine, report, progress)
         run_handler.import_(
             dst,
-            space,
+            keep_export_dir if keep_export_dir is not None else source.run(run_id),
             engine,
             report,
             experiment_name=experiment_name,
@@ -522,6 +535,77 @@ def copy_run(
             progress=progress,
         )
     return report
+
+
+def copy_experiment(
+    experiment: str,
+    experiment_name: str,
+    *,
+    src_mlflow_uri: str | None = None,
+    dst_mlflow_uri: str | None = None,
+    run_ids: list[str] | str | None = None,
+    run_start_time: str | None = None,
+    export_deleted_runs: bool = False,
+    check_nested_runs: bool = False,
+    import_source_tags: bool = False,
+    use_src_user_id: bool = False,
+    skip_unsupported: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Copy source ``experiment`` (name or id) with its runs and its own LoggedModels into
+    ``experiment_name`` (created with the source's tags and description if missing).
+
+    Runs are chosen as export_experiment chooses them (``run_ids``, ``check_nested_runs``,
+    ``run_start_time``, ``export_deleted_runs``) and imported as import_experiment imports
+    them, parents first, each streaming from source to destination with nothing exported in
+    between. Rerunning adds nothing; a run that fails is reported (``report.failed``) and
+    removes what it created, and the others are copied.
+    """
+    from .handlers import experiment_copy
+
+    src = _source(src_mlflow_uri)
+    dst = _endpoint(dst_mlflow_uri)
+    report = Report()
+    selection = RunSelection(
+        run_ids=_as_list(run_ids) or None,
+        run_start_time=run_start_time or None,
+        export_deleted_runs=export_deleted_runs,
+        check_nested_runs=check_nested_runs,
+    )
+    options = run_handler.RunImportOptions(
+        import_source_tags=import_source_tags,
+        use_src_user_id=use_src_user_id,
+        skip_unsupported=skip_unsupported,
+    )
+    with (
+        _engine(workers, readers=workers) as engine,
+        _live(src, engine, "copy-experiment") as source,
+    ):
+        experiment_copy.copy(
+            source,
+            dst,
+            experiment,
+            experiment_name,
+            engine,
+            report,
+            selection,
+            options,
+            workers=workers,
+            progress=progress,
+        )
+    return report
+
+
+@contextmanager
+def _live(src: Endpoint, engine: Engine, script: str = "copy-run"):
+    """``src`` as the live source of a copy, its files passing through a spool of one slot
+    per transfer worker, removed when the copy ends."""
+    from .handlers.run_source import LiveSource
+    from .transfer.spool import Spool
+
+    with Spool(engine.workers) as spool:
+        yield LiveSource(src, engine, spool, script)
 
 
 def copy_model_version(
@@ -553,43 +637,28 @@ def copy_model_version(
     and user as ``mlflow_migrate.lineage.*`` tags. A tracking URI left out is derived from the
     registry URI (``databricks-uc`` -> ``databricks``).
     """
-    from .handlers import copy_version
     from .transfer.staging import export_space
 
     src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
     dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
     report = Report()
     with export_space(keep_export_dir) as space, _engine(workers) as engine:
-        if dst_experiment_name:
-            copy_version.deep(
-                src,
-                dst,
-                src_model,
-                str(src_version),
-                dst_model,
-                dst_experiment_name,
-                space,
-                engine,
-                report,
-                copy_stages_and_aliases=copy_stages_and_aliases,
-                copy_lineage_tags=copy_lineage_tags,
-                skip_unsupported=skip_unsupported,
-                progress=progress,
-            )
-        else:
-            copy_version.shallow(
-                src,
-                dst,
-                src_model,
-                str(src_version),
-                dst_model,
-                report,
-                copy_stages_and_aliases=copy_stages_and_aliases,
-                copy_lineage_tags=copy_lineage_tags,
-                progress=progress,
-            )
-    if copy_permissions:
-        copy_version.copy_permissions(src, src_model, dst, dst_model, report)
+        version_handler.copy(
+            src,
+            dst,
+            src_model,
+            str(src_version),
+            dst_model,
+            space,
+            engine,
+            report,
+            experiment_name=dst_experiment_name,
+            copy_stages_and_aliases=copy_stages_and_aliases,
+            copy_lineage_tags=copy_lineage_tags,
+            copy_permissions=copy_permissions,
+            skip_unsupported=skip_unsupported,
+            progress=progress,
+        )
     return report
 
 
@@ -924,4 +993,253 @@ def import_all(
         bulk.import_(
             dst, input_dir, engine, report, options, parsed, workers=workers, progress=progress
         )
+    return report
+
+
+def _trace_options(include: bool, start_time=None, until=None) -> dict:
+    from .handlers.traces import KIND, TraceOptions
+
+    return {KIND: TraceOptions(include=include, start_time=start_time, until=until)}
+
+
+def _trace_context(engine, report, progress, *, src=None, dst=None, options=None):
+    from .context import Migration
+    from .handlers.traces import KIND
+
+    return Migration(engine, report, src=src, dst=dst, progress=progress, options={KIND: options})
+
+
+def export_trace(
+    trace_id: str,
+    output_dir: str | Path,
+    *,
+    tracking_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+) -> Report:
+    """Export one MLflow 3 trace (spans, assessments, links) to ``output_dir``/<trace_id>.json."""
+    from .handlers import traces
+
+    src, report = _source(tracking_uri), Report()
+    with _engine(workers) as engine:
+        traces.export_trace(
+            _trace_context(engine, report, NO_PROGRESS, src=src), trace_id, output_dir
+        )
+    return report
+
+
+def import_trace(
+    input_file: str | Path,
+    experiment_name: str,
+    *,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+) -> Report:
+    """Import one exported trace file into ``experiment_name`` (created if needed); rerun safe."""
+    from .handlers import trace_commands
+
+    dst, report = _endpoint(tracking_uri, registry_uri), Report()
+    with _engine(workers) as engine:
+        ctx = _trace_context(engine, report, NO_PROGRESS, dst=dst)
+        trace_commands.import_trace_file(ctx, Path(input_file), experiment_name)
+    return report
+
+
+def export_traces(
+    experiment: str,
+    output_dir: str | Path,
+    *,
+    trace_start_time: str | None = None,
+    traces_until: str | None = None,
+    tracking_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Export the traces of ``experiment`` (name or id), one file each, to ``output_dir``;
+    ``trace_start_time`` / ``traces_until`` (UTC dates) keep a window of request times."""
+    from .handlers import trace_commands, traces
+
+    src, report = _source(tracking_uri), Report()
+    options = traces.TraceOptions(start_time=trace_start_time, until=traces_until)
+    with _engine(workers) as engine:
+        ctx = _trace_context(engine, report, progress, src=src, options=options)
+        trace_commands.export_experiment_traces(ctx, experiment, Path(output_dir))
+    return report
+
+
+def import_traces(
+    input_dir: str | Path,
+    experiment_name: str,
+    *,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Import exported traces (export-traces' directory, or an experiment export's traces)
+    into ``experiment_name``; every file is checked before anything is created; rerun safe."""
+    from .handlers import trace_commands
+
+    dst, report = _endpoint(tracking_uri, registry_uri), Report()
+    with _engine(workers) as engine:
+        ctx = _trace_context(engine, report, progress, dst=dst)
+        trace_commands.import_experiment_traces(ctx, Path(input_dir), experiment_name)
+    return report
+
+
+# Prompts --------------------------------------------------------------------------------------
+
+
+def export_prompt(
+    prompt_name: str,
+    output_dir: str | Path,
+    *,
+    prompt_version: list[str] | str | None = None,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Export a prompt with every version (or the numbers in ``prompt_version``, a list or
+    comma separated) to ``output_dir/prompt.json``: templates, commit messages, tags, model
+    configs, response formats and aliases."""
+    from .handlers import prompts
+
+    src = _source(tracking_uri, registry_uri)
+    report = Report()
+    with _engine(workers) as engine:
+        prompts.export(src, prompt_name, output_dir, report, _as_list(prompt_version), engine)
+    return report
+
+
+def import_prompt(
+    input_dir: str | Path,
+    *,
+    prompt_name: str | None = None,
+    delete_prompt: bool = False,
+    import_source_tags: bool = False,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Import a prompt export (ours, or mlflow-export-import's) as ``prompt_name`` (default:
+    its exported name), keeping version numbers. ``delete_prompt`` first deletes a prompt of
+    that name; ``import_source_tags`` records the source's creation times and users as tags.
+    A rerun adds nothing; a failed import leaves nothing behind."""
+    from .handlers import prompts
+
+    dst = _endpoint(tracking_uri, registry_uri)
+    report = Report()
+    with _engine(workers):
+        prompts.import_(
+            dst,
+            input_dir,
+            report,
+            prompt_name,
+            delete_prompt=delete_prompt,
+            import_source_tags=import_source_tags,
+            progress=progress,
+        )
+    return report
+
+
+# Evaluation datasets --------------------------------------------------------------------------
+
+
+def export_evaluation_dataset(
+    output_dir: str | Path,
+    *,
+    dataset_name: str | None = None,
+    dataset_id: str | None = None,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Export an evaluation dataset (by id, or by a name only one dataset has) with every
+    record to ``output_dir``: dataset.json and records.jsonl."""
+    from .handlers import evaluation_datasets
+
+    src = _source(tracking_uri, registry_uri)
+    report = Report()
+    with _engine(workers):
+        evaluation_datasets.export(
+            src, output_dir, report, dataset_id=dataset_id, dataset_name=dataset_name
+        )
+    return report
+
+
+def import_evaluation_dataset(
+    input_dir: str | Path,
+    *,
+    evaluation_dataset_name: str | None = None,
+    delete_evaluation_dataset: bool = False,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Import an evaluation dataset export (ours, or mlflow-export-import's) as
+    ``evaluation_dataset_name`` (default: its exported name), linked to the destination
+    experiments that have its source experiments' names. A rerun adds no record;
+    ``delete_evaluation_dataset`` first deletes the datasets of that name."""
+    from .handlers import evaluation_datasets
+
+    dst = _endpoint(tracking_uri, registry_uri)
+    report = Report()
+    with _engine(workers):
+        evaluation_datasets.import_(
+            dst,
+            input_dir,
+            report,
+            evaluation_dataset_name,
+            delete=delete_evaluation_dataset,
+            progress=progress,
+        )
+    return report
+
+
+# LoggedModels on their own --------------------------------------------------------------------
+
+
+def export_logged_model(
+    model_id: str,
+    output_dir: str | Path,
+    *,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Export an MLflow 3 LoggedModel (name, type, params, tags, status, metrics, files) to
+    ``output_dir``: logged_model.json and artifacts/."""
+    from .handlers import logged_model
+
+    src = _source(tracking_uri, registry_uri)
+    report = Report()
+    with _engine(workers) as engine:
+        logged_model.export_one(src, model_id, output_dir, engine, report)
+    return report
+
+
+def import_logged_model(
+    input_dir: str | Path,
+    experiment_name: str,
+    *,
+    mlmodel_fix: bool = True,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Import a LoggedModel export (ours, or mlflow-export-import's) into ``experiment_name``
+    (created if missing), linked to its run if that was imported there before. ``mlmodel_fix``
+    rewrites the ids in its MLmodel files. A rerun adds nothing."""
+    from .handlers import logged_model
+
+    dst = _endpoint(tracking_uri, registry_uri)
+    report = Report()
+    with _engine(workers) as engine:
+        logged_model.import_dir(dst, input_dir, experiment_name, engine, report, mlmodel_fix)
     return report

@@ -5,8 +5,9 @@ counted, so that a scenario is repeatable:
 
 - ``refuse(pattern, every, limit)``: every ``every``-th matching request (at most ``limit`` of
   them) is answered 503 and never reaches the server (an overloaded server or gateway);
-- ``lose_answers(pattern, every)``: every ``every``-th matching request is forwarded, the server
-  commits it, and the client gets 502 instead of the answer (a connection lost on the way back);
+- ``lose_answers(pattern, every, limit)``: every ``every``-th matching request (at most ``limit``
+  of them) is forwarded, the server commits it, and the client gets 502 instead of the answer (a
+  connection lost on the way back);
 - ``hang_after(count)``: after ``count`` requests, requests are held unanswered until the proxy
   stops (a server that stops answering);
 - ``on_request(count, action)``: ``action()`` runs when request ``count`` arrives (to kill the
@@ -73,9 +74,9 @@ class FaultProxy:
         with self._lock:
             self._refused.append(_Rule(re.compile(pattern), every, limit))
 
-    def lose_answers(self, pattern: str, every: int) -> None:
+    def lose_answers(self, pattern: str, every: int, limit: int | None = None) -> None:
         with self._lock:
-            self._lost.append(_Rule(re.compile(pattern), every))
+            self._lost.append(_Rule(re.compile(pattern), every, limit))
 
     def hang_after(self, count: int) -> None:
         with self._lock:

@@ -9,7 +9,7 @@ import pytest
 
 from mlflow_migrate_plugin import api
 from mlflow_migrate_plugin.errors import UsageError
-from mlflow_migrate_plugin.handlers.copy_version import LINEAGE_PREFIX
+from mlflow_migrate_plugin.handlers.model_version.copy_version import LINEAGE_PREFIX
 from tests import model_builders
 from tests.model_compare import version_view
 

@@ -1,4 +1,4 @@
-"""Experiments: export an experiment with its runs, import one, and find or create it.
+"""Experiments: export an experiment with its runs, and import one.
 
 Runs move through the run handler (:mod:`.run`), one run per object worker, all their files and
 metric batches through the one shared :class:`~..transfer.engine.Engine`. A run that fails is
@@ -11,26 +11,25 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mlflow.entities import LifecycleStage
-from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from mlflow.utils.validation import MAX_EXPERIMENT_TAG_KEY_LENGTH, MAX_EXPERIMENT_TAG_VAL_LENGTH
 
 from .. import idmap
 from ..context import Migration
 from ..endpoint import Endpoint, redact
-from ..errors import MigrateError, NotFoundError, ValueTooLongError
+from ..errors import ValueTooLongError
 from ..exportdir.experiment_dir import (
     ExperimentDir,
     ExperimentDirWriter,
-    RunEntry,
     experiment_record,
 )
 from ..exportdir.layout import system_part
-from ..exportdir.run_dir import recorded_fingerprint
+from ..exportdir.run_dir import RunDir, recorded_fingerprint
 from ..report import EXPORTED, FAILED, NO_PROGRESS, SKIPPED, Progress, Report, failure_reason
 from ..transfer import resilience
 from ..transfer.engine import Engine
@@ -39,61 +38,19 @@ from . import (
     duplicates,
     experiment_models,
     kinds,
+    lease,
     logged_model,
     requirements,
     run_checks,
     run_reuse,
 )
 from . import run as run_handler
+from .experiment_lookup import ensure, get
 from .run_reuse import UNCHANGED
 from .run_selection import RunSelection, select
+from .run_source import RunSource
 
 SOURCE_EXPERIMENT_PREFIX = idmap.PREFIX + "source.experiment."
-
-
-def ensure(dst: Endpoint, name: str, report: Report, tags: dict[str, str] | None = None) -> str:
-    """The id of experiment ``name`` on ``dst``, created (with ``tags``) if it does not exist."""
-    client = dst.client
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        if experiment.lifecycle_stage == "deleted":
-            raise MigrateError(
-                f"experiment '{name}' is deleted on {dst.display}; restore it "
-                "('mlflow experiments restore') or import under another name"
-            )
-        return experiment.experiment_id
-    if dst.is_databricks:  # a workspace path, whose folder must exist; some tags are refused
-        from ..databricks import tags as databricks_tags
-        from ..databricks.workspace import ensure_experiment_parent
-
-        ensure_experiment_parent(dst, name)
-        tags = databricks_tags.drop_rejected(
-            tags or {}, databricks_tags.REJECTED_EXPERIMENT_TAGS, "experiment", report
-        )
-    try:
-        experiment_id = client.create_experiment(name, tags=tags or None)
-    except MlflowException as exc:
-        # MLflow's client retried a create whose answer was lost: the first try made it.
-        found = client.get_experiment_by_name(name)
-        if exc.error_code != "RESOURCE_ALREADY_EXISTS" or found is None:
-            raise
-        experiment_id = found.experiment_id
-    report.add("experiment", name, "created", experiment_id)
-    return experiment_id
-
-
-def get(src: Endpoint, name_or_id: str):
-    """The experiment named ``name_or_id``, else the one with that id."""
-    client = src.client
-    experiment = client.get_experiment_by_name(name_or_id)
-    if experiment is None:
-        try:
-            experiment = client.get_experiment(name_or_id)
-        except MlflowException:
-            experiment = None
-    if experiment is None:
-        raise NotFoundError(f"experiment '{name_or_id}' not found on {src.display}")
-    return experiment
 
 
 # Export ---------------------------------------------------------------------------------------
@@ -269,6 +226,7 @@ def import_(
     import_permissions: bool = False,
     dst_notebook_dir: str | None = None,
     kind_options: dict[str, Any] | None = None,
+    wait: bool = False,
 ) -> str | None:
     """Import an experiment export into ``experiment_name``; return the experiment id.
 
@@ -277,6 +235,9 @@ def import_(
     history are checked first: a run that fails its checks is reported and not imported, and
     when the export holds runs but none passes (and no LoggedModels of its own) no experiment
     is made (None is returned if none existed).
+
+    Another import of the same experiment in progress makes this one refuse, or with ``wait``
+    wait for it to end (:mod:`.lease`).
     """
     options = options or run_handler.RunImportOptions()
     exp_dir = ExperimentDir(input_dir)
@@ -300,13 +261,38 @@ def import_(
     if refused and not entries and not exp_dir.logged_models:
         # Every run the export holds failed its checks: an experiment made now would stay empty.
         return existing.experiment_id if existing is not None else None
-    experiment_id, delete_after = _destination(dst, exp_dir, experiment_name, options, report)
+    experiment_id, delete_after = destination(
+        dst, exp_dir.experiment, exp_dir.path, experiment_name, options, report
+    )
+    try:
+        held = lease.take(
+            lease.on_experiment(dst, experiment_id, experiment_name),
+            report,
+            wait=wait,
+            note=progress.note,
+        )
+    except BaseException:
+        if delete_after:
+            dst.client.delete_experiment(experiment_id)
+        raise
     try:
         model_ids = experiment_models.import_all(dst, exp_dir, experiment_id, engine, report)
-        run_ids = _import_runs(
-            dst, entries, experiment_id, engine, report, options, workers, progress, done_before
+        by_id = {entry.run_id: entry for entry in entries}
+        run_ids = import_runs(
+            dst,
+            {run_id: entry.parent_run_id for run_id, entry in by_id.items()},
+            lambda run_id: run_handler.read_and_verify(
+                by_id[run_id].path, engine, by_id[run_id].logged_models
+            ),
+            experiment_id,
+            engine,
+            report,
+            options,
+            workers,
+            progress,
+            done_before,
         )
-        experiment_models.relink_metrics(dst, exp_dir, model_ids, run_ids, report)
+        experiment_models.relink_metrics(dst, exp_dir.logged_models, model_ids, run_ids, report)
         ctx = Migration(engine, report, dst=dst, progress=progress, options=kind_options or {})
         ctx.ids.update("run", run_ids)
         ctx.ids.update("logged_model", model_ids)
@@ -324,29 +310,35 @@ def import_(
             dst_notebook_dir=dst_notebook_dir,
         )
     finally:
+        held.release()
         if delete_after:  # also when interrupted: a rerun restores it for its own time
-            dst.client.delete_experiment(experiment_id)
-            report.warn(
-                f"experiment '{experiment_name}' is deleted on the source, so it is "
-                "deleted on the destination too ('mlflow experiments restore' brings it "
-                "back)"
-            )
+            delete_as_source(dst, experiment_id, experiment_name, report)
     return experiment_id
 
 
-def _destination(
+def delete_as_source(dst: Endpoint, experiment_id: str, name: str, report: Report) -> None:
+    """Delete the destination experiment, because the source one is deleted."""
+    dst.client.delete_experiment(experiment_id)
+    report.warn(
+        f"experiment '{name}' is deleted on the source, so it is deleted on the destination "
+        "too ('mlflow experiments restore' brings it back)"
+    )
+
+
+def destination(
     dst: Endpoint,
-    exp_dir: ExperimentDir,
+    source: dict,
+    where,
     name: str,
     options: run_handler.RunImportOptions,
     report: Report,
 ) -> tuple[str, bool]:
     """The destination experiment's id, and whether to delete it at the end (as the source is).
 
-    A deleted source experiment is created, filled, then deleted; a rerun finds it deleted and
+    ``source`` is the source experiment's record, read from ``where`` (named in errors). A
+    deleted source experiment is created, filled, then deleted; a rerun finds it deleted and
     restores it for the time of the import.
     """
-    source = exp_dir.experiment
     source_deleted = source.get("lifecycle_stage") == LifecycleStage.DELETED
     existing = dst.client.get_experiment_by_name(name)
     if existing is not None:
@@ -364,31 +356,40 @@ def _destination(
     for key, value in tags.items():
         if len(key) > MAX_EXPERIMENT_TAG_KEY_LENGTH or len(value) > MAX_EXPERIMENT_TAG_VAL_LENGTH:
             raise ValueTooLongError(
-                f"{exp_dir.path}: experiment tag {key[:40]!r} is longer than MLflow keeps "
+                f"{where}: experiment tag {key[:40]!r} is longer than MLflow keeps "
                 f"({MAX_EXPERIMENT_TAG_KEY_LENGTH} for a key, {MAX_EXPERIMENT_TAG_VAL_LENGTH} "
                 "for a value)"
             )
     return ensure(dst, name, report, tags), source_deleted
 
 
-def _import_runs(
+def import_runs(
     dst: Endpoint,
-    entries: list[RunEntry],
+    parents: dict[str, str | None],
+    source_of: Callable[[str], RunSource | RunDir],
     experiment_id: str,
     engine: Engine,
     report: Report,
     options: run_handler.RunImportOptions,
     workers: int,
     progress: Progress,
-    done_before: dict[str, str],
+    done_before: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """Import every run, parents first; return source run id -> destination run id.
-    ``done_before`` maps the runs imported before to their destination runs."""
-    by_id = {entry.run_id: entry for entry in entries}
+    """Import every run of ``parents`` (source run id -> source parent id), parents first,
+    each read from ``source_of(run id)``: an export read and checked, or a live source. Return
+    source run id -> destination run id. ``done_before`` maps the runs imported before to
+    their destination runs (read again here unless ``options.fresh``)."""
+    by_id = parents
+    done_before = done_before or {}
     imported: dict[str, str] = {}
     lock = threading.Lock()
     unreachable = threading.Event()
     phase = progress.phase("importing runs", len(by_id), "runs")
+    if not options.fresh:
+        # Two complete copies of a run (two imports at once) become one first; then the runs
+        # imported before are read again, as the repair may have changed which copy stays.
+        duplicates.repair_complete_copies(dst, experiment_id, report)
+        done_before = idmap.complete_runs(dst.client, experiment_id, finished_only=True)
     duplicates.discard_interrupted_beside(dst, experiment_id, done_before, report)
     # Parents finish before their children start, so `imported` answers every parent lookup.
     context = run_handler.ImportContext(imported, idmap.awaited_parents(dst.client, experiment_id))
@@ -404,21 +405,18 @@ def _import_runs(
             if new_id is not None:
                 report.add("run", run_id, SKIPPED, new_id, "already imported")
             else:
-                entry = by_id[run_id]
-                new_id = resilience.with_overload_retries(  # a busy server: later, not failed
+                result = resilience.with_overload_retries(  # a busy server: later, not failed
                     lambda: run_handler.import_(
                         dst,
-                        entry.path,
+                        source_of(run_id),
                         engine,
                         report,
                         experiment_id=experiment_id,
                         options=options,
-                        run_dir=run_handler.read_and_verify(entry.path, engine, entry.logged_models)
-                        if entry.logged_models
-                        else None,
                         context=context,
                     )
                 )
+                new_id = result.destination_id
             with lock:
                 imported[run_id] = new_id
         except Exception as exc:
@@ -429,7 +427,7 @@ def _import_runs(
             phase.advance()
 
     try:
-        run_parents_first(by_id, lambda run_id: by_id[run_id].parent_run_id, import_one, workers)
+        run_parents_first(by_id, lambda run_id: by_id[run_id], import_one, workers)
     finally:
         phase.close()
     if unreachable.is_set():

@@ -1,6 +1,6 @@
 """Registered models: export one with its versions and their runs; import it with nothing lost.
 
-Export writes ``model.json`` and each selected version's run beside it (:mod:`.version_sources`).
+Export writes ``model.json`` and each selected version's run beside it (:mod:`.model_version.runs`).
 Import checks the whole export first, imports the runs (and their LoggedModels), creates the
 model if it is missing, then the versions in number order, gaps included (:mod:`.model_version`).
 A rerun adds nothing. If the import fails, what it created is removed: the versions, the model if
@@ -21,66 +21,16 @@ from ..endpoint import Endpoint, redact
 from ..errors import ExportDirError, MigrateError, NotFoundError, UsageError
 from ..exportdir.layout import system_part
 from ..exportdir.model_dir import ModelDir, ModelDirWriter, VersionEntry
-from ..report import EXPORTED, FAILED, IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
+from ..report import EXPORTED, FAILED, NO_PROGRESS, SKIPPED, Progress, Report
 from ..transfer.engine import Engine
 from ..transfer.object_pool import InBackground
-from . import experiment as experiment_handler
-from . import logged_model, model_version, requirements, version_sources
+from . import lease, model_version, requirements
 from . import run as run_handler
-from .model_version import VersionOptions, VersionWriter
-
-SOURCE_MODEL_PREFIX = idmap.PREFIX + "source.registered_model."
-_SOURCE_FIELDS = ("name", "creation_timestamp", "last_updated_timestamp")
-
-
-def record(model) -> dict:
-    """The export record of a registered model, from its public properties."""
-    return {
-        "name": model.name,
-        "description": model.description or "",
-        "tags": dict(model.tags or {}),
-        "aliases": dict(model.aliases or {}),
-        "creation_timestamp": model.creation_timestamp,
-        "last_updated_timestamp": model.last_updated_timestamp,
-    }
-
-
-def get(endpoint: Endpoint, name: str):
-    """The registered model ``name``, or None when it does not exist."""
-    try:
-        return endpoint.client.get_registered_model(name)
-    except MlflowException as exc:
-        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-            return None
-        raise
-
-
-def ensure(
-    dst: Endpoint,
-    name: str,
-    rec: dict,
-    report: Report,
-    *,
-    metadata: bool = True,
-    source_tags: bool = False,
-) -> bool:
-    """Create model ``name`` (with the description and tags of ``rec`` when ``metadata``) if it
-    does not exist; return whether it was created. An existing model is left as it is."""
-    if get(dst, name) is not None:
-        return False
-    tags = dict(rec.get("tags") or {}) if metadata else {}
-    if source_tags:
-        for key in _SOURCE_FIELDS:
-            if rec.get(key) is not None:
-                tags[SOURCE_MODEL_PREFIX + key] = str(rec[key])
-    description = (rec.get("description") or None) if metadata else None
-    try:
-        dst.client.create_registered_model(name, tags=tags or None, description=description)
-    except MlflowException as exc:
-        if exc.error_code != "RESOURCE_ALREADY_EXISTS":  # a retried POST that had succeeded
-            raise
-    report.add("registered_model", rec.get("name") or name, IMPORTED, name)
-    return True
+from .experiment_lookup import ensure as ensure_experiment
+from .model_version import runs as version_runs
+from .model_version import sources as version_sources
+from .model_version.writer import VersionOptions, VersionWriter
+from .registered_model_lookup import SOURCE_MODEL_PREFIX, ensure, get, record  # noqa: F401
 
 
 def delete(dst: Endpoint, name: str, report: Report) -> None:
@@ -209,7 +159,7 @@ def export(
         progress.note(
             f"  version {mv.version} (stage {mv.current_stage}): run {mv.run_id or '-'}{missing}"
         )
-    failed = version_sources.export_runs(
+    failed = version_runs.export_runs(
         src, run_dirs, engine, report, workers, progress, current if reuse else None
     )
     for entry in entries.values():
@@ -314,7 +264,7 @@ def import_(
     done = {e.version: writer.done(e.record) for e in entries} if writer is not None else {}
     todo = [e for e in entries if done.get(e.version) is None]
     run_paths = {e.record["run_id"]: e.run_path for e in todo if e.run_path}
-    run_dirs = version_sources.verify_runs(run_paths, engine, model_dir.run_models)
+    run_dirs = version_runs.verify_runs(run_paths, engine, model_dir.run_models)
     for entry in todo:
         version_sources.verify_version_files(entry, engine)
     # Before anything is created: refuse what the destination cannot take, or leave it out.
@@ -330,14 +280,26 @@ def import_(
     if options.delete_model:
         delete(dst, name, report)
         writer = _writer(dst, name, source_name, report, options, progress)
-    experiment_id = experiment_handler.ensure(dst, experiment_name, report)
-    imported: dict[str, version_sources.ImportedRun] = {}
+    # The model and its lease come before the runs: a second import of it in progress must be
+    # refused before this one touches any run.
+    created_model, held = False, None
+    try:
+        created_model = ensure(
+            dst, name, model_dir.model, report, source_tags=options.import_source_tags
+        )
+        held = lease.take(lease.on_registered_model(dst, name), report, note=progress.note)
+        experiment_id = ensure_experiment(dst, experiment_name, report)
+    except BaseException:
+        if held is not None:
+            held.release()
+        version_runs.undo(dst, name, None, created_model, [], {})
+        raise
+    imported: dict[str, version_runs.ImportedRun] = {}
     made_models: list[str] = []
-    created_model = False
     # The runs are imported by the pool in the background while the versions are created here,
     # one after the other (so that they keep their numbers), each as soon as its run is in.
     runs = InBackground(
-        lambda done, stop: version_sources.import_runs(
+        lambda done, stop: version_runs.import_runs(
             dst,
             run_dirs,
             experiment_id,
@@ -352,9 +314,6 @@ def import_(
         )
     )
     try:
-        created_model = ensure(
-            dst, name, model_dir.model, report, source_tags=options.import_source_tags
-        )
         made = []
         for entry in todo:
             run_id = entry.record["run_id"]
@@ -381,8 +340,10 @@ def import_(
             )
     except BaseException:
         runs.abandon()
-        undo(dst, name, writer, created_model, made_models, imported)
+        held.release()
+        version_runs.undo(dst, name, writer, created_model, made_models, imported)
         raise
+    held.release()
     _check_aliases(model_dir, report)
     return name
 
@@ -440,27 +401,6 @@ def _report_done(writer: VersionWriter, entry: VersionEntry, found, progress: Pr
         "model_version", writer.key(entry.record), SKIPPED, found.version, "already imported"
     )
     progress.note(f"  version {entry.version}: already imported (version {found.version})")
-
-
-def undo(
-    dst: Endpoint,
-    name: str,
-    writer: VersionWriter | None,
-    created_model: bool,
-    made_models: list[str],
-    imported: dict,
-) -> None:
-    """Remove what a failed import made, so that nothing half imported is left behind."""
-    try:
-        if created_model:
-            dst.client.delete_registered_model(name)
-        elif writer is not None:
-            writer.discard_created()
-        for model_id in made_models:
-            logged_model.discard(dst, model_id)
-    except Exception:  # best effort; the original error is what the user needs
-        pass
-    version_sources.discard_runs(dst, imported)
 
 
 def _check_aliases(model_dir: ModelDir, report: Report) -> None:

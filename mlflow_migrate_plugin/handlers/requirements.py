@@ -18,7 +18,7 @@ from ..endpoint import Endpoint
 from ..errors import MigrateError, UnsupportedError
 from ..exportdir.run_dir import RunDir
 from ..report import SKIPPED, Report
-from .model_version import logged_model_id
+from .version_source_uri import logged_model_id
 
 SKIP_OPTION = "--skip-unsupported"
 

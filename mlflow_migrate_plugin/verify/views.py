@@ -165,7 +165,7 @@ def version_view(endpoint: Endpoint, mv) -> dict:
 def source_parts(endpoint: Endpoint, source: str, run_id: str | None) -> list:
     """``["logged_model", id]``, ``["runs", run id, path]``, ``["run_artifact", run id, path]``
     or ``["other", source]``."""
-    from ..handlers.model_version import logged_model_id
+    from ..handlers.version_source_uri import logged_model_id
 
     model_id = logged_model_id(source)
     if model_id:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import time
-import urllib.parse
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -22,12 +21,13 @@ from mlflow.entities.model_registry.model_version_status import ModelVersionStat
 from mlflow.exceptions import MlflowException
 from mlflow.tracking._model_registry import DEFAULT_AWAIT_MAX_SLEEP_SECONDS
 
-from .. import idmap, interrupts
-from ..databricks import unity_catalog
-from ..endpoint import Endpoint
-from ..errors import MigrateError, NotFoundError
-from ..report import IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
-from . import version_create
+from ... import idmap, interrupts
+from ...databricks import unity_catalog
+from ...endpoint import Endpoint
+from ...errors import MigrateError, NotFoundError
+from ...report import IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
+from ..version_source_uri import logged_model_id
+from . import create as version_create
 
 _log = logging.getLogger(__name__)
 
@@ -53,19 +53,6 @@ SOURCE_FIELDS = (
 # The path a placeholder version names inside its run; the version is deleted at once.
 PLACEHOLDER_PATH = "mlflow-migrate-placeholder"
 _OWN_TAGS = idmap.MARKER_TAGS | {idmap.SOURCE_MODEL_VERSION}
-
-
-def logged_model_id(source: str | None) -> str | None:
-    """The LoggedModel id of a ``models:/<model_id>`` source, else None."""
-    if not source:
-        return None
-    parsed = urllib.parse.urlparse(source)
-    if parsed.scheme != "models" or parsed.netloc:
-        return None
-    parts = parsed.path.strip("/").split("/")
-    if len(parts) != 1 or not parts[0] or "@" in parts[0]:
-        return None
-    return parts[0]
 
 
 def record(mv, aliases: list[str]) -> dict[str, Any]:

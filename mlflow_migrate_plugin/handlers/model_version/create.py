@@ -24,9 +24,10 @@ import time
 from typing import Any
 
 from mlflow.exceptions import MlflowException, RestException
+from mlflow.prompt.constants import IS_PROMPT_TAG_KEY
 
-from .. import capabilities, idmap
-from ..endpoint import Endpoint
+from ... import capabilities, idmap
+from ...endpoint import Endpoint
 
 _log = logging.getLogger(__name__)
 
@@ -43,9 +44,13 @@ def create(
     tags: dict[str, str],
     description: str | None,
     model_id: str | None,
+    identity_key: str = idmap.SOURCE_MODEL_VERSION,
 ):
-    """Create one version of ``name``; a lost answer never makes a second one."""
-    key = idmap.SOURCE_MODEL_VERSION
+    """Create one version of ``name``; a lost answer never makes a second one.
+
+    ``identity_key`` is the tag that tells this version apart (a prompt version's is
+    :data:`idmap.SOURCE_PROMPT_VERSION`); without it a token of this call is used."""
+    key = identity_key
     if key not in tags:
         key, tags = idmap.ATTEMPT, {**tags, idmap.ATTEMPT: idmap.new_attempt()}
     identity = (key, tags[key])
@@ -61,7 +66,7 @@ def create(
         except RestException:
             raise  # the server answered: a refusal, not a lost answer
         except MlflowException:
-            found = _keep_first(dst, name, identity)
+            found = _keep_first(dst, name, identity, IS_PROMPT_TAG_KEY in tags)
             if found is not None:
                 _log.info("version %s of %s: its create committed, the answer was lost",
                           found.version, name)  # fmt: skip
@@ -103,14 +108,15 @@ def _post_once(dst: Endpoint, body: dict):
     return ModelVersion.from_proto(proto.model_version)
 
 
-def _keep_first(dst: Endpoint, name: str, identity: tuple[str, str]):
+def _keep_first(dst: Endpoint, name: str, identity: tuple[str, str], prompt: bool = False):
     """The live version of ``name`` whose tag ``identity[0]`` is ``identity[1]``, None if there
     is none; if a retry made more than one, the later ones are deleted."""
     client = dst.client
     key, value = identity
-    found = client.search_model_versions(
-        f"{idmap.equals('name', name)} and {idmap.equals(f'tags.`{key}`', value)}"
-    )
+    clause = f"{idmap.equals('name', name)} and {idmap.equals(f'tags.`{key}`', value)}"
+    if prompt:  # MLflow's search leaves prompt versions out unless it is asked for them
+        clause += f" and tags.`{IS_PROMPT_TAG_KEY}` = 'true'"
+    found = client.search_model_versions(clause)
     found = sorted(
         (v for v in found if v.name == name and (v.tags or {}).get(key) == value),
         key=lambda v: int(v.version),

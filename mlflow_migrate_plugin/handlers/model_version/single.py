@@ -13,17 +13,19 @@ from pathlib import Path
 
 from mlflow.exceptions import MlflowException
 
-from ..endpoint import Endpoint, redact
-from ..errors import ExportDirError, MigrateError, NotFoundError
-from ..exportdir.experiment_dir import experiment_record
-from ..exportdir.layout import system_part
-from ..exportdir.model_dir import VersionDir, VersionDirWriter
-from ..report import EXPORTED, NO_PROGRESS, SKIPPED, Progress, Report
-from ..transfer.engine import Engine
-from . import experiment as experiment_handler
-from . import model_version, registered_model, requirements, version_sources
-from . import run as run_handler
-from .model_version import VersionOptions, VersionWriter
+from ...endpoint import Endpoint, redact
+from ...errors import ExportDirError, MigrateError, NotFoundError
+from ...exportdir.experiment_dir import experiment_record
+from ...exportdir.layout import system_part
+from ...exportdir.model_dir import VersionDir, VersionDirWriter
+from ...report import EXPORTED, NO_PROGRESS, SKIPPED, Progress, Report
+from ...transfer.engine import Engine
+from .. import registered_model_lookup as registered_model
+from .. import requirements
+from .. import run as run_handler
+from ..experiment_lookup import ensure as ensure_experiment
+from . import runs, sources
+from .writer import VersionOptions, VersionWriter, get, record
 
 
 def export(
@@ -40,10 +42,10 @@ def export(
     """Write version ``version`` of model ``name``, its run (deleted or not: it was asked for),
     the model and the run's experiment; return the run id exported, if any."""
     client = src.client
-    mv = model_version.get(src, name, version)
+    mv = get(src, name, version)
     model = registered_model.record(client.get_registered_model(name))
     aliases = [a for a, v in model["aliases"].items() if str(v) == str(mv.version)]
-    rec = model_version.record(mv, aliases)
+    rec = record(mv, aliases)
     writer = VersionDirWriter(output_dir)
     entry = {"run_dir": None, "run_missing": None, "version_model": None}
     experiment = None
@@ -65,14 +67,14 @@ def export(
             experiment = experiment_record(client.get_experiment(run.info.experiment_id))
             entry["run_dir"] = writer.run_dir.name
             exported_run = mv.run_id
-    models = version_sources.export_standalone_models(
+    models = sources.export_standalone_models(
         src, [(rec, exported_run is not None)], writer.logged_model_root, engine, report
     )
     if entry["run_missing"] and rec.get("model_id") not in models:
         report.warn(f"version {mv.version} of '{name}': {entry['run_missing']}")
     if export_version_model:
         entry["version_model"] = (
-            version_sources.download_version_model(
+            sources.download_version_model(
                 src, name, mv.version, writer.version_model_root(), engine
             )
             or None
@@ -141,10 +143,8 @@ def import_(
             f"Version {rec['version']}: already imported as version {found.version} of '{name}'"
         )
         return name
-    run_dirs = version_sources.verify_runs(
-        {"run": entry.run_path} if entry.run_path else {}, engine
-    )
-    version_sources.verify_version_files(entry, engine)
+    run_dirs = runs.verify_runs({"run": entry.run_path} if entry.run_path else {}, engine)
+    sources.verify_version_files(entry, engine)
     run_dirs = {d.source_run_id: d for d in run_dirs.values()}
     requirements.check_version(
         dst,
@@ -156,11 +156,11 @@ def import_(
         aliases=import_stages_and_aliases,
     )
     experiment_id = _experiment(dst, experiment_name, version_dir, import_metadata, report)
-    imported: dict[str, version_sources.ImportedRun] = {}
+    imported: dict[str, runs.ImportedRun] = {}
     made_models: list[str] = []
     created_model = False
     try:
-        version_sources.import_runs(
+        runs.import_runs(
             dst,
             run_dirs,
             experiment_id,
@@ -184,7 +184,7 @@ def import_(
         run_dir = next(iter(run_dirs.values()), None)
         run = imported.get(run_dir.source_run_id) if run_dir else None
         if (
-            version_sources.create_version(
+            sources.create_version(
                 dst, writer, entry, run_dir, run, experiment_id, engine, made_models, progress
             )
             is None
@@ -194,7 +194,7 @@ def import_(
                 f"imported: {report.warnings[-1]}"
             )
     except BaseException:
-        registered_model.undo(dst, name, writer, created_model, made_models, imported)
+        runs.undo(dst, name, writer, created_model, made_models, imported)
         raise
     return name
 
@@ -205,5 +205,5 @@ def _experiment(
     """The destination experiment; created with the exported tags only with --import-metadata."""
     exported = version_dir.experiment
     if import_metadata and exported and dst.client.get_experiment_by_name(name) is None:
-        return experiment_handler.ensure(dst, name, report, tags=exported["tags"] or None)
-    return experiment_handler.ensure(dst, name, report)
+        return ensure_experiment(dst, name, report, tags=exported["tags"] or None)
+    return ensure_experiment(dst, name, report)

@@ -1,5 +1,6 @@
-"""copy-model-version: deep (the version's run and LoggedModel are copied too) or shallow (the
-new version points at the source version's run, so both sides must share a tracking server).
+"""copy-model-version (:func:`copy`): deep (the version's run and LoggedModel are copied too)
+or shallow (the new version points at the source version's run, so both sides must share a
+tracking server).
 
 A deep copy is export-model-version and import-model-version through a temporary directory (one
 code path); a shallow copy writes the version with the same VersionWriter as the imports, so
@@ -12,13 +13,16 @@ from pathlib import Path
 
 from mlflow.exceptions import MlflowException
 
-from .. import idmap
-from ..endpoint import Endpoint, redact
-from ..errors import UsageError
-from ..report import IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
-from ..transfer.engine import Engine
-from . import model_version, registered_model, single_version
-from .model_version import Target, VersionOptions, VersionWriter
+from ... import idmap
+from ...endpoint import Endpoint, redact
+from ...errors import UsageError
+from ...report import IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
+from ...transfer.engine import Engine
+from .. import registered_model_lookup as registered_model
+from ..version_source_uri import logged_model_id
+from . import single as single_version
+from .runs import undo
+from .writer import Target, VersionOptions, VersionWriter, get, record
 
 LINEAGE_PREFIX = idmap.PREFIX + "lineage."
 
@@ -54,7 +58,7 @@ def deep(
 ) -> str | None:
     """Copy the version with its run (and LoggedModel) into ``experiment_name``; return the new
     version number."""
-    mv = model_version.get(src, src_model, src_version)
+    mv = get(src, src_model, src_version)
     single_version.export(
         src,
         src_model,
@@ -105,10 +109,10 @@ def shallow(
             f"tracking server ({src.display} is not {dst.display}); give --dst-experiment-name "
             "to copy the run too"
         )
-    mv = model_version.get(src, src_model, src_version)
+    mv = get(src, src_model, src_version)
     model_rec = registered_model.record(src.client.get_registered_model(src_model))
     aliases = [a for a, v in model_rec["aliases"].items() if str(v) == str(mv.version)]
-    rec = model_version.record(mv, aliases)
+    rec = record(mv, aliases)
     if copy_lineage_tags:
         rec["tags"] = {**(rec.get("tags") or {}), **lineage_tags(src, mv)}
     created = registered_model.ensure(dst, dst_model, model_rec, report)
@@ -121,14 +125,14 @@ def shallow(
         progress,
     )
     try:
-        model_id = mv.model_id or model_version.logged_model_id(mv.source)
+        model_id = mv.model_id or logged_model_id(mv.source)
         return writer.write(rec, Target(mv.source, mv.run_id, model_id))
     except BaseException:
-        registered_model.undo(dst, dst_model, writer, created, [], {})
+        undo(dst, dst_model, writer, created, [], {})
         raise
 
 
-def copy_permissions(
+def _copy_permissions(
     src: Endpoint, src_model: str, dst: Endpoint, dst_model: str, report: Report
 ) -> None:
     """The source model's ACL or Unity Catalog grants onto the destination model (Databricks)."""
@@ -140,7 +144,7 @@ def copy_permissions(
             "only; none copied"
         )
         return
-    from ..databricks import permissions
+    from ...databricks import permissions
 
     permissions.import_model_permissions(
         dst, dst_model, permissions.export_model_permissions(src, src_model), report
@@ -162,3 +166,55 @@ def _run_exists(src: Endpoint, run_id: str | None) -> bool:
 def _tag(dst: Endpoint, name: str, version: str, tags: dict[str, str]) -> None:
     for key, value in tags.items():
         dst.client.set_model_version_tag(name, version, key, value)
+
+
+def copy(
+    src: Endpoint,
+    dst: Endpoint,
+    src_model: str,
+    src_version: str,
+    dst_model: str,
+    space: Path,
+    engine: Engine,
+    report: Report,
+    *,
+    experiment_name: str | None = None,
+    copy_stages_and_aliases: bool = False,
+    copy_lineage_tags: bool = False,
+    copy_permissions: bool = False,
+    skip_unsupported: bool = False,
+    progress: Progress = NO_PROGRESS,
+) -> str | None:
+    """Copy the version: deep into ``experiment_name`` if given, else shallow; then the model's
+    permissions if asked. Return the new version number."""
+    if experiment_name:
+        number = deep(
+            src,
+            dst,
+            src_model,
+            src_version,
+            dst_model,
+            experiment_name,
+            space,
+            engine,
+            report,
+            copy_stages_and_aliases=copy_stages_and_aliases,
+            copy_lineage_tags=copy_lineage_tags,
+            skip_unsupported=skip_unsupported,
+            progress=progress,
+        )
+    else:
+        number = shallow(
+            src,
+            dst,
+            src_model,
+            src_version,
+            dst_model,
+            report,
+            copy_stages_and_aliases=copy_stages_and_aliases,
+            copy_lineage_tags=copy_lineage_tags,
+            progress=progress,
+        )
+    if copy_permissions:
+        _copy_permissions(src, src_model, dst, dst_model, report)
+    return number

@@ -1,0 +1,35 @@
+"""Removing what a failed or interrupted run import created, so that a rerun starts clean.
+
+Kept apart from the run handler because the code that finds interrupted imports
+(:mod:`.duplicates`) needs it too, and the run handler imports that code.
+"""
+
+from __future__ import annotations
+
+from .. import idmap
+from ..endpoint import Endpoint
+from ..report import Report
+
+
+def discard(dst: Endpoint, run_id: str, model_ids: list[str], report: Report | None = None) -> None:
+    """Remove run ``run_id`` and the LoggedModels ``model_ids`` an import made with it.
+
+    MLflow's API can only soft-delete: the run moves to the deleted state without its source
+    marker (so it is never mistaken for an import), and ``mlflow gc`` purges it.
+    """
+    client = dst.client
+    for model_id in model_ids:
+        quietly(client.delete_logged_model, model_id)
+    quietly(client.delete_tag, run_id, idmap.SOURCE_RUN_ID)
+    quietly(client.delete_run, run_id)
+    if report is not None:
+        report.discarded(run_id)
+
+
+def quietly(fn, *args) -> None:
+    """``fn(*args)``, any error ignored: cleanup is best effort, and the error that made it
+    necessary is the one the user needs."""
+    try:
+        fn(*args)
+    except Exception:
+        pass

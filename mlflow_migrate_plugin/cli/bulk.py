@@ -178,7 +178,9 @@ def export_all(**given):
     """Export a whole server: every active experiment with its runs and LoggedModels, and every
     registered model with its versions and their runs. One object failing does not stop the
     others; the summary counts each kind, and the command exits 1 if anything failed. Run
-    again into the same directory, an interrupted export keeps what it had finished."""
+    again into the same directory, an interrupted export keeps what it had finished, and a
+    finished one is brought up to date: runs unchanged since are kept without reading them
+    again (docs/bulk.md, "Incremental sync")."""
     _export({}, **given)
 
 

@@ -86,8 +86,7 @@ class BulkDirWriter:
         self._pass = self.path / PASS_JSONL
         # Folders (relative to the root) finished in this pass; None: judged by their JSON.
         self._done: set[str] | None = None
-        self.previous = manifest.exists()
-        if self.previous:
+        if manifest.exists():
             self._pass.write_text("", encoding="utf-8")  # before the manifest goes
             manifest.unlink()
             self._done = set()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import shutil
 import threading
 from pathlib import Path
-from typing import Any
 
 from mlflow.entities import LifecycleStage
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
@@ -29,13 +28,14 @@ from ..exportdir.experiment_dir import (
     experiment_record,
 )
 from ..exportdir.layout import system_part
-from ..report import EXPORTED, FAILED, NO_PROGRESS, SKIPPED, Progress, Report, failure_reason
+from ..report import EXPORTED, FAILED, IMPORTED, SKIPPED, Progress, Report, failure_reason
 from ..transfer import resilience
 from ..transfer.engine import Engine
 from ..transfer.object_pool import run_parents_first
 from . import duplicates, experiment_models, kinds, logged_model, requirements, run_checks
 from . import run as run_handler
 from .experiment_lookup import ensure, get
+from .results import Exported, Imported
 from .run_selection import RunSelection, select
 
 SOURCE_EXPERIMENT_PREFIX = idmap.PREFIX + "source.experiment."
@@ -45,24 +45,22 @@ SOURCE_EXPERIMENT_PREFIX = idmap.PREFIX + "source.experiment."
 
 
 def export(
-    src: Endpoint,
+    ctx: Migration,
     experiment: str,
     output_dir: str | Path,
-    engine: Engine,
-    report: Report,
     selection: RunSelection | None = None,
     *,
-    workers: int = 1,
-    progress: Progress = NO_PROGRESS,
     export_permissions: bool = False,
     notebook_formats: list[str] | None = None,
-    kind_options: dict[str, Any] | None = None,
-) -> Path:
-    """Write ``experiment`` (name or id), its selected runs and its own LoggedModels.
+) -> Exported:
+    """Write ``experiment`` (name or id) of ``ctx.src``, its selected runs, its own LoggedModels
+    and the parts of the kinds registered in :mod:`.kinds`.
 
     Each run goes to ``<output_dir>/runs/<run_id>/`` exactly as export-run writes it; a run that
     fails is listed in ``experiment.json`` with its reason, and the others are exported.
+    ``ctx.workers`` runs are exported at a time.
     """
+    src, engine, report, progress = ctx.src, ctx.engine, ctx.report, ctx.progress
     selection = selection or RunSelection()
     exp = get(src, experiment)
     if exp.lifecycle_stage == LifecycleStage.DELETED and not selection.export_deleted_runs:
@@ -107,14 +105,13 @@ def export(
             phase.advance()
 
     try:
-        run_parents_first(runs, lambda _: None, export_one, workers)
+        run_parents_first(runs, lambda _: None, export_one, ctx.workers)
     finally:
         phase.close()
 
     models, manifests = experiment_models.export_all(
         src, exp.experiment_id, chosen.runs, writer, engine, report
     )
-    ctx = Migration(engine, report, src=src, progress=progress, options=kind_options or {})
     for part in kinds.experiment_parts():
         if part.wanted(ctx) and part.supported(ctx):
             part.export_part(ctx, exp, writer.path / part.folder)
@@ -152,7 +149,7 @@ def export(
         str(output_dir),
         f"{len(listed)} runs exported, {len(failed)} failed",
     )
-    return Path(output_dir)
+    return Exported("experiment", exp.experiment_id, Path(output_dir))
 
 
 def export_databricks_objects(
@@ -188,29 +185,26 @@ def export_databricks_objects(
 
 
 def import_(
-    dst: Endpoint,
+    ctx: Migration,
     input_dir: str | Path,
     experiment_name: str,
-    engine: Engine,
-    report: Report,
-    options: run_handler.RunImportOptions | None = None,
     *,
-    workers: int = 1,
-    progress: Progress = NO_PROGRESS,
     import_permissions: bool = False,
     dst_notebook_dir: str | None = None,
-    kind_options: dict[str, Any] | None = None,
-) -> str | None:
-    """Import an experiment export into ``experiment_name``; return the experiment id.
+) -> Imported:
+    """Import an experiment export into ``experiment_name`` on ``ctx.dst``, its runs with the
+    :class:`~.run.RunImportOptions` of ``ctx``, ``ctx.workers`` at a time.
 
     The experiment is created with its tags and description if it does not exist; otherwise
     the runs are added to it and its own metadata stays as it is. Every run's records and metric
     history are checked first: a run that fails its checks is reported and not imported, and
     when the export holds runs but none passes (and no LoggedModels of its own) no experiment
-    is made (None is returned if none existed).
+    is made (the result's ``destination_id`` is then None if none existed).
     """
-    options = options or run_handler.RunImportOptions()
+    dst, engine, report, progress = ctx.dst, ctx.engine, ctx.report, ctx.progress
+    options = ctx.options_of("run") or run_handler.RunImportOptions()
     exp_dir = ExperimentDir(input_dir)
+    source_id = str(exp_dir.experiment.get("experiment_id") or exp_dir.path.name)
     for item in exp_dir.failed_at_export:
         why = f" ({item['reason']})" if item.get("reason") else ""
         report.warn(f"run {item['run_id']} failed at export{why}; it is not in {exp_dir.path}")
@@ -224,15 +218,16 @@ def import_(
     if refused and not entries and not exp_dir.logged_models:
         # Every run the export holds failed its checks: an experiment made now would stay empty.
         existing = dst.client.get_experiment_by_name(experiment_name)
-        return existing.experiment_id if existing is not None else None
+        if existing is None:
+            return Imported("experiment", source_id, None, FAILED)
+        return Imported("experiment", source_id, existing.experiment_id, SKIPPED)
     experiment_id, delete_after = _destination(dst, exp_dir, experiment_name, options, report)
     try:
         model_ids = experiment_models.import_all(dst, exp_dir, experiment_id, engine, report)
         run_ids = _import_runs(
-            dst, entries, experiment_id, engine, report, options, workers, progress
+            dst, entries, experiment_id, engine, report, options, ctx.workers, progress
         )
         experiment_models.relink_metrics(dst, exp_dir, model_ids, run_ids, report)
-        ctx = Migration(engine, report, dst=dst, progress=progress, options=kind_options or {})
         ctx.ids.update("run", run_ids)
         ctx.ids.update("logged_model", model_ids)
         for part in kinds.experiment_parts():
@@ -256,7 +251,7 @@ def import_(
                 "deleted on the destination too ('mlflow experiments restore' brings it "
                 "back)"
             )
-    return experiment_id
+    return Imported("experiment", source_id, experiment_id, IMPORTED)
 
 
 def _destination(

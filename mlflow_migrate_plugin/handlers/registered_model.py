@@ -17,11 +17,12 @@ from mlflow.entities.model_registry.model_version_stages import ALL_STAGES, get_
 from mlflow.exceptions import MlflowException
 
 from .. import idmap
+from ..context import Migration
 from ..endpoint import Endpoint, redact
 from ..errors import ExportDirError, MigrateError, NotFoundError, UsageError
 from ..exportdir.layout import system_part
 from ..exportdir.model_dir import ModelDir, ModelDirWriter, VersionEntry
-from ..report import EXPORTED, FAILED, NO_PROGRESS, SKIPPED, Progress, Report
+from ..report import EXPORTED, FAILED, IMPORTED, SKIPPED, Progress, Report
 from ..transfer.engine import Engine
 from ..transfer.object_pool import InBackground
 from . import model_version, requirements
@@ -31,6 +32,7 @@ from .model_version import runs as version_runs
 from .model_version import sources as version_sources
 from .model_version.writer import VersionOptions, VersionWriter
 from .registered_model_lookup import SOURCE_MODEL_PREFIX, ensure, get, record  # noqa: F401
+from .results import Exported, Imported
 
 
 def delete(dst: Endpoint, name: str, report: Report) -> None:
@@ -104,17 +106,18 @@ def _run_states(client, run_ids: set[str], engine: Engine) -> dict[str, str]:
 
 
 def export(
-    src: Endpoint,
+    ctx: Migration,
     name: str,
     output_dir: str | Path,
-    engine: Engine,
-    report: Report,
     selection: ModelSelection | None = None,
     *,
-    workers: int = 1,
-    progress: Progress = NO_PROGRESS,
-) -> dict[str, Path]:
-    """Write model ``name`` and its selected versions; return the exported runs' folders."""
+    export_permissions: bool = False,
+    notebook_formats: list[str] | None = None,
+) -> Exported:
+    """Write model ``name`` of ``ctx.src`` and its selected versions with their runs
+    (``ctx.workers`` at a time); then on Databricks the model's permissions and the runs'
+    notebooks."""
+    src, engine, report, progress = ctx.src, ctx.engine, ctx.report, ctx.progress
     selection = selection or ModelSelection()
     client = src.client
     model = get(src, name)
@@ -150,7 +153,7 @@ def export(
         progress.note(
             f"  version {mv.version} (stage {mv.current_stage}): run {mv.run_id or '-'}{missing}"
         )
-    failed = version_runs.export_runs(src, run_dirs, engine, report, workers, progress)
+    failed = version_runs.export_runs(src, run_dirs, engine, report, ctx.workers, progress)
     for entry in entries.values():
         if entry["run_dir"] in failed:
             entry["run_missing"] = f"run export failed: {failed[entry['run_dir']]}"
@@ -195,7 +198,29 @@ def export(
         str(output_dir),
         f"{len(versions)} versions, {len(skipped)} skipped",
     )
-    return {run_id: path for run_id, path in run_dirs.items() if run_id not in failed}
+    exported_runs = {run_id: path for run_id, path in run_dirs.items() if run_id not in failed}
+    _export_databricks_objects(
+        ctx, name, output_dir, exported_runs, export_permissions, notebook_formats
+    )
+    return Exported("registered_model", name, Path(output_dir))
+
+
+def _export_databricks_objects(
+    ctx: Migration,
+    name: str,
+    output_dir: str | Path,
+    run_dirs: dict[str, Path],
+    export_permissions: bool,
+    notebook_formats: list[str] | None,
+) -> None:
+    """The model's ACL or grants into ``model.json``, the runs' notebooks into their folders."""
+    if not (export_permissions or notebook_formats):
+        return
+    from ..databricks import extras
+
+    if export_permissions:
+        extras.export_model_permissions(ctx.src, name, output_dir, ctx.report)
+    extras.export_run_notebooks(ctx.src, run_dirs, notebook_formats, ctx.report)
 
 
 def _version_model(
@@ -227,20 +252,20 @@ class ModelImportOptions:
 
 
 def import_(
-    dst: Endpoint,
+    ctx: Migration,
     input_dir: str | Path,
     experiment_name: str,
-    engine: Engine,
-    report: Report,
     model_name: str | None = None,
-    options: ModelImportOptions | None = None,
     *,
-    workers: int = 1,
-    progress: Progress = NO_PROGRESS,
-) -> str:
-    """Import an export-model directory into ``model_name`` (default: the exported name);
-    return the destination model's name."""
-    options = options or ModelImportOptions()
+    import_permissions: bool = False,
+) -> Imported:
+    """Import an export-model directory into ``model_name`` (default: the exported name) on
+    ``ctx.dst``, with the :class:`ModelImportOptions` of ``ctx``; the versions' runs go to
+    ``experiment_name``, ``ctx.workers`` at a time. Then on Databricks the model's permissions.
+    """
+    dst, engine, report, progress = ctx.dst, ctx.engine, ctx.report, ctx.progress
+    workers = ctx.workers
+    options = ctx.options_of("registered_model") or ModelImportOptions()
     model_dir = ModelDir(input_dir)
     source_name = model_dir.model["name"]
     name = model_name or source_name
@@ -323,7 +348,11 @@ def import_(
         version_runs.undo(dst, name, writer, created_model, made_models, imported)
         raise
     _check_aliases(model_dir, report)
-    return name
+    if import_permissions:
+        from ..databricks import extras
+
+        extras.import_model_permissions(dst, name, input_dir, report)
+    return Imported("registered_model", source_name, name, IMPORTED)
 
 
 def _writer(dst, name, source_name, report, options: ModelImportOptions, progress):

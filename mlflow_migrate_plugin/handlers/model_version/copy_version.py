@@ -9,16 +9,18 @@ numbers, stages, aliases and reruns behave alike.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from mlflow.exceptions import MlflowException
 
 from ... import idmap
+from ...context import Migration
 from ...endpoint import Endpoint, redact
 from ...errors import UsageError
-from ...report import IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
-from ...transfer.engine import Engine
+from ...report import IMPORTED, SKIPPED, Report
 from .. import registered_model_lookup as registered_model
+from ..results import Imported
 from ..version_source_uri import logged_model_id
 from . import single as single_version
 from .runs import undo
@@ -41,67 +43,52 @@ def lineage_tags(src: Endpoint, mv) -> dict[str, str]:
 
 
 def deep(
-    src: Endpoint,
-    dst: Endpoint,
+    ctx: Migration,
     src_model: str,
     src_version: str,
     dst_model: str,
     experiment_name: str,
     space: Path,
-    engine: Engine,
-    report: Report,
     *,
     copy_stages_and_aliases: bool,
     copy_lineage_tags: bool,
     skip_unsupported: bool = False,
-    progress: Progress = NO_PROGRESS,
-) -> str | None:
-    """Copy the version with its run (and LoggedModel) into ``experiment_name``; return the new
-    version number."""
+) -> Imported:
+    """Copy the version with its run (and LoggedModel) into ``experiment_name``: an export into
+    ``space`` and an import from it."""
+    src, dst = ctx.src, ctx.dst
     mv = get(src, src_model, src_version)
     single_version.export(
-        src,
-        src_model,
-        src_version,
-        space,
-        engine,
-        report,
-        export_version_model=not _run_exists(src, mv.run_id),
-        progress=progress,
+        ctx, src_model, src_version, space, export_version_model=not _run_exists(src, mv.run_id)
     )
-    single_version.import_(
-        dst,
-        space,
-        experiment_name,
-        engine,
-        report,
-        dst_model,
+    options = single_version.VersionImportOptions(
         create_model=True,
         import_stages_and_aliases=copy_stages_and_aliases,
         import_metadata=True,
         skip_unsupported=skip_unsupported,
-        progress=progress,
     )
-    written = [o for o in report.find("model_version") if o.status in (IMPORTED, SKIPPED)]
-    number = written[-1].destination_id if written else None
-    if number is not None and copy_lineage_tags:
-        _tag(dst, dst_model, number, lineage_tags(src, mv))
-    return number
+    result = single_version.import_(
+        replace(ctx, options={**ctx.options, "model_version": options}),
+        space,
+        experiment_name,
+        dst_model,
+    )
+    if copy_lineage_tags:
+        _tag(dst, dst_model, result.destination_id, lineage_tags(src, mv))
+    return result
 
 
 def shallow(
-    src: Endpoint,
-    dst: Endpoint,
+    ctx: Migration,
     src_model: str,
     src_version: str,
     dst_model: str,
-    report: Report,
     *,
     copy_stages_and_aliases: bool,
     copy_lineage_tags: bool,
-    progress: Progress = NO_PROGRESS,
-) -> str:
+) -> Imported:
     """A new version of ``dst_model`` pointing at the source version's run and source."""
+    src, dst, report = ctx.src, ctx.dst, ctx.report
     if not src.same_server_as(dst):
         raise UsageError(
             "without --dst-experiment-name the copy is shallow: the new version points at the "
@@ -122,14 +109,16 @@ def shallow(
         src_model,
         report,
         VersionOptions(stages_and_aliases=copy_stages_and_aliases),
-        progress,
+        ctx.progress,
     )
+    status = SKIPPED if writer.done(rec) is not None else IMPORTED
     try:
         model_id = mv.model_id or logged_model_id(mv.source)
-        return writer.write(rec, Target(mv.source, mv.run_id, model_id))
+        number = writer.write(rec, Target(mv.source, mv.run_id, model_id))
     except BaseException:
         undo(dst, dst_model, writer, created, [], {})
         raise
+    return Imported("model_version", writer.key(rec), str(number), status)
 
 
 def _copy_permissions(
@@ -169,52 +158,42 @@ def _tag(dst: Endpoint, name: str, version: str, tags: dict[str, str]) -> None:
 
 
 def copy(
-    src: Endpoint,
-    dst: Endpoint,
+    ctx: Migration,
     src_model: str,
     src_version: str,
     dst_model: str,
     space: Path,
-    engine: Engine,
-    report: Report,
     *,
     experiment_name: str | None = None,
     copy_stages_and_aliases: bool = False,
     copy_lineage_tags: bool = False,
     copy_permissions: bool = False,
     skip_unsupported: bool = False,
-    progress: Progress = NO_PROGRESS,
-) -> str | None:
-    """Copy the version: deep into ``experiment_name`` if given, else shallow; then the model's
-    permissions if asked. Return the new version number."""
+) -> Imported:
+    """Copy version ``src_version`` of ``src_model`` (on ``ctx.src``) to a new version of
+    ``dst_model`` (on ``ctx.dst``): deep into ``experiment_name`` if given, through ``space``,
+    else shallow; then the model's permissions if asked."""
     if experiment_name:
-        number = deep(
-            src,
-            dst,
+        result = deep(
+            ctx,
             src_model,
             src_version,
             dst_model,
             experiment_name,
             space,
-            engine,
-            report,
             copy_stages_and_aliases=copy_stages_and_aliases,
             copy_lineage_tags=copy_lineage_tags,
             skip_unsupported=skip_unsupported,
-            progress=progress,
         )
     else:
-        number = shallow(
-            src,
-            dst,
+        result = shallow(
+            ctx,
             src_model,
             src_version,
             dst_model,
-            report,
             copy_stages_and_aliases=copy_stages_and_aliases,
             copy_lineage_tags=copy_lineage_tags,
-            progress=progress,
         )
     if copy_permissions:
-        _copy_permissions(src, src_model, dst, dst_model, report)
-    return number
+        _copy_permissions(ctx.src, src_model, ctx.dst, dst_model, ctx.report)
+    return result

@@ -9,17 +9,15 @@ it made it, and the runs it imported; a model it did not create keeps its metada
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlflow.entities.model_registry.model_version_stages import ALL_STAGES, get_canonical_stage
 from mlflow.exceptions import MlflowException
 
 from .. import idmap
 from ..context import Migration
 from ..endpoint import Endpoint, redact
-from ..errors import ExportDirError, MigrateError, NotFoundError, UsageError
+from ..errors import ExportDirError, MigrateError, NotFoundError
 from ..exportdir.layout import system_part
 from ..exportdir.model_dir import ModelDir, ModelDirWriter, VersionEntry
 from ..report import EXPORTED, FAILED, IMPORTED, SKIPPED, Progress, Report
@@ -28,6 +26,7 @@ from ..transfer.object_pool import InBackground
 from . import model_version, requirements
 from . import run as run_handler
 from .experiment_lookup import ensure as ensure_experiment
+from .model_selection import ModelSelection, select
 from .model_version import runs as version_runs
 from .model_version import sources as version_sources
 from .model_version.writer import VersionOptions, VersionWriter
@@ -46,49 +45,6 @@ def delete(dst: Endpoint, name: str, report: Report) -> None:
 
 
 # Export ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class ModelSelection:
-    """Which versions export-model writes (the CLI options of the same names)."""
-
-    stages: list[str] = field(default_factory=list)
-    versions: list[str] = field(default_factory=list)
-    export_latest_versions: bool = False
-    export_deleted_runs: bool = False
-    export_version_model: bool = False
-
-    def __post_init__(self) -> None:
-        if self.stages and self.versions:
-            raise UsageError("--stages and --versions are mutually exclusive: give one of them")
-        canonical = {s.lower(): s for s in ALL_STAGES}
-        unknown = [s for s in self.stages if s.lower() not in canonical]
-        if unknown:
-            raise UsageError(
-                f"unknown stage(s) {', '.join(unknown)}; stages are {', '.join(ALL_STAGES)}"
-            )
-        self.stages = [get_canonical_stage(s) for s in self.stages]
-        self.versions = [str(int(v)) if str(v).isdigit() else str(v) for v in self.versions]
-
-
-def _select(client, name: str, selection: ModelSelection) -> list:
-    if selection.export_latest_versions:
-        with warnings.catch_warnings():  # deprecated with stages, and still what was asked
-            warnings.simplefilter("ignore", FutureWarning)
-            versions = client.get_latest_versions(name, selection.stages or None)
-    else:
-        versions = model_version.all_versions(client, name)
-    if selection.stages:
-        versions = [v for v in versions if v.current_stage in selection.stages]
-    if selection.versions:
-        by_number = {str(v.version): v for v in versions}
-        missing = [v for v in selection.versions if v not in by_number]
-        if missing:
-            raise NotFoundError(
-                f"registered model '{name}' has no version {', '.join(missing)} to export"
-            )
-        versions = [by_number[v] for v in selection.versions]
-    return sorted(versions, key=lambda v: int(v.version))
 
 
 def _run_states(client, run_ids: set[str], engine: Engine) -> dict[str, str]:
@@ -124,7 +80,7 @@ def export(
     if model is None:
         raise NotFoundError(f"registered model '{name}' not found on {src.display}")
     rec = record(model)
-    chosen = _select(client, name, selection)
+    chosen = select(client, name, selection)
     progress.note(f"Model '{name}': {len(chosen)} versions to export")
     states = _run_states(client, {v.run_id for v in chosen if v.run_id}, engine)
     writer = ModelDirWriter(output_dir)

@@ -84,12 +84,12 @@ def export_one(
 ) -> Exported:
     """Export run ``run_id`` to ``output_dir`` (:func:`export`), then on a Databricks source its
     notebook revision in ``notebook_formats`` into the same folder."""
-    export(ctx.src, run_id, output_dir, ctx.engine, ctx.report, ctx.progress)
+    result = export(ctx.src, run_id, output_dir, ctx.engine, ctx.report, ctx.progress)
     if notebook_formats:
         from ..databricks import notebooks
 
         notebooks.export_run_notebook(ctx.src, run_id, output_dir, notebook_formats, ctx.report)
-    return Exported("run", run_id, Path(output_dir))
+    return result
 
 
 def import_one(ctx: Migration, input_dir: str | Path, experiment_name: str) -> Imported:
@@ -171,7 +171,7 @@ def export(
     report: Report,
     progress: Progress = NO_PROGRESS,
     extra_info: dict | None = None,
-) -> Path:
+) -> Exported:
     """Write the run, its metric history, artifacts and LoggedModels to ``output_dir``."""
     run = get_run(src, run_id)
     client = src.client
@@ -220,7 +220,7 @@ def export(
         f"{metric_writer.points} metric points, {len(downloaded)} artifacts, "
         f"{len(models)} logged models",
     )
-    return Path(output_dir)
+    return Exported("run", run_id, Path(output_dir))
 
 
 def _collecting(tasks, sink: list):

@@ -8,6 +8,10 @@ allow, so that the tool's time can be read against it.
   threads through MLflow's artifact repositories (one temporary file per copy in flight).
 - :func:`copy_metrics`: the raw history, key by key with ``get_metric_history``, written with
   ``log_batch`` in batches of MLflow's limit (1000), by ``threads`` threads.
+- :func:`copy_server`: every run of a server (params, tags, history, files), a run per thread.
+- :func:`copy_experiment`: an experiment of small runs, a run per thread at a time: the run
+  created with its start time, name and tags, its params, tags and history in one ``log_batch``,
+  its files copied, its status and end time set. No parent links, markers or checks.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import threading
 from pathlib import Path
 
 from mlflow import MlflowClient
-from mlflow.entities import Metric
+from mlflow.entities import Metric, Param, RunTag, ViewType
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.utils.validation import MAX_METRICS_PER_BATCH
 
@@ -120,3 +124,105 @@ def copy_metrics(
     if errors:
         raise errors[0]
     return {"run_id": dst_run_id, "points": sum(copied), "keys": len(keys)}
+
+
+def copy_server(src_uri: str, dst_uri: str, suffix: str, threads: int = 8) -> dict:
+    """Copy every run of every active experiment into ``<name>-<suffix>`` on the destination:
+    params, tags and the full metric history with one ``log_batch`` per 1000 points, and every
+    file. ``threads`` threads, a run each; the floor of a whole-server copy's run data.
+
+    Registered models and versions are not copied: their cost is a few calls each, and the
+    versions of a model are created one after the other in any copy.
+    """
+    src = _client(src_uri)
+    dst = _client(dst_uri)
+    work = []
+    for exp in src.search_experiments():
+        target = experiment_id(dst, f"{exp.name}-{suffix}")
+        token = None
+        while True:
+            page = src.search_runs([exp.experiment_id], max_results=1000, page_token=token)
+            work += [(run, target) for run in page]
+            token = page.token
+            if not token:
+                break
+    totals = {"runs": 0, "points": 0, "files": 0}
+    lock = threading.Lock()
+
+    def copy(run, target: str) -> None:
+        new = dst.create_run(target, start_time=run.info.start_time, run_name=run.info.run_name)
+        run_id = new.info.run_id
+        points = []
+        for key in sorted(run.data.metrics):
+            points += src.get_metric_history(run.info.run_id, key)
+        params = [Param(k, v) for k, v in run.data.params.items()]
+        tags = [RunTag(k, v) for k, v in run.data.tags.items() if not k.startswith("mlflow.")]
+        dst.log_batch(run_id, metrics=points[:MAX_METRICS_PER_BATCH], params=params, tags=tags)
+        for at in range(MAX_METRICS_PER_BATCH, len(points), MAX_METRICS_PER_BATCH):
+            dst.log_batch(run_id, metrics=points[at : at + MAX_METRICS_PER_BATCH])
+        src_repo = artifact_repo(src_uri, run.info.artifact_uri)
+        dst_repo = artifact_repo(dst_uri, new.info.artifact_uri)
+        files = list_files(src_repo)
+        with tempfile.TemporaryDirectory(prefix="floor-") as tmp:
+            for path, _ in files:
+                folder, name = posixpath.split(path)
+                local = str(Path(tmp, name))
+                src_repo._download_file(path, local)
+                dst_repo.log_artifact(local, folder or None)
+        dst.set_terminated(run_id, run.info.status, run.info.end_time)
+        with lock:
+            totals["runs"] += 1
+            totals["points"] += len(points)
+            totals["files"] += len(files)
+
+    run_bounded(((lambda r=r, t=t: copy(r, t)) for r, t in work), threads)
+    return totals
+
+
+def copy_experiment(
+    src_uri: str, experiment: str, dst_uri: str, dst_experiment: str, threads: int = 8
+) -> dict:
+    """Copy every run of ``experiment`` into ``dst_experiment``, ``threads`` runs at a time."""
+    src = _client(src_uri)
+    dst = _client(dst_uri)
+    source_id = src.get_experiment_by_name(experiment).experiment_id
+    runs, token = [], None
+    while True:
+        page = src.search_runs(
+            [source_id], run_view_type=ViewType.ACTIVE_ONLY, max_results=1000, page_token=token
+        )
+        runs += page
+        token = page.token
+        if not token:
+            break
+    target = experiment_id(dst, dst_experiment)
+
+    def copy(run_id: str) -> int:
+        run = src.get_run(run_id)
+        new = dst.create_run(
+            target,
+            start_time=run.info.start_time,
+            tags=dict(run.data.tags),
+            run_name=run.info.run_name,
+        ).info
+        points = [m for key in run.data.metrics for m in src.get_metric_history(run_id, key)]
+        dst.log_batch(
+            new.run_id,
+            metrics=points,
+            params=[Param(k, v) for k, v in run.data.params.items()],
+            tags=[RunTag(k, v) for k, v in run.data.tags.items()],
+            synchronous=True,
+        )
+        src_repo = artifact_repo(src_uri, run.info.artifact_uri)
+        dst_repo = artifact_repo(dst_uri, new.artifact_uri)
+        for path, _ in list_files(src_repo):
+            folder, name = posixpath.split(path)
+            with tempfile.TemporaryDirectory(prefix="floor-") as tmp:
+                local = str(Path(tmp, name))
+                src_repo._download_file(path, local)
+                dst_repo.log_artifact(local, folder or None)
+        dst.set_terminated(new.run_id, run.info.status, end_time=run.info.end_time)
+        return len(points)
+
+    copied = run_bounded(((lambda r=r: copy(r.info.run_id)) for r in runs), threads)
+    return {"experiment_id": target, "runs": len(runs), "points": sum(copied)}

@@ -61,6 +61,10 @@ def main(argv: list[str]) -> int:
         detail = floor.copy_artifacts(**json.loads(args[0]))
     elif job == "floor-metrics":
         detail = floor.copy_metrics(**json.loads(args[0]))
+    elif job == "floor-server":
+        detail = floor.copy_server(**json.loads(args[0]))
+    elif job == "floor-experiment":
+        detail = floor.copy_experiment(**json.loads(args[0]))
     else:
         raise SystemExit(f"unknown job {job!r}")
     seconds = time.perf_counter() - started

@@ -12,6 +12,7 @@ _API = (
     "copy_run",
     "export_experiment",
     "import_experiment",
+    "copy_experiment",
     "export_model",
     "import_model",
     "export_model_version",
@@ -24,6 +25,14 @@ _API = (
     "verify_all",
     "export_all",
     "import_all",
+    "export_prompt",
+    "import_prompt",
+    "export_evaluation_dataset",
+    "import_evaluation_dataset",
+    "export_trace",
+    "import_trace",
+    "export_traces",
+    "import_traces",
 )
 
 __all__ = ["__version__", *_API]

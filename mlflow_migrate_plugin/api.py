@@ -11,9 +11,16 @@ pool and returns a :class:`~mlflow_migrate_plugin.report.Report` of what it did.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
-from .api_setup import SUPPRESS_ENV, as_list, endpoint, migration, source, tracking_of
+from .api_setup import SUPPRESS_ENV
+from .api_setup import as_list as _as_list
+from .api_setup import endpoint as _endpoint
+from .api_setup import engine as _engine
+from .api_setup import migration as _migration
+from .api_setup import source as _source
+from .api_setup import tracking_of as _tracking_of
 from .api_verify import (
     verify_all,
     verify_experiment,
@@ -21,13 +28,14 @@ from .api_verify import (
     verify_model_version,
     verify_run,
 )
+from .endpoint import Endpoint
 from .handlers import experiment as experiment_handler
 from .handlers import model_version as version_handler
 from .handlers import registered_model as model_handler
 from .handlers import run as run_handler
 from .handlers.run_selection import RunSelection
 from .report import NO_PROGRESS, Progress, Report
-from .transfer.engine import DEFAULT_WORKERS
+from .transfer.engine import DEFAULT_WORKERS, Engine
 
 # Also importable from here, as they always were.
 __all__ = [
@@ -65,8 +73,8 @@ def export_run(
     from .databricks.notebooks import parse_formats
 
     notebook_formats = parse_formats(notebook_formats)  # a bad format fails before any work
-    src = source(tracking_uri, registry_uri)
-    with migration(workers, src=src, progress=progress) as ctx:
+    src = _source(tracking_uri, registry_uri)
+    with _migration(workers, src=src, progress=progress) as ctx:
         run_handler.export_one(ctx, run_id, output_dir, notebook_formats=notebook_formats)
     return ctx.report
 
@@ -101,8 +109,8 @@ def import_run(
         skip_unsupported=skip_unsupported,
         notebook_dir=dst_notebook_dir,
     )
-    dst = endpoint(tracking_uri, registry_uri)
-    with migration(workers, dst=dst, progress=progress, options={"run": options}) as ctx:
+    dst = _endpoint(tracking_uri, registry_uri)
+    with _migration(workers, dst=dst, progress=progress, options={"run": options}) as ctx:
         run_handler.import_one(ctx, input_dir, experiment_name)
     return ctx.report
 
@@ -117,12 +125,16 @@ def export_experiment(
     check_nested_runs: bool = False,
     export_permissions: bool = False,
     notebook_formats: list[str] | None = None,
+    include_traces: bool = True,
+    trace_start_time: str | None = None,
+    traces_until: str | None = None,
     tracking_uri: str | None = None,
     registry_uri: str | None = None,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
-    """Export an experiment (name or id) with its runs and its own LoggedModels to a directory.
+    """Export an experiment (name or id) with its runs, its own LoggedModels and its traces
+    (``include_traces``, in the window ``trace_start_time`` to ``traces_until``) to a directory.
 
     ``run_ids`` (a list, or comma separated) exports only those runs, and with
     ``check_nested_runs`` all their descendants too; ``run_start_time`` (UTC date, YYYY-MM-DD)
@@ -131,14 +143,15 @@ def export_experiment(
     of as many transfers. A run that fails is reported (``report.failed``) and the others are
     exported.
     """
-    src = source(tracking_uri, registry_uri)
+    src = _source(tracking_uri, registry_uri)
     selection = RunSelection(
-        run_ids=as_list(run_ids) or None,
+        run_ids=_as_list(run_ids) or None,
         run_start_time=run_start_time or None,
         export_deleted_runs=export_deleted_runs,
         check_nested_runs=check_nested_runs,
     )
-    with migration(workers, src=src, progress=progress) as ctx:
+    options = _trace_options(include_traces, trace_start_time, traces_until)
+    with _migration(workers, src=src, progress=progress, options=options) as ctx:
         experiment_handler.export(
             ctx,
             experiment,
@@ -161,29 +174,36 @@ def import_experiment(
     tracking_uri: str | None = None,
     skip_unsupported: bool = False,
     registry_uri: str | None = None,
+    include_traces: bool = True,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
+    wait: bool = False,
 ) -> Report:
-    """Import an experiment export (ours or mlflow-export-import's) into ``experiment_name``.
+    """Import an experiment export (ours or mlflow-export-import's) into ``experiment_name``,
+    with its traces unless ``include_traces`` is False.
 
     The experiment is created with its tags and description if it does not exist, else the
     runs are added to it. Parents are imported before their children, which link to them.
     Rerunning adds nothing, and completes an import that was interrupted. A run that fails is
-    reported (``report.failed``) and the others are imported.
+    reported (``report.failed``) and the others are imported. While another import of the same
+    experiment is in progress this one raises :class:`~.handlers.lease.LeaseHeldError`, or with
+    ``wait`` waits for it to end.
     """
-    dst = endpoint(tracking_uri, registry_uri)
+    dst = _endpoint(tracking_uri, registry_uri)
     options = run_handler.RunImportOptions(
         import_source_tags=import_source_tags,
         use_src_user_id=use_src_user_id,
         skip_unsupported=skip_unsupported,
     )
-    with migration(workers, dst=dst, progress=progress, options={"run": options}) as ctx:
+    kinds = {"run": options, **_trace_options(include_traces)}
+    with _migration(workers, dst=dst, progress=progress, options=kinds) as ctx:
         experiment_handler.import_(
             ctx,
             input_dir,
             experiment_name,
             import_permissions=import_permissions,
             dst_notebook_dir=dst_notebook_dir,
+            wait=wait,
         )
     return ctx.report
 
@@ -217,14 +237,14 @@ def export_model(
 
     notebook_formats = parse_formats(notebook_formats)  # a bad format fails before any work
     selection = model_handler.ModelSelection(
-        stages=as_list(stages),
-        versions=as_list(versions),
+        stages=_as_list(stages),
+        versions=_as_list(versions),
         export_latest_versions=export_latest_versions,
         export_deleted_runs=export_deleted_runs,
         export_version_model=export_version_model,
     )
-    src = source(tracking_uri, registry_uri)
-    with migration(workers, src=src, progress=progress) as ctx:
+    src = _source(tracking_uri, registry_uri)
+    with _migration(workers, src=src, progress=progress) as ctx:
         model_handler.export(
             ctx,
             model,
@@ -260,7 +280,7 @@ def import_model(
     wait for each version to be READY. Rerunning adds nothing; a failed import removes what it
     created. :meth:`Progress.note` tells what is imported, version by version.
     """
-    dst = endpoint(tracking_uri, registry_uri)
+    dst = _endpoint(tracking_uri, registry_uri)
     options = model_handler.ModelImportOptions(
         delete_model=delete_model,
         import_source_tags=import_source_tags,
@@ -269,7 +289,7 @@ def import_model(
             import_source_tags=import_source_tags, skip_unsupported=skip_unsupported
         ),
     )
-    with migration(
+    with _migration(
         workers, dst=dst, progress=progress, options={"registered_model": options}
     ) as ctx:
         model_handler.import_(
@@ -297,8 +317,8 @@ def export_model_version(
     from .databricks.notebooks import parse_formats
 
     notebook_formats = parse_formats(notebook_formats)  # a bad format fails before any work
-    src = source(tracking_uri, registry_uri)
-    with migration(workers, src=src, progress=progress) as ctx:
+    src = _source(tracking_uri, registry_uri)
+    with _migration(workers, src=src, progress=progress) as ctx:
         version_handler.export(
             ctx,
             model,
@@ -336,7 +356,7 @@ def import_model_version(
     number where the destination model allows it. Rerunning adds nothing; a failed import
     removes what it created.
     """
-    dst = endpoint(tracking_uri, registry_uri)
+    dst = _endpoint(tracking_uri, registry_uri)
     options = version_handler.VersionImportOptions(
         create_model=create_model,
         import_source_tags=import_source_tags,
@@ -345,7 +365,7 @@ def import_model_version(
         import_permissions=import_permissions,
         skip_unsupported=skip_unsupported,
     )
-    with migration(workers, dst=dst, progress=progress, options={"model_version": options}) as ctx:
+    with _migration(workers, dst=dst, progress=progress, options={"model_version": options}) as ctx:
         version_handler.import_(ctx, input_dir, experiment_name, model)
     return ctx.report
 
@@ -366,27 +386,106 @@ def copy_run(
 ) -> Report:
     """Copy a run to ``experiment_name`` on the same or another server, in one call.
 
-    The same export and import as export_run + import_run, through a temporary directory that is
-    removed on success and on failure (``keep_export_dir`` keeps the export there instead).
+    The run streams from source to destination: the run import of import_run, reading the run
+    from the source server instead of an export (metric pages logged as they are read, each
+    artifact file on disk only between its download and its upload). ``keep_export_dir``
+    exports into that directory and imports from it instead, leaving the export there.
     Credentials for two different servers go in each URI (``http://user:password@host``).
     """
-    from .transfer.staging import export_space
-
-    src = source(src_mlflow_uri)
-    dst = endpoint(dst_mlflow_uri)
+    src = _source(src_mlflow_uri)
+    dst = _endpoint(dst_mlflow_uri)
     options = run_handler.RunImportOptions(
         import_source_tags=import_source_tags,
         use_src_user_id=use_src_user_id,
         mlmodel_fix=mlmodel_fix,
         skip_unsupported=skip_unsupported,
     )
+    kinds = {"run": options}
     with (
-        export_space(keep_export_dir) as space,
-        migration(workers, src=src, dst=dst, progress=progress, options={"run": options}) as ctx,
+        _migration(
+            workers, src=src, dst=dst, progress=progress, options=kinds, readers=workers
+        ) as ctx,
+        _live(src, ctx.engine) as source,
     ):
-        run_handler.export_one(ctx, run_id, space)
-        run_handler.import_one(ctx, space, experiment_name)
+        if keep_export_dir is not None:
+            run_handler.export_one(ctx, run_id, keep_export_dir)
+        run_handler.import_one(
+            ctx,
+            keep_export_dir if keep_export_dir is not None else source.run(run_id),
+            experiment_name,
+        )
     return ctx.report
+
+
+def copy_experiment(
+    experiment: str,
+    experiment_name: str,
+    *,
+    src_mlflow_uri: str | None = None,
+    dst_mlflow_uri: str | None = None,
+    run_ids: list[str] | str | None = None,
+    run_start_time: str | None = None,
+    export_deleted_runs: bool = False,
+    check_nested_runs: bool = False,
+    import_source_tags: bool = False,
+    use_src_user_id: bool = False,
+    skip_unsupported: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Copy source ``experiment`` (name or id) with its runs and its own LoggedModels into
+    ``experiment_name`` (created with the source's tags and description if missing).
+
+    Runs are chosen as export_experiment chooses them (``run_ids``, ``check_nested_runs``,
+    ``run_start_time``, ``export_deleted_runs``) and imported as import_experiment imports
+    them, parents first, each streaming from source to destination with nothing exported in
+    between. Rerunning adds nothing; a run that fails is reported (``report.failed``) and
+    removes what it created, and the others are copied.
+    """
+    from .handlers import experiment_copy
+
+    src = _source(src_mlflow_uri)
+    dst = _endpoint(dst_mlflow_uri)
+    report = Report()
+    selection = RunSelection(
+        run_ids=_as_list(run_ids) or None,
+        run_start_time=run_start_time or None,
+        export_deleted_runs=export_deleted_runs,
+        check_nested_runs=check_nested_runs,
+    )
+    options = run_handler.RunImportOptions(
+        import_source_tags=import_source_tags,
+        use_src_user_id=use_src_user_id,
+        skip_unsupported=skip_unsupported,
+    )
+    with (
+        _engine(workers, readers=workers) as engine,
+        _live(src, engine, "copy-experiment") as source,
+    ):
+        experiment_copy.copy(
+            source,
+            dst,
+            experiment,
+            experiment_name,
+            engine,
+            report,
+            selection,
+            options,
+            workers=workers,
+            progress=progress,
+        )
+    return report
+
+
+@contextmanager
+def _live(src: Endpoint, engine: Engine, script: str = "copy-run"):
+    """``src`` as the live source of a copy, its files passing through a spool of one slot
+    per transfer worker, removed when the copy ends."""
+    from .handlers.run_source import LiveSource
+    from .transfer.spool import Spool
+
+    with Spool(engine.workers) as spool:
+        yield LiveSource(src, engine, spool, script)
 
 
 def copy_model_version(
@@ -420,11 +519,11 @@ def copy_model_version(
     """
     from .transfer.staging import export_space
 
-    src = source(src_mlflow_uri or tracking_of(src_registry_uri), src_registry_uri)
-    dst = endpoint(dst_mlflow_uri or tracking_of(dst_registry_uri), dst_registry_uri)
+    src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
+    dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
     with (
         export_space(keep_export_dir) as space,
-        migration(workers, src=src, dst=dst, progress=progress) as ctx,
+        _migration(workers, src=src, dst=dst, progress=progress) as ctx,
     ):
         version_handler.copy(
             ctx,
@@ -482,8 +581,8 @@ def export_all(
 
     parsed = bulk.Shard.parse(shard)
     options = bulk.BulkExportOptions(
-        experiments=None if experiments in (None, "all") else as_list(experiments),
-        models=None if models in (None, "all") else as_list(models),
+        experiments=None if experiments in (None, "all") else _as_list(experiments),
+        models=None if models in (None, "all") else _as_list(models),
         include_experiments=include_experiments,
         include_models=include_models,
         export_all_runs=export_all_runs,
@@ -493,7 +592,7 @@ def export_all(
             export_deleted_runs=export_deleted_runs,
         ),
         versions=model_handler.ModelSelection(
-            stages=as_list(stages),
+            stages=_as_list(stages),
             export_latest_versions=export_latest_versions,
             export_deleted_runs=export_deleted_runs,
             export_version_model=export_version_model,
@@ -501,8 +600,8 @@ def export_all(
         export_permissions=export_permissions,
         notebook_formats=parse_formats(notebook_formats),
     )
-    src = source(tracking_uri, registry_uri)
-    with migration(workers, src=src, progress=progress) as ctx:
+    src = _source(tracking_uri, registry_uri)
+    with _migration(workers, src=src, progress=progress) as ctx:
         bulk.export(
             src,
             output_dir,
@@ -560,8 +659,8 @@ def import_all(
             skip_unsupported=skip_unsupported,
         ),
     )
-    dst = endpoint(tracking_uri, registry_uri)
-    with migration(workers, dst=dst, progress=progress) as ctx:
+    dst = _endpoint(tracking_uri, registry_uri)
+    with _migration(workers, dst=dst, progress=progress) as ctx:
         bulk.import_(
             dst,
             input_dir,
@@ -573,3 +672,195 @@ def import_all(
             progress=progress,
         )
     return ctx.report
+
+
+def _trace_options(include: bool, start_time=None, until=None) -> dict:
+    from .handlers.traces import KIND, TraceOptions
+
+    return {KIND: TraceOptions(include=include, start_time=start_time, until=until)}
+
+
+def _trace_context(engine, report, progress, *, src=None, dst=None, options=None):
+    from .context import Migration
+    from .handlers.traces import KIND
+
+    return Migration(engine, report, src=src, dst=dst, progress=progress, options={KIND: options})
+
+
+def export_trace(
+    trace_id: str,
+    output_dir: str | Path,
+    *,
+    tracking_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+) -> Report:
+    """Export one MLflow 3 trace (spans, assessments, links) to ``output_dir``/<trace_id>.json."""
+    from .handlers import traces
+
+    src, report = _source(tracking_uri), Report()
+    with _engine(workers) as engine:
+        traces.export_trace(
+            _trace_context(engine, report, NO_PROGRESS, src=src), trace_id, output_dir
+        )
+    return report
+
+
+def import_trace(
+    input_file: str | Path,
+    experiment_name: str,
+    *,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+) -> Report:
+    """Import one exported trace file into ``experiment_name`` (created if needed); rerun safe."""
+    from .handlers import traces
+
+    dst, report = _endpoint(tracking_uri, registry_uri), Report()
+    with _engine(workers) as engine:
+        ctx = _trace_context(engine, report, NO_PROGRESS, dst=dst)
+        traces.import_trace_file(ctx, Path(input_file), experiment_name)
+    return report
+
+
+def export_traces(
+    experiment: str,
+    output_dir: str | Path,
+    *,
+    trace_start_time: str | None = None,
+    traces_until: str | None = None,
+    tracking_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Export the traces of ``experiment`` (name or id), one file each, to ``output_dir``;
+    ``trace_start_time`` / ``traces_until`` (UTC dates) keep a window of request times."""
+    from .handlers import traces
+
+    src, report = _source(tracking_uri), Report()
+    options = traces.TraceOptions(start_time=trace_start_time, until=traces_until)
+    with _engine(workers) as engine:
+        ctx = _trace_context(engine, report, progress, src=src, options=options)
+        traces.export_experiment_traces(ctx, experiment, Path(output_dir))
+    return report
+
+
+def import_traces(
+    input_dir: str | Path,
+    experiment_name: str,
+    *,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Import exported traces (export-traces' directory, or an experiment export's traces)
+    into ``experiment_name``; every file is checked before anything is created; rerun safe."""
+    from .handlers import traces
+
+    dst, report = _endpoint(tracking_uri, registry_uri), Report()
+    with _engine(workers) as engine:
+        ctx = _trace_context(engine, report, progress, dst=dst)
+        traces.import_experiment_traces(ctx, Path(input_dir), experiment_name)
+    return report
+
+
+# Prompts --------------------------------------------------------------------------------------
+
+
+def export_prompt(
+    prompt_name: str,
+    output_dir: str | Path,
+    *,
+    prompt_version: list[str] | str | None = None,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Export a prompt with every version (or the numbers in ``prompt_version``, a list or
+    comma separated) to ``output_dir/prompt.json``: templates, commit messages, tags, model
+    configs, response formats and aliases."""
+    from .handlers import prompts
+
+    src = _source(tracking_uri, registry_uri)
+    report = Report()
+    prompts.export(src, prompt_name, output_dir, report, _as_list(prompt_version))
+    return report
+
+
+def import_prompt(
+    input_dir: str | Path,
+    *,
+    prompt_name: str | None = None,
+    delete_prompt: bool = False,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Import a prompt export (ours, or mlflow-export-import's) as ``prompt_name`` (default:
+    its exported name), keeping version numbers. ``delete_prompt`` first deletes a prompt of
+    that name. A rerun adds nothing; a failed import leaves nothing behind."""
+    from .handlers import prompts
+
+    dst = _endpoint(tracking_uri, registry_uri)
+    report = Report()
+    prompts.import_(
+        dst, input_dir, report, prompt_name, delete_prompt=delete_prompt, progress=progress
+    )
+    return report
+
+
+# Evaluation datasets --------------------------------------------------------------------------
+
+
+def export_evaluation_dataset(
+    output_dir: str | Path,
+    *,
+    dataset_name: str | None = None,
+    dataset_id: str | None = None,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Export an evaluation dataset (by id, or by a name only one dataset has) with every
+    record to ``output_dir``: dataset.json and records.jsonl."""
+    from .handlers import evaluation_datasets
+
+    src = _source(tracking_uri, registry_uri)
+    report = Report()
+    evaluation_datasets.export(
+        src, output_dir, report, dataset_id=dataset_id, dataset_name=dataset_name
+    )
+    return report
+
+
+def import_evaluation_dataset(
+    input_dir: str | Path,
+    *,
+    evaluation_dataset_name: str | None = None,
+    delete_evaluation_dataset: bool = False,
+    tracking_uri: str | None = None,
+    registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Import an evaluation dataset export (ours, or mlflow-export-import's) as
+    ``evaluation_dataset_name`` (default: its exported name), linked to the destination
+    experiments that have its source experiments' names. A rerun adds no record;
+    ``delete_evaluation_dataset`` first deletes the datasets of that name."""
+    from .handlers import evaluation_datasets
+
+    dst = _endpoint(tracking_uri, registry_uri)
+    report = Report()
+    evaluation_datasets.import_(
+        dst,
+        input_dir,
+        report,
+        evaluation_dataset_name,
+        delete=delete_evaluation_dataset,
+        progress=progress,
+    )
+    return report

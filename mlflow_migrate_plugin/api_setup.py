@@ -69,11 +69,11 @@ def as_list(value: list[str] | str | None) -> list[str]:
 
 
 @contextmanager
-def engine(workers: int) -> Iterator[Engine]:
+def engine(workers: int, readers: int = 0) -> Iterator[Engine]:
     """The one transfer engine of a command, ``workers`` wide."""
-    # Object workers (a run or a version each) and the engine's transfer threads can all be in
-    # a request at once; each needs a kept-alive connection of its own.
-    reserve_http_connections(2 * workers + 1)
+    # Object workers (a run or a version each), the engine's transfer threads and a copy's
+    # history readers can all be in a request at once; each needs a kept-alive connection.
+    reserve_http_connections(2 * workers + readers + 1)
     with _no_run_links(), bounded_requests(), Engine(workers) as pool:
         yield pool
 
@@ -86,10 +86,11 @@ def migration(
     dst: Endpoint | None = None,
     progress: Progress = NO_PROGRESS,
     options: dict[str, Any] | None = None,
+    readers: int = 0,
 ) -> Iterator[Migration]:
-    """One command's :class:`Migration`: its endpoints, a new report, the engine while it runs,
-    and each object kind's options."""
-    with engine(workers) as pool:
+    """One command's :class:`Migration`: its endpoints, a new report, the engine while it runs
+    (``readers``: a copy's history readers beside it), and each object kind's options."""
+    with engine(workers, readers) as pool:
         yield Migration(pool, Report(), src=src, dst=dst, progress=progress, options=options or {})
 
 

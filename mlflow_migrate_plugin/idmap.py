@@ -19,6 +19,12 @@ SOURCE_MODEL_ID = PREFIX + "source.model_id"
 PENDING_PARENT = PREFIX + "source.parent_run_id"
 # A model version's source identity: "<source model name>/<version>".
 SOURCE_MODEL_VERSION = PREFIX + "source.model_version"
+# A trace's source id; also set when the id is kept, so that one search finds every import.
+SOURCE_TRACE_ID = PREFIX + "source.trace_id"
+# A prompt version's source identity: "<source prompt name>/<version>".
+SOURCE_PROMPT_VERSION = PREFIX + "source.prompt_version"
+# An evaluation dataset's id on the source.
+SOURCE_DATASET_ID = PREFIX + "source.dataset_id"
 STATE = PREFIX + "import_state"
 STATE_STARTED = "started"
 STATE_COMPLETE = "complete"
@@ -26,8 +32,13 @@ STATE_COMPLETE = "complete"
 # retried create made (handlers/duplicates.py); a run carries its token in its state instead,
 # "started:<token>", which its completion overwrites.
 ATTEMPT = PREFIX + "attempt"
+# On a run that import-run --fresh made as a second copy on purpose, which no rerun repairs.
+FRESH_COPY = PREFIX + "fresh_copy"
+# On a destination experiment or registered model while an import works on it
+# (handlers/lease.py): "<holder>:<expiry epoch>".
+LEASE = PREFIX + "lease"
 
-MARKER_TAGS = frozenset({SOURCE_RUN_ID, SOURCE_MODEL_ID, STATE, ATTEMPT})
+MARKER_TAGS = frozenset({SOURCE_RUN_ID, SOURCE_MODEL_ID, STATE, ATTEMPT, LEASE, FRESH_COPY})
 
 
 def new_attempt() -> str:
@@ -82,13 +93,18 @@ def complete_runs(client, experiment_id: str, finished_only: bool = False) -> di
     mark and the run's status, which the run's own import finishes.
     """
     found: dict[str, str] = {}
-    for run in _all_runs(client, experiment_id, equals(f"tags.`{STATE}`", STATE_COMPLETE)):
+    for run in all_complete(client, experiment_id):
         if finished_only and run.info.status == "RUNNING":
             continue
         source = run.data.tags.get(SOURCE_RUN_ID)
         if source:
             found.setdefault(source, run.info.run_id)
     return found
+
+
+def all_complete(client, experiment_id: str):
+    """Every run of the experiment (any lifecycle) whose import completed, with its tags."""
+    return _all_runs(client, experiment_id, equals(f"tags.`{STATE}`", STATE_COMPLETE))
 
 
 def interrupted_runs(client, experiment_id: str):

@@ -14,6 +14,9 @@ counted, so that a scenario is repeatable:
 - ``go_dark()``: the proxy's own port closes and open connections drop without an answer, as
   clients of a killed server see it.
 
+Every request's method and path is kept in ``seen``, and with the server's status in
+``answered`` once forwarded, so that a test can count what a command asked of the server.
+
 The proxy is bounded: a thread per connection, each request held at most ``HOLD_LIMIT`` seconds.
 """
 
@@ -55,6 +58,8 @@ class FaultProxy:
     upstream: str
     url: str = ""
     requests: int = 0
+    seen: list[tuple[str, str]] = field(default_factory=list)
+    answered: list[tuple[str, str, int]] = field(default_factory=list)
     _refused: list[_Rule] = field(default_factory=list)
     _lost: list[_Rule] = field(default_factory=list)
     _hang_after: int | None = None
@@ -102,9 +107,10 @@ class FaultProxy:
     def refused(self) -> int:
         return sum(r.hits for r in self._refused)
 
-    def _decide(self, path: str) -> str:
+    def _decide(self, method: str, path: str) -> str:
         with self._lock:
             self.requests += 1
+            self.seen.append((method, path))
             action = self._actions.pop(self.requests, None)
             if action is not None:
                 action()
@@ -129,7 +135,7 @@ class FaultProxy:
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
-                action = proxy._decide(self.path)
+                action = proxy._decide(self.command, self.path)
                 if proxy._dark.is_set():
                     self.close_connection = True
                     return
@@ -156,6 +162,8 @@ class FaultProxy:
                 if action == "lose":
                     self._answer(502, b"answer lost", {})
                     return
+                with proxy._lock:
+                    proxy.answered.append((self.command, self.path, answer.status))
                 kept = {k: v for k, v in answer.getheaders() if k.lower() not in _HOP_HEADERS}
                 self._answer(answer.status, data, kept)
 

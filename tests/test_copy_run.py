@@ -1,4 +1,4 @@
-"""copy-run: the same export and import as export-run + import-run, in one command."""
+"""copy-run: the run import of import-run, reading the run live from the source server."""
 
 from __future__ import annotations
 
@@ -7,10 +7,16 @@ import sys
 import tempfile
 
 import pytest
-from mlflow.entities import ViewType
+from mlflow.entities import Metric, ViewType
 
 from mlflow_migrate_plugin import api, idmap
 from mlflow_migrate_plugin.endpoint import Endpoint
+from mlflow_migrate_plugin.handlers import experiment as experiment_handler
+from mlflow_migrate_plugin.handlers import run as run_handler
+from mlflow_migrate_plugin.handlers.run_source import LiveSource
+from mlflow_migrate_plugin.report import Report
+from mlflow_migrate_plugin.transfer.engine import Engine
+from mlflow_migrate_plugin.transfer.spool import Spool
 from tests import builders
 from tests.compare import run_view
 from tests.servers import start_server
@@ -47,6 +53,105 @@ def test_copy_run_between_two_servers_keeps_every_field(src, dst, unique_name):
         run_view(src, built.run_id)
     )
     assert copied.data.tags[idmap.SOURCE_RUN_ID] == built.run_id
+
+
+def test_copy_run_streams_a_history_longer_than_one_call_point_by_point(src, dst, unique_name):
+    exp_id = builders.experiment(src, unique_name("src-"))
+    built = builders.make_run(src, exp_id, metric_keys=0, logged_model=False, classic_model=False)
+    # One key longer than the first read of a small run (so it goes on from a page token),
+    # two short ones, and more points than one log_batch takes.
+    points = [Metric("long", i * 0.5, 1_000 + i, i) for i in range(2_500)]
+    points += [Metric(k, float(i), 2_000 + i, i) for k in ("a", "b") for i in range(300)]
+    for i in range(0, len(points), 1000):
+        src.client.log_batch(built.run_id, metrics=points[i : i + 1000])
+    target = unique_name("dst-")
+
+    api.copy_run(
+        built.run_id, target, src_mlflow_uri=src.tracking_uri, dst_mlflow_uri=dst.tracking_uri
+    )
+
+    copied = _only_run(dst, target)
+    for key in ("long", "a", "b"):
+        want = src.client.get_metric_history(built.run_id, key)
+        got = dst.client.get_metric_history(copied.info.run_id, key)
+        assert sorted((m.step, m.timestamp, m.value) for m in got) == sorted(
+            (m.step, m.timestamp, m.value) for m in want
+        )
+    assert len(dst.client.get_metric_history(copied.info.run_id, "long")) == 2_500
+
+
+def _streamed(src, dst, run_id: str, experiment_name: str, workers: int) -> Spool:
+    """Copy a run through the handlers with a spool the test can look at afterwards."""
+    with Engine(workers) as engine, Spool(workers) as spool:
+        source = LiveSource(src, engine, spool)
+        experiment_id = experiment_handler.ensure(dst, experiment_name, Report())
+        options = run_handler.RunImportOptions(use_src_user_id=True)
+        run_handler.import_(
+            dst, source.run(run_id), engine, Report(), experiment_id=experiment_id, options=options
+        )
+    return spool
+
+
+def test_copy_run_holds_at_most_workers_files_on_disk_and_makes_no_export(
+    src, dst, unique_name, tmp_path, monkeypatch
+):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    exp_id = builders.experiment(src, unique_name("src-"))
+    built = builders.make_run(src, exp_id, logged_model=False, classic_model=False)
+    files = tmp_path / "files"
+    files.mkdir()
+    for i in range(12):
+        (files / f"part-{i:02d}.bin").write_bytes(bytes([i]) * 50_000)
+    src.artifact_repo(src.client.get_run(built.run_id).info.artifact_uri).log_artifacts(
+        str(files), "parts"
+    )
+    target = unique_name("dst-")
+
+    spool = _streamed(src, dst, built.run_id, target, workers=2)
+
+    assert 1 <= spool.peak <= 2
+    assert list(scratch.iterdir()) == []  # the spool is gone, and nothing else was written
+    copied = _only_run(dst, target)
+    assert _comparable(run_view(dst, copied.info.run_id)) == _comparable(
+        run_view(src, built.run_id)
+    )
+
+
+def test_copy_run_that_fails_midway_leaves_no_run_and_a_rerun_copies_it(
+    src_server, src, dst, unique_name
+):
+    exp_id = builders.experiment(src, unique_name("src-"))
+    built = builders.make_run(src, exp_id, logged_model=False, classic_model=False)
+    target = unique_name("dst-")
+    experiment_id = experiment_handler.ensure(dst, target, Report())
+    stored = next((src_server.root / "artifacts").glob(f"**/{built.run_id}/artifacts/report.txt"))
+    content = stored.read_bytes()
+
+    with Engine(2) as engine, Spool(2) as spool:
+        run = LiveSource(src, engine, spool).run(built.run_id)  # lists the file
+        stored.unlink()  # gone from the source between the listing and its copy
+        with pytest.raises(Exception, match="report.txt"):
+            run_handler.import_(dst, run, engine, Report(), experiment_id=experiment_id)
+
+    runs = dst.client.search_runs([experiment_id], run_view_type=ViewType.ALL)
+    assert [r.info.lifecycle_stage for r in runs] == ["deleted"]
+    assert idmap.SOURCE_RUN_ID not in runs[0].data.tags  # never taken for a copy
+    stored.write_bytes(content)
+    report = api.copy_run(
+        built.run_id, target, src_mlflow_uri=src.tracking_uri, dst_mlflow_uri=dst.tracking_uri
+    )
+    assert [o.status for o in report.find("run")] == ["imported"]
+    copied = _only_run_active(dst, target)
+    assert copied.data.tags[idmap.SOURCE_RUN_ID] == built.run_id
+
+
+def _only_run_active(endpoint: Endpoint, experiment_name: str):
+    experiment = endpoint.client.get_experiment_by_name(experiment_name)
+    runs = endpoint.client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1, runs
+    return runs[0]
 
 
 def test_copy_run_within_one_server_makes_a_second_run(src, unique_name):

@@ -12,7 +12,17 @@ import os
 import sys
 
 # Each command module registers its commands on the group when imported.
-from . import bulk, copy, experiment, model, run, verify  # noqa: F401
+from . import (  # noqa: F401
+    bulk,
+    copy,
+    evaluation_dataset,
+    experiment,
+    model,
+    prompt,
+    run,
+    trace,
+    verify,
+)
 from .group import migrate
 
 

@@ -1,4 +1,4 @@
-"""copy-run and copy-model-version: server to server in one command."""
+"""copy-run, copy-experiment and copy-model-version: server to server in one command."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ import time
 import click
 
 from .group import migrate
-from .options import bool_option, common_options, skip_unsupported_option, text_option
+from .options import (
+    bool_option,
+    common_options,
+    skip_unsupported_option,
+    split_list,
+    text_option,
+)
 from .progress import CliProgress, print_summary
 
 _URI_HELP = (
@@ -17,12 +23,17 @@ _URI_HELP = (
 )
 
 
-def keep_export_dir_option(fn):
+_STREAMED = "by default nothing is exported: objects stream from source to destination"
+_STAGED = "by default a temporary directory is used and removed, on success and on failure"
+
+
+def keep_export_dir_option(default: str):
+    """``--keep-export-dir``; ``default`` says what the command does without it."""
     return text_option(
         "--keep-export-dir",
-        help="Export into this directory and leave it there for inspection (by default a "
-        "temporary directory is used and removed, on success and on failure).",
-    )(fn)
+        help="Export into this directory, import from it, and leave it there for inspection "
+        f"({default}).",
+    )
 
 
 @migrate.command("copy-run")
@@ -48,7 +59,7 @@ def keep_export_dir_option(fn):
     help="Rewrite the run and model ids (and a LoggedModel's artifact_path) in MLmodel files "
     "and in the mlflow.log-model.history tag to the destination's.",
 )
-@keep_export_dir_option
+@keep_export_dir_option(_STREAMED)
 @skip_unsupported_option
 @common_options
 def copy_run(
@@ -63,9 +74,10 @@ def copy_run(
     skip_unsupported,
     workers,
 ):
-    """Copy a run, within one tracking server or from one to another: the same export and import
-    as export-run + import-run, through a temporary directory. Everything import-run keeps is
-    kept; a rerun skips the run already copied."""
+    """Copy a run, within one tracking server or from one to another, streaming: metric pages
+    are logged on the destination as they are read, and each artifact file is on local disk
+    only between its download and its upload. Everything import-run keeps is kept; a rerun
+    skips the run already copied; a failed copy leaves nothing."""
     from .. import api
 
     started = time.monotonic()
@@ -88,6 +100,85 @@ def copy_run(
             click.echo(
                 f"{verb} run {run_id} to {outcome.destination_id} in experiment '{experiment_name}'"
             )
+    print_summary(report, started)
+
+
+@migrate.command("copy-experiment")
+@text_option("--experiment", required=True, help="Source experiment name or ID.")
+@text_option(
+    "--experiment-name",
+    required=True,
+    help="Destination experiment name. Created with the source's tags and description if it "
+    "does not exist; else the runs are added to it and its own tags stay as they are.",
+)
+@text_option("--src-mlflow-uri", help=_URI_HELP.format(side="Source"))
+@text_option("--dst-mlflow-uri", help=_URI_HELP.format(side="Destination"))
+@text_option(
+    "--run-ids",
+    help="Copy only these runs (comma separated IDs). Default: every run of the experiment.",
+)
+@text_option(
+    "--run-start-time",
+    help="Only copy runs that started on or after this UTC date (inclusive). Format: YYYY-MM-DD.",
+)
+@bool_option(
+    "--export-deleted-runs", help="Also copy deleted runs; they are deleted on the destination."
+)
+@bool_option(
+    "--check-nested-runs",
+    help="With --run-ids: also copy every run nested below a listed run (children, "
+    "grandchildren, ...), found by their mlflow.parentRunId tag.",
+)
+@bool_option(
+    "--import-source-tags",
+    help="Also record the source experiment's and runs' info as 'mlflow_migrate.source.*' tags.",
+)
+@bool_option(
+    "--use-src-user-id",
+    help="Set each destination run's user to the source run's user (open-source MLflow only).",
+)
+@skip_unsupported_option
+@common_options
+def copy_experiment(
+    experiment,
+    experiment_name,
+    src_mlflow_uri,
+    dst_mlflow_uri,
+    run_ids,
+    run_start_time,
+    export_deleted_runs,
+    check_nested_runs,
+    import_source_tags,
+    use_src_user_id,
+    skip_unsupported,
+    workers,
+):
+    """Copy an experiment with its runs and its own LoggedModels, within one tracking server or
+    from one to another, streaming: nothing is exported in between. Runs are chosen as
+    export-experiment chooses them and imported as import-experiment imports them, parents
+    first, --workers at a time. A rerun adds nothing; a run that fails leaves nothing, does not
+    stop the others, and the command then exits 1."""
+    from .. import api
+
+    started = time.monotonic()
+    report = api.copy_experiment(
+        experiment,
+        experiment_name,
+        src_mlflow_uri=src_mlflow_uri,
+        dst_mlflow_uri=dst_mlflow_uri,
+        run_ids=split_list(run_ids) or None,
+        run_start_time=run_start_time,
+        export_deleted_runs=export_deleted_runs,
+        check_nested_runs=check_nested_runs,
+        import_source_tags=import_source_tags,
+        use_src_user_id=use_src_user_id,
+        skip_unsupported=skip_unsupported,
+        workers=workers,
+        progress=CliProgress(),
+    )
+    statuses = ("imported", "skipped", "failed")
+    counts = ", ".join(f"{len(report.find('run', s))} {s}" for s in statuses)
+    click.echo(f"Copied experiment '{experiment}' to '{experiment_name}': runs {counts}")
     print_summary(report, started)
 
 
@@ -134,7 +225,7 @@ def copy_run(
     "'.source_tracking_uri', '.source_registry_uri' (without credentials) and "
     "'.source_user_id'.",
 )
-@keep_export_dir_option
+@keep_export_dir_option(_STAGED)
 @skip_unsupported_option
 @common_options
 def copy_model_version(

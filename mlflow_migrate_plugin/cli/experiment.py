@@ -10,10 +10,12 @@ from .group import migrate
 from .options import (
     bool_option,
     common_options,
+    no_traces_option,
     notebook_formats_option,
     skip_unsupported_option,
     split_list,
     text_option,
+    trace_window_options,
     tracking_uri_option,
 )
 from .progress import CliProgress, print_summary
@@ -54,6 +56,8 @@ def _run_counts(report, statuses: tuple[str, ...]) -> str:
     "tag.",
 )
 @notebook_formats_option
+@no_traces_option
+@trace_window_options
 @tracking_uri_option("source")
 @common_options
 def export_experiment(
@@ -65,6 +69,9 @@ def export_experiment(
     export_deleted_runs,
     check_nested_runs,
     notebook_formats,
+    no_traces,
+    trace_start_time,
+    traces_until,
     tracking_uri,
     registry_uri,
     workers,
@@ -85,6 +92,9 @@ def export_experiment(
         check_nested_runs=check_nested_runs,
         export_permissions=export_permissions,
         notebook_formats=split_list(notebook_formats),
+        include_traces=not no_traces,
+        trace_start_time=trace_start_time,
+        traces_until=traces_until,
         tracking_uri=tracking_uri,
         registry_uri=registry_uri,
         workers=workers,
@@ -132,7 +142,13 @@ def export_experiment(
     help="Databricks workspace folder to import the runs' "
     "notebooks into (a folder per run ID is added).",
 )
+@bool_option(
+    "--wait",
+    help="When another import of the same experiment is in progress, wait for it to end (up "
+    "to an hour) instead of refusing.",
+)
 @skip_unsupported_option
+@no_traces_option
 @tracking_uri_option("destination")
 @common_options
 def import_experiment(
@@ -142,15 +158,19 @@ def import_experiment(
     import_source_tags,
     use_src_user_id,
     dst_notebook_dir,
+    wait,
     skip_unsupported,
+    no_traces,
     tracking_uri,
     registry_uri,
     workers,
 ):
     """Import an experiment from a directory, parents before their nested runs, --workers runs
     at a time. Runs imported before are skipped, and an interrupted import completes when run
-    again, without duplicates. A run that fails does not stop the others; the command ends with
-    the count of runs imported, skipped and failed, and exits 1 if any failed."""
+    again, without duplicates; two imports into the same experiment never run at once (the
+    second refuses, or waits with --wait). A run that fails does not stop the others; the
+    command ends with the count of runs imported, skipped and failed, and exits 1 if any
+    failed."""
     from .. import api
 
     started = time.monotonic()
@@ -164,8 +184,10 @@ def import_experiment(
         tracking_uri=tracking_uri,
         skip_unsupported=skip_unsupported,
         registry_uri=registry_uri,
+        include_traces=not no_traces,
         workers=workers,
         progress=CliProgress(),
+        wait=wait,
     )
     click.echo(
         f"Imported {input_dir} into experiment '{experiment_name}': "

@@ -143,3 +143,24 @@ def skip_unsupported_option(fn):
         "MLflow 2.x server, dataset inputs, aliases), import the rest and warn once for each "
         "object left out. Without it such an import is refused before anything is created.",
     )(fn)
+
+
+def no_traces_option(fn):
+    """--no-traces, on the experiment commands."""
+    return bool_option(
+        "--no-traces", help="Leave the experiment's MLflow 3 traces out (they move by default)."
+    )(fn)
+
+
+def trace_window_options(fn):
+    """--trace-start-time and --traces-until: the traces an export takes, by request time."""
+    fn = text_option(
+        "--traces-until",
+        help="Only export traces whose request time is before this UTC date (exclusive). "
+        "Format: YYYY-MM-DD.",
+    )(fn)
+    return text_option(
+        "--trace-start-time",
+        help="Only export traces whose request time is on or after this UTC date (inclusive). "
+        "Format: YYYY-MM-DD.",
+    )(fn)

@@ -5,6 +5,7 @@ export-model writes it, and ``manifest.json``, written last, that lists them all
 happened to each::
 
     <root>/manifest.json
+    <root>/pass.jsonl         while a pass is under way: the objects it finished
     <root>/experiments/<source experiment id>/experiment.json, runs/<run id>/...
     <root>/models/<model folder>/model.json, <run id>/...
 
@@ -20,6 +21,8 @@ the root).
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,8 @@ from .layout import EXPERIMENT_JSON, MODEL_JSON, is_own_format, read_json, write
 from .paths import safe_join
 
 MANIFEST_JSON = "manifest.json"
+# The objects a pass under way has finished, one JSON line each (removed once it finishes).
+PASS_JSONL = "pass.jsonl"
 EXPERIMENTS_DIR = "experiments"
 MODELS_DIR = "models"
 # mlflow-export-import's lists of what its bulk export holds.
@@ -66,17 +71,29 @@ class BulkDirWriter:
     """Writes a bulk export's root; :meth:`finish` writes ``manifest.json`` last.
 
     An earlier export in the same root that finished (its manifest is there) is a previous
-    pass: everything is exported again. One that did not finish is resumed: objects whose own
-    JSON is complete are not exported again (see :meth:`is_complete`).
+    pass: every object is exported again, into its folder, where the object handlers keep what
+    has not changed since (the runs). While a pass is under way, ``pass.jsonl`` lists the
+    objects it finished: an interrupted pass is resumed, and the objects it lists are not
+    exported again (see :meth:`is_complete`). An interrupted first pass (or one written before
+    that file existed) is resumed the same way, an object counting as finished when its own
+    JSON (written last) is there.
     """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         manifest = self.path / MANIFEST_JSON
-        self.resuming = not manifest.exists()
-        if manifest.exists():
+        self._pass = self.path / PASS_JSONL
+        # Folders (relative to the root) finished in this pass; None: judged by their JSON.
+        self._done: set[str] | None = None
+        self.previous = manifest.exists()
+        if self.previous:
+            self._pass.write_text("", encoding="utf-8")  # before the manifest goes
             manifest.unlink()
+            self._done = set()
+        elif self._pass.is_file():
+            lines = self._pass.read_text(encoding="utf-8").splitlines()
+            self._done = {json.loads(line)["dir"] for line in lines if line.strip()}
 
     def experiment_dir(self, experiment_id: str) -> Path:
         return safe_join(self.path, f"{EXPERIMENTS_DIR}/{experiment_id}")
@@ -85,10 +102,25 @@ class BulkDirWriter:
         return safe_join(self.path, f"{MODELS_DIR}/{model_folder(name)}")
 
     def is_complete(self, entry_path: Path, kind: str) -> bool:
-        """Whether an interrupted export already finished this object (its JSON is written
-        last)."""
+        """Whether the pass under way, interrupted and now resumed, already finished this
+        object."""
+        if self._done is not None:
+            return self._relative(entry_path) in self._done
         last = EXPERIMENT_JSON if kind == "experiment" else MODEL_JSON
-        return self.resuming and (entry_path / last).is_file()
+        return (entry_path / last).is_file()
+
+    def mark_complete(self, entry_path: Path) -> None:
+        """Record that this pass finished the object in ``entry_path``."""
+        if self._done is None:
+            return
+        line = json.dumps({"dir": self._relative(entry_path)}) + "\n"
+        with open(self._pass, "a", encoding="utf-8") as out:
+            out.write(line)
+            out.flush()
+            os.fsync(out.fileno())
+
+    def _relative(self, entry_path: Path) -> str:
+        return entry_path.relative_to(self.path).as_posix()
 
     def finish(self, system: dict, info: dict, entries: list[dict]) -> None:
         """``entries`` holds one ``{"kind", "source_id", "name", "dir", "status", ...}`` per
@@ -104,6 +136,8 @@ class BulkDirWriter:
                 },
             },
         )
+        if self._pass.exists():  # the manifest now tells the pass is finished
+            self._pass.unlink()
 
 
 class BulkDir:

@@ -12,6 +12,7 @@ The reader also takes mlflow-export-import's directories: runs in ``<dir>/<run_i
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,20 @@ class ExperimentDirWriter:
         root.mkdir(parents=True, exist_ok=True)
         return root
 
+    def remove_runs_except(self, run_ids: set[str]) -> None:
+        """Remove the run folders of an earlier export here whose run is not in ``run_ids``,
+        so that the directory holds only what ``experiment.json`` lists."""
+        base = self.path / RUNS_DIR
+        if not base.is_dir() or base.is_symlink():
+            return
+        for folder in base.iterdir():
+            if folder.name in run_ids:
+                continue
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder)
+            else:
+                folder.unlink()
+
     def finish(
         self,
         system: dict,
@@ -91,8 +106,8 @@ class ExperimentDirWriter:
         """Write ``experiment.json``.
 
         ``runs`` holds one ``{"run_id", "parent_run_id", "lifecycle_stage", "status",
-        "start_time"}`` per exported run, ``failed`` one ``{"run_id", "reason"}`` per run that
-        could not be exported.
+        "start_time", "source_fingerprint"}`` per exported run, ``failed`` one ``{"run_id",
+        "reason"}`` per run that could not be exported.
         """
         listed = [{**r, "dir": f"{RUNS_DIR}/{r['run_id']}"} for r in runs]
         info = {

@@ -42,6 +42,19 @@ from .record_types import RunRecord
 from .reference_models import ExportedModel, read_all
 
 _OWN_ENTRIES = (RUN_JSON, METRICS_FILE, ARTIFACTS_DIR, LOGGED_MODELS_DIR)
+# run.json's ``info`` field holding the source fingerprint of the run as it was exported.
+SOURCE_FINGERPRINT = "source_fingerprint"
+
+
+def recorded_fingerprint(path: str | Path) -> str | None:
+    """The source fingerprint a complete run export in ``path`` recorded, or None (no complete
+    export there, an unreadable one, or one written without a fingerprint)."""
+    try:
+        document = read_json(Path(path) / RUN_JSON, "run")
+    except (ExportDirError, OSError):
+        return None
+    value = (document.get("info") or {}).get(SOURCE_FINGERPRINT)
+    return value if isinstance(value, str) else None
 
 
 class MetricsWriter:
@@ -95,6 +108,7 @@ class RunDirWriter:
         artifacts: list[ArtifactFile],
         model_artifacts: dict[str, list[ArtifactFile]],
         extra_info: dict | None = None,
+        source_fingerprint: str | None = None,
     ) -> None:
         """Write ``run.json`` with the manifest; until it exists the export is incomplete."""
         metrics.close()
@@ -108,6 +122,7 @@ class RunDirWriter:
             },
             "artifacts": manifest_of(artifacts),
             "logged_models": {mid: manifest_of(files) for mid, files in model_artifacts.items()},
+            **({SOURCE_FINGERPRINT: source_fingerprint} if source_fingerprint else {}),
             **(extra_info or {}),
         }
         write_json(self.path / RUN_JSON, {"system": system, "info": info, "mlflow": mlflow_part})
@@ -241,6 +256,13 @@ class RunDir:
         root = self.logged_model_root(model_id)
         manifests = self.info.get("logged_models") or {}
         return self._files(root, manifests.get(model_id) or {})
+
+    def listed_artifact_files(self) -> list[ArtifactFile]:
+        """The artifact files as the manifest lists them, without walking the folder (our
+        format; mlflow-export-import's has no manifest, so its folder is walked)."""
+        if not self.own_format:
+            return self.artifact_files()
+        return manifest_from((self.info.get("artifacts") or {}).get("files") or [])
 
     def artifacts_root(self) -> Path:
         return self.path / ARTIFACTS_DIR

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from ..context import Migration
 from ..endpoint import Endpoint, redact
-from ..exportdir.bulk_dir import BulkDir, BulkDirWriter, BulkEntry
+from ..exportdir.bulk_dir import BulkDir, BulkDirWriter, BulkEntry, model_folder
 from ..exportdir.layout import system_part
+from ..exportdir.paths import safe_join
 from ..report import (
     EXPORTED,
     FAILED,
@@ -34,7 +35,7 @@ from ..report import (
     failure_reason,
 )
 from ..transfer.engine import Engine
-from . import bulk_selection, model_sync, run_sync
+from . import bulk_selection, kinds, model_sync, run_sync
 from . import experiment as experiment_handler
 from . import registered_model as model_handler
 from . import run as run_handler
@@ -128,6 +129,8 @@ def export(
                 return Path(output_dir)
     finally:
         phase.close()
+    if options.include_experiments and options.include_models and not options.experiments:
+        export_server_kinds(src, writer.path, engine, report, shard, progress)
     writer.finish(
         system_part(script, redact(src.tracking_uri)),
         {
@@ -169,10 +172,12 @@ def _export_experiment(src, exp, writer, engine, report, options, workers) -> di
             options.runs,
             export_permissions=options.export_permissions,
             notebook_formats=options.notebook_formats,
+            reuse=True,
         )
     except Exception as exc:
         report.add(EXPERIMENT, exp.experiment_id, FAILED, None, failure_reason(exc))
         return {**entry, "status": FAILED, "reason": failure_reason(exc)}
+    writer.mark_complete(path)
     return {**entry, "status": EXPORTED}
 
 
@@ -198,10 +203,12 @@ def _export_model(src, model, writer, engine, report, options, workers) -> dict:
             options.versions,
             export_permissions=options.export_permissions,
             notebook_formats=options.notebook_formats,
+            reuse=True,
         )
     except Exception as exc:
         report.add(MODEL, model.name, FAILED, None, failure_reason(exc))
         return {**entry, "status": FAILED, "reason": failure_reason(exc)}
+    writer.mark_complete(path)
     return {**entry, "status": EXPORTED}
 
 
@@ -267,6 +274,8 @@ def import_(
             extras.import_model_permissions(dst, name, entry.path, own)
         return name
 
+    if options.include_experiments and options.include_models:  # before the traces using them
+        import_server_kinds(dst, bulk.path, engine, report, shard, progress)
     phase = progress.phase("objects imported", len(exps) + len(models), "objects")
     work = [(e, _experiment) for e in exps] + [(m, _model) for m in models]
     try:
@@ -332,3 +341,43 @@ def _import_one(entry: BulkEntry, report: Report, work) -> None:
 def _counts(report: Report) -> str:
     counts = Counter((o.kind, o.status) for o in report.outcomes).items()
     return ", ".join(f"{n} {kind.replace('_', ' ')}s {status}" for (kind, status), n in counts)
+
+
+# Other kinds standing on their own (prompts...) -----------------------------------------------
+
+
+def export_server_kinds(
+    src: Endpoint, root: Path, engine: Engine, report: Report, shard: Shard, progress: Progress
+) -> None:
+    """Every object of each registered :class:`~.kinds.ServerKind` the source has, each into
+    ``<root>/<kind folder>/<name>/``; a failure is reported and the others go on."""
+    ctx = Migration(engine, report, src=src, progress=progress)
+    for kind in kinds.server_kinds():
+        if not kind.supported(ctx):
+            continue
+        for name in kind.names(ctx):
+            folder = model_folder(name)
+            if not shard.owns(f"{kind.kind}:{folder}"):
+                continue
+            try:
+                kind.export_one(ctx, name, safe_join(root, f"{kind.folder}/{folder}"))
+            except Exception as exc:
+                report.add(kind.kind, name, FAILED, None, failure_reason(exc))
+
+
+def import_server_kinds(
+    dst: Endpoint, root: Path, engine: Engine, report: Report, shard: Shard, progress: Progress
+) -> None:
+    """Import every object folder :func:`export_server_kinds` wrote; rerun safe."""
+    ctx = Migration(engine, report, dst=dst, progress=progress)
+    for kind in kinds.server_kinds():
+        base = root / kind.folder
+        if not base.is_dir():
+            continue
+        for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.is_symlink()):
+            if not shard.owns(f"{kind.kind}:{folder.name}"):
+                continue
+            try:
+                kind.import_one(ctx, folder)
+            except Exception as exc:
+                report.add(kind.kind, folder.name, FAILED, None, failure_reason(exc))

@@ -15,6 +15,7 @@ import logging
 
 from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from .. import idmap
 from ..endpoint import Endpoint
@@ -99,3 +100,85 @@ def _unless_done(delete, *args) -> None:
     except MlflowException as exc:
         if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
             raise
+
+
+def repair_complete_copies(dst: Endpoint, experiment_id: str, report) -> dict[str, str]:
+    """Keep one complete copy of each source run and discard the others; return source id ->
+    the copy kept, for every source run with a complete copy (one paged search).
+
+    Two imports of the same runs at once (before leases, or one that lost its lease) each
+    complete a copy. The copy kept is the one most children link to (then a finished one, then
+    the lowest id: MLflow keeps no creation time of a run); the children of the others are
+    linked to it. Copies that ``import-run --fresh`` made on purpose are left alone.
+    """
+    from . import run_links
+
+    copies: dict[str, list] = {}
+    children: dict[str, list] = {}
+    waiting: set[str] = set()
+    for run in idmap.all_complete(dst.client, experiment_id):
+        tags = run.data.tags
+        if tags.get(idmap.PENDING_PARENT):
+            waiting.add(tags[idmap.PENDING_PARENT])
+        parent = tags.get(MLFLOW_PARENT_RUN_ID)
+        if parent:
+            children.setdefault(parent, []).append(run)
+        source = tags.get(idmap.SOURCE_RUN_ID)
+        if source and idmap.FRESH_COPY not in tags:
+            copies.setdefault(source, []).append(run)
+    kept: dict[str, str] = {}
+    for source, runs in copies.items():
+        runs.sort(
+            key=lambda r: (
+                -len(children.get(r.info.run_id, [])),
+                r.info.status == "RUNNING",
+                r.info.run_id,
+            )
+        )
+        keep = runs[0].info.run_id
+        kept[source] = keep
+        if len(runs) > 1:
+            _merge_into(dst, keep, runs[1:], children, report)
+            report.warn(
+                f"run {source}: {len(runs)} complete copies on the destination (two imports "
+                f"at once?); repaired: kept {keep}, discarded "
+                + ", ".join(r.info.run_id for r in runs[1:])
+            )
+    # A child completed while its parent's copy was being replaced by the other import waits
+    # for a parent that is complete now; a rerun skips both, so it is linked here.
+    for source in waiting & kept.keys():
+        run_links.adopt_waiting_children(dst, experiment_id, source, kept[source])
+    return kept
+
+
+def _merge_into(dst: Endpoint, keep: str, extra: list, children: dict, report) -> None:
+    """Link the children of each run in ``extra`` to ``keep``, then discard the run."""
+    from ..capabilities import LOGGED_MODELS
+    from .run_cleanup import discard
+
+    client = dst.client
+    for run in extra:
+        for child in _children_of(client, run.info.experiment_id, run.info.run_id, children):
+            deleted = child.info.lifecycle_stage == "deleted"
+            if deleted:  # a deleted run refuses writes
+                client.restore_run(child.info.run_id)
+            client.set_tag(child.info.run_id, MLFLOW_PARENT_RUN_ID, keep)
+            if deleted:
+                client.delete_run(child.info.run_id)
+        models = []
+        if dst.supports(LOGGED_MODELS):
+            models = list(idmap.model_id_map_of_run(client, run).values())
+        discard(dst, run.info.run_id, models, report)
+
+
+def _children_of(client, experiment_id: str, run_id: str, known: dict) -> list:
+    """The runs whose parent is ``run_id``: the complete ones already read, and any other."""
+    found = {r.info.run_id: r for r in known.get(run_id, [])}
+    for run in client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{run_id}'",
+        run_view_type=ViewType.ALL,
+        max_results=1000,
+    ):
+        found.setdefault(run.info.run_id, run)
+    return list(found.values())

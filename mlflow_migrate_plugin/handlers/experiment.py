@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from mlflow.entities import LifecycleStage
@@ -24,19 +25,30 @@ from ..errors import ValueTooLongError
 from ..exportdir.experiment_dir import (
     ExperimentDir,
     ExperimentDirWriter,
-    RunEntry,
     experiment_record,
 )
 from ..exportdir.layout import system_part
+from ..exportdir.run_dir import RunDir, recorded_fingerprint
 from ..report import EXPORTED, FAILED, IMPORTED, SKIPPED, Progress, Report, failure_reason
 from ..transfer import resilience
 from ..transfer.engine import Engine
 from ..transfer.object_pool import run_parents_first
-from . import duplicates, experiment_models, kinds, logged_model, requirements, run_checks
+from . import (
+    duplicates,
+    experiment_models,
+    kinds,
+    lease,
+    logged_model,
+    requirements,
+    run_checks,
+    run_reuse,
+)
 from . import run as run_handler
 from .experiment_lookup import ensure, get
 from .results import Exported, Imported
+from .run_reuse import UNCHANGED
 from .run_selection import RunSelection, select
+from .run_source import RunSource
 
 SOURCE_EXPERIMENT_PREFIX = idmap.PREFIX + "source.experiment."
 
@@ -52,13 +64,15 @@ def export(
     *,
     export_permissions: bool = False,
     notebook_formats: list[str] | None = None,
+    reuse: bool = False,
 ) -> Exported:
-    """Write ``experiment`` (name or id) of ``ctx.src``, its selected runs, its own LoggedModels
-    and the parts of the kinds registered in :mod:`.kinds`.
+    """Write ``experiment`` (name or id) of ``ctx.src``, its selected runs (``ctx.workers`` at a
+    time), its own LoggedModels and the parts of the kinds registered in :mod:`.kinds`.
 
     Each run goes to ``<output_dir>/runs/<run_id>/`` exactly as export-run writes it; a run that
-    fails is listed in ``experiment.json`` with its reason, and the others are exported.
-    ``ctx.workers`` runs are exported at a time.
+    fails is listed in ``experiment.json`` with its reason, and the others are exported. With
+    ``reuse``, a run whose folder holds an export of it as it still is on the source is kept
+    as it is (:mod:`.run_reuse`), and folders of runs no longer selected are removed.
     """
     src, engine, report, progress = ctx.src, ctx.engine, ctx.report, ctx.progress
     selection = selection or RunSelection()
@@ -77,6 +91,7 @@ def export(
 
     runs = {run.info.run_id: run for run in chosen.runs}
     exported: dict[str, dict] = {}
+    unchanged: set[str] = set()
     phase = progress.phase(f"exporting runs of '{exp.name}'", len(runs), "runs")
     lock = threading.Lock()
 
@@ -86,14 +101,21 @@ def export(
         try:
             if resilience.gone(src):  # the rest would each wait for their own timeouts
                 raise resilience.ServerGoneError(f"not attempted: {src.display} stopped answering")
-            run_handler.export(src, run_id, path, engine, report)
+            kept = reuse and run_reuse.reusable(run, path)
+            if kept:
+                report.add("run", run_id, UNCHANGED, str(path), "unchanged since the last export")
+            else:
+                run_handler.export(src, run_id, path, engine, report)
             with lock:
+                if kept:
+                    unchanged.add(run_id)
                 exported[run_id] = {
                     "run_id": run_id,
                     "parent_run_id": run.data.tags.get(MLFLOW_PARENT_RUN_ID),
                     "lifecycle_stage": run.info.lifecycle_stage,
                     "status": run.info.status,
                     "start_time": run.info.start_time,
+                    "source_fingerprint": recorded_fingerprint(path),
                 }
         except Exception as exc:
             resilience.trip_if_gone(src, exc)
@@ -125,6 +147,8 @@ def export(
         notebook_formats=notebook_formats or [],
     )
     listed = [exported[run_id] for run_id in runs if run_id in exported]
+    if reuse:  # folders of runs gone from the source or the selection since the last export
+        writer.remove_runs_except(set(exported))
     writer.finish(
         system_part("export-experiment", redact(src.tracking_uri)),
         experiment_record(exp),
@@ -147,7 +171,8 @@ def export(
         exp.experiment_id,
         EXPORTED,
         str(output_dir),
-        f"{len(listed)} runs exported, {len(failed)} failed",
+        f"{len(listed) - len(unchanged)} runs exported, {len(unchanged)} unchanged, "
+        f"{len(failed)} failed",
     )
     return Exported("experiment", exp.experiment_id, Path(output_dir))
 
@@ -191,6 +216,7 @@ def import_(
     *,
     import_permissions: bool = False,
     dst_notebook_dir: str | None = None,
+    wait: bool = False,
 ) -> Imported:
     """Import an experiment export into ``experiment_name`` on ``ctx.dst``, its runs with the
     :class:`~.run.RunImportOptions` of ``ctx``, ``ctx.workers`` at a time.
@@ -200,6 +226,9 @@ def import_(
     history are checked first: a run that fails its checks is reported and not imported, and
     when the export holds runs but none passes (and no LoggedModels of its own) no experiment
     is made (the result's ``destination_id`` is then None if none existed).
+
+    Another import of the same experiment in progress makes this one refuse, or with ``wait``
+    wait for it to end (:mod:`.lease`).
     """
     dst, engine, report, progress = ctx.dst, ctx.engine, ctx.report, ctx.progress
     options = ctx.options_of("run") or run_handler.RunImportOptions()
@@ -213,21 +242,52 @@ def import_(
         report.add("logged_model", model_id, FAILED, None, why)
     for trace_id in exp_dir.traces:
         report.add("trace", trace_id, FAILED, None, "traces are not imported (not supported)")
-    entries = run_checks.checked_runs(exp_dir.runs, report)
+    existing = dst.client.get_experiment_by_name(experiment_name)
+    # Runs imported before: skipped without reading and hashing their files again.
+    done_before = (
+        {}
+        if options.fresh or existing is None
+        else idmap.complete_runs(dst.client, existing.experiment_id, finished_only=True)
+    )
+    entries = run_checks.checked_runs(exp_dir.runs, report, frozenset(done_before))
     refused = [e for e in exp_dir.runs if e.path is not None and e not in entries]
     if refused and not entries and not exp_dir.logged_models:
         # Every run the export holds failed its checks: an experiment made now would stay empty.
-        existing = dst.client.get_experiment_by_name(experiment_name)
         if existing is None:
             return Imported("experiment", source_id, None, FAILED)
         return Imported("experiment", source_id, existing.experiment_id, SKIPPED)
-    experiment_id, delete_after = _destination(dst, exp_dir, experiment_name, options, report)
+    experiment_id, delete_after = destination(
+        dst, exp_dir.experiment, exp_dir.path, experiment_name, options, report
+    )
+    try:
+        held = lease.take(
+            lease.on_experiment(dst, experiment_id, experiment_name),
+            report,
+            wait=wait,
+            note=progress.note,
+        )
+    except BaseException:
+        if delete_after:
+            dst.client.delete_experiment(experiment_id)
+        raise
     try:
         model_ids = experiment_models.import_all(dst, exp_dir, experiment_id, engine, report)
-        run_ids = _import_runs(
-            dst, entries, experiment_id, engine, report, options, ctx.workers, progress
+        by_id = {entry.run_id: entry for entry in entries}
+        run_ids = import_runs(
+            dst,
+            {run_id: entry.parent_run_id for run_id, entry in by_id.items()},
+            lambda run_id: run_handler.read_and_verify(
+                by_id[run_id].path, engine, by_id[run_id].logged_models
+            ),
+            experiment_id,
+            engine,
+            report,
+            options,
+            ctx.workers,
+            progress,
+            done_before,
         )
-        experiment_models.relink_metrics(dst, exp_dir, model_ids, run_ids, report)
+        experiment_models.relink_metrics(dst, exp_dir.logged_models, model_ids, run_ids, report)
         ctx.ids.update("run", run_ids)
         ctx.ids.update("logged_model", model_ids)
         for part in kinds.experiment_parts():
@@ -244,29 +304,35 @@ def import_(
             dst_notebook_dir=dst_notebook_dir,
         )
     finally:
+        held.release()
         if delete_after:  # also when interrupted: a rerun restores it for its own time
-            dst.client.delete_experiment(experiment_id)
-            report.warn(
-                f"experiment '{experiment_name}' is deleted on the source, so it is "
-                "deleted on the destination too ('mlflow experiments restore' brings it "
-                "back)"
-            )
+            delete_as_source(dst, experiment_id, experiment_name, report)
     return Imported("experiment", source_id, experiment_id, IMPORTED)
 
 
-def _destination(
+def delete_as_source(dst: Endpoint, experiment_id: str, name: str, report: Report) -> None:
+    """Delete the destination experiment, because the source one is deleted."""
+    dst.client.delete_experiment(experiment_id)
+    report.warn(
+        f"experiment '{name}' is deleted on the source, so it is deleted on the destination "
+        "too ('mlflow experiments restore' brings it back)"
+    )
+
+
+def destination(
     dst: Endpoint,
-    exp_dir: ExperimentDir,
+    source: dict,
+    where,
     name: str,
     options: run_handler.RunImportOptions,
     report: Report,
 ) -> tuple[str, bool]:
     """The destination experiment's id, and whether to delete it at the end (as the source is).
 
-    A deleted source experiment is created, filled, then deleted; a rerun finds it deleted and
+    ``source`` is the source experiment's record, read from ``where`` (named in errors). A
+    deleted source experiment is created, filled, then deleted; a rerun finds it deleted and
     restores it for the time of the import.
     """
-    source = exp_dir.experiment
     source_deleted = source.get("lifecycle_stage") == LifecycleStage.DELETED
     existing = dst.client.get_experiment_by_name(name)
     if existing is not None:
@@ -284,33 +350,40 @@ def _destination(
     for key, value in tags.items():
         if len(key) > MAX_EXPERIMENT_TAG_KEY_LENGTH or len(value) > MAX_EXPERIMENT_TAG_VAL_LENGTH:
             raise ValueTooLongError(
-                f"{exp_dir.path}: experiment tag {key[:40]!r} is longer than MLflow keeps "
+                f"{where}: experiment tag {key[:40]!r} is longer than MLflow keeps "
                 f"({MAX_EXPERIMENT_TAG_KEY_LENGTH} for a key, {MAX_EXPERIMENT_TAG_VAL_LENGTH} "
                 "for a value)"
             )
     return ensure(dst, name, report, tags), source_deleted
 
 
-def _import_runs(
+def import_runs(
     dst: Endpoint,
-    entries: list[RunEntry],
+    parents: dict[str, str | None],
+    source_of: Callable[[str], RunSource | RunDir],
     experiment_id: str,
     engine: Engine,
     report: Report,
     options: run_handler.RunImportOptions,
     workers: int,
     progress: Progress,
+    done_before: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """Import every run, parents first; return source run id -> destination run id."""
-    by_id = {entry.run_id: entry for entry in entries}
+    """Import every run of ``parents`` (source run id -> source parent id), parents first,
+    each read from ``source_of(run id)``: an export read and checked, or a live source. Return
+    source run id -> destination run id. ``done_before`` maps the runs imported before to
+    their destination runs (read again here unless ``options.fresh``)."""
+    by_id = parents
+    done_before = done_before or {}
     imported: dict[str, str] = {}
     lock = threading.Lock()
     unreachable = threading.Event()
     phase = progress.phase("importing runs", len(by_id), "runs")
-    # Runs imported before are skipped without reading and hashing their files again.
-    done_before = (
-        {} if options.fresh else idmap.complete_runs(dst.client, experiment_id, finished_only=True)
-    )
+    if not options.fresh:
+        # Two complete copies of a run (two imports at once) become one first; then the runs
+        # imported before are read again, as the repair may have changed which copy stays.
+        duplicates.repair_complete_copies(dst, experiment_id, report)
+        done_before = idmap.complete_runs(dst.client, experiment_id, finished_only=True)
     duplicates.discard_interrupted_beside(dst, experiment_id, done_before, report)
     # Parents finish before their children start, so `imported` answers every parent lookup.
     context = run_handler.ImportContext(imported, idmap.awaited_parents(dst.client, experiment_id))
@@ -326,18 +399,14 @@ def _import_runs(
             if new_id is not None:
                 report.add("run", run_id, SKIPPED, new_id, "already imported")
             else:
-                entry = by_id[run_id]
                 result = resilience.with_overload_retries(  # a busy server: later, not failed
                     lambda: run_handler.import_(
                         dst,
-                        entry.path,
+                        source_of(run_id),
                         engine,
                         report,
                         experiment_id=experiment_id,
                         options=options,
-                        run_dir=run_handler.read_and_verify(entry.path, engine, entry.logged_models)
-                        if entry.logged_models
-                        else None,
                         context=context,
                     )
                 )
@@ -352,7 +421,7 @@ def _import_runs(
             phase.advance()
 
     try:
-        run_parents_first(by_id, lambda run_id: by_id[run_id].parent_run_id, import_one, workers)
+        run_parents_first(by_id, lambda run_id: by_id[run_id], import_one, workers)
     finally:
         phase.close()
     if unreachable.is_set():

@@ -72,8 +72,8 @@ class ServerKind(ABC):
 # "module:attribute" of each registered kind, in the order they are imported: an experiment's
 # traces after its runs and LoggedModels (they link to both) and its evaluation datasets after
 # them; prompts before experiments in a bulk import, so that traces find their prompt versions.
-_EXPERIMENT_PARTS: tuple[str, ...] = ()
-_SERVER_KINDS: tuple[str, ...] = ()
+_EXPERIMENT_PARTS: tuple[str, ...] = (".traces:PART", ".evaluation_datasets:PART")
+_SERVER_KINDS: tuple[str, ...] = (".prompts:SERVER_KIND",)
 
 
 def _load(spec: str):

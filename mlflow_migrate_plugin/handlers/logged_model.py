@@ -6,17 +6,20 @@ outputs and inputs, metrics linked to the model, MLmodel files, and model versio
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import LoggedModelStatus
+from mlflow.entities import LifecycleStage, LoggedModelStatus, Metric
 from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
 
 from .. import idmap
 from ..capabilities import LOGGED_MODELS
 from ..endpoint import Endpoint
+from ..report import IMPORTED, SKIPPED, Report
 from ..transfer import artifacts
-from ..transfer.engine import Task
+from ..transfer.engine import Engine, Task
+from ..transfer.mlmodel import MLmodelRewriter
 from . import duplicates
 
 
@@ -136,3 +139,111 @@ def finalize(dst: Endpoint, rec: dict[str, Any], model_id: str) -> None:
 
 def discard(dst: Endpoint, model_id: str) -> None:
     dst.client.delete_logged_model(model_id)
+
+
+def import_standalone(
+    dst: Endpoint,
+    rec: dict[str, Any],
+    root: Path | None,
+    files: list | None,
+    experiment_id: str,
+    engine: Engine,
+    report: Report,
+    run_ids: dict[str, str] | None = None,
+    mlmodel_fix: bool = True,
+    transfer: Callable[[Any, Any], Iterable[Task]] | None = None,
+) -> str:
+    """Create a model that no imported run brings (with its files); return its new id.
+
+    The files come from ``root`` (an export, checked first), or, given ``transfer``, from the
+    tasks ``transfer(destination repository, rewrite)`` returns (a copy from a live source).
+
+    ``run_ids`` maps source run ids to destination runs: the model's source run, when there,
+    becomes the new model's. While it is imported the model carries
+    ``mlflow_migrate.import_state = started``; a model found with that tag was interrupted and
+    is replaced, one without it is complete and skipped.
+    """
+    client = dst.client
+    source_id = rec["model_id"]
+    found = idmap.find_logged_models(client, experiment_id, source_id)
+    for model in found:
+        if (model.tags or {}).get(idmap.STATE) != idmap.STATE_STARTED:
+            report.add("logged_model", source_id, SKIPPED, model.model_id, "already imported")
+            return model.model_id
+    for stale in found:  # an interrupted import left it half made
+        discard(dst, stale.model_id)
+    if transfer is None:
+        engine.run(artifacts.verify_tasks(root, files))
+
+        def transfer(repo, rewrite):
+            return artifacts.upload(repo, root, files, rewrite)
+
+    run_ids = run_ids or {}
+    run_id = run_ids.get(rec.get("source_run_id") or "")
+    marked = {**rec, "tags": {**(rec.get("tags") or {}), idmap.STATE: idmap.STATE_STARTED}}
+    model = create(dst, marked, experiment_id, run_id)
+    try:
+        rewrite = None
+        if mlmodel_fix:
+            rewrite = MLmodelRewriter(run_ids, {source_id: model.model_id}).into(
+                rec.get("artifact_location"), model.artifact_location
+            )
+        engine.run(transfer(dst.artifact_repo(model.artifact_location), rewrite))
+        finalize(dst, rec, model.model_id)
+        client.delete_logged_model_tag(model.model_id, idmap.STATE)
+    except BaseException:
+        _quietly(discard, dst, model.model_id)  # else the rerun replaces it: still started
+        raise
+    report.add("logged_model", source_id, IMPORTED, model.model_id)
+    return model.model_id
+
+
+def link_metrics(
+    dst: Endpoint, rec: dict[str, Any], new_id: str, run_ids: dict[str, str], report: Report
+) -> None:
+    """Link the model's metrics to the imported runs that logged them (idempotent)."""
+    client = dst.client
+    wanted = [m for m in rec.get("metrics") or [] if m.get("run_id")]
+    if not wanted:
+        return
+    have = {
+        (m.key, m.timestamp, m.step, m.value, m.run_id)
+        for m in client.get_logged_model(new_id).metrics or []
+    }
+    by_run: dict[str, list[Metric]] = {}
+    for m in wanted:
+        run_id = run_ids.get(m["run_id"])
+        if run_id is None:
+            report.warn(
+                f"logged model {rec['model_id']}: metric {m['key']!r} was logged by "
+                f"run {m['run_id']}, which this import does not hold; not linked"
+            )
+            continue
+        key = (m["key"], int(m["timestamp"]), int(m["step"]), float(m["value"]), run_id)
+        if key in have:
+            continue
+        by_run.setdefault(run_id, []).append(
+            Metric(
+                m["key"],
+                float(m["value"]),
+                int(m["timestamp"]),
+                int(m["step"]),
+                model_id=new_id,
+                dataset_name=m.get("dataset_name"),
+                dataset_digest=m.get("dataset_digest"),
+            )
+        )
+    for run_id, metrics in by_run.items():
+        _log_to_run(client, run_id, metrics)
+
+
+def _log_to_run(client, run_id: str, metrics: list[Metric]) -> None:
+    """log_batch, briefly restoring a deleted run (a deleted run refuses writes)."""
+    deleted = client.get_run(run_id).info.lifecycle_stage == LifecycleStage.DELETED
+    if deleted:
+        client.restore_run(run_id)
+    try:
+        client.log_batch(run_id, metrics=metrics, synchronous=True)
+    finally:
+        if deleted:
+            client.delete_run(run_id)

@@ -23,7 +23,7 @@ from ..exportdir.model_dir import ModelDir, ModelDirWriter, VersionEntry
 from ..report import EXPORTED, FAILED, IMPORTED, SKIPPED, Progress, Report
 from ..transfer.engine import Engine
 from ..transfer.object_pool import InBackground
-from . import model_version, requirements
+from . import lease, model_version, requirements
 from . import run as run_handler
 from .experiment_lookup import ensure as ensure_experiment
 from .model_selection import ModelSelection, select
@@ -47,18 +47,19 @@ def delete(dst: Endpoint, name: str, report: Report) -> None:
 # Export ---------------------------------------------------------------------------------------
 
 
-def _run_states(client, run_ids: set[str], engine: Engine) -> dict[str, str]:
-    """'active', 'deleted' or 'gone' for each run (looked up concurrently)."""
+def _runs_of(client, run_ids: set[str], engine: Engine) -> dict[str, object]:
+    """Each run as the source has it now, or None when it no longer exists (looked up
+    concurrently)."""
 
-    def state_of(run_id: str):
+    def get_run(run_id: str):
         try:
-            return run_id, client.get_run(run_id).info.lifecycle_stage
+            return run_id, client.get_run(run_id)
         except MlflowException as exc:
             if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
                 raise
-            return run_id, "gone"
+            return run_id, None
 
-    return dict(engine.run(lambda r=r: state_of(r) for r in sorted(run_ids)))
+    return dict(engine.run(lambda r=r: get_run(r) for r in sorted(run_ids)))
 
 
 def export(
@@ -69,10 +70,14 @@ def export(
     *,
     export_permissions: bool = False,
     notebook_formats: list[str] | None = None,
+    reuse: bool = False,
 ) -> Exported:
     """Write model ``name`` of ``ctx.src`` and its selected versions with their runs
     (``ctx.workers`` at a time); then on Databricks the model's permissions and the runs'
-    notebooks."""
+    notebooks.
+
+    With ``reuse``, a version's run whose folder holds an export of it as it still is on the
+    source is kept as it is (:mod:`.run_reuse`)."""
     src, engine, report, progress = ctx.src, ctx.engine, ctx.report, ctx.progress
     selection = selection or ModelSelection()
     client = src.client
@@ -82,7 +87,11 @@ def export(
     rec = record(model)
     chosen = select(client, name, selection)
     progress.note(f"Model '{name}': {len(chosen)} versions to export")
-    states = _run_states(client, {v.run_id for v in chosen if v.run_id}, engine)
+    current = _runs_of(client, {v.run_id for v in chosen if v.run_id}, engine)
+    states = {
+        run_id: run.info.lifecycle_stage if run is not None else "gone"
+        for run_id, run in current.items()
+    }
     writer = ModelDirWriter(output_dir)
     versions, entries, skipped, run_dirs = [], {}, [], {}
     for mv in chosen:
@@ -109,7 +118,9 @@ def export(
         progress.note(
             f"  version {mv.version} (stage {mv.current_stage}): run {mv.run_id or '-'}{missing}"
         )
-    failed = version_runs.export_runs(src, run_dirs, engine, report, ctx.workers, progress)
+    failed = version_runs.export_runs(
+        src, run_dirs, engine, report, ctx.workers, progress, current if reuse else None
+    )
     for entry in entries.values():
         if entry["run_dir"] in failed:
             entry["run_missing"] = f"run export failed: {failed[entry['run_dir']]}"
@@ -250,10 +261,22 @@ def import_(
     if options.delete_model:
         delete(dst, name, report)
         writer = _writer(dst, name, source_name, report, options, progress)
-    experiment_id = ensure_experiment(dst, experiment_name, report)
+    # The model and its lease come before the runs: a second import of it in progress must be
+    # refused before this one touches any run.
+    created_model, held = False, None
+    try:
+        created_model = ensure(
+            dst, name, model_dir.model, report, source_tags=options.import_source_tags
+        )
+        held = lease.take(lease.on_registered_model(dst, name), report, note=progress.note)
+        experiment_id = ensure_experiment(dst, experiment_name, report)
+    except BaseException:
+        if held is not None:
+            held.release()
+        version_runs.undo(dst, name, None, created_model, [], {})
+        raise
     imported: dict[str, version_runs.ImportedRun] = {}
     made_models: list[str] = []
-    created_model = False
     # The runs are imported by the pool in the background while the versions are created here,
     # one after the other (so that they keep their numbers), each as soon as its run is in.
     runs = InBackground(
@@ -272,9 +295,6 @@ def import_(
         )
     )
     try:
-        created_model = ensure(
-            dst, name, model_dir.model, report, source_tags=options.import_source_tags
-        )
         made = []
         for entry in todo:
             run_id = entry.record["run_id"]
@@ -301,8 +321,10 @@ def import_(
             )
     except BaseException:
         runs.abandon()
+        held.release()
         version_runs.undo(dst, name, writer, created_model, made_models, imported)
         raise
+    held.release()
     _check_aliases(model_dir, report)
     if import_permissions:
         from ..databricks import extras

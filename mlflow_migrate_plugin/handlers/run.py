@@ -17,7 +17,6 @@ from mlflow.entities import (
     RunStatus,
     RunTag,
 )
-from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_MODELS
 from mlflow.utils.validation import MAX_ENTITIES_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
 
@@ -25,7 +24,6 @@ from .. import idmap, interrupts
 from ..capabilities import LOGGED_MODELS
 from ..context import Migration
 from ..endpoint import Endpoint, redact
-from ..errors import NotFoundError
 from ..exportdir.layout import system_part
 from ..exportdir.paths import ArtifactFile
 from ..exportdir.run_dir import RunDir, RunDirWriter
@@ -34,12 +32,13 @@ from ..transfer import artifacts, metrics, resilience
 from ..transfer.engine import Engine, Task
 from ..transfer.metric_values import ValueCheck
 from ..transfer.mlmodel import MLmodelRewriter, rewrite_history
-from . import duplicates, logged_model, requirements, run_links, run_tags
+from . import duplicates, logged_model, requirements, run_links, run_reuse, run_tags
 from .experiment_lookup import ensure as ensure_experiment
 from .results import Exported, Imported
 from .run_checks import check_values, export_warnings
 from .run_cleanup import discard
 from .run_cleanup import quietly as _quietly
+from .run_source import ExportedRun, RunSource, get_run, record
 
 # The tags an import writes, also named here for callers of the run handler.
 from .run_tags import INFO_FIELDS, SOURCE_EXPORT_PREFIX, SOURCE_INFO_PREFIX, SOURCE_USER  # noqa: F401
@@ -117,52 +116,6 @@ def import_one(ctx: Migration, input_dir: str | Path, experiment_name: str) -> I
 # Export ---------------------------------------------------------------------------------------
 
 
-def get_run(src: Endpoint, run_id: str):
-    try:
-        return src.client.get_run(run_id)
-    except MlflowException as exc:
-        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-            raise NotFoundError(f"run '{run_id}' not found on {src.display}") from None
-        raise
-
-
-def record(run) -> dict[str, Any]:
-    """The export record of a run, from its public properties."""
-    info = run.info
-    inputs = run.inputs
-    outputs = run.outputs
-    return {
-        "info": {field: getattr(info, field) for field in INFO_FIELDS},
-        "params": dict(run.data.params),
-        "tags": dict(run.data.tags),
-        "inputs": {
-            "dataset_inputs": [
-                {
-                    "dataset": {
-                        "name": d.dataset.name,
-                        "digest": d.dataset.digest,
-                        "source_type": d.dataset.source_type,
-                        "source": d.dataset.source,
-                        "schema": d.dataset.schema,
-                        "profile": d.dataset.profile,
-                    },
-                    "tags": [{"key": t.key, "value": t.value} for t in d.tags],
-                }
-                for d in (inputs.dataset_inputs if inputs else [])
-            ],
-            "model_inputs": [
-                {"model_id": m.model_id} for m in (getattr(inputs, "model_inputs", None) or [])
-            ],
-        },
-        "outputs": {
-            "model_outputs": [
-                {"model_id": o.model_id, "step": o.step}
-                for o in (outputs.model_outputs if outputs else [])
-            ]
-        },
-    }
-
-
 def export(
     src: Endpoint,
     run_id: str,
@@ -211,6 +164,7 @@ def export(
         downloaded,
         model_manifests,
         extra_info,
+        source_fingerprint=run_reuse.fingerprint(run),
     )
     report.add(
         "run",
@@ -251,7 +205,7 @@ def read_and_verify(input_dir: str | Path, engine: Engine, models: list | None =
 
 def import_(
     dst: Endpoint,
-    input_dir: str | Path,
+    source: RunSource | RunDir | str | Path,
     engine: Engine,
     report: Report,
     experiment_name: str | None = None,
@@ -261,16 +215,23 @@ def import_(
     run_dir: RunDir | None = None,
     context: ImportContext | None = None,
 ) -> Imported:
-    """Import one run export into ``dst``; return the destination run (with its LoggedModels).
+    """Import one run into ``dst``; return the destination run (with its LoggedModels).
 
-    A run imported before (same source id, import complete) is skipped; one whose import was
+    ``source`` is a run export's directory, the export read and checked already
+    (:func:`read_and_verify`; also as ``run_dir``), or a :class:`~.run_source.RunSource`,
+    such as a run read live from another server. A run
+    imported before (same source id, import complete) is skipped; one whose import was
     interrupted is discarded and imported again. On any failure, what this call created is
     removed before the error propagates.
     """
     options = options or RunImportOptions()
-    run_dir = run_dir or read_and_verify(input_dir, engine)
-    rec = run_dir.record
-    src_id = run_dir.source_run_id
+    source = run_dir or source
+    if isinstance(source, RunDir):
+        source = ExportedRun(source)
+    elif not isinstance(source, RunSource):
+        source = ExportedRun(read_and_verify(source, engine))
+    rec = source.record
+    src_id = source.source_run_id
     lacks = requirements.run_lacks(dst, rec)
     requirements.refuse(dst, lacks, options.skip_unsupported)  # before anything is created
     if experiment_id is None:
@@ -302,7 +263,7 @@ def import_(
     first_tags, later_tags = run_tags.destination_tags(
         dst,
         rec,
-        run_dir,
+        source,
         experiment_id,
         report,
         use_src_user_id=options.use_src_user_id,
@@ -313,6 +274,8 @@ def import_(
     created_models: dict[str, Any] = {}
     attempt = idmap.new_attempt()
     first_tags[idmap.STATE] = idmap.started(attempt)
+    if options.fresh:  # a second copy asked for, which a rerun's repair must leave alone
+        first_tags[idmap.FRESH_COPY] = "true"
     try:
         with interrupts.deferred():  # the new id is known to the cleanup below before Ctrl-C
             run = client.create_run(
@@ -332,31 +295,27 @@ def import_(
         if rewrite and history:  # names the run and its models, as MLmodel files do
             history = rewrite_history(history, {src_id: run_id}, model_ids) or history
             later_tags = {**later_tags, MLFLOW_LOGGED_MODELS: history}
-        run_files = run_dir.artifact_files()
-        for path in run_dir.unlisted_files():
-            report.warn(
-                f"{path}: not in the export's manifest (added after the export?); not imported"
-            )
+        for line in source.warnings():
+            report.warn(line)
         check = ValueCheck.for_destination(dst.tracking_uri)
-        points = progress.phase(f"run {src_id}: metric history", run_dir.metric_points(), "points")
-        data = progress.phase(f"run {src_id}: artifacts", artifacts.total_bytes(run_files), "bytes")
+        points = progress.phase(f"run {src_id}: metric history", source.metric_points(), "points")
+        data = progress.phase(f"run {src_id}: artifacts", source.artifact_bytes(), "bytes")
         engine.run(  # phases closed only on success, as in export()
             *_data_tasks(
                 client,
                 run_id,
-                run_dir,
+                source,
                 rec["params"],
                 later_tags,
                 run_links.model_link(rec, src_id, model_ids, report),
                 points,
                 check,
             ),
-            artifacts.upload(repo, run_dir.artifacts_root(), run_files, rewrite, data),
+            source.artifact_tasks(repo, rewrite, data),
             *[
-                artifacts.upload(
+                source.model_artifact_tasks(
+                    old,
                     dst.artifact_repo(new.artifact_location),
-                    run_dir.logged_model_root(old),
-                    run_dir.logged_model_files(old),
                     rewrite.into(locations.get(old), new.artifact_location) if rewrite else None,
                 )
                 for old, new in created_models.items()
@@ -397,19 +356,20 @@ def _create_models(
 
 
 def _data_tasks(
-    client, run_id: str, run_dir: RunDir, params: dict, tags: dict, link, phase, check=None
+    client, run_id: str, source: RunSource, params: dict, tags: dict, link, phase, check=None
 ) -> list:
     """Task streams that log params, tags and the metric history with ``log_batch``.
 
     A small run whose data fits MLflow's limits for one call sends it all in that call: one
     request less per run, and one call costs the server less than two (benchmarks/README.md).
     """
-    history = run_dir.iter_metric_batches(metrics.BATCH_SIZE)
+    points = source.metric_points()  # before the batches: a live source may read them now
+    history = source.metric_batches(metrics.BATCH_SIZE)
     if check is not None:
         history = check.watch(history)
-    points = run_dir.metric_points()
     if (
-        0 < points
+        points is not None
+        and 0 < points
         and len(params) <= MAX_PARAMS_TAGS_PER_BATCH
         and len(tags) <= MAX_PARAMS_TAGS_PER_BATCH
         and points + len(params) + len(tags) <= MAX_ENTITIES_PER_BATCH

@@ -60,13 +60,21 @@ def export_warnings(rec: dict[str, Any], run_id: str) -> list[str]:
     ]
 
 
-def checked_runs(entries: list[RunEntry], report: Report) -> list[RunEntry]:
+def checked_runs(
+    entries: list[RunEntry], report: Report, imported_before: frozenset[str] = frozenset()
+) -> list[RunEntry]:
     """Entries whose folder is there and whose run.json and metric history pass their checks,
     each with its parent (read from run.json if unlisted). Checked before the experiment is
     created: the cost is one more read of each metric history, the gain that a broken export
-    leaves nothing on the destination. Artifacts are checked as each run is imported."""
+    leaves nothing on the destination. Artifacts are checked as each run is imported.
+
+    Runs in ``imported_before`` (already on the destination) are not read: a rerun over an
+    unchanged export costs no file reads; their incremental sync checks what it reads."""
     usable = []
     for entry in entries:
+        if entry.run_id in imported_before and entry.parent_known and entry.path is not None:
+            usable.append(entry)
+            continue
         if entry.path is None:
             report.add(
                 "run",

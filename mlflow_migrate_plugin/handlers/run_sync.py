@@ -2,8 +2,9 @@
 
 MLflow keeps no last-update time on a run, so a change is found by fingerprint: short hashes of
 what the export says of the run, one per part (status and end time, lifecycle, params, tags,
-metric history, artifact manifest). The destination run keeps the fingerprint of the export it
-last matched in tag :data:`FINGERPRINT`, set when it is imported. On a later pass an equal
+number of metric points and keys, artifact manifest). The destination run keeps the
+fingerprint of the export it last matched in tag :data:`FINGERPRINT`, set when it is
+imported. On a later pass an equal
 fingerprint means unchanged and costs no request; a part that differs is updated in place:
 
 - status and end time: set (a RUNNING run that has since FINISHED ends as it did);
@@ -33,12 +34,14 @@ from mlflow.utils.validation import MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_B
 from .. import idmap
 from ..endpoint import Endpoint
 from ..exportdir.experiment_dir import ExperimentDir
+from ..exportdir.layout import RUN_JSON
 from ..exportdir.run_dir import RunDir
 from ..report import FAILED, IMPORTED, SKIPPED, Report, failure_reason
 from ..transfer import artifacts
 from ..transfer.engine import Engine
 from ..transfer.mlmodel import MLmodelRewriter, is_mlmodel
 from ..transfer.object_pool import run_parents_first
+from .run_checks import check_values
 
 FINGERPRINT = idmap.PREFIX + "source.fingerprint"
 UPDATED = "updated"
@@ -60,13 +63,16 @@ def fingerprint(run_dir: RunDir) -> dict[str, str]:
     """The fingerprint of a run export, part by part."""
     rec, info = run_dir.record, run_dir.record["info"]
     metrics = run_dir.info.get("metrics") or {}
-    files = sorted((f.path, f.size, f.sha256) for f in run_dir.artifact_files())
+    # The manifest as listed: the folder is not walked, no file is read.
+    files = sorted((f.path, f.size, f.sha256) for f in run_dir.listed_artifact_files())
     return {
         "state": _hash([info.get("status"), info.get("end_time")]),
         "lifecycle": _hash(info.get("lifecycle_stage")),
         "params": _hash(rec["params"]),
         "tags": _hash(_source_tags(rec["tags"])),
-        "metrics": _hash([run_dir.metric_points(), metrics.get("sha256")]),
+        # A run's history only grows (MLflow keeps a point logged twice once), so the count
+        # of points tells a new point, whatever order an export wrote them in.
+        "metrics": _hash([run_dir.metric_points(), metrics.get("keys")]),
         "artifacts": _hash(files),
     }
 
@@ -133,6 +139,10 @@ def update_run(
     deleted_here = run.info.lifecycle_stage == LifecycleStage.DELETED
     if deleted_here and source_deleted:
         return []  # a deleted run refuses writes, and is as it should be
+    # The import's up-front checks pass over runs imported before: check what is read here.
+    check_values(rec, run_dir.path / RUN_JSON)
+    if "metrics" in changed:
+        run_dir.check_metrics_file()
     done: list[str] = []
     if deleted_here:
         client.restore_run(run_id)

@@ -3,14 +3,23 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME, MLFLOW_USER
 
 from .. import idmap
 from ..databricks import tags as databricks_tags
 from ..endpoint import Endpoint, redact
 from ..exportdir.layout import current_user
-from ..exportdir.run_dir import RunDir
 from ..report import Report
+
+
+class Described(Protocol):
+    """What the tags need of a run source (an export or a live server, see run_source)."""
+
+    source_run_id: str
+    system: Any
+
 
 SOURCE_INFO_PREFIX = idmap.PREFIX + "source.run."
 SOURCE_EXPORT_PREFIX = idmap.PREFIX + "source.export."
@@ -31,7 +40,7 @@ INFO_FIELDS = (
 def destination_tags(
     dst: Endpoint,
     rec: dict,
-    run_dir: RunDir,
+    source: Described,
     experiment_id: str,
     report: Report,
     *,
@@ -43,7 +52,7 @@ def destination_tags(
 
     ``known_runs`` (source -> destination run id) answers the parent lookup without a search.
     """
-    src_id = run_dir.source_run_id
+    src_id = source.source_run_id
     info = rec["info"]
     tags = dict(rec["tags"])
     for marker in idmap.MARKER_TAGS | {idmap.PENDING_PARENT}:
@@ -89,7 +98,7 @@ def destination_tags(
         for field in INFO_FIELDS:
             if info.get(field) is not None:
                 tags[SOURCE_INFO_PREFIX + field] = str(info[field])
-        system = run_dir.system
+        system = source.system
         for field in ("mlflow_version", "mlflow_tracking_uri", "export_time"):
             if system.get(field) is not None:
                 tags[SOURCE_EXPORT_PREFIX + field] = redact(str(system[field]))

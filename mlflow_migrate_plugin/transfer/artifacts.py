@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from ..exportdir.paths import ArtifactFile, safe_join, sha256_of, verify_file
 from ..report import NO_PROGRESS, Phase
 from .engine import Engine, Task
+from .spool import Spool
 
 # Returns new file content for a file that must change on the way (an MLmodel), else None.
 Rewriter = Callable[[str, Path], "bytes | None"]
@@ -92,6 +93,39 @@ def _upload_task(
                 rewritten = Path(tmp, local.name)
                 rewritten.write_bytes(new_content)
                 repo.log_artifact(str(rewritten), artifact_dir)
+        phase.advance(entry.size)
+        return entry.path
+
+    return task
+
+
+def copy(
+    src_repo,
+    dst_repo,
+    files: list[ArtifactFile],
+    spool: Spool,
+    rewrite: Rewriter | None = None,
+    phase: Phase | None = None,
+) -> Iterator[Task]:
+    """Tasks that copy ``files`` from one repository to another at the same paths, each
+    through one slot of ``spool`` (removed once uploaded); each returns the file's path."""
+    phase = phase or NO_PROGRESS.phase("", None)
+    for entry in sorted(files, key=lambda f: -f.size):
+        yield _copy_task(src_repo, dst_repo, entry, spool, rewrite, phase)
+
+
+def _copy_task(
+    src_repo, dst_repo, entry: ArtifactFile, spool: Spool, rewrite: Rewriter | None, phase: Phase
+) -> Task:
+    def task() -> str:
+        directory = str(PurePosixPath(entry.path).parent)
+        artifact_dir = None if directory == "." else directory
+        with spool.file(PurePosixPath(entry.path).name) as local:
+            src_repo._download_file(entry.path, str(local))  # see _download_task
+            new_content = rewrite(entry.path, local) if rewrite else None
+            if new_content is not None:
+                local.write_bytes(new_content)
+            dst_repo.log_artifact(str(local), artifact_dir)
         phase.advance(entry.size)
         return entry.path
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 DEFAULT_WORKERS = 8
@@ -41,13 +41,15 @@ class Engine:
             for task in tasks:
                 pending.add(self._pool.submit(_unless_a_server_is_gone, task))
                 if len(pending) >= limit:
-                    done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                    # The next task starts as soon as any one ends (FIRST_EXCEPTION would wait
+                    # for all of them unless one failed: a large file would hold up the rest).
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     failure = _collect(done, results)
                     if failure:
                         break
             if not failure:
                 while pending:
-                    done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     failure = _collect(done, results)
                     if failure:
                         break

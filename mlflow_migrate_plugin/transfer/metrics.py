@@ -50,20 +50,20 @@ def _export_task(client, run_id: str, key: str, writer: MetricsWriter, phase: Ph
 
 
 def history_pages(
-    client, run_id: str, key: str, page_size: int | None = None
+    client, run_id: str, key: str, page_size: int | None = None, token: str | None = None
 ) -> Iterator[Sequence[Metric]]:
     """One key's history, page by page, so that a key of millions of points is never held whole.
 
     ``MlflowClient.get_metric_history`` gathers every page of its store into one list; this walks
     the same store calls (``max_results`` and ``page_token``, MLflow's own page size) and hands
-    each page on. A client without that store falls back to the whole list.
+    each page on, from ``token`` (a page's ``token``) when given. A client without that store
+    falls back to the whole list.
     """
     store = getattr(getattr(client, "_tracking_client", None), "store", None)
     if store is None:
         yield client.get_metric_history(run_id, key)
         return
     page_size = page_size or HISTORY_PAGE_SIZE
-    token = None
     while True:
         page = store.get_metric_history(run_id, key, max_results=page_size, page_token=token)
         yield page

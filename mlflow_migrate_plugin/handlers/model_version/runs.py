@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
@@ -21,9 +22,10 @@ from ...exportdir.run_dir import RunDir
 from ...report import FAILED, IMPORTED, NO_PROGRESS, Progress, Report, failure_reason
 from ...transfer.engine import Engine
 from ...transfer.object_pool import run_parents_first
-from .. import logged_model
+from .. import logged_model, run_reuse
 from .. import run as run_handler
 from ..run_cleanup import discard, quietly
+from ..run_reuse import UNCHANGED
 from .writer import VersionWriter
 
 # Export ---------------------------------------------------------------------------------------
@@ -36,15 +38,23 @@ def export_runs(
     report: Report,
     workers: int,
     progress: Progress = NO_PROGRESS,
+    reusable: dict[str, Any] | None = None,
 ) -> dict[str, str]:
-    """Export each run to its folder; return the runs that failed, with the reason."""
+    """Export each run to its folder; return the runs that failed, with the reason.
+
+    ``reusable`` holds runs as the source has them now: one whose folder holds an export of it
+    as it still is stays as it is (:mod:`..run_reuse`)."""
     failed: dict[str, str] = {}
     lock = threading.Lock()
     phase = progress.phase("version runs exported", len(run_dirs), "runs")
 
     def export_one(run_id: str) -> None:
         try:
-            run_handler.export(src, run_id, run_dirs[run_id], engine, report)
+            run = (reusable or {}).get(run_id)
+            if run is not None and run_reuse.reusable(run, run_dirs[run_id]):
+                report.add("run", run_id, UNCHANGED, str(run_dirs[run_id]), "unchanged")
+            else:
+                run_handler.export(src, run_id, run_dirs[run_id], engine, report)
         except Exception as exc:
             report.add("run", run_id, FAILED, None, failure_reason(exc))
             with lock:

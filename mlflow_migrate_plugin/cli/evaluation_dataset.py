@@ -1,0 +1,79 @@
+"""export-evaluation-dataset and import-evaluation-dataset."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from .group import migrate
+from .options import bool_option, common_options, text_option, tracking_uri_option
+from .progress import CliProgress, print_summary
+
+
+@migrate.command("export-evaluation-dataset")
+@text_option("--dataset-name", help="Name of the dataset (one dataset must have it).")
+@text_option("--dataset-id", help="ID of the dataset (d-...). One of the two is needed.")
+@text_option("--output-dir", required=True, help="Output directory.")
+@tracking_uri_option("source")
+@common_options
+def export_evaluation_dataset(
+    dataset_name, dataset_id, output_dir, tracking_uri, registry_uri, workers
+):
+    """Export a GenAI evaluation dataset to a directory: dataset.json (name, tags, schema,
+    profile, the experiments it belongs to) and records.jsonl (every record's inputs,
+    expectations, outputs, tags and source)."""
+    from .. import api
+
+    if not (dataset_name or dataset_id):
+        raise click.UsageError("give --dataset-name or --dataset-id")
+    started = time.monotonic()
+    report = api.export_evaluation_dataset(
+        output_dir,
+        dataset_name=dataset_name,
+        dataset_id=dataset_id,
+        tracking_uri=tracking_uri,
+        registry_uri=registry_uri,
+        workers=workers,
+        progress=CliProgress(),
+    )
+    click.echo(f"Exported evaluation dataset {dataset_id or dataset_name} to {output_dir}")
+    print_summary(report, started)
+
+
+@migrate.command("import-evaluation-dataset")
+@text_option(
+    "--input-dir",
+    required=True,
+    help="Input directory (from export-evaluation-dataset, or from mlflow-export-import).",
+)
+@text_option(
+    "--evaluation-dataset-name",
+    help="Destination dataset name. Default: the name in the export.",
+)
+@bool_option(
+    "--delete-evaluation-dataset",
+    help="First delete the destination's evaluation datasets of that name.",
+)
+@tracking_uri_option("destination")
+@common_options
+def import_evaluation_dataset(
+    input_dir, evaluation_dataset_name, delete_evaluation_dataset, tracking_uri, registry_uri,
+    workers,
+):  # fmt: skip
+    """Import a GenAI evaluation dataset from a directory with every record, linked to the
+    destination experiments that have the names of its source experiments. A rerun adds no
+    record; a failed import leaves no dataset behind."""
+    from .. import api
+
+    started = time.monotonic()
+    report = api.import_evaluation_dataset(
+        input_dir,
+        evaluation_dataset_name=evaluation_dataset_name,
+        delete_evaluation_dataset=delete_evaluation_dataset,
+        tracking_uri=tracking_uri,
+        registry_uri=registry_uri,
+        workers=workers,
+        progress=CliProgress(),
+    )
+    print_summary(report, started)

@@ -1,0 +1,188 @@
+"""copy-experiment between two real servers: what import-experiment keeps, with nothing exported.
+
+Compared as in test_experiment_import.py: ids through the mapping the copy made (found by the
+marker tags), the marker tags left out; everything else in ``run_view`` / ``logged_model_view``
+must be equal.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+
+import pytest
+from mlflow.entities import ViewType
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+from mlflow_migrate_plugin import api, idmap
+from mlflow_migrate_plugin.endpoint import Endpoint
+from mlflow_migrate_plugin.report import NO_PROGRESS, Phase, Progress
+from tests import experiment_builders as eb
+
+
+def _copy(src, dst, experiment, name, **options):
+    options.setdefault("use_src_user_id", True)
+    return api.copy_experiment(
+        experiment,
+        name,
+        src_mlflow_uri=src.tracking_uri,
+        dst_mlflow_uri=dst.tracking_uri,
+        **options,
+    )
+
+
+def _failures(report) -> list:
+    return [o for o in report.outcomes if o.status == "failed"]
+
+
+def _model_map(dst, experiment_id: str) -> dict[str, str]:
+    models = dst.client.search_logged_models([experiment_id])
+    return {m.tags[idmap.SOURCE_MODEL_ID]: m.model_id for m in models}
+
+
+@pytest.fixture(scope="module")
+def nested(src_server):
+    src = Endpoint(src_server.url, src_server.url)
+    return eb.nested_experiment(src, f"src-copy-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture(scope="module")
+def copied(src_server, dst_server, nested):
+    """(destination experiment name, its id, the copy's report), deleted runs included."""
+    src = Endpoint(src_server.url, src_server.url)
+    dst = Endpoint(dst_server.url, dst_server.url)
+    name = f"dst-copy-{uuid.uuid4().hex[:8]}"
+    report = _copy(src, dst, nested.name, name, export_deleted_runs=True, workers=4)
+    return name, dst.client.get_experiment_by_name(name).experiment_id, report
+
+
+def test_copy_experiment_reproduces_every_run_and_model(src, dst, nested, copied):
+    name, exp_id, report = copied
+
+    assert not report.failed, _failures(report)
+    run_ids = eb.run_id_map(dst, exp_id)
+    assert set(run_ids) == nested.all_runs
+    model_ids = _model_map(dst, exp_id)
+    assert set(model_ids) == {nested.run_model, nested.experiment_model}
+    for source_run, dst_run in run_ids.items():
+        expected = eb.comparable_run(src, source_run, run_ids, model_ids)
+        actual = eb.comparable_run(dst, dst_run, {}, {})
+        assert actual == expected, f"run {source_run}"
+    for source_model, dst_model in model_ids.items():
+        expected = eb.comparable_model(src, source_model, run_ids, model_ids)
+        assert eb.comparable_model(dst, dst_model, {}, {}) == expected, f"model {source_model}"
+    assert eb.experiment_view(dst, exp_id) == eb.experiment_view(src, nested.experiment_id)
+
+
+def test_copy_experiment_links_parents_and_keeps_deleted_and_failed_states(dst, nested, copied):
+    name, exp_id, report = copied
+
+    run_ids = eb.run_id_map(dst, exp_id)
+    parent_of = {
+        r: dst.client.get_run(d).data.tags.get(MLFLOW_PARENT_RUN_ID) for r, d in run_ids.items()
+    }
+    assert parent_of[nested.child] == run_ids[nested.root]
+    assert parent_of[nested.grandchild] == run_ids[nested.child]
+    assert parent_of[nested.deleted_child] == run_ids[nested.root]
+    assert parent_of[nested.root] is None and parent_of[nested.other] is None
+    assert dst.client.get_run(run_ids[nested.deleted_child]).info.lifecycle_stage == "deleted"
+    assert dst.client.get_run(run_ids[nested.child]).info.status == "FAILED"
+    other = dst.client.get_run(run_ids[nested.other])
+    new_model = _model_map(dst, exp_id)[nested.experiment_model]
+    assert [m.model_id for m in other.inputs.model_inputs] == [new_model]
+    assert [(m.key, m.value, m.run_id) for m in dst.client.get_logged_model(new_model).metrics] == [
+        ("eval_score", 0.77, run_ids[nested.root])
+    ]
+
+
+def test_copy_experiment_twice_adds_nothing(src, dst, nested, copied):
+    name, exp_id, _ = copied
+
+    report = _copy(src, dst, nested.name, name, export_deleted_runs=True)
+
+    assert not report.failed, _failures(report)
+    assert {o.status for o in report.find("run")} == {"skipped"}
+    assert set(eb.run_id_map(dst, exp_id)) == nested.all_runs
+    assert len(dst.client.search_logged_models([exp_id])) == 2
+
+
+def test_copy_experiment_selects_runs_as_export_experiment_does(src, dst, nested, unique_name):
+    name = unique_name("dst-")
+
+    report = _copy(src, dst, nested.name, name, run_ids=[nested.child], check_nested_runs=True)
+
+    assert not report.failed, _failures(report)
+    exp_id = dst.client.get_experiment_by_name(name).experiment_id
+    run_ids = eb.run_id_map(dst, exp_id)
+    assert set(run_ids) == {nested.child, nested.grandchild}
+    grandchild = dst.client.get_run(run_ids[nested.grandchild])
+    assert grandchild.data.tags[MLFLOW_PARENT_RUN_ID] == run_ids[nested.child]
+
+
+class _InterruptAfter(Progress):
+    """Raises KeyboardInterrupt (as Ctrl-C would) once ``n`` runs have been copied."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def phase(self, label, total, unit=""):
+        if label != "importing runs":
+            return NO_PROGRESS.phase(label, total, unit)
+        owner = self
+
+        class Interrupting(Phase):
+            done = 0
+
+            def advance(self, k=1):
+                self.done += k
+                if self.done == owner.n:
+                    raise KeyboardInterrupt
+
+        return Interrupting()
+
+
+def test_interrupted_copy_completes_on_rerun_without_duplicates(
+    src, dst, nested, unique_name, tmp_path, monkeypatch
+):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    name = unique_name("dst-")
+    with pytest.raises(KeyboardInterrupt):
+        _copy(src, dst, nested.name, name, workers=1, progress=_InterruptAfter(2))
+    exp_id = dst.client.get_experiment_by_name(name).experiment_id
+    assert 0 < len(eb.imported_runs(dst, exp_id)) < len(nested.active_runs)
+    assert list(scratch.iterdir()) == []  # the spool is gone with the command
+
+    report = _copy(src, dst, nested.name, name)
+
+    assert not report.failed, _failures(report)
+    run_ids = eb.run_id_map(dst, exp_id)
+    assert set(run_ids) == nested.active_runs
+    assert (
+        dst.client.get_run(run_ids[nested.grandchild]).data.tags[MLFLOW_PARENT_RUN_ID]
+        == run_ids[nested.child]
+    )
+    assert len(dst.client.search_logged_models([exp_id])) == 2
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_run_that_fails_leaves_nothing_and_the_others_are_copied(
+    src_server, src, dst, unique_name
+):
+    exp_id = eb.builders.experiment(src, unique_name("src-"))
+    runs = [eb.light_run(src, exp_id, name=f"run-{i}") for i in range(3)]
+    src_name = src.client.get_experiment(exp_id).name
+    # The second run's store holds a file the source server cannot read.
+    stored = next((src_server.root / "artifacts").glob(f"**/{runs[1]}/artifacts/report.txt"))
+    stored.unlink()
+    stored.symlink_to(stored.parent / "missing.txt")
+    name = unique_name("dst-")
+
+    report = _copy(src, dst, src_name, name)
+
+    assert [o.source_id for o in _failures(report)] == [runs[1]]
+    dst_id = dst.client.get_experiment_by_name(name).experiment_id
+    assert set(eb.run_id_map(dst, dst_id)) == {runs[0], runs[2]}
+    every = dst.client.search_runs([dst_id], run_view_type=ViewType.ALL)
+    assert sorted(r.data.tags.get(idmap.SOURCE_RUN_ID) for r in every) == sorted([runs[0], runs[2]])

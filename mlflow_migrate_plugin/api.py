@@ -11,16 +11,24 @@ pool and returns a :class:`~mlflow_migrate_plugin.report.Report` of what it did.
 
 from __future__ import annotations
 
-import os
-import urllib.parse
-from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
-
-from .endpoint import Endpoint, redact, reserve_http_connections
-from .errors import Interrupted, NotFoundError
+from .api_setup import SUPPRESS_ENV
+from .api_setup import as_list as _as_list
+from .api_setup import endpoint as _endpoint
+from .api_setup import engine as _engine
+from .api_setup import migration as _migration
+from .api_setup import source as _source
+from .api_setup import tracking_of as _tracking_of
+from .api_verify import (
+    verify_all,
+    verify_experiment,
+    verify_model,
+    verify_model_version,
+    verify_run,
+)
+from .endpoint import Endpoint
 from .handlers import experiment as experiment_handler
 from .handlers import model_version as version_handler
 from .handlers import registered_model as model_handler
@@ -28,67 +36,27 @@ from .handlers import run as run_handler
 from .handlers.run_selection import RunSelection
 from .report import NO_PROGRESS, Progress, Report
 from .transfer.engine import DEFAULT_WORKERS, Engine
-from .transfer.resilience import bounded_requests, gone_error
 
-SUPPRESS_ENV = MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT.name
-
-
-def _endpoint(tracking_uri: str | None, registry_uri: str | None = None) -> Endpoint:
-    endpoint = Endpoint.resolve(tracking_uri, registry_uri)
-    endpoint.check_reachable()
-    return endpoint
-
-
-def _source(tracking_uri: str | None, registry_uri: str | None = None) -> Endpoint:
-    """The side an export or copy reads: as :func:`_endpoint`, and a ``sqlite:///`` store must
-    exist already (MLflow would create a mistyped one, empty, and then find no run in it)."""
-    endpoint = _endpoint(tracking_uri, registry_uri)
-    for uri in dict.fromkeys((endpoint.tracking_uri, endpoint.registry_uri)):
-        path = _sqlite_file(uri)
-        if path is not None and not path.is_file():
-            raise NotFoundError(
-                f"{redact(uri)}: the source database {path.absolute()} does not exist; "
-                "check the path"
-            )
-    return endpoint
-
-
-def _sqlite_file(uri: str) -> Path | None:
-    """The database file of a ``sqlite:///PATH`` URI (relative to the working directory, as
-    SQLAlchemy takes it), None for an in-memory store or any other URI."""
-    scheme, sep, rest = uri.partition("://")
-    if not sep or scheme.split("+", 1)[0] != "sqlite" or not rest.startswith("/"):
-        return None
-    path = urllib.parse.unquote(rest[1:].split("?", 1)[0])
-    return Path(path) if path and path != ":memory:" else None
-
-
-@contextmanager
-def _engine(workers: int, report: Report | None = None, readers: int = 0) -> Iterator[Engine]:
-    # Object workers (a run or a version each), the engine's transfer threads and a copy's
-    # history readers can all be in a request at once; each needs a kept-alive connection.
-    reserve_http_connections(2 * workers + readers + 1)
-    try:
-        with _no_run_links(), bounded_requests(), Engine(workers) as engine:
-            yield engine
-    except KeyboardInterrupt:  # Ctrl-C: the caller learns what was done before it
-        if report is None:
-            raise
-        raise Interrupted(report) from None
-
-
-@contextmanager
-def _no_run_links() -> Iterator[None]:
-    """While this library works, MLflow prints no "View run ... at" link when a run it imports
-    ends (two stdout lines and one more request per run); the caller's setting is kept."""
-    if SUPPRESS_ENV in os.environ:
-        yield
-        return
-    os.environ[SUPPRESS_ENV] = "true"
-    try:
-        yield
-    finally:
-        os.environ.pop(SUPPRESS_ENV, None)
+# Also importable from here, as they always were.
+__all__ = [
+    "SUPPRESS_ENV",
+    "copy_model_version",
+    "copy_run",
+    "export_all",
+    "export_experiment",
+    "export_model",
+    "export_model_version",
+    "export_run",
+    "import_all",
+    "import_experiment",
+    "import_model",
+    "import_model_version",
+    "verify_all",
+    "verify_experiment",
+    "verify_model",
+    "verify_model_version",
+    "verify_run",
+]
 
 
 def export_run(
@@ -106,12 +74,9 @@ def export_run(
 
     notebook_formats = parse_formats(notebook_formats)  # a bad format fails before any work
     src = _source(tracking_uri, registry_uri)
-    report = Report()
-    with _engine(workers, report) as engine:
-        run_handler.export(src, run_id, output_dir, engine, report, progress)
-    if notebook_formats:
-        _export_notebook(src, run_id, output_dir, notebook_formats, report)
-    return report
+    with _migration(workers, src=src, progress=progress) as ctx:
+        run_handler.export_one(ctx, run_id, output_dir, notebook_formats=notebook_formats)
+    return ctx.report
 
 
 def import_run(
@@ -136,46 +101,18 @@ def import_run(
     feature the run uses (LoggedModels on MLflow 2.x) is refused before anything is created
     (:class:`~.errors.UnsupportedError`), unless ``skip_unsupported`` imports the rest.
     """
-    dst = _endpoint(tracking_uri, registry_uri)
-    report = Report()
     options = run_handler.RunImportOptions(
         import_source_tags=import_source_tags,
         use_src_user_id=use_src_user_id,
         mlmodel_fix=mlmodel_fix,
         fresh=fresh,
         skip_unsupported=skip_unsupported,
+        notebook_dir=dst_notebook_dir,
     )
-    with _engine(workers, report) as engine:
-        run_handler.import_(
-            dst,
-            input_dir,
-            engine,
-            report,
-            experiment_name=experiment_name,
-            options=options,
-            progress=progress,
-        )
-    if dst_notebook_dir:
-        _import_notebook(dst, input_dir, dst_notebook_dir, report)
-    return report
-
-
-def _export_notebook(src: Endpoint, run_id: str, output_dir, formats, report: Report) -> None:
-    """The run's notebook revision into its exported folder (a Databricks source only)."""
-    from .databricks import notebooks
-
-    notebooks.export_run_notebook(src, run_id, output_dir, formats, report)
-
-
-def _import_notebook(dst: Endpoint, input_dir, notebook_dir: str, report: Report) -> None:
-    """The imported run's SOURCE notebook into ``<notebook_dir>/<run id>/`` (Databricks only)."""
-    from .databricks import notebooks
-
-    for outcome in report.find("run"):
-        if outcome.destination_id and outcome.status in ("imported", "skipped"):
-            notebooks.import_run_notebook(
-                dst, input_dir, outcome.destination_id, notebook_dir, report
-            )
+    dst = _endpoint(tracking_uri, registry_uri)
+    with _migration(workers, dst=dst, progress=progress, options={"run": options}) as ctx:
+        run_handler.import_one(ctx, input_dir, experiment_name)
+    return ctx.report
 
 
 def export_experiment(
@@ -207,28 +144,23 @@ def export_experiment(
     exported.
     """
     src = _source(tracking_uri, registry_uri)
-    report = Report()
     selection = RunSelection(
         run_ids=_as_list(run_ids) or None,
         run_start_time=run_start_time or None,
         export_deleted_runs=export_deleted_runs,
         check_nested_runs=check_nested_runs,
     )
-    with _engine(workers, report) as engine:
+    options = _trace_options(include_traces, trace_start_time, traces_until)
+    with _migration(workers, src=src, progress=progress, options=options) as ctx:
         experiment_handler.export(
-            src,
+            ctx,
             experiment,
             output_dir,
-            engine,
-            report,
             selection,
-            workers=workers,
-            progress=progress,
             export_permissions=export_permissions,
             notebook_formats=notebook_formats,
-            kind_options=_trace_options(include_traces, trace_start_time, traces_until),
         )
-    return report
+    return ctx.report
 
 
 def import_experiment(
@@ -258,28 +190,22 @@ def import_experiment(
     ``wait`` waits for it to end.
     """
     dst = _endpoint(tracking_uri, registry_uri)
-    report = Report()
     options = run_handler.RunImportOptions(
         import_source_tags=import_source_tags,
         use_src_user_id=use_src_user_id,
         skip_unsupported=skip_unsupported,
     )
-    with _engine(workers, report) as engine:
+    kinds = {"run": options, **_trace_options(include_traces)}
+    with _migration(workers, dst=dst, progress=progress, options=kinds) as ctx:
         experiment_handler.import_(
-            dst,
+            ctx,
             input_dir,
             experiment_name,
-            engine,
-            report,
-            options,
-            workers=workers,
-            progress=progress,
             import_permissions=import_permissions,
             dst_notebook_dir=dst_notebook_dir,
-            kind_options=_trace_options(include_traces),
             wait=wait,
         )
-    return report
+    return ctx.report
 
 
 def export_model(
@@ -318,16 +244,16 @@ def export_model(
         export_version_model=export_version_model,
     )
     src = _source(tracking_uri, registry_uri)
-    report = Report()
-    with _engine(workers, report) as engine:
-        run_dirs = model_handler.export(
-            src, model, output_dir, engine, report, selection, workers=workers, progress=progress
+    with _migration(workers, src=src, progress=progress) as ctx:
+        model_handler.export(
+            ctx,
+            model,
+            output_dir,
+            selection,
+            export_permissions=export_permissions,
+            notebook_formats=notebook_formats,
         )
-    if export_permissions:
-        _export_model_permissions(src, model, output_dir, report)
-    if notebook_formats:
-        _export_run_notebooks(src, run_dirs, notebook_formats, report)
-    return report
+    return ctx.report
 
 
 def import_model(
@@ -355,7 +281,6 @@ def import_model(
     created. :meth:`Progress.note` tells what is imported, version by version.
     """
     dst = _endpoint(tracking_uri, registry_uri)
-    report = Report()
     options = model_handler.ModelImportOptions(
         delete_model=delete_model,
         import_source_tags=import_source_tags,
@@ -364,21 +289,13 @@ def import_model(
             import_source_tags=import_source_tags, skip_unsupported=skip_unsupported
         ),
     )
-    with _engine(workers, report) as engine:
-        name = model_handler.import_(
-            dst,
-            input_dir,
-            experiment_name,
-            engine,
-            report,
-            model,
-            options,
-            workers=workers,
-            progress=progress,
+    with _migration(
+        workers, dst=dst, progress=progress, options={"registered_model": options}
+    ) as ctx:
+        model_handler.import_(
+            ctx, input_dir, experiment_name, model, import_permissions=import_permissions
         )
-    if import_permissions:
-        _import_model_permissions(dst, name, input_dir, report)
-    return report
+    return ctx.report
 
 
 def export_model_version(
@@ -401,23 +318,17 @@ def export_model_version(
 
     notebook_formats = parse_formats(notebook_formats)  # a bad format fails before any work
     src = _source(tracking_uri, registry_uri)
-    report = Report()
-    with _engine(workers, report) as engine:
-        run_id = version_handler.export(
-            src,
+    with _migration(workers, src=src, progress=progress) as ctx:
+        version_handler.export(
+            ctx,
             model,
             str(version),
             output_dir,
-            engine,
-            report,
             export_version_model=export_version_model,
-            progress=progress,
+            export_permissions=export_permissions,
+            notebook_formats=notebook_formats,
         )
-    if export_permissions:
-        _export_model_permissions(src, model, output_dir, report)
-    if notebook_formats and run_id:
-        _export_run_notebooks(src, {run_id: Path(output_dir) / "run"}, notebook_formats, report)
-    return report
+    return ctx.report
 
 
 def import_model_version(
@@ -446,54 +357,17 @@ def import_model_version(
     removes what it created.
     """
     dst = _endpoint(tracking_uri, registry_uri)
-    report = Report()
-    with _engine(workers, report) as engine:
-        name = version_handler.import_(
-            dst,
-            input_dir,
-            experiment_name,
-            engine,
-            report,
-            model,
-            create_model=create_model,
-            import_source_tags=import_source_tags,
-            import_stages_and_aliases=import_stages_and_aliases,
-            import_metadata=import_metadata,
-            skip_unsupported=skip_unsupported,
-            progress=progress,
-        )
-    if import_permissions:
-        _import_model_permissions(dst, name, input_dir, report)
-    return report
-
-
-def _as_list(value: list[str] | str | None) -> list[str]:
-    if isinstance(value, str):
-        value = value.split(",")
-    return [str(v).strip() for v in value or [] if str(v).strip()]
-
-
-def _export_model_permissions(src: Endpoint, model: str, output_dir, report: Report) -> None:
-    """The registered model's ACL (workspace registry) or grants (Unity Catalog) into the
-    export's model.json (a Databricks source only)."""
-    from .databricks import extras
-
-    extras.export_model_permissions(src, model, output_dir, report)
-
-
-def _import_model_permissions(dst: Endpoint, model: str, input_dir, report: Report) -> None:
-    """The exported permissions onto ``model`` (default: its exported name; Databricks only)."""
-    from .databricks import extras
-
-    extras.import_model_permissions(dst, model, input_dir, report)
-
-
-def _export_run_notebooks(
-    src: Endpoint, run_dirs: dict, formats: list[str], report: Report
-) -> None:
-    """The notebooks of the versions' runs, each into its run's folder (Databricks)."""
-    for run_id, run_dir in run_dirs.items():
-        _export_notebook(src, run_id, run_dir, formats, report)
+    options = version_handler.VersionImportOptions(
+        create_model=create_model,
+        import_source_tags=import_source_tags,
+        import_stages_and_aliases=import_stages_and_aliases,
+        import_metadata=import_metadata,
+        import_permissions=import_permissions,
+        skip_unsupported=skip_unsupported,
+    )
+    with _migration(workers, dst=dst, progress=progress, options={"model_version": options}) as ctx:
+        version_handler.import_(ctx, input_dir, experiment_name, model)
+    return ctx.report
 
 
 def copy_run(
@@ -520,26 +394,27 @@ def copy_run(
     """
     src = _source(src_mlflow_uri)
     dst = _endpoint(dst_mlflow_uri)
-    report = Report()
     options = run_handler.RunImportOptions(
         import_source_tags=import_source_tags,
         use_src_user_id=use_src_user_id,
         mlmodel_fix=mlmodel_fix,
         skip_unsupported=skip_unsupported,
     )
-    with _engine(workers, readers=workers) as engine, _live(src, engine) as source:
+    kinds = {"run": options}
+    with (
+        _migration(
+            workers, src=src, dst=dst, progress=progress, options=kinds, readers=workers
+        ) as ctx,
+        _live(src, ctx.engine) as source,
+    ):
         if keep_export_dir is not None:
-            run_handler.export(src, run_id, keep_export_dir, engine, report, progress)
-        run_handler.import_(
-            dst,
+            run_handler.export_one(ctx, run_id, keep_export_dir)
+        run_handler.import_one(
+            ctx,
             keep_export_dir if keep_export_dir is not None else source.run(run_id),
-            engine,
-            report,
-            experiment_name=experiment_name,
-            options=options,
-            progress=progress,
+            experiment_name,
         )
-    return report
+    return ctx.report
 
 
 def copy_experiment(
@@ -668,330 +543,6 @@ def copy_model_version(
     return report
 
 
-def copy_model(
-    model: str,
-    experiment_name: str,
-    *,
-    dst_model: str | None = None,
-    src_registry_uri: str | None = None,
-    dst_registry_uri: str | None = None,
-    src_mlflow_uri: str | None = None,
-    dst_mlflow_uri: str | None = None,
-    stages: list[str] | str | None = None,
-    versions: list[str] | str | None = None,
-    export_latest_versions: bool = False,
-    export_deleted_runs: bool = False,
-    delete_model: bool = False,
-    skip_unsupported: bool = False,
-    workers: int = DEFAULT_WORKERS,
-    progress: Progress = NO_PROGRESS,
-) -> Report:
-    """Copy registered model ``model`` (description, tags, versions with their stages,
-    aliases and runs) to ``dst_model`` (default: the same name), the runs into
-    ``experiment_name``.
-
-    Versions are chosen as export_model chooses them (``stages`` or ``versions``,
-    ``export_latest_versions``, ``export_deleted_runs``) and keep their numbers; each is
-    streamed with its run where it can be (see copy_model_version). ``delete_model`` deletes
-    the destination model first. Rerunning adds nothing.
-    """
-    from .handlers import model_copy
-    from .transfer.staging import export_space
-
-    selection = model_handler.ModelSelection(
-        stages=_as_list(stages),
-        versions=_as_list(versions),
-        export_latest_versions=export_latest_versions,
-        export_deleted_runs=export_deleted_runs,
-    )
-    src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
-    dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
-    report = Report()
-    with _engine(workers, readers=workers) as engine, _live(src, engine, "copy-model") as live:
-        model_copy.copy(
-            live,
-            dst,
-            model,
-            experiment_name,
-            export_space,
-            engine,
-            report,
-            selection,
-            dst_model=dst_model,
-            delete_model=delete_model,
-            skip_unsupported=skip_unsupported,
-            progress=progress,
-        )
-    return report
-
-
-def copy_all(
-    *,
-    src_mlflow_uri: str | None = None,
-    dst_mlflow_uri: str | None = None,
-    src_registry_uri: str | None = None,
-    dst_registry_uri: str | None = None,
-    experiments: list[str] | str | None = None,
-    models: list[str] | str | None = None,
-    run_start_time: str | None = None,
-    export_deleted_runs: bool = False,
-    stages: list[str] | str | None = None,
-    export_latest_versions: bool = False,
-    use_src_user_id: bool = False,
-    skip_unsupported: bool = False,
-    shard: str | None = None,
-    workers: int = DEFAULT_WORKERS,
-    progress: Progress = NO_PROGRESS,
-) -> Report:
-    """Copy every active experiment (its runs and LoggedModels, under its name) and every
-    registered model (its versions with their runs) from one server to another, streaming.
-
-    ``experiments`` (names or ids) and ``models`` (names or shell patterns) narrow the choice
-    as in export_all, and ``shard`` ("K/N") copies part K of N. Every object ends imported,
-    skipped or failed with its reason, one failure stopping nothing else; rerunning adds only
-    what is missing.
-    """
-    from .handlers import bulk_copy
-    from .handlers.bulk_selection import Shard
-
-    parsed = Shard.parse(shard)
-    options = bulk_copy.BulkCopyOptions(
-        experiments=None if experiments in (None, "all") else _as_list(experiments),
-        models=None if models in (None, "all") else _as_list(models),
-        runs=RunSelection(
-            run_start_time=run_start_time or None, export_deleted_runs=export_deleted_runs
-        ),
-        versions=model_handler.ModelSelection(
-            stages=_as_list(stages),
-            export_latest_versions=export_latest_versions,
-            export_deleted_runs=export_deleted_runs,
-        ),
-        run_options=run_handler.RunImportOptions(
-            use_src_user_id=use_src_user_id, skip_unsupported=skip_unsupported
-        ),
-    )
-    src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
-    dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
-    report = Report()
-    with _engine(workers, readers=workers) as engine, _live(src, engine, "copy-all") as live:
-        bulk_copy.copy(
-            live, dst, engine, report, options, parsed, workers=workers, progress=progress
-        )
-    return report
-
-
-def _tracking_of(registry_uri: str | None) -> str | None:
-    """The tracking URI that goes with a registry URI given alone."""
-    if registry_uri and registry_uri.startswith("databricks-uc"):
-        return "databricks" + registry_uri[len("databricks-uc") :]
-    return registry_uri
-
-
-@contextmanager
-def _verification(
-    src_mlflow_uri: str | None,
-    dst_mlflow_uri: str | None,
-    src_registry_uri: str | None,
-    dst_registry_uri: str | None,
-    workers: int,
-    sizes_only: bool,
-    progress: Progress,
-):
-    """Both endpoints, checked, and a verify context on a bounded pool (see :mod:`.verify`)."""
-    from .verify import Verification
-    from .verify.runs import Context
-
-    src = _endpoint(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
-    dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
-    result = Verification(src.display, dst.display)
-    with _engine(workers) as engine:
-        phase = progress.phase("Comparing artifacts", None, "bytes")
-        try:
-            yield Context(src, dst, engine, result, sizes_only, progress, phase)
-        except Exception as exc:  # a server gone mid-way: one line naming it
-            for side in (src, dst):
-                gone = gone_error(side, exc)
-                if gone is not None:
-                    raise gone from exc
-            raise
-        phase.close()
-
-
-def verify_run(
-    run_id: str,
-    *,
-    dst_experiment_name: str | None = None,
-    src_mlflow_uri: str | None = None,
-    dst_mlflow_uri: str | None = None,
-    sizes_only: bool = False,
-    workers: int = DEFAULT_WORKERS,
-    progress: Progress = NO_PROGRESS,
-):
-    """Check that the run imported from ``run_id`` into ``dst_experiment_name`` (default: the
-    source run's experiment name) holds everything the source run holds, with its LoggedModels.
-
-    Returns a :class:`~.verify.Verification`: ``ok`` when nothing required differs; each
-    difference is a finding with both values. ``sizes_only`` compares artifacts by size alone
-    (no download but MLmodel files).
-    """
-    from .verify.runs import verify_single_run
-
-    with _verification(
-        src_mlflow_uri, dst_mlflow_uri, None, None, workers, sizes_only, progress
-    ) as ctx:
-        verify_single_run(ctx, run_id, dst_experiment_name)
-    return ctx.result
-
-
-def verify_experiment(
-    experiment: str,
-    *,
-    dst_experiment_name: str | None = None,
-    include_deleted_runs: bool = False,
-    src_mlflow_uri: str | None = None,
-    dst_mlflow_uri: str | None = None,
-    sizes_only: bool = False,
-    workers: int = DEFAULT_WORKERS,
-    progress: Progress = NO_PROGRESS,
-):
-    """Check an experiment (name or id) against its destination copy (same name, or
-    ``dst_experiment_name``): tags, every run and every LoggedModel. Deleted source runs are
-    checked only with ``include_deleted_runs``. ``workers`` runs are compared at a time."""
-    from .verify.experiments import verify_experiment as verify
-
-    with _verification(
-        src_mlflow_uri, dst_mlflow_uri, None, None, workers, sizes_only, progress
-    ) as ctx:
-        verify(
-            ctx,
-            experiment,
-            dst_experiment_name,
-            include_deleted_runs=include_deleted_runs,
-            workers=workers,
-        )
-    return ctx.result
-
-
-def verify_model(
-    model: str,
-    *,
-    dst_model: str | None = None,
-    check_stages_and_aliases: bool = True,
-    src_mlflow_uri: str | None = None,
-    dst_mlflow_uri: str | None = None,
-    src_registry_uri: str | None = None,
-    dst_registry_uri: str | None = None,
-    sizes_only: bool = False,
-    workers: int = DEFAULT_WORKERS,
-    progress: Progress = NO_PROGRESS,
-):
-    """Check registered model ``model`` against ``dst_model`` (default: the same name): its
-    description, tags and aliases, every live version, and each version's run and LoggedModel."""
-    from .verify.models import verify_registered_model
-
-    with _verification(
-        src_mlflow_uri,
-        dst_mlflow_uri,
-        src_registry_uri,
-        dst_registry_uri,
-        workers,
-        sizes_only,
-        progress,
-    ) as ctx:
-        verify_registered_model(
-            ctx, model, dst_model, stages_and_aliases=check_stages_and_aliases, workers=workers
-        )
-    return ctx.result
-
-
-def verify_model_version(
-    model: str,
-    version: str | int,
-    *,
-    dst_model: str | None = None,
-    dst_version: str | int | None = None,
-    check_stages_and_aliases: bool = True,
-    src_mlflow_uri: str | None = None,
-    dst_mlflow_uri: str | None = None,
-    src_registry_uri: str | None = None,
-    dst_registry_uri: str | None = None,
-    sizes_only: bool = False,
-    workers: int = DEFAULT_WORKERS,
-    progress: Progress = NO_PROGRESS,
-):
-    """Check one model version against its counterpart in ``dst_model`` (default: the same
-    name): ``dst_version`` if given, else the version the import recorded as coming from it;
-    with its run and LoggedModel."""
-    from .verify.models import verify_single_version
-
-    with _verification(
-        src_mlflow_uri,
-        dst_mlflow_uri,
-        src_registry_uri,
-        dst_registry_uri,
-        workers,
-        sizes_only,
-        progress,
-    ) as ctx:
-        verify_single_version(
-            ctx,
-            model,
-            str(version),
-            dst_model,
-            None if dst_version is None else str(dst_version),
-            stages_and_aliases=check_stages_and_aliases,
-        )
-    return ctx.result
-
-
-def verify_all(
-    *,
-    experiments: list[str] | str | None = None,
-    models: list[str] | str | None = None,
-    include_experiments: bool = True,
-    include_models: bool = True,
-    experiment_rename_file: str | Path | None = None,
-    model_rename_file: str | Path | None = None,
-    include_deleted_runs: bool = False,
-    check_stages_and_aliases: bool = True,
-    src_mlflow_uri: str | None = None,
-    dst_mlflow_uri: str | None = None,
-    src_registry_uri: str | None = None,
-    dst_registry_uri: str | None = None,
-    sizes_only: bool = False,
-    workers: int = DEFAULT_WORKERS,
-    progress: Progress = NO_PROGRESS,
-):
-    """Check every active experiment and every registered model of the source (or those named
-    in ``experiments`` and ``models``, as export-all chooses them) against the destination,
-    where they have the names import-all gave them (its rename files, ``old,new`` lines)."""
-    from .exportdir.bulk_dir import read_rename_file
-    from .verify.whole_server import verify_all as verify
-
-    with _verification(
-        src_mlflow_uri,
-        dst_mlflow_uri,
-        src_registry_uri,
-        dst_registry_uri,
-        workers,
-        sizes_only,
-        progress,
-    ) as ctx:
-        verify(
-            ctx,
-            experiments=None if experiments in (None, "all") else _as_list(experiments),
-            models=None if models in (None, "all") else _as_list(models),
-            experiment_renames=read_rename_file(experiment_rename_file),
-            model_renames=read_rename_file(model_rename_file),
-            include_experiments=include_experiments,
-            include_models=include_models,
-            include_deleted_runs=include_deleted_runs,
-            stages_and_aliases=check_stages_and_aliases,
-            workers=workers,
-        )
-    return ctx.result
-
-
 # Whole servers --------------------------------------------------------------------------------
 
 
@@ -1053,20 +604,19 @@ def export_all(
         notebook_formats=parse_formats(notebook_formats),
     )
     src = _source(tracking_uri, registry_uri)
-    report = Report()
-    with _engine(workers, report) as engine:
+    with _migration(workers, src=src, progress=progress) as ctx:
         bulk.export(
             src,
             output_dir,
-            engine,
-            report,
+            ctx.engine,
+            ctx.report,
             options,
             parsed,
             script=script,
             workers=workers,
             progress=progress,
         )
-    return report
+    return ctx.report
 
 
 def import_all(
@@ -1113,12 +663,18 @@ def import_all(
         ),
     )
     dst = _endpoint(tracking_uri, registry_uri)
-    report = Report()
-    with _engine(workers, report) as engine:
+    with _migration(workers, dst=dst, progress=progress) as ctx:
         bulk.import_(
-            dst, input_dir, engine, report, options, parsed, workers=workers, progress=progress
+            dst,
+            input_dir,
+            ctx.engine,
+            ctx.report,
+            options,
+            parsed,
+            workers=workers,
+            progress=progress,
         )
-    return report
+    return ctx.report
 
 
 def _trace_options(include: bool, start_time=None, until=None) -> dict:
@@ -1325,7 +881,116 @@ def import_evaluation_dataset(
     return report
 
 
-# LoggedModels on their own --------------------------------------------------------------------
+def copy_model(
+    model: str,
+    experiment_name: str,
+    *,
+    dst_model: str | None = None,
+    src_registry_uri: str | None = None,
+    dst_registry_uri: str | None = None,
+    src_mlflow_uri: str | None = None,
+    dst_mlflow_uri: str | None = None,
+    stages: list[str] | str | None = None,
+    versions: list[str] | str | None = None,
+    export_latest_versions: bool = False,
+    export_deleted_runs: bool = False,
+    delete_model: bool = False,
+    skip_unsupported: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Copy registered model ``model`` (description, tags, versions with their stages,
+    aliases and runs) to ``dst_model`` (default: the same name), the runs into
+    ``experiment_name``.
+
+    Versions are chosen as export_model chooses them (``stages`` or ``versions``,
+    ``export_latest_versions``, ``export_deleted_runs``) and keep their numbers; each is
+    streamed with its run where it can be (see copy_model_version). ``delete_model`` deletes
+    the destination model first. Rerunning adds nothing.
+    """
+    from .handlers import model_copy
+    from .transfer.staging import export_space
+
+    selection = model_handler.ModelSelection(
+        stages=_as_list(stages),
+        versions=_as_list(versions),
+        export_latest_versions=export_latest_versions,
+        export_deleted_runs=export_deleted_runs,
+    )
+    src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
+    dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
+    report = Report()
+    with _engine(workers, readers=workers) as engine, _live(src, engine, "copy-model") as live:
+        model_copy.copy(
+            live,
+            dst,
+            model,
+            experiment_name,
+            export_space,
+            engine,
+            report,
+            selection,
+            dst_model=dst_model,
+            delete_model=delete_model,
+            skip_unsupported=skip_unsupported,
+            progress=progress,
+        )
+    return report
+
+
+def copy_all(
+    *,
+    src_mlflow_uri: str | None = None,
+    dst_mlflow_uri: str | None = None,
+    src_registry_uri: str | None = None,
+    dst_registry_uri: str | None = None,
+    experiments: list[str] | str | None = None,
+    models: list[str] | str | None = None,
+    run_start_time: str | None = None,
+    export_deleted_runs: bool = False,
+    stages: list[str] | str | None = None,
+    export_latest_versions: bool = False,
+    use_src_user_id: bool = False,
+    skip_unsupported: bool = False,
+    shard: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+) -> Report:
+    """Copy every active experiment (its runs and LoggedModels, under its name) and every
+    registered model (its versions with their runs) from one server to another, streaming.
+
+    ``experiments`` (names or ids) and ``models`` (names or shell patterns) narrow the choice
+    as in export_all, and ``shard`` ("K/N") copies part K of N. Every object ends imported,
+    skipped or failed with its reason, one failure stopping nothing else; rerunning adds only
+    what is missing.
+    """
+    from .handlers import bulk_copy
+    from .handlers.bulk_selection import Shard
+
+    parsed = Shard.parse(shard)
+    options = bulk_copy.BulkCopyOptions(
+        experiments=None if experiments in (None, "all") else _as_list(experiments),
+        models=None if models in (None, "all") else _as_list(models),
+        runs=RunSelection(
+            run_start_time=run_start_time or None, export_deleted_runs=export_deleted_runs
+        ),
+        versions=model_handler.ModelSelection(
+            stages=_as_list(stages),
+            export_latest_versions=export_latest_versions,
+            export_deleted_runs=export_deleted_runs,
+        ),
+        run_options=run_handler.RunImportOptions(
+            use_src_user_id=use_src_user_id, skip_unsupported=skip_unsupported
+        ),
+    )
+    src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
+    dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
+    report = Report()
+    with _engine(workers, readers=workers) as engine, _live(src, engine, "copy-all") as live:
+        bulk_copy.copy(
+            live, dst, engine, report, options, parsed, workers=workers, progress=progress
+        )
+    return report
 
 
 def export_logged_model(

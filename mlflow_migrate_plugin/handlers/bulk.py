@@ -167,13 +167,10 @@ def _export_experiment(src, exp, writer, engine, report, options, workers) -> di
         return {**entry, "status": SKIPPED}
     try:
         experiment_handler.export(
-            src,
+            Migration(engine, report, src=src),
             exp.experiment_id,
             path,
-            engine,
-            report,
             options.runs,
-            workers=workers,
             export_permissions=options.export_permissions,
             notebook_formats=options.notebook_formats,
             reuse=True,
@@ -200,26 +197,20 @@ def _export_model(src, model, writer, engine, report, options, workers) -> dict:
         report.add(MODEL, model.name, SKIPPED, str(path), "already exported")
         return {**entry, "status": SKIPPED}
     try:
-        run_dirs = model_handler.export(
-            src, model.name, path, engine, report, options.versions, workers=workers, reuse=True
+        model_handler.export(
+            Migration(engine, report, src=src),
+            model.name,
+            path,
+            options.versions,
+            export_permissions=options.export_permissions,
+            notebook_formats=options.notebook_formats,
+            reuse=True,
         )
-        _export_model_extras(src, model.name, path, run_dirs, report, options)
     except Exception as exc:
         report.add(MODEL, model.name, FAILED, None, failure_reason(exc))
         return {**entry, "status": FAILED, "reason": failure_reason(exc)}
     writer.mark_complete(path)
     return {**entry, "status": EXPORTED}
-
-
-def _export_model_extras(src, name, path, run_dirs, report, options) -> None:
-    """Databricks only: the model's permissions and its runs' notebooks."""
-    if not (options.export_permissions or options.notebook_formats):
-        return
-    from ..databricks import extras
-
-    if options.export_permissions:
-        extras.export_model_permissions(src, name, path, report)
-    extras.export_run_notebooks(src, run_dirs, options.notebook_formats, report)
 
 
 # Import ---------------------------------------------------------------------------------------
@@ -249,15 +240,11 @@ def import_(
     def _experiment(dst, entry: BulkEntry, own: Report) -> str:
         name = options.experiment_renames.get(entry.name, entry.name)
         experiment_id = experiment_handler.import_(
-            dst,
+            Migration(engine, own, dst=dst, options={"run": options.runs}),
             entry.path,
             name,
-            engine,
-            own,
-            options.runs,
-            workers=workers,
             import_permissions=options.import_permissions,
-        )
+        ).destination_id
         run_sync.sync_experiment(dst, entry.path, experiment_id, engine, own, workers)
         changed = _sync_experiment_tags(dst, entry.path, experiment_id)
         if changed:
@@ -268,19 +255,16 @@ def import_(
         name = options.model_renames.get(entry.name, entry.name)
         home = entry.experiment_name or entry.name
         experiment_name = options.experiment_renames.get(home, home)
+        model_options = model_handler.ModelImportOptions(
+            delete_model=options.delete_model,
+            import_source_tags=options.runs.import_source_tags,
+            run_options=options.runs,
+        )
         model_handler.import_(
-            dst,
+            Migration(engine, own, dst=dst, options={"registered_model": model_options}),
             entry.path,
             experiment_name,
-            engine,
-            own,
             name,
-            model_handler.ModelImportOptions(
-                delete_model=options.delete_model,
-                import_source_tags=options.runs.import_source_tags,
-                run_options=options.runs,
-            ),
-            workers=workers,
         )
         changed = model_sync.sync_model(dst, entry.path, name, own)
         if changed:

@@ -13,7 +13,6 @@ import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from mlflow.entities import LifecycleStage
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
@@ -30,7 +29,7 @@ from ..exportdir.experiment_dir import (
 )
 from ..exportdir.layout import system_part
 from ..exportdir.run_dir import RunDir, recorded_fingerprint
-from ..report import EXPORTED, FAILED, NO_PROGRESS, SKIPPED, Progress, Report, failure_reason
+from ..report import EXPORTED, FAILED, IMPORTED, SKIPPED, Progress, Report, failure_reason
 from ..transfer import resilience
 from ..transfer.engine import Engine
 from ..transfer.object_pool import run_parents_first
@@ -46,6 +45,7 @@ from . import (
 )
 from . import run as run_handler
 from .experiment_lookup import ensure, get
+from .results import Exported, Imported
 from .run_reuse import UNCHANGED
 from .run_selection import RunSelection, select
 from .run_source import RunSource
@@ -57,27 +57,24 @@ SOURCE_EXPERIMENT_PREFIX = idmap.PREFIX + "source.experiment."
 
 
 def export(
-    src: Endpoint,
+    ctx: Migration,
     experiment: str,
     output_dir: str | Path,
-    engine: Engine,
-    report: Report,
     selection: RunSelection | None = None,
     *,
-    workers: int = 1,
-    progress: Progress = NO_PROGRESS,
     export_permissions: bool = False,
     notebook_formats: list[str] | None = None,
-    kind_options: dict[str, Any] | None = None,
     reuse: bool = False,
-) -> Path:
-    """Write ``experiment`` (name or id), its selected runs and its own LoggedModels.
+) -> Exported:
+    """Write ``experiment`` (name or id) of ``ctx.src``, its selected runs (``ctx.workers`` at a
+    time), its own LoggedModels and the parts of the kinds registered in :mod:`.kinds`.
 
     Each run goes to ``<output_dir>/runs/<run_id>/`` exactly as export-run writes it; a run that
     fails is listed in ``experiment.json`` with its reason, and the others are exported. With
     ``reuse``, a run whose folder holds an export of it as it still is on the source is kept
     as it is (:mod:`.run_reuse`), and folders of runs no longer selected are removed.
     """
+    src, engine, report, progress = ctx.src, ctx.engine, ctx.report, ctx.progress
     selection = selection or RunSelection()
     exp = get(src, experiment)
     if exp.lifecycle_stage == LifecycleStage.DELETED and not selection.export_deleted_runs:
@@ -130,14 +127,13 @@ def export(
             phase.advance()
 
     try:
-        run_parents_first(runs, lambda _: None, export_one, workers)
+        run_parents_first(runs, lambda _: None, export_one, ctx.workers)
     finally:
         phase.close()
 
     models, manifests = experiment_models.export_all(
         src, exp.experiment_id, chosen.runs, writer, engine, report
     )
-    ctx = Migration(engine, report, src=src, progress=progress, options=kind_options or {})
     for part in kinds.experiment_parts():
         if part.wanted(ctx) and part.supported(ctx):
             part.export_part(ctx, exp, writer.path / part.folder)
@@ -178,7 +174,7 @@ def export(
         f"{len(listed) - len(unchanged)} runs exported, {len(unchanged)} unchanged, "
         f"{len(failed)} failed",
     )
-    return Path(output_dir)
+    return Exported("experiment", exp.experiment_id, Path(output_dir))
 
 
 def export_databricks_objects(
@@ -214,33 +210,30 @@ def export_databricks_objects(
 
 
 def import_(
-    dst: Endpoint,
+    ctx: Migration,
     input_dir: str | Path,
     experiment_name: str,
-    engine: Engine,
-    report: Report,
-    options: run_handler.RunImportOptions | None = None,
     *,
-    workers: int = 1,
-    progress: Progress = NO_PROGRESS,
     import_permissions: bool = False,
     dst_notebook_dir: str | None = None,
-    kind_options: dict[str, Any] | None = None,
     wait: bool = False,
-) -> str | None:
-    """Import an experiment export into ``experiment_name``; return the experiment id.
+) -> Imported:
+    """Import an experiment export into ``experiment_name`` on ``ctx.dst``, its runs with the
+    :class:`~.run.RunImportOptions` of ``ctx``, ``ctx.workers`` at a time.
 
     The experiment is created with its tags and description if it does not exist; otherwise
     the runs are added to it and its own metadata stays as it is. Every run's records and metric
     history are checked first: a run that fails its checks is reported and not imported, and
     when the export holds runs but none passes (and no LoggedModels of its own) no experiment
-    is made (None is returned if none existed).
+    is made (the result's ``destination_id`` is then None if none existed).
 
     Another import of the same experiment in progress makes this one refuse, or with ``wait``
     wait for it to end (:mod:`.lease`).
     """
-    options = options or run_handler.RunImportOptions()
+    dst, engine, report, progress = ctx.dst, ctx.engine, ctx.report, ctx.progress
+    options = ctx.options_of("run") or run_handler.RunImportOptions()
     exp_dir = ExperimentDir(input_dir)
+    source_id = str(exp_dir.experiment.get("experiment_id") or exp_dir.path.name)
     for item in exp_dir.failed_at_export:
         why = f" ({item['reason']})" if item.get("reason") else ""
         report.warn(f"run {item['run_id']} failed at export{why}; it is not in {exp_dir.path}")
@@ -260,7 +253,9 @@ def import_(
     refused = [e for e in exp_dir.runs if e.path is not None and e not in entries]
     if refused and not entries and not exp_dir.logged_models:
         # Every run the export holds failed its checks: an experiment made now would stay empty.
-        return existing.experiment_id if existing is not None else None
+        if existing is None:
+            return Imported("experiment", source_id, None, FAILED)
+        return Imported("experiment", source_id, existing.experiment_id, SKIPPED)
     experiment_id, delete_after = destination(
         dst, exp_dir.experiment, exp_dir.path, experiment_name, options, report
     )
@@ -278,12 +273,11 @@ def import_(
             engine,
             report,
             options,
-            workers,
+            ctx.workers,
             progress,
             done_before,
         )
         experiment_models.relink_metrics(dst, exp_dir.logged_models, model_ids, run_ids, report)
-        ctx = Migration(engine, report, dst=dst, progress=progress, options=kind_options or {})
         ctx.ids.update("run", run_ids)
         ctx.ids.update("logged_model", model_ids)
         for part in kinds.experiment_parts():
@@ -303,7 +297,7 @@ def import_(
         held.release()
         if delete_after:  # also when interrupted: a rerun restores it for its own time
             delete_as_source(dst, experiment_id, experiment_name, report)
-    return experiment_id
+    return Imported("experiment", source_id, experiment_id, IMPORTED)
 
 
 def take_lease(dst, experiment_id: str, name: str, delete_after: bool, report, wait, progress):

@@ -1,6 +1,6 @@
 """copy-model: a registered model with its versions and their runs, server to server.
 
-The versions are chosen as export-model chooses them (:func:`.registered_model.select_versions`)
+The versions are chosen as export-model chooses them (:func:`.model_selection.select`)
 and copied one after the other, in number order so that they keep their numbers, each as a deep
 copy-model-version with its stage and aliases: streamed where the version allows it, through an
 export of that version otherwise (:func:`.model_version.copy_version.deep`). A run shared by
@@ -20,8 +20,10 @@ from ..endpoint import Endpoint
 from ..report import NO_PROGRESS, Progress, Report
 from ..transfer.engine import Engine
 from . import registered_model_lookup
+from .model_selection import ModelSelection
+from .model_selection import select as select_versions
 from .model_version import copy_version
-from .registered_model import ModelSelection, delete, select_versions
+from .registered_model import delete
 from .run_source import LiveSource
 
 

@@ -9,29 +9,30 @@ it made it, and the runs it imported; a model it did not create keeps its metada
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlflow.entities.model_registry.model_version_stages import ALL_STAGES, get_canonical_stage
 from mlflow.exceptions import MlflowException
 
 from .. import idmap
+from ..context import Migration
 from ..endpoint import Endpoint, redact
-from ..errors import ExportDirError, MigrateError, NotFoundError, UsageError
+from ..errors import ExportDirError, MigrateError, NotFoundError
 from ..exportdir.layout import system_part
 from ..exportdir.model_dir import ModelDir, ModelDirWriter, VersionEntry
-from ..report import EXPORTED, FAILED, NO_PROGRESS, SKIPPED, Progress, Report
+from ..report import EXPORTED, FAILED, IMPORTED, SKIPPED, Progress, Report
 from ..transfer import resilience
 from ..transfer.engine import Engine
 from ..transfer.object_pool import InBackground
 from . import lease, model_version, requirements
 from . import run as run_handler
 from .experiment_lookup import ensure as ensure_experiment
+from .model_selection import ModelSelection, select
 from .model_version import runs as version_runs
 from .model_version import sources as version_sources
 from .model_version.writer import VersionOptions, VersionWriter
 from .registered_model_lookup import SOURCE_MODEL_PREFIX, ensure, get, record  # noqa: F401
+from .results import Exported, Imported
 
 
 def delete(dst: Endpoint, name: str, report: Report) -> None:
@@ -45,50 +46,6 @@ def delete(dst: Endpoint, name: str, report: Report) -> None:
 
 
 # Export ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class ModelSelection:
-    """Which versions export-model writes (the CLI options of the same names)."""
-
-    stages: list[str] = field(default_factory=list)
-    versions: list[str] = field(default_factory=list)
-    export_latest_versions: bool = False
-    export_deleted_runs: bool = False
-    export_version_model: bool = False
-
-    def __post_init__(self) -> None:
-        if self.stages and self.versions:
-            raise UsageError("--stages and --versions are mutually exclusive: give one of them")
-        canonical = {s.lower(): s for s in ALL_STAGES}
-        unknown = [s for s in self.stages if s.lower() not in canonical]
-        if unknown:
-            raise UsageError(
-                f"unknown stage(s) {', '.join(unknown)}; stages are {', '.join(ALL_STAGES)}"
-            )
-        self.stages = [get_canonical_stage(s) for s in self.stages]
-        self.versions = [str(int(v)) if str(v).isdigit() else str(v) for v in self.versions]
-
-
-def select_versions(client, name: str, selection: ModelSelection) -> list:
-    """The versions of model ``name`` an export of it takes, by number."""
-    if selection.export_latest_versions:
-        with warnings.catch_warnings():  # deprecated with stages, and still what was asked
-            warnings.simplefilter("ignore", FutureWarning)
-            versions = client.get_latest_versions(name, selection.stages or None)
-    else:
-        versions = model_version.all_versions(client, name)
-    if selection.stages:
-        versions = [v for v in versions if v.current_stage in selection.stages]
-    if selection.versions:
-        by_number = {str(v.version): v for v in versions}
-        missing = [v for v in selection.versions if v not in by_number]
-        if missing:
-            raise NotFoundError(
-                f"registered model '{name}' has no version {', '.join(missing)} to export"
-            )
-        versions = [by_number[v] for v in selection.versions]
-    return sorted(versions, key=lambda v: int(v.version))
 
 
 def _runs_of(client, run_ids: set[str], engine: Engine) -> dict[str, object]:
@@ -107,28 +64,29 @@ def _runs_of(client, run_ids: set[str], engine: Engine) -> dict[str, object]:
 
 
 def export(
-    src: Endpoint,
+    ctx: Migration,
     name: str,
     output_dir: str | Path,
-    engine: Engine,
-    report: Report,
     selection: ModelSelection | None = None,
     *,
-    workers: int = 1,
-    progress: Progress = NO_PROGRESS,
+    export_permissions: bool = False,
+    notebook_formats: list[str] | None = None,
     reuse: bool = False,
-) -> dict[str, Path]:
-    """Write model ``name`` and its selected versions; return the exported runs' folders.
+) -> Exported:
+    """Write model ``name`` of ``ctx.src`` and its selected versions with their runs
+    (``ctx.workers`` at a time); then on Databricks the model's permissions and the runs'
+    notebooks.
 
     With ``reuse``, a version's run whose folder holds an export of it as it still is on the
     source is kept as it is (:mod:`.run_reuse`)."""
+    src, engine, report, progress = ctx.src, ctx.engine, ctx.report, ctx.progress
     selection = selection or ModelSelection()
     client = src.client
     model = get(src, name)
     if model is None:
         raise NotFoundError(f"registered model '{name}' not found on {src.display}")
     rec = record(model)
-    chosen = select_versions(client, name, selection)
+    chosen = select(client, name, selection)
     progress.note(f"Model '{name}': {len(chosen)} versions to export")
     current = _runs_of(client, {v.run_id for v in chosen if v.run_id}, engine)
     states = {
@@ -162,7 +120,7 @@ def export(
             f"  version {mv.version} (stage {mv.current_stage}): run {mv.run_id or '-'}{missing}"
         )
     failed = version_runs.export_runs(
-        src, run_dirs, engine, report, workers, progress, current if reuse else None
+        src, run_dirs, engine, report, ctx.workers, progress, current if reuse else None
     )
     for entry in entries.values():
         if entry["run_dir"] in failed:
@@ -208,7 +166,29 @@ def export(
         str(output_dir),
         f"{len(versions)} versions, {len(skipped)} skipped",
     )
-    return {run_id: path for run_id, path in run_dirs.items() if run_id not in failed}
+    exported_runs = {run_id: path for run_id, path in run_dirs.items() if run_id not in failed}
+    _export_databricks_objects(
+        ctx, name, output_dir, exported_runs, export_permissions, notebook_formats
+    )
+    return Exported("registered_model", name, Path(output_dir))
+
+
+def _export_databricks_objects(
+    ctx: Migration,
+    name: str,
+    output_dir: str | Path,
+    run_dirs: dict[str, Path],
+    export_permissions: bool,
+    notebook_formats: list[str] | None,
+) -> None:
+    """The model's ACL or grants into ``model.json``, the runs' notebooks into their folders."""
+    if not (export_permissions or notebook_formats):
+        return
+    from ..databricks import extras
+
+    if export_permissions:
+        extras.export_model_permissions(ctx.src, name, output_dir, ctx.report)
+    extras.export_run_notebooks(ctx.src, run_dirs, notebook_formats, ctx.report)
 
 
 def _version_model(
@@ -240,20 +220,20 @@ class ModelImportOptions:
 
 
 def import_(
-    dst: Endpoint,
+    ctx: Migration,
     input_dir: str | Path,
     experiment_name: str,
-    engine: Engine,
-    report: Report,
     model_name: str | None = None,
-    options: ModelImportOptions | None = None,
     *,
-    workers: int = 1,
-    progress: Progress = NO_PROGRESS,
-) -> str:
-    """Import an export-model directory into ``model_name`` (default: the exported name);
-    return the destination model's name."""
-    options = options or ModelImportOptions()
+    import_permissions: bool = False,
+) -> Imported:
+    """Import an export-model directory into ``model_name`` (default: the exported name) on
+    ``ctx.dst``, with the :class:`ModelImportOptions` of ``ctx``; the versions' runs go to
+    ``experiment_name``, ``ctx.workers`` at a time. Then on Databricks the model's permissions.
+    """
+    dst, engine, report, progress = ctx.dst, ctx.engine, ctx.report, ctx.progress
+    workers = ctx.workers
+    options = ctx.options_of("registered_model") or ModelImportOptions()
     model_dir = ModelDir(input_dir)
     source_name = model_dir.model["name"]
     name = model_name or source_name
@@ -350,7 +330,11 @@ def import_(
         raise
     held.release()
     _check_aliases(model_dir, report)
-    return name
+    if import_permissions:
+        from ..databricks import extras
+
+        extras.import_model_permissions(dst, name, input_dir, report)
+    return Imported("registered_model", source_name, name, IMPORTED)
 
 
 def _writer(dst, name, source_name, report, options: ModelImportOptions, progress):

@@ -22,6 +22,7 @@ from mlflow.utils.validation import MAX_ENTITIES_PER_BATCH, MAX_PARAMS_TAGS_PER_
 
 from .. import idmap, interrupts
 from ..capabilities import LOGGED_MODELS
+from ..context import Migration
 from ..endpoint import Endpoint, redact
 from ..exportdir.layout import system_part
 from ..exportdir.paths import ArtifactFile
@@ -33,7 +34,7 @@ from ..transfer.metric_values import ValueCheck
 from ..transfer.mlmodel import MLmodelRewriter, rewrite_history
 from . import duplicates, logged_model, requirements, run_links, run_reuse, run_tags
 from .experiment_lookup import ensure as ensure_experiment
-from .results import Imported
+from .results import Exported, Imported
 from .run_checks import check_values, export_warnings
 from .run_cleanup import discard
 from .run_cleanup import quietly as _quietly
@@ -55,6 +56,8 @@ class RunImportOptions:
     # Import what the destination can take, leaving out (with a warning each) what needs a
     # feature it lacks, instead of refusing the import (handlers/requirements.py).
     skip_unsupported: bool = False
+    # Databricks: the workspace folder that receives the run's notebook (--dst-notebook-dir).
+    notebook_dir: str | None = None
 
 
 @dataclass
@@ -81,6 +84,48 @@ class ImportContext:
         self._taken: set[str] = set()
 
 
+# One run, as export-run, import-run and copy-run move it ------------------------------------------
+
+
+def export_one(
+    ctx: Migration,
+    run_id: str,
+    output_dir: str | Path,
+    *,
+    notebook_formats: list[str] | None = None,
+) -> Exported:
+    """Export run ``run_id`` to ``output_dir`` (:func:`export`), then on a Databricks source its
+    notebook revision in ``notebook_formats`` into the same folder."""
+    result = export(ctx.src, run_id, output_dir, ctx.engine, ctx.report, ctx.progress)
+    if notebook_formats:
+        from ..databricks import notebooks
+
+        notebooks.export_run_notebook(ctx.src, run_id, output_dir, notebook_formats, ctx.report)
+    return result
+
+
+def import_one(ctx: Migration, input_dir: str | Path, experiment_name: str) -> Imported:
+    """Import the run export ``input_dir`` into ``experiment_name`` (:func:`import_`, with the
+    :class:`RunImportOptions` of ``ctx``), then on Databricks its notebook."""
+    options = ctx.options_of("run") or RunImportOptions()
+    result = import_(
+        ctx.dst,
+        input_dir,
+        ctx.engine,
+        ctx.report,
+        experiment_name=experiment_name,
+        options=options,
+        progress=ctx.progress,
+    )
+    if options.notebook_dir:
+        from ..databricks import notebooks
+
+        notebooks.import_run_notebook(
+            ctx.dst, input_dir, result.destination_id, options.notebook_dir, ctx.report
+        )
+    return result
+
+
 # Export ---------------------------------------------------------------------------------------
 
 
@@ -92,7 +137,7 @@ def export(
     report: Report,
     progress: Progress = NO_PROGRESS,
     extra_info: dict | None = None,
-) -> Path:
+) -> Exported:
     """Write the run, its metric history, artifacts and LoggedModels to ``output_dir``."""
     run = get_run(src, run_id)
     client = src.client
@@ -142,7 +187,7 @@ def export(
         f"{metric_writer.points} metric points, {len(downloaded)} artifacts, "
         f"{len(models)} logged models",
     )
-    return Path(output_dir)
+    return Exported("run", run_id, Path(output_dir))
 
 
 def _collecting(tasks, sink: list):

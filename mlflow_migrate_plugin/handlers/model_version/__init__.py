@@ -13,7 +13,7 @@ registered-model handler creates a model's versions with the same :class:`Versio
 
 from ..version_source_uri import logged_model_id
 from .copy_version import copy
-from .single import export, import_
+from .single import VersionImportOptions, export, import_
 from .writer import (
     PENDING,
     READY,
@@ -35,6 +35,7 @@ __all__ = [
     "SOURCE_VERSION_PREFIX",
     "STAGE_NONE",
     "Target",
+    "VersionImportOptions",
     "VersionOptions",
     "VersionWriter",
     "all_versions",

@@ -17,9 +17,10 @@ from pathlib import Path
 from mlflow.exceptions import MlflowException
 
 from ... import idmap
+from ...context import Migration
 from ...endpoint import Endpoint, redact
 from ...errors import UsageError
-from ...report import IMPORTED, NO_PROGRESS, SKIPPED, Progress, Report
+from ...report import NO_PROGRESS, Progress, Report
 from ...transfer import resilience
 from ...transfer.engine import Engine
 from .. import registered_model_lookup as registered_model
@@ -124,31 +125,25 @@ def _through(
     progress,
 ) -> str | None:
     src_model, src_version = mv.name, str(mv.version)
+    ctx = Migration(
+        engine,
+        report,
+        src=src,
+        dst=dst,
+        progress=progress,
+        options={
+            "model_version": single_version.VersionImportOptions(
+                create_model=True,
+                import_stages_and_aliases=copy_stages_and_aliases,
+                import_metadata=True,
+                skip_unsupported=skip_unsupported,
+            )
+        },
+    )
     single_version.export(
-        src,
-        src_model,
-        src_version,
-        space,
-        engine,
-        report,
-        export_version_model=not _run_exists(src, mv.run_id),
-        progress=progress,
+        ctx, src_model, src_version, space, export_version_model=not _run_exists(src, mv.run_id)
     )
-    single_version.import_(
-        dst,
-        space,
-        experiment_name,
-        engine,
-        report,
-        dst_model,
-        create_model=True,
-        import_stages_and_aliases=copy_stages_and_aliases,
-        import_metadata=True,
-        skip_unsupported=skip_unsupported,
-        progress=progress,
-    )
-    written = [o for o in report.find("model_version") if o.status in (IMPORTED, SKIPPED)]
-    return written[-1].destination_id if written else None
+    return single_version.import_(ctx, space, experiment_name, dst_model).destination_id
 
 
 def shallow(

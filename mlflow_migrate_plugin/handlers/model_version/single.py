@@ -9,39 +9,54 @@ nothing on a rerun, and removes what it created if it fails.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlflow.exceptions import MlflowException
 
+from ...context import Migration
 from ...endpoint import Endpoint, redact
 from ...errors import ExportDirError, MigrateError, NotFoundError
 from ...exportdir.experiment_dir import experiment_record
 from ...exportdir.layout import system_part
 from ...exportdir.model_dir import VersionDir, VersionDirWriter
-from ...report import EXPORTED, NO_PROGRESS, SKIPPED, Progress, Report
+from ...report import EXPORTED, IMPORTED, SKIPPED, Report
 from ...transfer import resilience
-from ...transfer.engine import Engine
 from .. import registered_model_lookup as registered_model
 from .. import requirements
 from .. import run as run_handler
 from ..experiment_lookup import ensure as ensure_experiment
+from ..results import Exported, Imported
 from . import runs, sources
 from .writer import VersionOptions, VersionWriter, get, record
 
 
+@dataclass
+class VersionImportOptions:
+    """How import-model-version treats the export (the CLI options of the same names)."""
+
+    create_model: bool = False
+    import_source_tags: bool = False
+    import_stages_and_aliases: bool = False
+    import_metadata: bool = False
+    import_permissions: bool = False
+    skip_unsupported: bool = False
+
+
 def export(
-    src: Endpoint,
+    ctx: Migration,
     name: str,
     version: str,
     output_dir: str | Path,
-    engine: Engine,
-    report: Report,
     *,
     export_version_model: bool = False,
-    progress: Progress = NO_PROGRESS,
-) -> str | None:
+    export_permissions: bool = False,
+    notebook_formats: list[str] | None = None,
+) -> Exported:
     """Write version ``version`` of model ``name``, its run (deleted or not: it was asked for),
-    the model and the run's experiment; return the run id exported, if any."""
+    the model and the run's experiment; then on Databricks the model's permissions and the
+    run's notebook."""
+    src, engine, report, progress = ctx.src, ctx.engine, ctx.report, ctx.progress
     client = src.client
     mv = get(src, name, version)
     model = registered_model.record(client.get_registered_model(name))
@@ -89,25 +104,29 @@ def export(
         models,
     )
     report.add("model_version", f"{name}/{mv.version}", EXPORTED, str(output_dir))
-    return exported_run
+    if export_permissions or notebook_formats:
+        from ...databricks import extras
+
+        if export_permissions:
+            extras.export_model_permissions(src, name, output_dir, report)
+        run_dirs = {exported_run: writer.run_dir} if exported_run else {}
+        extras.export_run_notebooks(src, run_dirs, notebook_formats, report)
+    return Exported("model_version", f"{name}/{mv.version}", Path(output_dir))
 
 
 def import_(
-    dst: Endpoint,
-    input_dir: str | Path,
-    experiment_name: str,
-    engine: Engine,
-    report: Report,
-    model_name: str | None = None,
-    *,
-    create_model: bool = False,
-    import_source_tags: bool = False,
-    import_stages_and_aliases: bool = False,
-    import_metadata: bool = False,
-    skip_unsupported: bool = False,
-    progress: Progress = NO_PROGRESS,
-) -> str:
-    """Import an export-model-version directory; return the destination model's name."""
+    ctx: Migration, input_dir: str | Path, experiment_name: str, model_name: str | None = None
+) -> Imported:
+    """Import an export-model-version directory into ``model_name`` (default: the exported
+    name) on ``ctx.dst``, with the :class:`VersionImportOptions` of ``ctx``; then on Databricks
+    the model's permissions."""
+    dst, engine, report, progress = ctx.dst, ctx.engine, ctx.report, ctx.progress
+    options = ctx.options_of("model_version") or VersionImportOptions()
+    create_model = options.create_model
+    import_source_tags = options.import_source_tags
+    import_stages_and_aliases = options.import_stages_and_aliases
+    import_metadata = options.import_metadata
+    skip_unsupported = options.skip_unsupported
     version_dir = VersionDir(input_dir)
     entry = version_dir.entry
     rec = entry.record
@@ -143,7 +162,7 @@ def import_(
         progress.note(
             f"Version {rec['version']}: already imported as version {found.version} of '{name}'"
         )
-        return name
+        return _finish(ctx, input_dir, name, writer.key(rec), found.version, SKIPPED)
     run_dirs = runs.verify_runs({"run": entry.run_path} if entry.run_path else {}, engine)
     sources.verify_version_files(entry, engine)
     run_dirs = {d.source_run_id: d for d in run_dirs.values()}
@@ -184,12 +203,10 @@ def import_(
         )
         run_dir = next(iter(run_dirs.values()), None)
         run = imported.get(run_dir.source_run_id) if run_dir else None
-        if (
-            sources.create_version(
-                dst, writer, entry, run_dir, run, experiment_id, engine, made_models, progress
-            )
-            is None
-        ):
+        number = sources.create_version(
+            dst, writer, entry, run_dir, run, experiment_id, engine, made_models, progress
+        )
+        if number is None:
             raise MigrateError(
                 f"{version_dir.path}: version {rec['version']} cannot be "
                 f"imported: {report.warnings[-1]}"
@@ -200,7 +217,19 @@ def import_(
         if gone is not None:
             raise gone from exc
         raise
-    return name
+    return _finish(ctx, input_dir, name, writer.key(rec), number, IMPORTED)
+
+
+def _finish(
+    ctx: Migration, input_dir: str | Path, name: str, key: str, number: str, status: str
+) -> Imported:
+    """The exported permissions onto the model, if asked (Databricks); the import's result."""
+    options = ctx.options_of("model_version") or VersionImportOptions()
+    if options.import_permissions:
+        from ...databricks import extras
+
+        extras.import_model_permissions(ctx.dst, name, input_dir, ctx.report)
+    return Imported("model_version", key, str(number), status)
 
 
 def _experiment(

@@ -167,3 +167,41 @@ def test_verify_prompt_after_import_and_after_an_alias_moves(src, dst, unique_na
         f"{name}/1": [("aliases", [], ["production"])],
         f"{name}/2": [("aliases", ["production"], [])],
     }
+
+
+def test_verify_all_covers_prompts_and_evaluation_datasets(sqlite_endpoint, tmp_path):
+    source, destination = sqlite_endpoint("src"), sqlite_endpoint("dst")
+    client = source.client
+    client.create_prompt("bulk-prompt", description="first", tags={"team": "search"})
+    for template in ("v1 {{x}}", "v2 {{x}}", "v3 {{x}}"):
+        client.create_prompt_version("bulk-prompt", template, description=template)
+    client.delete_prompt_version("bulk-prompt", "2")  # a gap the import rebuilds
+    experiment_id = client.create_experiment("bulk-exp")
+    dataset = client.create_dataset("bulk-ds", experiment_id=[experiment_id])
+    client._tracking_client.store.upsert_dataset_records(dataset.dataset_id, RECORDS)
+    out = tmp_path / "all"
+    assert not api.export_all(out, tracking_uri=source.tracking_uri).failed
+    assert not api.import_all(out, tracking_uri=destination.tracking_uri).failed
+    args = ("verify-all", "--src-mlflow-uri", source.tracking_uri,
+            "--dst-mlflow-uri", destination.tracking_uri)  # fmt: skip
+
+    code, report = verify_cli(*args)
+
+    assert (code, findings(report)) == (0, {})
+    checked = sorted((o["kind"], o["source_id"]) for o in report["objects"])
+    assert [c for c in checked if c[0] != "experiment"] == [
+        ("evaluation_dataset", dataset.dataset_id),
+        ("prompt", "bulk-prompt"),
+        ("prompt_version", "bulk-prompt/1"),
+        ("prompt_version", "bulk-prompt/3"),
+    ]
+
+    destination.client.set_prompt_version_tag("bulk-prompt", "3", "reviewed", "no")
+    code, report = verify_cli(*args)
+    assert code == 1
+    assert findings(report) == {
+        "tags[reviewed]": {"kind": "changed", "field": "tags[reviewed]", "source": None,
+                           "destination": "no", "note": "only on the destination"},
+    }  # fmt: skip
+    code, _ = verify_cli(*args, "--verify-prompts", "False")
+    assert code == 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from mlflow.exceptions import MlflowException
 from mlflow.store.tracking import SEARCH_TRACES_DEFAULT_MAX_RESULTS
-from mlflow.tracing.constant import SpanAttributeKey, TraceMetadataKey, TraceTagKey
+from mlflow.tracing.constant import SpanAttributeKey, SpansLocation, TraceMetadataKey, TraceTagKey
 from mlflow.utils.mlflow_tags import MLFLOW_ARTIFACT_LOCATION
 
 from .. import idmap
@@ -28,6 +28,8 @@ from .runs import Context
 
 # Tags the destination sets itself: where it keeps the spans and the trace's artifacts.
 _SERVER_TAGS = frozenset({TraceTagKey.SPANS_LOCATION, MLFLOW_ARTIFACT_LOCATION})
+_IN_TABLE = SpansLocation.TRACKING_STORE
+_PER_BATCH = 10  # traces per batch read, as the export reads them
 _SOURCE_RUN, _MODEL_ID = TraceMetadataKey.SOURCE_RUN, TraceMetadataKey.MODEL_ID
 _INFO_FIELDS = (
     "client_request_id",
@@ -42,7 +44,7 @@ _INFO_FIELDS = (
 def verify_traces(ctx: Context, src_experiment_id: str, dst_experiment_id: str) -> dict:
     """Compare every trace of the source experiment with its destination counterpart; return
     destination trace id -> source trace id (evaluation dataset records name traces)."""
-    counterparts = _imported(ctx, dst_experiment_id)
+    counterparts, dst_infos = _imported(ctx, dst_experiment_id)
     to_source = {dst_id: src_id for src_id, ids in counterparts.items() for dst_id in ids}
     linked: tuple[dict, dict] | None = None
     phase = ctx.progress.phase("Verifying traces", None, "traces")
@@ -53,9 +55,9 @@ def verify_traces(ctx: Context, src_experiment_id: str, dst_experiment_id: str) 
                     _linked_runs(ctx, ctx.src.client, src_experiment_id),
                     _linked_runs(ctx, ctx.dst.client, dst_experiment_id),
                 )
-            src_traces = _full(ctx.src.client, [t.info.trace_id for t in page])
+            src_traces = _full(ctx, ctx.src.client, [t.info for t in page])
             wanted = [counterparts[t][0] for t in src_traces if t in counterparts]
-            dst_traces = _full(ctx.dst.client, wanted)
+            dst_traces = _full(ctx, ctx.dst.client, [dst_infos[i] for i in wanted])
             for source_id, trace in src_traces.items():
                 found = counterparts.get(source_id, [])
                 copy = dst_traces.get(found[0]) if found else None
@@ -82,27 +84,41 @@ def _pages(client, experiment_id: str):
             return
 
 
-def _imported(ctx: Context, experiment_id: str) -> dict[str, list[str]]:
-    """Source trace id -> the destination traces imported from it (complete ones first)."""
+def _imported(ctx: Context, experiment_id: str) -> tuple[dict[str, list[str]], dict]:
+    """Source trace id -> the destination traces imported from it (complete ones first), and
+    each destination trace's info by id."""
     found: dict[str, list[tuple]] = {}
+    infos = {}
     for page in _pages(ctx.dst.client, experiment_id):
         for t in page:
             source = t.info.tags.get(idmap.SOURCE_TRACE_ID)
             if source:
                 complete = t.info.tags.get(idmap.STATE) == idmap.STATE_COMPLETE
                 found.setdefault(source, []).append((not complete, t.info.trace_id))
-    return {source: [i for _, i in sorted(ids)] for source, ids in found.items()}
+                infos[t.info.trace_id] = t.info
+    return {source: [i for _, i in sorted(ids)] for source, ids in found.items()}, infos
 
 
-def _full(client, trace_ids: list[str]) -> dict:
-    """The traces ``trace_ids`` with their spans, in one request where the store can."""
-    if not trace_ids:
-        return {}
-    try:
-        store = client._tracing_client.store
-        return {t.info.trace_id: t for t in store.batch_get_traces(trace_ids)}
-    except (MlflowException, NotImplementedError):
-        return {i: client.get_trace(i) for i in trace_ids}
+def _full(ctx: Context, client, infos: list) -> dict:
+    """The traces of ``infos`` with their spans, by id: those whose spans are in the span table
+    ten to a request (on the engine), the others, and any a batch leaves out, one by one."""
+    batched = [i.trace_id for i in infos if i.tags.get(TraceTagKey.SPANS_LOCATION) == _IN_TABLE]
+    store = client._tracing_client.store
+
+    def batch(ids: list[str]):
+        def task():
+            try:
+                return list(store.batch_get_traces(ids))
+            except (MlflowException, NotImplementedError):
+                return []
+
+        return task
+
+    chunks = [batched[i : i + _PER_BATCH] for i in range(0, len(batched), _PER_BATCH)]
+    found = {t.info.trace_id: t for got in ctx.engine.run(batch(c) for c in chunks) for t in got}
+    rest = [i.trace_id for i in infos if i.trace_id not in found]
+    found.update(ctx.engine.run(lambda i=i: (i, client.get_trace(i)) for i in rest))
+    return found
 
 
 def _linked_runs(ctx: Context, client, experiment_id: str) -> dict[str, list[str]]:

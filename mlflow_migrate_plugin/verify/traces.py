@@ -6,13 +6,16 @@ request id, tags, metadata), every span (by span id, attributes and events inclu
 assessment. The run and LoggedModel a trace names, its assessments' runs and the runs it was
 linked to are followed back to the source ids they were imported from. Not compared: the tags
 the destination sets itself, the import's own ``mlflow_migrate.*`` tags, and the trace and
-assessment ids when the destination had to give new ones (reported as info).
+assessment ids when the destination had to give new ones (reported as info), and the
+``mlflow.trace.infoFinalized`` mark the destination's ``start_trace`` sets on every trace.
 
 Source traces are read a search page at a time, with their spans in one request per page, so
 an experiment of thousands of traces is never held whole.
 """
 
 from __future__ import annotations
+
+import base64
 
 from mlflow.exceptions import MlflowException
 from mlflow.store.tracking import SEARCH_TRACES_DEFAULT_MAX_RESULTS
@@ -186,6 +189,8 @@ def _view(trace, linked_runs: list[str], same_id: bool, run_of, ctx: Context | N
         if k not in _SERVER_TAGS and not k.startswith(idmap.PREFIX)
     }
     metadata = dict(info.trace_metadata)
+    # The tracking store's start_trace sets it on every trace it creates, so on every import.
+    metadata.pop(TraceMetadataKey.TRACE_INFO_FINALIZED, None)
     if ctx is not None:
         for key, back in ((_SOURCE_RUN, ctx.ids.run), (_MODEL_ID, ctx.ids.model)):
             if metadata.get(key):
@@ -217,16 +222,24 @@ def _assessments(assessments, same_id: bool, run_of) -> dict:
 
 def _spans(trace) -> dict:
     """Spans by span id (hex, as MLflow shows it); the trace id they carry is compared as the
-    trace's own."""
+    trace's own. Read as dicts: a span the store hands over lazily is not rebuilt."""
     out = {}
-    for span in trace.data.spans if trace.data else []:
-        body = span.to_dict()
+    for body in trace.data.to_dict()["spans"] if trace.data else []:
+        body = dict(body)
         body.pop("trace_id", None)
         attributes = dict(body.get("attributes") or {})
         attributes.pop(SpanAttributeKey.REQUEST_ID, None)
         body["attributes"] = attributes
-        out[span.span_id] = body
+        out[_hex_id(body.get("span_id"))] = body
     return out
+
+
+def _hex_id(span_id):
+    """The OTel span id of a span dict (base64) as the hex MLflow shows."""
+    try:
+        return base64.b64decode(span_id, validate=True).hex()
+    except (ValueError, TypeError):
+        return span_id
 
 
 def _plain(value):

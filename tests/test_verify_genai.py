@@ -8,6 +8,7 @@ import json
 import sqlite3
 import uuid
 
+import mlflow
 import pytest
 from mlflow.entities import Feedback
 
@@ -126,6 +127,22 @@ def test_verify_experiment_names_each_change_on_the_destination(src, dst, dst_se
     }
     bad = {o["source_id"] for o in report["objects"] if o["status"] != "ok"}
     assert bad == {trace_id, dataset_id}
+
+    # A destination trace deleted is missing; one no import made is named as the destination's.
+    plain = traced.traces["plain"]
+    dst_experiment_id = dst.client.get_experiment_by_name(target).experiment_id
+    dst.client.delete_traces(dst_experiment_id, trace_ids=[plain])
+    with tb.fluent_uri(dst.tracking_uri):
+        mlflow.set_experiment(experiment_id=dst_experiment_id)
+        with mlflow.start_span("own"):
+            pass
+    code, report = _verify_experiment(src, dst, traced.name, target)
+    assert code == 1
+    missing = [o for o in report["objects"] if o["status"] == "missing"]
+    assert [(o["kind"], o["source_id"]) for o in missing] == [("trace", plain)]
+    (experiment,) = [o for o in report["objects"] if o["kind"] == "experiment"]
+    (extra,) = [f for f in experiment["findings"] if f["field"] == "traces"]
+    assert len(extra["destination"]) == 1
 
 
 def test_verify_prompt_after_import_and_after_an_alias_moves(src, dst, unique_name, tmp_path):

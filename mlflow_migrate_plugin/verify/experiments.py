@@ -82,7 +82,7 @@ def verify_experiment(
 
     trace_ids: dict[str, str] = {}
     if traces and ctx.src.supports(capabilities.TRACES) and ctx.dst.supports(capabilities.TRACES):
-        trace_ids = verify_traces(ctx, src_exp.experiment_id, dst_exp.experiment_id)
+        trace_ids = verify_traces(ctx, src_exp.experiment_id, dst_exp.experiment_id, result)
     verify_datasets(ctx, src_exp.experiment_id, dst_exp.experiment_id, trace_ids)
 
     unpaired = [r.info.run_id for r in dst_runs if idmap.SOURCE_RUN_ID not in r.data.tags]

@@ -44,10 +44,15 @@ _INFO_FIELDS = (
 )
 
 
-def verify_traces(ctx: Context, src_experiment_id: str, dst_experiment_id: str) -> dict:
-    """Compare every trace of the source experiment with its destination counterpart; return
+def verify_traces(ctx: Context, src_experiment_id: str, dst_experiment_id: str, experiment) -> dict:
+    """Compare every trace of the source experiment with its destination counterpart (the
+    destination's other traces are named on ``experiment``, the experiment's result); return
     destination trace id -> source trace id (evaluation dataset records name traces)."""
-    counterparts, dst_infos = _imported(ctx, dst_experiment_id)
+    counterparts, dst_infos, unpaired = _imported(ctx, dst_experiment_id)
+    if unpaired:
+        experiment.findings.append(
+            Finding(INFO, "traces", None, unpaired, "on the destination only (not imported)")
+        )
     to_source = {dst_id: src_id for src_id, ids in counterparts.items() for dst_id in ids}
     linked: tuple[dict, dict] | None = None
     phase = ctx.progress.phase("Verifying traces", None, "traces")
@@ -87,11 +92,11 @@ def _pages(client, experiment_id: str):
             return
 
 
-def _imported(ctx: Context, experiment_id: str) -> tuple[dict[str, list[str]], dict]:
-    """Source trace id -> the destination traces imported from it (complete ones first), and
-    each destination trace's info by id."""
+def _imported(ctx: Context, experiment_id: str) -> tuple[dict[str, list[str]], dict, list]:
+    """Source trace id -> the destination traces imported from it (complete ones first), each
+    such trace's info by id, and the ids of the traces no import made."""
     found: dict[str, list[tuple]] = {}
-    infos = {}
+    infos, unpaired = {}, []
     for page in _pages(ctx.dst.client, experiment_id):
         for t in page:
             source = t.info.tags.get(idmap.SOURCE_TRACE_ID)
@@ -99,7 +104,9 @@ def _imported(ctx: Context, experiment_id: str) -> tuple[dict[str, list[str]], d
                 complete = t.info.tags.get(idmap.STATE) == idmap.STATE_COMPLETE
                 found.setdefault(source, []).append((not complete, t.info.trace_id))
                 infos[t.info.trace_id] = t.info
-    return {source: [i for _, i in sorted(ids)] for source, ids in found.items()}, infos
+            else:
+                unpaired.append(t.info.trace_id)
+    return {source: [i for _, i in sorted(ids)] for source, ids in found.items()}, infos, unpaired
 
 
 def _full(ctx: Context, client, infos: list) -> dict:

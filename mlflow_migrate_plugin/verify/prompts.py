@@ -1,5 +1,6 @@
-"""Verify a prompt: its tags and aliases, and every live version against the destination version
-of the same number (the import keeps numbers), by the rules of ``handlers/prompts.py``.
+"""Verify a prompt: its description, tags and aliases, and every live version against the
+destination version of the same number (the import keeps numbers), by the rules of
+``handlers/prompts.py``.
 
 Compared per version: template, type (text or chat), commit message, tags, model config,
 response format and aliases. The tags that name source experiments and runs are compared
@@ -15,6 +16,7 @@ from mlflow.prompt.constants import (
 )
 
 from .. import idmap
+from ..errors import NotFoundError
 from ..handlers.prompt_versions import VERSION_KIND, all_versions, tags_to_set
 from ..handlers.prompts import KIND
 from .diff import diff
@@ -30,8 +32,6 @@ def verify_prompt(ctx: Context, name: str, dst_name: str | None = None) -> None:
     dst_name = dst_name or name
     src_prompt = ctx.src.client.get_prompt(name)
     if src_prompt is None:
-        from ..errors import NotFoundError
-
         raise NotFoundError(f"prompt '{name}' not found on {ctx.src.display}")
     dst_prompt = ctx.dst.client.get_prompt(dst_name)
     result = ctx.result.add(KIND, name, dst_name if dst_prompt else None)
@@ -40,8 +40,16 @@ def verify_prompt(ctx: Context, name: str, dst_name: str | None = None) -> None:
         return
     src_versions = _versions(ctx, ctx.src.client, name)
     dst_versions = _versions(ctx, ctx.dst.client, dst_name)
-    expected = {"tags": _tags(src_prompt.tags, source=True), "aliases": _aliases(src_versions)}
-    actual = {"tags": _tags(dst_prompt.tags), "aliases": _aliases(dst_versions)}
+    expected = {
+        "description": src_prompt.description,
+        "tags": _tags(src_prompt.tags, source=True),
+        "aliases": _aliases(src_versions),
+    }
+    actual = {
+        "description": dst_prompt.description,
+        "tags": _tags(dst_prompt.tags),
+        "aliases": _aliases(dst_versions),
+    }
     result.findings += diff(expected, actual)
     for number, version in src_versions.items():
         one = ctx.result.add(VERSION_KIND, f"{name}/{number}", None)

@@ -44,7 +44,7 @@ def migrated(src_server, dst_server, tmp_path_factory):
     target = f"dst-vg-{uuid.uuid4().hex[:8]}"
     assert not api.export_experiment(traced.name, out, tracking_uri=src_server.url).failed
     assert not api.import_experiment(out, target, tracking_uri=dst_server.url).failed
-    return traced, dataset.dataset_id, target
+    return traced, dataset.dataset_id, target, out
 
 
 def _verify_experiment(src, dst, name, target, *extra):
@@ -55,7 +55,7 @@ def _verify_experiment(src, dst, name, target, *extra):
 
 
 def test_verify_experiment_after_a_clean_migration_covers_traces_and_datasets(src, dst, migrated):
-    traced, dataset_id, target = migrated
+    traced, dataset_id, target, _ = migrated
 
     code, report = _verify_experiment(src, dst, traced.name, target)
 
@@ -71,7 +71,7 @@ def test_verify_experiment_after_a_clean_migration_covers_traces_and_datasets(sr
 
 
 def test_verify_experiment_names_each_change_on_the_destination(src, dst, dst_server, migrated):
-    traced, dataset_id, target = migrated
+    traced, dataset_id, target, _ = migrated
     trace_id = traced.traces["in_run"]  # kept its id: the destination did not have it
     trace = dst.client.get_trace(trace_id)
     root = next(s for s in trace.data.spans if s.parent_id is None)
@@ -143,6 +143,23 @@ def test_verify_experiment_names_each_change_on_the_destination(src, dst, dst_se
     (experiment,) = [o for o in report["objects"] if o["kind"] == "experiment"]
     (extra,) = [f for f in experiment["findings"] if f["field"] == "traces"]
     assert len(extra["destination"]) == 1
+
+
+def test_verify_experiment_of_a_copy_within_one_server_pairs_traces_with_new_ids(
+    src, migrated, unique_name
+):
+    traced, dataset_id, _, out = migrated
+    target = unique_name("copy-")
+    assert not api.import_experiment(out, target, tracking_uri=src.tracking_uri).failed
+
+    code, report = _verify_experiment(src, src, traced.name, target)
+
+    assert (code, findings(report)) == (0, {}), findings(report)
+    traces = {o["source_id"]: o for o in report["objects"] if o["kind"] == "trace"}
+    assert sorted(traces) == sorted(traced.traces.values())
+    for source_id, result in traces.items():
+        assert result["destination_id"] != source_id
+        assert [f["field"] for f in result["findings"]] == ["trace_id"]
 
 
 def test_verify_prompt_after_import_and_after_an_alias_moves(src, dst, unique_name, tmp_path):

@@ -63,9 +63,11 @@ def verify_traces(ctx: Context, src_experiment_id: str, dst_experiment_id: str, 
                     _linked_runs(ctx, ctx.src.client, src_experiment_id),
                     _linked_runs(ctx, ctx.dst.client, dst_experiment_id),
                 )
-            src_traces = _full(ctx, ctx.src.client, [t.info for t in page])
+            src_traces = _full(
+                ctx, ctx.src.client, {t.info.trace_id: _in_table(t.info) for t in page}
+            )
             wanted = [counterparts[t][0] for t in src_traces if t in counterparts]
-            dst_traces = _full(ctx, ctx.dst.client, [dst_infos[i] for i in wanted])
+            dst_traces = _full(ctx, ctx.dst.client, {i: dst_infos[i] for i in wanted})
             for source_id, trace in src_traces.items():
                 found = counterparts.get(source_id, [])
                 copy = dst_traces.get(found[0]) if found else None
@@ -92,9 +94,9 @@ def _pages(client, experiment_id: str):
             return
 
 
-def _imported(ctx: Context, experiment_id: str) -> tuple[dict[str, list[str]], dict, list]:
-    """Source trace id -> the destination traces imported from it (complete ones first), each
-    such trace's info by id, and the ids of the traces no import made."""
+def _imported(ctx: Context, experiment_id: str) -> tuple[dict, dict[str, bool], list[str]]:
+    """Source trace id -> the destination traces imported from it (complete ones first),
+    whether each such trace's spans are in the span table, and the traces no import made."""
     found: dict[str, list[tuple]] = {}
     infos, unpaired = {}, []
     for page in _pages(ctx.dst.client, experiment_id):
@@ -103,16 +105,21 @@ def _imported(ctx: Context, experiment_id: str) -> tuple[dict[str, list[str]], d
             if source:
                 complete = t.info.tags.get(idmap.STATE) == idmap.STATE_COMPLETE
                 found.setdefault(source, []).append((not complete, t.info.trace_id))
-                infos[t.info.trace_id] = t.info
+                infos[t.info.trace_id] = _in_table(t.info)
             else:
                 unpaired.append(t.info.trace_id)
     return {source: [i for _, i in sorted(ids)] for source, ids in found.items()}, infos, unpaired
 
 
-def _full(ctx: Context, client, infos: list) -> dict:
-    """The traces of ``infos`` with their spans, by id: those whose spans are in the span table
-    ten to a request (on the engine), the others, and any a batch leaves out, one by one."""
-    batched = [i.trace_id for i in infos if i.tags.get(TraceTagKey.SPANS_LOCATION) == _IN_TABLE]
+def _in_table(info) -> bool:
+    return info.tags.get(TraceTagKey.SPANS_LOCATION) == _IN_TABLE
+
+
+def _full(ctx: Context, client, infos: dict[str, bool]) -> dict:
+    """The traces ``infos`` names (id -> whether its spans are in the span table) with their
+    spans, by id: those in the span table ten to a request (on the engine), the others, and
+    any a batch leaves out, one by one."""
+    batched = [trace_id for trace_id, in_table in infos.items() if in_table]
     store = client._tracing_client.store
 
     def batch(ids: list[str]):
@@ -126,7 +133,7 @@ def _full(ctx: Context, client, infos: list) -> dict:
 
     chunks = [batched[i : i + _PER_BATCH] for i in range(0, len(batched), _PER_BATCH)]
     found = {t.info.trace_id: t for got in ctx.engine.run(batch(c) for c in chunks) for t in got}
-    rest = [i.trace_id for i in infos if i.trace_id not in found]
+    rest = [trace_id for trace_id in infos if trace_id not in found]
     found.update(ctx.engine.run(lambda i=i: (i, client.get_trace(i)) for i in rest))
     return found
 

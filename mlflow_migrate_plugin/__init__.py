@@ -24,6 +24,7 @@ _API = (
     "verify_model",
     "verify_model_version",
     "verify_all",
+    "verify_prompt",
     "export_all",
     "import_all",
     "copy_all",

@@ -76,6 +76,7 @@ def verify_experiment(
     *,
     dst_experiment_name: str | None = None,
     include_deleted_runs: bool = False,
+    include_traces: bool = True,
     src_mlflow_uri: str | None = None,
     dst_mlflow_uri: str | None = None,
     sizes_only: bool = False,
@@ -83,8 +84,9 @@ def verify_experiment(
     progress: Progress = NO_PROGRESS,
 ):
     """Check an experiment (name or id) against its destination copy (same name, or
-    ``dst_experiment_name``): tags, every run and every LoggedModel. Deleted source runs are
-    checked only with ``include_deleted_runs``. ``workers`` runs are compared at a time."""
+    ``dst_experiment_name``): tags, every run, LoggedModel, trace (unless ``include_traces``
+    is false) and evaluation dataset. Deleted source runs are checked only with
+    ``include_deleted_runs``. ``workers`` runs are compared at a time."""
     from .verify.experiments import verify_experiment as verify
 
     with _verification(
@@ -95,6 +97,7 @@ def verify_experiment(
             experiment,
             dst_experiment_name,
             include_deleted_runs=include_deleted_runs,
+            traces=include_traces,
             workers=workers,
         )
     return ctx.result
@@ -172,12 +175,37 @@ def verify_model_version(
     return ctx.result
 
 
+def verify_prompt(
+    prompt_name: str,
+    *,
+    dst_prompt_name: str | None = None,
+    src_mlflow_uri: str | None = None,
+    dst_mlflow_uri: str | None = None,
+    src_registry_uri: str | None = None,
+    dst_registry_uri: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: Progress = NO_PROGRESS,
+):
+    """Check prompt ``prompt_name`` against ``dst_prompt_name`` (default: the same name): its
+    tags and aliases, and every version (template, type, commit message, tags, model config,
+    response format, aliases) against the destination version of the same number."""
+    from .verify.prompts import verify_prompt as verify
+
+    with _verification(
+        src_mlflow_uri, dst_mlflow_uri, src_registry_uri, dst_registry_uri, workers, False, progress
+    ) as ctx:
+        verify(ctx, prompt_name, dst_prompt_name)
+    return ctx.result
+
+
 def verify_all(
     *,
     experiments: list[str] | str | None = None,
     models: list[str] | str | None = None,
     include_experiments: bool = True,
     include_models: bool = True,
+    include_prompts: bool = True,
+    include_traces: bool = True,
     experiment_rename_file: str | Path | None = None,
     model_rename_file: str | Path | None = None,
     include_deleted_runs: bool = False,
@@ -190,9 +218,10 @@ def verify_all(
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ):
-    """Check every active experiment and every registered model of the source (or those named
-    in ``experiments`` and ``models``, as export-all chooses them) against the destination,
-    where they have the names import-all gave them (its rename files, ``old,new`` lines)."""
+    """Check every active experiment (with its traces and evaluation datasets), every
+    registered model and every prompt of the source (or the experiments and models named in
+    ``experiments`` and ``models``, as export-all chooses them) against the destination, where
+    they have the names import-all gave them (its rename files, ``old,new`` lines)."""
     from .exportdir.bulk_dir import read_rename_file
     from .verify.whole_server import verify_all as verify
 
@@ -213,6 +242,8 @@ def verify_all(
             model_renames=read_rename_file(model_rename_file),
             include_experiments=include_experiments,
             include_models=include_models,
+            include_prompts=include_prompts,
+            traces=include_traces,
             include_deleted_runs=include_deleted_runs,
             stages_and_aliases=check_stages_and_aliases,
             workers=workers,

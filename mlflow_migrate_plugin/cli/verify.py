@@ -1,5 +1,5 @@
-"""verify-run, verify-experiment, verify-model, verify-model-version and verify-all: after a
-migration, proof that the destination holds what the source held.
+"""verify-run, verify-experiment, verify-model, verify-model-version, verify-prompt and
+verify-all: after a migration, proof that the destination holds what the source held.
 
 Exit code 0 when nothing required differs, 1 when something does (each difference is listed
 with both values), 2 for a usage error.
@@ -85,6 +85,12 @@ def _print_text(result, show_info: bool, started: float) -> None:
     click.echo(f"Done in {time.monotonic() - started:.1f}s.")
 
 
+def _no_traces(fn):
+    return bool_option(
+        "--no-traces", help="Leave the experiment's traces out of the check (there may be many)."
+    )(fn)
+
+
 @migrate.command("verify-run")
 @text_option("--run-id", required=True, help="Source run ID.")
 @text_option(
@@ -121,6 +127,7 @@ def verify_run(
     "--include-deleted-runs",
     help="Also check the source's deleted runs (export-experiment --export-deleted-runs).",
 )
+@_no_traces
 @_sides()
 @_report_options
 @common_options
@@ -128,6 +135,7 @@ def verify_experiment(
     experiment,
     dst_experiment_name,
     include_deleted_runs,
+    no_traces,
     src_mlflow_uri,
     dst_mlflow_uri,
     sizes_only,
@@ -135,14 +143,16 @@ def verify_experiment(
     progress,
 ):
     """Check an experiment against its destination copy: name, tags, every run (as verify-run
-    does) and every LoggedModel; a source run with no counterpart is missing, one imported
-    twice is a duplicate."""
+    does), every LoggedModel, every trace (info, spans, assessments, links) and every
+    evaluation dataset (name, tags, records by their inputs); a source object with no
+    counterpart is missing, one imported twice is a duplicate."""
     from .. import api
 
     return api.verify_experiment(
         experiment,
         dst_experiment_name=dst_experiment_name,
         include_deleted_runs=include_deleted_runs,
+        include_traces=not no_traces,
         src_mlflow_uri=src_mlflow_uri,
         dst_mlflow_uri=dst_mlflow_uri,
         sizes_only=sizes_only,
@@ -268,6 +278,8 @@ def verify_model_version(
     help="Also check the source's deleted runs (export-all --export-deleted-runs).",
 )
 @bool_option("--check-stages-and-aliases", default=True, help=_STAGES_HELP)
+@bool_option("--verify-prompts", default=True, help="Check prompts (off: leave them out).")
+@_no_traces
 @_sides(registry=True)
 @_report_options
 @common_options
@@ -280,6 +292,8 @@ def verify_all(
     model_rename_file,
     include_deleted_runs,
     check_stages_and_aliases,
+    verify_prompts,
+    no_traces,
     src_mlflow_uri,
     dst_mlflow_uri,
     src_registry_uri,
@@ -289,8 +303,9 @@ def verify_all(
     progress,
 ):
     """Check a whole server after export-all/import-all: every active experiment (tags, every
-    run, every LoggedModel) and every registered model (every version with its run and
-    LoggedModel), each found on the destination under the name import-all gave it."""
+    run, LoggedModel, trace and evaluation dataset), every registered model (every version with
+    its run and LoggedModel) and every prompt, each found on the destination under the name
+    import-all gave it."""
     from .. import api
     from .bulk import name_choice
 
@@ -299,6 +314,8 @@ def verify_all(
         models=name_choice(models),
         include_experiments=verify_experiments,
         include_models=verify_models,
+        include_prompts=verify_prompts,
+        include_traces=not no_traces,
         experiment_rename_file=experiment_rename_file,
         model_rename_file=model_rename_file,
         include_deleted_runs=include_deleted_runs,
@@ -308,6 +325,40 @@ def verify_all(
         src_registry_uri=src_registry_uri,
         dst_registry_uri=dst_registry_uri,
         sizes_only=sizes_only,
+        workers=workers,
+        progress=progress,
+    )
+
+
+@migrate.command("verify-prompt")
+@text_option("--prompt-name", required=True, help="Source prompt name.")
+@text_option("--dst-prompt-name", help="Destination prompt name. Default: the source name.")
+@_sides(registry=True)
+@_report_options
+@common_options
+def verify_prompt(
+    prompt_name,
+    dst_prompt_name,
+    src_mlflow_uri,
+    dst_mlflow_uri,
+    src_registry_uri,
+    dst_registry_uri,
+    sizes_only,
+    workers,
+    progress,
+):
+    """Check a prompt against its destination copy: tags, aliases, and every version
+    (template, type, commit message, tags, model config, response format, aliases) against
+    the destination version of the same number."""
+    from .. import api
+
+    return api.verify_prompt(
+        prompt_name,
+        dst_prompt_name=dst_prompt_name,
+        src_mlflow_uri=src_mlflow_uri,
+        dst_mlflow_uri=dst_mlflow_uri,
+        src_registry_uri=src_registry_uri,
+        dst_registry_uri=dst_registry_uri,
         workers=workers,
         progress=progress,
     )

@@ -23,7 +23,9 @@ def diff(expected: dict, actual: dict, prefix: str = "") -> list[Finding]:
 
 ONE_SIDE_NOTE = "items only on the source -> only on the destination"
 # Sections keyed by names users chose (a tag key, a file path): shown as ``tags[key]``.
-KEYED_SECTIONS = frozenset({"tags", "params", "metrics", "artifacts", "aliases"})
+KEYED_SECTIONS = frozenset(
+    {"tags", "params", "metrics", "artifacts", "aliases", "spans", "assessments", "records"}
+)
 
 
 def _name(prefix: str, key: Any, depth: int) -> str:

@@ -1,5 +1,5 @@
 """Verify an experiment: its name, lifecycle and tags, every run (paired by the source run id
-each imported run carries) and every LoggedModel of the experiment."""
+each imported run carries), every LoggedModel, trace and evaluation dataset of the experiment."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 from mlflow.entities import ViewType
 
-from .. import idmap
+from .. import capabilities, idmap
 from ..handlers import experiment as experiment_handler
 from ..transfer import resilience
 from . import pairing, views
+from .datasets import verify_datasets
 from .diff import diff
 from .findings import INFO, MISSING, Finding
 from .metric_history import BULK_MAX_RUNS, MetricHistories
 from .runs import NOT_SETTABLE, Context, verify_models, verify_run
+from .traces import verify_traces
 
 
 def verify_experiment(
@@ -23,11 +25,13 @@ def verify_experiment(
     dst_experiment_name: str | None,
     *,
     include_deleted_runs: bool = False,
+    traces: bool = True,
     workers: int = 1,
 ) -> None:
     """Compare source ``experiment`` (name or id) with the destination experiment of the same
     name (or ``dst_experiment_name``), run by run. Deleted source runs are compared only with
-    ``include_deleted_runs`` (export-experiment leaves them out by default)."""
+    ``include_deleted_runs`` (export-experiment leaves them out by default). Then its traces
+    (unless ``traces`` is false) and its evaluation datasets."""
     src_exp = experiment_handler.get(ctx.src, experiment)
     dst_name = dst_experiment_name or src_exp.name
     dst_exp = ctx.dst.client.get_experiment_by_name(dst_name)
@@ -76,6 +80,11 @@ def verify_experiment(
         ]
         dst_models = pairing.logged_models(ctx.dst.client, dst_exp.experiment_id)
         verify_models(ctx, src_models, dst_models, pool)
+
+    trace_ids: dict[str, str] = {}
+    if traces and ctx.src.supports(capabilities.TRACES) and ctx.dst.supports(capabilities.TRACES):
+        trace_ids = verify_traces(ctx, src_exp.experiment_id, dst_exp.experiment_id, result)
+    verify_datasets(ctx, src_exp.experiment_id, dst_exp.experiment_id, trace_ids)
 
     unpaired = [r.info.run_id for r in dst_runs if idmap.SOURCE_RUN_ID not in r.data.tags]
     if unpaired:

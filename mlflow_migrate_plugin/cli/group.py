@@ -101,13 +101,14 @@ def _describe(exc: BaseException) -> str:
 
 @click.group(name="migrate", cls=MigrateGroup, context_settings={"max_content_width": 100})
 def migrate() -> None:
-    """Move MLflow runs, experiments, registered models and model versions between tracking
-    servers (open-source MLflow, Databricks, Unity Catalog) with nothing lost.
+    """Move MLflow runs, experiments, registered models and model versions, traces, prompts,
+    evaluation datasets and LoggedModels between tracking servers (open-source MLflow,
+    Databricks, Unity Catalog) with nothing lost.
 
     Export commands write a directory (run.json, experiment.json, model.json, artifacts/);
     import commands read one, including directories written by mlflow-export-import; copy
-    commands do both through a temporary directory. The source or destination server is
-    --tracking-uri, else $MLFLOW_TRACKING_URI. Imports can be rerun: what was imported before
-    is skipped, never duplicated. Verify commands compare a source object with its migrated copy
-    field by field and exit 1 when anything differs.
+    commands stream from one server to the other without a staging directory. The source or
+    destination server is --tracking-uri, else $MLFLOW_TRACKING_URI. Imports and copies can be
+    rerun: what was imported before is skipped, never duplicated. Verify commands compare a
+    source object with its migrated copy field by field and exit 1 when anything differs.
     """

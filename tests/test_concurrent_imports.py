@@ -12,6 +12,7 @@ import time
 import pytest
 from click.testing import CliRunner
 from mlflow.entities import ViewType
+from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from mlflow_migrate_plugin import api, idmap
@@ -161,6 +162,37 @@ def test_a_lease_lost_to_a_later_writer_is_not_held(dst, unique_name):
 
     with pytest.raises(lease.LeaseHeldError, match="holder rival"):
         lease.take(lease.Target(target.what, target.read, write_then_lose, target.remove), report)
+
+
+def test_a_lease_write_refused_by_a_colliding_insert_reads_the_rival(dst, unique_name):
+    """Two takers insert the new tag at one moment and the server's database refuses the second
+    (sqlite: UNIQUE constraint failed): the refused taker reads the rival's lease and refuses
+    with the usual line, not with the database's error."""
+    exp_id = dst.client.create_experiment(unique_name("dst-"))
+    target = lease.on_experiment(dst, exp_id, "x")
+
+    def collide(value: str) -> None:
+        dst.client.set_experiment_tag(exp_id, idmap.LEASE, f"rival:{time.time() + 60:.0f}")
+        dst.client.get_experiment("does-not-exist")  # the server refuses our write
+
+    with pytest.raises(lease.LeaseHeldError, match="holder rival"):
+        lease.take(lease.Target(target.what, target.read, collide, target.remove), Report())
+
+
+def test_a_lease_write_refused_every_time_is_raised(dst, unique_name):
+    exp_id = dst.client.create_experiment(unique_name("dst-"))
+    target = lease.on_experiment(dst, exp_id, "x")
+
+    def refuse(value: str) -> None:
+        dst.client.get_experiment("does-not-exist")
+
+    with pytest.raises(MlflowException, match="does-not-exist"):
+        lease.take(lease.Target(target.what, target.read, refuse, target.remove), Report())
+    assert _lease_tag_of(dst, exp_id) is None
+
+
+def _lease_tag_of(dst, exp_id: str) -> str | None:
+    return dst.client.get_experiment(exp_id).tags.get(idmap.LEASE)
 
 
 def test_rerun_repairs_two_complete_copies_and_relinks_children(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 import threading
 import time
@@ -28,6 +29,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+
+from mlflow.exceptions import MlflowException
 
 from .. import idmap
 from ..endpoint import Endpoint
@@ -41,6 +44,7 @@ TTL = 60.0  # seconds a lease lives without renewal: a killed import blocks no l
 RENEW_EVERY = 15.0
 SETTLE = 0.25  # well above one request (a taker's read-to-write gap), small per object
 WAIT_POLL = 5.0
+WRITE_TRIES = 3  # a lease write refused this often is an error, not a collision
 WAIT_LIMIT = 3600.0  # the longest ``wait`` waits for another import before refusing
 
 
@@ -179,6 +183,27 @@ def _abandoned(holder: str) -> bool:
     return False
 
 
+def _write(target: Target, holder: str) -> bool:
+    """Write our lease; False when another taker's write of the same tag collided with ours.
+
+    A tag that does not exist yet is inserted, and a server's database refuses the second of two
+    inserts of one key at the same moment (sqlite: ``UNIQUE constraint failed``). The other
+    taker's lease is then there to be read, so the caller reads again. An error that repeats is
+    not such a collision and is raised."""
+    for attempt in range(WRITE_TRIES):
+        try:
+            target.write(_value(holder))
+            return True
+        except MlflowException as exc:
+            if attempt == WRITE_TRIES - 1:
+                raise
+            _log.info("writing the lease on %s collided: %s", target.what, exc)
+            time.sleep(SETTLE * (1 + random.random()))
+            if _parse(target.read().get(LEASE))[0] not in (None, holder):
+                return False
+    return False
+
+
 def take(
     target: Target,
     report: Report,
@@ -210,10 +235,10 @@ def take(
         with _active_lock:  # before the write: another thread of this process must see it live
             _active.add(holder)
         try:
-            target.write(_value(holder))
-            time.sleep(SETTLE)  # another taker that read before our write writes within this time
-            if _parse(target.read().get(LEASE))[0] == holder:
-                return Lease(target, holder, report).start()
+            if _write(target, holder):
+                time.sleep(SETTLE)  # a taker that read before our write writes within this time
+                if _parse(target.read().get(LEASE))[0] == holder:
+                    return Lease(target, holder, report).start()
         except BaseException:
             with _active_lock:
                 _active.discard(holder)

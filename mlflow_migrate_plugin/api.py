@@ -972,8 +972,10 @@ def copy_all(
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
-    """Copy every active experiment (its runs and LoggedModels, under its name) and every
-    registered model (its versions with their runs) from one server to another, streaming.
+    """Copy every prompt, every active experiment (its runs, LoggedModels, traces and
+    evaluation datasets, under its name) and every registered model (its versions with their
+    runs) from one server to another, streaming; prompts are left out when ``experiments``
+    names a few, as export_all leaves them out.
 
     ``experiments`` (names or ids) and ``models`` (names or shell patterns) narrow the choice
     as in export_all, and ``shard`` ("K/N") copies part K of N. Every object ends imported,
@@ -998,6 +1000,7 @@ def copy_all(
         run_options=run_handler.RunImportOptions(
             use_src_user_id=use_src_user_id, skip_unsupported=skip_unsupported
         ),
+        other_kinds=experiments in (None, "all"),  # as export_all: all or a chosen few
     )
     src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
     dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)

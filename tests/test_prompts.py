@@ -1,7 +1,7 @@
 """Prompts: export-prompt/import-prompt keep every version (text and chat), its number, commit
 message, tags, model config and response format, the prompt's tags and aliases; reruns add
 nothing; bad input creates nothing; prompts are not registered models in model lists, and
-export-all/import-all carry them."""
+export-all/import-all and copy-all carry them."""
 
 from __future__ import annotations
 
@@ -283,6 +283,26 @@ def test_export_all_and_import_all_carry_prompts(sqlite_endpoint, tmp_path):
     assert _view(destination, "bulk-prompt") == _view(source, "bulk-prompt")
     assert [o.status for o in again.find("prompt")] == ["skipped"]
     assert again.find("prompt_version", "imported") == []
+
+
+def test_copy_all_carries_prompts_first_and_once(sqlite_endpoint):
+    source, destination = sqlite_endpoint("src"), sqlite_endpoint("dst")
+    _make_prompt(source, "copied-prompt")
+    source.client.create_registered_model("copied-model")
+    uris = {"src_mlflow_uri": source.tracking_uri, "dst_mlflow_uri": destination.tracking_uri}
+
+    copied = api.copy_all(**uris)
+    again = api.copy_all(**uris)
+    narrowed = api.copy_all(**uris, experiments=["Default"])
+
+    assert not copied.failed and not again.failed and not narrowed.failed
+    assert _view(destination, "copied-prompt") == _view(source, "copied-prompt")
+    kinds = [o.kind for o in copied.outcomes]
+    assert kinds.index("prompt") < kinds.index("registered_model")  # prompts first
+    assert copied.find("prompt", "exported") == []  # the copy's outcomes are the import's
+    assert [o.status for o in copied.find("prompt")] == ["imported"]
+    assert [o.status for o in again.find("prompt")] == ["skipped"]
+    assert narrowed.find("prompt") == []  # as export-all: a chosen few experiments, no prompts
 
 
 def test_import_source_tags_record_what_mlflow_sets_itself(

@@ -298,10 +298,12 @@ def copy_all(
     skip_unsupported,
     workers,
 ):
-    """Copy a whole server, streaming: every active experiment with its runs and LoggedModels
-    (under its name), then every registered model with its versions and their runs. Each
-    object is copied as copy-experiment and copy-model copy it; one failure stops nothing else
-    (the command then exits 1), and a rerun adds only what is missing."""
+    """Copy a whole server, streaming: every prompt with its versions, every active experiment
+    with its runs, LoggedModels, traces and evaluation datasets (under its name), then every
+    registered model with its versions and their runs. Each object is copied as
+    copy-experiment, copy-model and export-prompt/import-prompt copy it; one failure stops
+    nothing else (the command then exits 1), and a rerun adds only what is missing. With
+    --experiments, prompts are left out, as export-all leaves them out."""
     from .. import api
 
     started = time.monotonic()

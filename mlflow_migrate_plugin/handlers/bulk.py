@@ -353,17 +353,22 @@ def export_server_kinds(
     """Every object of each registered :class:`~.kinds.ServerKind` the source has, each into
     ``<root>/<kind folder>/<name>/``; a failure is reported and the others go on."""
     ctx = Migration(engine, report, src=src, progress=progress)
+    for kind, name in server_kind_objects(ctx, shard):
+        try:
+            kind.export_one(ctx, name, safe_join(root, f"{kind.folder}/{model_folder(name)}"))
+        except Exception as exc:
+            report.add(kind.kind, name, FAILED, None, failure_reason(exc))
+
+
+def server_kind_objects(ctx: Migration, shard: Shard) -> list[tuple[kinds.ServerKind, str]]:
+    """(kind, name) of every object of each registered kind on ``ctx.src`` that ``shard``
+    owns; export-all and copy-all choose alike, so a shard of one is the shard of the other."""
+    chosen = []
     for kind in kinds.server_kinds():
-        if not kind.supported(ctx):
-            continue
-        for name in kind.names(ctx):
-            folder = model_folder(name)
-            if not shard.owns(f"{kind.kind}:{folder}"):
-                continue
-            try:
-                kind.export_one(ctx, name, safe_join(root, f"{kind.folder}/{folder}"))
-            except Exception as exc:
-                report.add(kind.kind, name, FAILED, None, failure_reason(exc))
+        if kind.supported(ctx):
+            names = kind.names(ctx)
+            chosen += [(kind, n) for n in names if shard.owns(f"{kind.kind}:{model_folder(n)}")]
+    return chosen
 
 
 def import_server_kinds(

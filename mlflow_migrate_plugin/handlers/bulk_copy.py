@@ -3,21 +3,25 @@
 The objects are chosen as export-all chooses them (:mod:`.bulk_selection`: active experiments and
 every registered model, or those named; ``--shard K/N`` splits them by the same stable hash, a
 model going with the experiment of its runs), and each is copied by its own copy command's
-handler: experiments first (:mod:`.experiment_copy`), under their source names, then models
-(:mod:`.model_copy`), whose versions' runs go to the experiment of the same name, where the
-experiment's copy already put them. One object failing stops nothing else.
+handler: the objects of the other server kinds first (prompts, :meth:`.kinds.ServerKind.copy_one`:
+an experiment's traces link to prompt versions), then experiments (:mod:`.experiment_copy`) under
+their source names, then models (:mod:`.model_copy`), whose versions' runs go to the experiment of
+the same name, where the experiment's copy already put them. One object failing stops nothing
+else.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
+from ..context import Migration
 from ..endpoint import Endpoint
 from ..report import FAILED, NO_PROGRESS, Progress, Report, failure_reason
 from ..transfer import resilience
 from ..transfer.engine import Engine
 from ..transfer.staging import export_space
-from . import bulk_selection, experiment_copy, model_copy
+from . import bulk, bulk_selection, experiment_copy, model_copy
 from . import run as run_handler
 from .bulk_selection import Shard
 from .registered_model import ModelSelection
@@ -37,6 +41,7 @@ class BulkCopyOptions:
     runs: RunSelection = field(default_factory=RunSelection)
     versions: ModelSelection = field(default_factory=ModelSelection)
     run_options: run_handler.RunImportOptions = field(default_factory=run_handler.RunImportOptions)
+    other_kinds: bool = True  # the objects of every other server kind (prompts)
 
 
 def copy(
@@ -59,12 +64,19 @@ def copy(
     models = bulk_selection.with_home_experiments(src, names, engine)
     exps = [e for e in exps if shard.owns(e.experiment_id)]
     models = [m for m in models if shard.owns(m.shard_key)]
+    ctx = Migration(engine, report, src=src, dst=dst, progress=progress)
+    others = bulk.server_kind_objects(ctx, shard) if options.other_kinds else []
     progress.note(
         f"Copying {len(exps)} experiments and {len(models)} registered models"
+        + "".join(f", {n} {k}s" for k, n in Counter(kind.kind for kind, _ in others).items())
         + (f" (shard {shard})" if shard.count > 1 else "")
     )
-    phase = progress.phase("objects copied", len(exps) + len(models), "objects")
+    phase = progress.phase("objects copied", len(others) + len(exps) + len(models), "objects")
     try:
+        # Prompts first, as import-all imports them: an experiment's traces link to them.
+        for kind, name in others:
+            _one(report, kind.kind, name, dst, lambda k=kind, n=name: k.copy_one(ctx, n))
+            phase.advance()
         for exp in exps:
             _one(
                 report,

@@ -16,10 +16,13 @@ Adding a kind is one handler module that defines a part or kind object, one reco
 from __future__ import annotations
 
 import importlib
+import tempfile
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from pathlib import Path
 
 from ..context import Migration
+from ..report import Report
 
 
 class ExperimentPart(ABC):
@@ -67,6 +70,19 @@ class ServerKind(ABC):
     @abstractmethod
     def import_one(self, ctx: Migration, folder: Path) -> str:
         """Import the object ``folder`` holds; return its destination name or id."""
+
+    def copy_one(self, ctx: Migration, name: str) -> str:
+        """Copy object ``name`` from ``ctx.src`` to ``ctx.dst`` (copy-all); return its
+        destination name or id. By default through a temporary folder removed at once: the
+        export half's outcomes stay out of ``ctx.report`` (the copy is one outcome, the
+        import's), its warnings go in."""
+        exported = Report()
+        with tempfile.TemporaryDirectory(prefix="mlflow-migrate-kind-") as tmp:
+            folder = Path(tmp) / self.folder
+            self.export_one(replace(ctx, report=exported), name, folder)
+            for message in exported.warnings:
+                ctx.report.warn(message)
+            return self.import_one(ctx, folder)
 
 
 # "module:attribute" of each registered kind, in the order they are imported: an experiment's

@@ -281,6 +281,7 @@ def import_model(
     import_source_tags: bool = False,
     await_creation_for: int | None = None,
     import_permissions: bool = False,
+    wait: bool = False,
     tracking_uri: str | None = None,
     registry_uri: str | None = None,
     skip_unsupported: bool = False,
@@ -294,7 +295,8 @@ def import_model(
     source that follows the imported run or LoggedModel. ``delete_model`` deletes the
     destination model and its versions first; ``await_creation_for`` is how many seconds to
     wait for each version to be READY. Rerunning adds nothing; a failed import removes what it
-    created. :meth:`Progress.note` tells what is imported, version by version.
+    created. Another import of the same model in progress is refused, or waited for with
+    ``wait``. :meth:`Progress.note` tells what is imported, version by version.
     """
     dst = _endpoint(tracking_uri, registry_uri)
     options = model_handler.ModelImportOptions(
@@ -304,6 +306,7 @@ def import_model(
         run_options=run_handler.RunImportOptions(
             import_source_tags=import_source_tags, skip_unsupported=skip_unsupported
         ),
+        wait=wait,
     )
     with _migration(
         workers, dst=dst, progress=progress, options={"registered_model": options}
@@ -445,18 +448,25 @@ def copy_experiment(
     check_nested_runs: bool = False,
     import_source_tags: bool = False,
     use_src_user_id: bool = False,
+    include_traces: bool = True,
+    trace_start_time: str | None = None,
+    traces_until: str | None = None,
+    wait: bool = False,
     skip_unsupported: bool = False,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
-    """Copy source ``experiment`` (name or id) with its runs and its own LoggedModels into
-    ``experiment_name`` (created with the source's tags and description if missing).
+    """Copy source ``experiment`` (name or id) with its runs, its own LoggedModels, its traces
+    and its evaluation datasets into ``experiment_name`` (created with the source's tags and
+    description if missing).
 
     Runs are chosen as export_experiment chooses them (``run_ids``, ``check_nested_runs``,
     ``run_start_time``, ``export_deleted_runs``) and imported as import_experiment imports
     them, parents first, each streaming from source to destination with nothing exported in
-    between. Rerunning adds nothing; a run that fails is reported (``report.failed``) and
-    removes what it created, and the others are copied.
+    between; traces as export_experiment takes them (``include_traces``, ``trace_start_time``,
+    ``traces_until``). Rerunning adds nothing; a run that fails is reported
+    (``report.failed``) and removes what it created, and the others are copied. Another import
+    or copy into the same experiment in progress is refused, or waited for with ``wait``.
     """
     from .handlers import experiment_copy
 
@@ -489,6 +499,8 @@ def copy_experiment(
             options,
             workers=workers,
             progress=progress,
+            kind_options=_trace_options(include_traces, trace_start_time, traces_until),
+            wait=wait,
         )
     return report
 
@@ -911,6 +923,9 @@ def copy_model(
     export_latest_versions: bool = False,
     export_deleted_runs: bool = False,
     delete_model: bool = False,
+    import_source_tags: bool = False,
+    await_creation_for: int | None = None,
+    wait: bool = False,
     skip_unsupported: bool = False,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
@@ -921,8 +936,9 @@ def copy_model(
 
     Versions are chosen as export_model chooses them (``stages`` or ``versions``,
     ``export_latest_versions``, ``export_deleted_runs``) and keep their numbers; each is
-    streamed with its run where it can be (see copy_model_version). ``delete_model`` deletes
-    the destination model first. Rerunning adds nothing.
+    streamed with its run where it can be (see copy_model_version). ``delete_model``,
+    ``import_source_tags``, ``await_creation_for`` and ``wait`` are import_model's. Rerunning
+    adds nothing.
     """
     from .handlers import model_copy
     from .transfer.staging import export_space
@@ -948,6 +964,9 @@ def copy_model(
             selection,
             dst_model=dst_model,
             delete_model=delete_model,
+            import_source_tags=import_source_tags,
+            await_creation_for=await_creation_for,
+            wait=wait,
             skip_unsupported=skip_unsupported,
             progress=progress,
         )

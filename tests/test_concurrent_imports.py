@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -18,6 +19,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from mlflow_migrate_plugin import api, idmap
 from mlflow_migrate_plugin.cli import migrate
 from mlflow_migrate_plugin.handlers import lease
+from mlflow_migrate_plugin.handlers.model_version import all_versions
 from mlflow_migrate_plugin.report import Report
 from tests import experiment_builders as eb
 from tests import model_builders
@@ -263,3 +265,54 @@ def test_a_model_import_refuses_while_another_holds_the_lease(src, dst, unique_n
     assert dst.client.get_experiment_by_name(experiment) is None
     assert dst.client.search_model_versions(f"name = '{name}'") == []
     assert dst.client.get_registered_model(name).tags[idmap.LEASE].startswith("other-host/")
+
+
+def _held_by_other(dst, name: str) -> None:
+    dst.client.create_registered_model(name)
+    until = time.time() + 300
+    dst.client.set_registered_model_tag(name, idmap.LEASE, f"other-host/pid 7/abc:{until:.0f}")
+
+
+def test_a_model_import_with_wait_goes_on_once_the_other_ends(
+    src, dst, unique_name, tmp_path, monkeypatch
+):
+    built = model_builders.registered_model(src, unique_name("src-model-"), unique_name("src-"))
+    api.export_model(built.name, tmp_path / "model", tracking_uri=src.tracking_uri)
+    name = unique_name("model-")
+    _held_by_other(dst, name)
+    monkeypatch.setattr(lease, "WAIT_POLL", 0.2)
+    ended = threading.Timer(1.0, dst.client.delete_registered_model_tag, (name, idmap.LEASE))
+    ended.start()
+    started = time.monotonic()
+
+    report = api.import_model(
+        tmp_path / "model",
+        unique_name("exp-"),
+        model=name,
+        tracking_uri=dst.tracking_uri,
+        wait=True,
+    )
+
+    ended.join()
+    assert time.monotonic() - started >= 1.0  # it waited for the other's lease
+    assert not report.failed
+    assert [v.version for v in all_versions(dst.client, name)] == ["1", "3", "4", "5"]
+    assert idmap.LEASE not in dst.client.get_registered_model(name).tags
+
+
+def test_a_model_copy_refuses_while_another_holds_the_lease(src, dst, unique_name):
+    built = model_builders.registered_model(src, unique_name("src-model-"), unique_name("src-"))
+    name, experiment = unique_name("model-"), unique_name("exp-")
+    _held_by_other(dst, name)
+
+    with pytest.raises(lease.LeaseHeldError, match="or pass --wait"):
+        api.copy_model(
+            built.name,
+            experiment,
+            dst_model=name,
+            src_mlflow_uri=src.tracking_uri,
+            dst_mlflow_uri=dst.tracking_uri,
+        )
+
+    assert dst.client.get_experiment_by_name(experiment) is None
+    assert dst.client.search_model_versions(f"name = '{name}'") == []

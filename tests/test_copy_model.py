@@ -7,8 +7,11 @@ import tempfile
 import pytest
 from mlflow.entities import ViewType
 
-from mlflow_migrate_plugin import api
+from mlflow_migrate_plugin import api, idmap
 from mlflow_migrate_plugin.handlers.model_version import all_versions
+from mlflow_migrate_plugin.handlers.model_version.writer import SOURCE_VERSION_PREFIX
+from mlflow_migrate_plugin.handlers.registered_model_lookup import SOURCE_MODEL_PREFIX
+from mlflow_migrate_plugin.handlers.run_tags import SOURCE_INFO_PREFIX
 from tests import model_builders
 from tests.model_compare import model_view
 
@@ -99,3 +102,34 @@ def test_copy_all_copies_experiments_then_models_whose_runs_it_copied_once(
 
     assert again.find("run", "imported") == [] and again.find("model_version", "imported") == []
     assert {r.info.run_id for r in _runs(dst, experiment)} == {r.info.run_id for r in copied}
+
+
+def test_copy_model_import_source_tags_record_what_cannot_be_set(
+    src, dst, source_model, unique_name
+):
+    name, experiment = unique_name("copy-"), unique_name("dst-exp-")
+
+    report = _copy(
+        src,
+        dst,
+        source_model.name,
+        experiment,
+        dst_model=name,
+        versions="1,4",
+        import_source_tags=True,
+        await_creation_for=30,
+    )
+
+    assert not report.failed, report.outcomes
+    model_tags = dst.client.get_registered_model(name).tags
+    assert model_tags[SOURCE_MODEL_PREFIX + "name"] == source_model.name
+    for version in ("1", "4"):
+        source = src.client.get_model_version(source_model.name, version)
+        tags = dst.client.get_model_version(name, version).tags
+        assert tags[SOURCE_VERSION_PREFIX + "creation_timestamp"] == str(source.creation_timestamp)
+        assert tags[SOURCE_VERSION_PREFIX + "run_id"] == source.run_id
+    copied_runs = _runs(dst, experiment)
+    assert len(copied_runs) == 2  # run-a (version 1) and run-b (version 4)
+    for run in copied_runs:
+        source_run = src.client.get_run(run.data.tags[idmap.SOURCE_RUN_ID])
+        assert run.data.tags[SOURCE_INFO_PREFIX + "start_time"] == str(source_run.info.start_time)

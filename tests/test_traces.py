@@ -204,6 +204,22 @@ def test_corrupt_trace_file_is_one_line_and_nothing_is_made(dst, exported, tmp_p
     assert dst.client.get_experiment_by_name(name) is None
 
 
+def test_copy_experiment_carries_traces_unless_told_not_to(src, dst, traced):
+    name, bare = (f"dst-{kind}-{uuid.uuid4().hex[:8]}" for kind in ("copied", "bare"))
+    tb.register_prompt(dst, traced.prompt)
+    uris = {"src_mlflow_uri": src.tracking_uri, "dst_mlflow_uri": dst.tracking_uri}
+
+    report = api.copy_experiment(traced.name, name, **uris)
+    left_out = api.copy_experiment(traced.name, bare, include_traces=False, **uris)
+
+    assert not report.failed and not left_out.failed, report.outcomes + left_out.outcomes
+    _assert_same(src, dst, traced, dst.client.get_experiment_by_name(name).experiment_id)
+    assert len(report.find("trace", "imported")) == 3
+    bare_id = dst.client.get_experiment_by_name(bare).experiment_id
+    assert dst.client.search_traces(locations=[bare_id]) == []
+    assert len(dst.client.search_runs([bare_id])) == len(report.find("run", "imported"))
+
+
 def test_no_traces_option_and_window_leave_traces_out(src, traced, tmp_path):
     runner = CliRunner()
     left_out_cli = runner.invoke(

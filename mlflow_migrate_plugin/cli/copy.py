@@ -9,11 +9,16 @@ import click
 
 from .group import migrate
 from .options import (
+    IMPORT_SOURCE_TAGS_HELP,
+    await_creation_option,
     bool_option,
     common_options,
+    no_traces_option,
     skip_unsupported_option,
     split_list,
     text_option,
+    trace_window_options,
+    wait_option,
 )
 from .progress import CliProgress, print_summary
 
@@ -141,6 +146,9 @@ def copy_run(
     "--use-src-user-id",
     help="Set each destination run's user to the source run's user (open-source MLflow only).",
 )
+@no_traces_option
+@trace_window_options
+@wait_option("experiment")
 @skip_unsupported_option
 @common_options
 def copy_experiment(
@@ -154,14 +162,18 @@ def copy_experiment(
     check_nested_runs,
     import_source_tags,
     use_src_user_id,
+    no_traces,
+    trace_start_time,
+    traces_until,
+    wait,
     skip_unsupported,
     workers,
 ):
-    """Copy an experiment with its runs and its own LoggedModels, within one tracking server or
-    from one to another, streaming: nothing is exported in between. Runs are chosen as
-    export-experiment chooses them and imported as import-experiment imports them, parents
-    first, --workers at a time. A rerun adds nothing; a run that fails leaves nothing, does not
-    stop the others, and the command then exits 1."""
+    """Copy an experiment with its runs, its own LoggedModels, its traces and its evaluation
+    datasets, within one tracking server or from one to another, streaming the runs: nothing
+    is exported in between. Runs are chosen as export-experiment chooses them and imported as
+    import-experiment imports them, parents first, --workers at a time. A rerun adds nothing;
+    a run that fails leaves nothing, does not stop the others, and the command then exits 1."""
     from .. import api
 
     started = time.monotonic()
@@ -176,6 +188,10 @@ def copy_experiment(
         check_nested_runs=check_nested_runs,
         import_source_tags=import_source_tags,
         use_src_user_id=use_src_user_id,
+        include_traces=not no_traces,
+        trace_start_time=trace_start_time,
+        traces_until=traces_until,
+        wait=wait,
         skip_unsupported=skip_unsupported,
         workers=workers,
         progress=CliProgress(),
@@ -228,6 +244,9 @@ def copy_experiment(
     "--delete-model",
     help="If the destination model exists, first delete it and all its versions (a clean replace).",
 )
+@bool_option("--import-source-tags", help=IMPORT_SOURCE_TAGS_HELP)
+@await_creation_option
+@wait_option("registered model")
 @skip_unsupported_option
 @common_options
 def copy_model(
@@ -243,6 +262,9 @@ def copy_model(
     export_latest_versions,
     export_deleted_runs,
     delete_model,
+    import_source_tags,
+    await_creation_for,
+    wait,
     skip_unsupported,
     workers,
 ):
@@ -265,6 +287,9 @@ def copy_model(
         export_latest_versions=export_latest_versions,
         export_deleted_runs=export_deleted_runs,
         delete_model=delete_model,
+        import_source_tags=import_source_tags,
+        await_creation_for=await_creation_for,
+        wait=wait,
         skip_unsupported=skip_unsupported,
         workers=workers,
         progress=CliProgress(),

@@ -17,6 +17,7 @@ from .options import (
     text_option,
     trace_window_options,
     tracking_uri_option,
+    wait_option,
 )
 from .progress import CliProgress, print_summary
 
@@ -142,11 +143,7 @@ def export_experiment(
     help="Databricks workspace folder to import the runs' "
     "notebooks into (a folder per run ID is added).",
 )
-@bool_option(
-    "--wait",
-    help="When another import of the same experiment is in progress, wait for it to end (up "
-    "to an hour) instead of refusing.",
-)
+@wait_option("experiment")
 @skip_unsupported_option
 @no_traces_option
 @tracking_uri_option("destination")

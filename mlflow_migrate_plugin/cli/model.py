@@ -8,6 +8,8 @@ import click
 
 from .group import migrate
 from .options import (
+    IMPORT_SOURCE_TAGS_HELP,
+    await_creation_option,
     bool_option,
     common_options,
     notebook_formats_option,
@@ -15,6 +17,7 @@ from .options import (
     split_list,
     text_option,
     tracking_uri_option,
+    wait_option,
 )
 from .progress import CliProgress, print_summary
 
@@ -24,11 +27,6 @@ _EXPORT_PERMISSIONS_HELP = (
 _IMPORT_PERMISSIONS_HELP = (
     "Import the exported Databricks permissions onto the registered "
     "model (needs a Databricks destination)."
-)
-_IMPORT_SOURCE_TAGS_HELP = (
-    "Also record what the destination cannot reproduce (creation "
-    "times, the version's user and status, source ids and URIs) as "
-    "'mlflow_migrate.source.*' tags on the model, versions and runs."
 )
 _EXPORT_VERSION_MODEL_HELP = (
     "Also export each version's own model files (from its download "
@@ -120,14 +118,10 @@ def export_model(
     "--delete-model",
     help="If the destination model exists, first delete it and all its versions (a clean replace).",
 )
-@bool_option("--import-source-tags", help=_IMPORT_SOURCE_TAGS_HELP)
-@click.option(
-    "--await-creation-for",
-    type=click.IntRange(0),
-    default=None,
-    help="Seconds to wait for each version to become READY. Default: MLflow's default (300).",
-)
+@bool_option("--import-source-tags", help=IMPORT_SOURCE_TAGS_HELP)
+@await_creation_option
 @bool_option("--import-permissions", help=_IMPORT_PERMISSIONS_HELP)
+@wait_option("registered model")
 @skip_unsupported_option
 @tracking_uri_option("destination")
 @common_options
@@ -139,6 +133,7 @@ def import_model(
     import_source_tags,
     await_creation_for,
     import_permissions,
+    wait,
     skip_unsupported,
     tracking_uri,
     registry_uri,
@@ -161,6 +156,7 @@ def import_model(
         import_source_tags=import_source_tags,
         await_creation_for=await_creation_for,
         import_permissions=import_permissions,
+        wait=wait,
         tracking_uri=tracking_uri,
         registry_uri=registry_uri,
         skip_unsupported=skip_unsupported,
@@ -226,7 +222,7 @@ def export_model_version(
 )
 @bool_option("--create-model", help="Create the registered model if it does not exist.")
 @bool_option("--import-permissions", help=_IMPORT_PERMISSIONS_HELP)
-@bool_option("--import-source-tags", help=_IMPORT_SOURCE_TAGS_HELP)
+@bool_option("--import-source-tags", help=IMPORT_SOURCE_TAGS_HELP)
 @bool_option(
     "--import-stages-and-aliases", help="Set the version's stage and aliases as in the source."
 )

@@ -145,6 +145,32 @@ def skip_unsupported_option(fn):
     )(fn)
 
 
+IMPORT_SOURCE_TAGS_HELP = (
+    "Also record what the destination cannot reproduce (creation "
+    "times, the version's user and status, source ids and URIs) as "
+    "'mlflow_migrate.source.*' tags on the model, versions and runs."
+)
+
+
+def await_creation_option(fn):
+    """--await-creation-for, on the commands that create model versions from an export."""
+    return click.option(
+        "--await-creation-for",
+        type=click.IntRange(0),
+        default=None,
+        help="Seconds to wait for each version to become READY. Default: MLflow's default (300).",
+    )(fn)
+
+
+def wait_option(what: str):
+    """--wait, on the commands that take a lease on a destination ``what``."""
+    return bool_option(
+        "--wait",
+        help=f"When another import or copy of the same {what} is in progress, wait for it to "
+        "end (up to an hour) instead of refusing.",
+    )
+
+
 def no_traces_option(fn):
     """--no-traces, on the experiment commands."""
     return bool_option(

@@ -19,10 +19,10 @@ from mlflow.exceptions import MlflowException
 from ..endpoint import Endpoint
 from ..report import NO_PROGRESS, Progress, Report
 from ..transfer.engine import Engine
-from . import registered_model_lookup
+from . import lease, registered_model_lookup
 from .model_selection import ModelSelection
 from .model_selection import select as select_versions
-from .model_version import copy_version
+from .model_version import VersionOptions, copy_version
 from .registered_model import delete
 from .run_source import LiveSource
 
@@ -39,12 +39,18 @@ def copy(
     *,
     dst_model: str | None = None,
     delete_model: bool = False,
+    import_source_tags: bool = False,
+    await_creation_for: int | None = None,
+    wait: bool = False,
     skip_unsupported: bool = False,
     progress: Progress = NO_PROGRESS,
 ) -> str:
     """Copy source model ``model`` (its description, tags, and the selected versions with
     their runs into ``experiment_name``) to ``dst_model`` (default: the same name); return
-    the destination model's name. ``delete_model`` deletes the destination model first."""
+    the destination model's name. ``delete_model`` deletes the destination model first.
+    ``import_source_tags`` and ``await_creation_for`` are import-model's. The copy holds the
+    destination model's lease, as import-model does: another import or copy of it in
+    progress is refused, or waited for with ``wait``."""
     src = live.src
     selection = selection or ModelSelection()
     name = dst_model or model
@@ -52,34 +58,41 @@ def copy(
     versions = select_versions(src.client, model, selection)
     if delete_model:
         delete(dst, name, report)
-    registered_model_lookup.ensure(dst, name, source, report)
+    registered_model_lookup.ensure(dst, name, source, report, source_tags=import_source_tags)
+    held = lease.take(lease.on_registered_model(dst, name), report, wait=wait, note=progress.note)
+    options = VersionOptions(
+        import_source_tags=import_source_tags, await_creation_for=await_creation_for
+    )
     progress.note(
         f"Model '{model}' -> '{name}': {len(versions)} versions; runs into experiment "
         f"'{experiment_name}'"
     )
-    for mv in versions:
-        if not selection.export_deleted_runs and _run_deleted(src, mv.run_id):
-            report.warn(
-                f"version {mv.version} of '{model}': its run {mv.run_id} is deleted; add "
-                "--export-deleted-runs to copy it"
+    try:
+        for mv in versions:
+            if not selection.export_deleted_runs and _run_deleted(src, mv.run_id):
+                report.warn(
+                    f"version {mv.version} of '{model}': its run {mv.run_id} is deleted; add "
+                    "--export-deleted-runs to copy it"
+                )
+                continue
+            copy_version.deep(
+                src,
+                dst,
+                model,
+                str(mv.version),
+                name,
+                experiment_name,
+                space,
+                engine,
+                report,
+                live=live,
+                options=options,
+                copy_lineage_tags=False,
+                skip_unsupported=skip_unsupported,
+                progress=progress,
             )
-            continue
-        copy_version.deep(
-            src,
-            dst,
-            model,
-            str(mv.version),
-            name,
-            experiment_name,
-            space,
-            engine,
-            report,
-            live=live,
-            copy_stages_and_aliases=True,
-            copy_lineage_tags=False,
-            skip_unsupported=skip_unsupported,
-            progress=progress,
-        )
+    finally:
+        held.release()
     return name
 
 

@@ -217,6 +217,7 @@ class ModelImportOptions:
     import_source_tags: bool = False
     await_creation_for: int | None = None
     run_options: run_handler.RunImportOptions = field(default_factory=run_handler.RunImportOptions)
+    wait: bool = False  # for another import of the same model to end, instead of refusing
 
 
 def import_(
@@ -269,7 +270,9 @@ def import_(
         created_model = ensure(
             dst, name, model_dir.model, report, source_tags=options.import_source_tags
         )
-        held = lease.take(lease.on_registered_model(dst, name), report, note=progress.note)
+        held = lease.take(
+            lease.on_registered_model(dst, name), report, wait=options.wait, note=progress.note
+        )
         experiment_id = ensure_experiment(dst, experiment_name, report)
     except BaseException:
         if held is not None:

@@ -59,14 +59,15 @@ def deep(
     report: Report,
     *,
     live: LiveSource | None = None,
-    copy_stages_and_aliases: bool,
+    options: VersionOptions,
     copy_lineage_tags: bool,
     skip_unsupported: bool = False,
     progress: Progress = NO_PROGRESS,
 ) -> str | None:
     """Copy the version with its run (and LoggedModel) into ``experiment_name``; return the new
     version number. Streamed from ``live`` when the version allows it, else exported into
-    ``space()`` and imported from there."""
+    ``space()`` and imported from there; ``options`` (stages and aliases, source tags, how long
+    to await the version) apply to both ways alike."""
     mv = get(src, src_model, src_version)
     number = None
     if live is not None:
@@ -79,7 +80,7 @@ def deep(
             experiment_name,
             engine,
             report,
-            copy_stages_and_aliases=copy_stages_and_aliases,
+            options=options,
             skip_unsupported=skip_unsupported,
             progress=progress,
         )
@@ -93,7 +94,7 @@ def deep(
             space,
             engine,
             report,
-            copy_stages_and_aliases=copy_stages_and_aliases,
+            options=options,
             skip_unsupported=skip_unsupported,
             progress=progress,
         )
@@ -120,7 +121,7 @@ def _through(
     engine,
     report,
     *,
-    copy_stages_and_aliases,
+    options: VersionOptions,
     skip_unsupported,
     progress,
 ) -> str | None:
@@ -134,9 +135,11 @@ def _through(
         options={
             "model_version": single_version.VersionImportOptions(
                 create_model=True,
-                import_stages_and_aliases=copy_stages_and_aliases,
+                import_source_tags=options.import_source_tags,
+                import_stages_and_aliases=options.stages_and_aliases,
                 import_metadata=True,
                 skip_unsupported=skip_unsupported,
+                await_creation_for=options.await_creation_for,
             )
         },
     )
@@ -261,7 +264,7 @@ def copy(
             engine,
             report,
             live=live,
-            copy_stages_and_aliases=copy_stages_and_aliases,
+            options=VersionOptions(stages_and_aliases=copy_stages_and_aliases),
             copy_lineage_tags=copy_lineage_tags,
             skip_unsupported=skip_unsupported,
             progress=progress,

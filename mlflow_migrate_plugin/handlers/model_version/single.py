@@ -41,6 +41,7 @@ class VersionImportOptions:
     import_metadata: bool = False
     import_permissions: bool = False
     skip_unsupported: bool = False
+    await_creation_for: int | None = None  # seconds to await READY (None: MLflow's default)
 
 
 def export(
@@ -152,7 +153,9 @@ def import_(
         source_name,
         report,
         VersionOptions(
-            import_source_tags=import_source_tags, stages_and_aliases=import_stages_and_aliases
+            import_source_tags=import_source_tags,
+            stages_and_aliases=import_stages_and_aliases,
+            await_creation_for=options.await_creation_for,
         ),
         progress,
     )

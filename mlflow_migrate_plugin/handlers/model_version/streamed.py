@@ -40,7 +40,7 @@ def copy(
     engine: Engine,
     report: Report,
     *,
-    copy_stages_and_aliases: bool,
+    options: VersionOptions,
     skip_unsupported: bool = False,
     progress: Progress = NO_PROGRESS,
 ) -> str | None:
@@ -60,7 +60,6 @@ def copy(
     source_run = live.run(mv.run_id)
     if not _inside_its_run(rec, source_run):
         return None
-    options = VersionOptions(stages_and_aliases=copy_stages_and_aliases)
     writer = VersionWriter(dst, dst_model, src_model, report, options, progress)
     found = writer.done(rec)
     if found is not None:
@@ -76,12 +75,16 @@ def copy(
             experiment_id,
             engine,
             report,
-            run_handler.RunImportOptions(skip_unsupported=skip_unsupported),
+            run_handler.RunImportOptions(
+                import_source_tags=options.import_source_tags, skip_unsupported=skip_unsupported
+            ),
             1,
             imported,
             progress,
         )
-        created_model = registered_model.ensure(dst, dst_model, model, report, metadata=True)
+        created_model = registered_model.ensure(
+            dst, dst_model, model, report, metadata=True, source_tags=options.import_source_tags
+        )
         target = sources.target(rec, source_run, imported.get(mv.run_id), dst)
         if target is None:
             raise MigrateError(f"{where}: its source {rec['source']} is not inside its run")

@@ -12,7 +12,7 @@ from pathlib import Path
 from .api_setup import as_list, endpoint, engine, tracking_of
 from .report import NO_PROGRESS, Progress
 from .transfer.engine import DEFAULT_WORKERS
-from .transfer.resilience import gone_error
+from .transfer.resilience import any_gone_error
 
 
 @contextmanager
@@ -37,10 +37,9 @@ def _verification(
         try:
             yield Context(src, dst, pool, result, sizes_only, progress, phase)
         except Exception as exc:  # a server gone mid-way: one line naming it
-            for side in (src, dst):
-                gone = gone_error(side, exc)
-                if gone is not None:
-                    raise gone from exc
+            gone = any_gone_error((src, dst), exc)
+            if gone is not None:
+                raise gone from exc
             raise
         phase.close()
 

@@ -348,6 +348,55 @@ def test_killed_source_fails_export_fast(own_dst, unique_name, tmp_path):
         restarted.stop()
 
 
+@pytest.mark.slow
+def test_killed_source_fails_a_copy_fast_and_rerun_completes(dst, own_dst, unique_name):
+    """copy-experiment reads from a live source: one killed mid-copy is given up within a
+    minute, the runs not started then fail at once, and the copy run again once the source is
+    back leaves one whole copy of each run."""
+    source = Endpoint(own_dst.url, own_dst.url)  # the server of this test's own is the source
+    src_name, name = unique_name("src-"), unique_name("dst-")
+    exp_id = builders.experiment(source, src_name)
+    for _ in range(RUNS):
+        light_run(source, exp_id, steps=50)
+    proxy = FaultProxy(own_dst.url).start()
+
+    def kill():
+        os.killpg(own_dst.process.pid, signal.SIGKILL)
+        proxy.go_dark()
+
+    proxy.on_request(30, kill)
+    started = time.monotonic()
+    try:
+        result = CliRunner().invoke(
+            migrate,
+            ["copy-experiment", "--experiment", src_name, "--experiment-name", name]
+            + ["--src-mlflow-uri", proxy.url, "--dst-mlflow-uri", dst.tracking_uri]
+            + ["--workers", "4"],
+        )
+    finally:
+        proxy.stop()
+    elapsed = time.monotonic() - started
+
+    assert result.exit_code == 1, result.output
+    assert elapsed < GIVE_UP_WITHIN, result.output
+    assert (
+        result.output.strip().splitlines()[-1].startswith(f"Error: {proxy.url} stopped answering")
+    )
+    restarted = start_server(own_dst.root, port=int(own_dst.url.rsplit(":", 1)[1]))
+    try:
+        again = CliRunner().invoke(
+            migrate,
+            ["copy-experiment", "--experiment", src_name, "--experiment-name", name]
+            + ["--src-mlflow-uri", restarted.url, "--dst-mlflow-uri", dst.tracking_uri],
+        )
+        assert again.exit_code == 0, again.output
+        assert_no_duplicates_nor_active_orphans(dst, name)
+        assert _active_count(dst, name) == RUNS
+        assert_equal_to_source(Endpoint(restarted.url, restarted.url), dst, src_name, name)
+    finally:
+        restarted.stop()
+
+
 def _import_model(uri: str, name: str, experiment: str, out) -> tuple[int, str, float]:
     started = time.monotonic()
     result = CliRunner().invoke(

@@ -65,6 +65,7 @@ def copy(
     exps = [e for e in exps if shard.owns(e.experiment_id)]
     models = [m for m in models if shard.owns(m.shard_key)]
     ctx = Migration(engine, report, src=src, dst=dst, progress=progress)
+    servers = (src, dst)
     others = bulk.server_kind_objects(ctx, shard) if options.other_kinds else []
     progress.note(
         f"Copying {len(exps)} experiments and {len(models)} registered models"
@@ -75,14 +76,14 @@ def copy(
     try:
         # Prompts first, as import-all imports them: an experiment's traces link to them.
         for kind, name in others:
-            _one(report, kind.kind, name, dst, lambda k=kind, n=name: k.copy_one(ctx, n))
+            _one(report, kind.kind, name, servers, lambda k=kind, n=name: k.copy_one(ctx, n))
             phase.advance()
         for exp in exps:
             _one(
                 report,
                 "experiment",
                 exp.name,
-                dst,
+                servers,
                 lambda exp=exp: experiment_copy.copy(
                     live,
                     dst,
@@ -102,7 +103,7 @@ def copy(
                 report,
                 "registered_model",
                 model.name,
-                dst,
+                servers,
                 lambda model=model: model_copy.copy(
                     live,
                     dst,
@@ -121,12 +122,13 @@ def copy(
         phase.close()
 
 
-def _one(report: Report, kind: str, key: str, dst: Endpoint, work) -> None:
+def _one(report: Report, kind: str, key: str, servers: tuple[Endpoint, ...], work) -> None:
     """Run one object's copy; a failure is reported and the next object goes on, unless the
-    destination has gone away (then the error stops the command, and a rerun resumes)."""
+    source or the destination has gone away (then the error stops the command, and a rerun
+    resumes)."""
     try:
         work()
     except Exception as exc:
         report.add(kind, key, FAILED, None, failure_reason(exc))
-        if resilience.gone(dst) or not dst.answers():
+        if any(resilience.gone(e) or resilience.check_gone(e) for e in servers):
             raise

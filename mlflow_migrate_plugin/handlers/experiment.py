@@ -371,16 +371,22 @@ def import_runs(
     workers: int,
     progress: Progress,
     done_before: dict[str, str] | None = None,
+    *,
+    live_src: Endpoint | None = None,
 ) -> dict[str, str]:
     """Import every run of ``parents`` (source run id -> source parent id), parents first,
     each read from ``source_of(run id)``: an export read and checked, or a live source. Return
     source run id -> destination run id. ``done_before`` maps the runs imported before to
-    their destination runs (read again here unless ``options.fresh``)."""
+    their destination runs (read again here unless ``options.fresh``). Once the destination,
+    or ``live_src`` (the server a copy reads from), stops answering, the runs not yet started
+    fail at once instead of each waiting for its own timeouts."""
     by_id = parents
     done_before = done_before or {}
     imported: dict[str, str] = {}
     lock = threading.Lock()
     unreachable = threading.Event()
+    lost: list[Endpoint] = []  # the server that stopped answering
+    servers = [dst] + ([live_src] if live_src is not None else [])
     phase = progress.phase("importing runs", len(by_id), "runs")
     if not options.fresh:
         # Two complete copies of a run (two imports at once) become one first; then the runs
@@ -401,9 +407,8 @@ def import_runs(
     def import_one(run_id: str) -> None:
         try:
             if unreachable.is_set():
-                report.add(
-                    "run", run_id, FAILED, None, f"not attempted: {dst.display} stopped answering"
-                )
+                why = f"not attempted: {lost[0].display} stopped answering"
+                report.add("run", run_id, FAILED, None, why)
                 return
             new_id = done_before.get(run_id)
             if new_id is not None:
@@ -426,8 +431,14 @@ def import_runs(
                 imported[run_id] = new_id
         except Exception as exc:
             report.add("run", run_id, FAILED, None, failure_reason(exc))
-            if not unreachable.is_set() and (resilience.gone(dst) or not dst.answers()):
-                unreachable.set()
+            if not unreachable.is_set():
+                down = next(
+                    (e for e in servers if resilience.gone(e) or resilience.check_gone(e)), None
+                )
+                with lock:
+                    if down is not None and not unreachable.is_set():
+                        lost.append(down)
+                        unreachable.set()
         finally:
             phase.advance()
 
@@ -439,8 +450,8 @@ def import_runs(
         report.warn(limits.summary())
     if unreachable.is_set():
         report.warn(
-            f"{dst.display} stopped answering; {len(by_id) - len(imported)} runs not imported. "
-            "Run the same command again once it answers: it completes the import."
+            f"{lost[0].display} stopped answering; {len(by_id) - len(imported)} runs not "
+            "imported. Run the same command again once it answers: it completes the import."
         )
     return imported
 

@@ -24,6 +24,7 @@ from ..exportdir import records
 from ..exportdir.experiment_dir import experiment_record
 from ..exportdir.fields import Where
 from ..report import FAILED, NO_PROGRESS, Progress, Report
+from ..transfer import resilience
 from ..transfer.engine import Engine
 from . import experiment as experiment_handler
 from . import experiment_models, kinds, logged_model
@@ -94,11 +95,22 @@ def copy(
             workers,
             progress,
             {},  # the runs copied before are looked up by the run pool itself
+            live_src=src,
         )
+        if resilience.gone(src):  # what follows reads the source too: stop here
+            raise resilience.ServerGoneError(
+                f"{src.display} stopped answering; run the same command again once it answers: "
+                "it completes the copy"
+            )
         records_of_models = [logged_model.record(m) for m in models]
         experiment_models.relink_metrics(dst, records_of_models, model_ids, run_ids, report)
         ids = {"run": run_ids, "logged_model": model_ids}
         _copy_parts(live, dst, exp, experiment_id, ids, engine, report, progress, kind_options)
+    except Exception as exc:  # either server gone mid-way: one line naming it
+        gone = resilience.any_gone_error((src, dst), exc)
+        if gone is not None:
+            raise gone from exc
+        raise
     finally:
         held.release()
         if delete_after:

@@ -18,6 +18,7 @@ from mlflow.exceptions import MlflowException
 
 from ..endpoint import Endpoint
 from ..report import NO_PROGRESS, Progress, Report
+from ..transfer import resilience
 from ..transfer.engine import Engine
 from . import lease, registered_model_lookup
 from .model_selection import ModelSelection
@@ -91,6 +92,11 @@ def copy(
                 skip_unsupported=skip_unsupported,
                 progress=progress,
             )
+    except Exception as exc:  # either server gone mid-way: one line naming it
+        gone = resilience.any_gone_error((src, dst), exc)
+        if gone is not None:
+            raise gone from exc
+        raise
     finally:
         held.release()
     return name

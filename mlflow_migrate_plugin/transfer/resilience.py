@@ -98,10 +98,12 @@ def trip_if_gone(endpoint, exc: BaseException) -> bool:
     """After ``exc`` from a request to ``endpoint``: when it was a transport failure and the
     server does not answer a health check either, take the server for gone (later requests
     get :data:`SHORT_BUDGET`) and return True."""
-    if not is_transport_failure(exc):
-        return False
-    if gone(endpoint):
-        return True
+    return is_transport_failure(exc) and (gone(endpoint) or check_gone(endpoint))
+
+
+def check_gone(endpoint) -> bool:
+    """Ask ``endpoint``'s server for its health; when it does not answer, take it for gone
+    (later requests get :data:`SHORT_BUDGET`) and return True."""
     from ..errors import UnreachableError
 
     try:
@@ -128,6 +130,16 @@ def gone_error(endpoint, exc: BaseException) -> ServerGoneError | None:
         f"{endpoint.display} stopped answering ({_gone.get(endpoint.display, 'no answer')}); "
         "run the same command again once it answers: it completes the work"
     )
+
+
+def any_gone_error(endpoints, exc: BaseException) -> ServerGoneError | None:
+    """:func:`gone_error` for work against several servers (a copy reads one and writes the
+    other): the error naming the first of ``endpoints`` that has gone away, else None."""
+    for endpoint in endpoints:
+        gone = gone_error(endpoint, exc)
+        if gone is not None:
+            return gone
+    return None
 
 
 def guarded(endpoints, fn):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import mlflow
 from mlflow.entities import AssessmentError, AssessmentSource, SpanType
+from mlflow.tracing.constant import AssessmentMetadataKey
 
 from mlflow_migrate_plugin import idmap
 
@@ -99,11 +100,12 @@ def traced_experiment(src, name: str) -> TracedExperiment:
             value={"answer": "because", "sources": ["a", "b"]},
             source=AssessmentSource("HUMAN", "labeler"),
         )
-        mlflow.log_feedback(
+        mlflow.log_feedback(  # as mlflow.genai.evaluate logs a judge's: its run in metadata
             trace_id=in_run,
             name="judge",
             error=AssessmentError(error_code="TIMEOUT", error_message="slow"),
             source=AssessmentSource("LLM_JUDGE", "gpt"),
+            metadata={AssessmentMetadataKey.SOURCE_RUN_ID: run.info.run_id},
         )
         # MLflow's client links prompts through the process-wide URI.
         client.link_prompt_versions_to_trace([client.get_prompt_version(prompt, 1)], in_run)
@@ -125,6 +127,12 @@ def trace_view(endpoint, trace_id: str, run_map=None, model_map=None) -> dict:
         if key in meta:
             meta[key] = mapping.get(meta[key], meta[key])
     for assessment in info.get("assessments", []):
-        if assessment.get("run_id"):
-            assessment["run_id"] = run_map.get(assessment["run_id"], assessment["run_id"])
+        if assessment.get("valid") is True:  # the default: a server's answer leaves it out
+            del assessment["valid"]
+        metadata = assessment.get("metadata") or {}
+        source_run = metadata.get(AssessmentMetadataKey.SOURCE_RUN_ID)
+        if source_run and run_map:  # a destination's run: it must map back to the source's
+            metadata[AssessmentMetadataKey.SOURCE_RUN_ID] = run_map.get(
+                source_run, f"not a run of the copy: {source_run}"
+            )
     return {"info": info, "spans": trace.data.to_dict()["spans"]}

@@ -2,11 +2,12 @@
 
 A trace names its run in metadata ``mlflow.sourceRun`` (and may be linked to more runs with
 ``link_traces_to_run``), its LoggedModel in ``mlflow.modelId``, an assessment its run in
-``run_id``, and its prompt versions in tag ``mlflow.linkedPrompts``. Run and LoggedModel ids
-change in a migration: they are looked up in the id map the experiment import filled, else on
-the destination by their source-identity tags. Prompt versions keep their numbers, so
-``name/version`` is the same on both sides. A link whose target is not on the destination is
-kept in a ``mlflow_migrate.source.trace.*`` tag with a warning, never dropped silently.
+metadata ``mlflow.assessment.sourceRunId``, and its prompt versions in tag
+``mlflow.linkedPrompts``. Run and LoggedModel ids change in a migration: they are looked up in
+the id map the experiment import filled, else on the destination by their source-identity tags.
+Prompt versions keep their numbers, so ``name/version`` is the same on both sides. A link whose
+target is not on the destination is kept in a ``mlflow_migrate.source.*`` tag (an assessment's:
+metadata) with a warning, never dropped silently.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import threading
 
 from mlflow.exceptions import MlflowException
-from mlflow.tracing.constant import TraceMetadataKey, TraceTagKey
+from mlflow.tracing.constant import AssessmentMetadataKey, TraceMetadataKey, TraceTagKey
 
 from .. import idmap
 from ..context import Migration
@@ -24,6 +25,7 @@ UNLINKED_RUN = idmap.PREFIX + "source.trace.run_id"
 UNLINKED_MODEL = idmap.PREFIX + "source.trace.model_id"
 UNLINKED_PROMPTS = idmap.PREFIX + "source.trace.prompts"
 UNLINKED_RUNS = idmap.PREFIX + "source.trace.linked_run_ids"
+UNLINKED_ASSESSMENT_RUN = idmap.PREFIX + "source.assessment.run_id"
 
 
 class Links:
@@ -98,14 +100,30 @@ def follow_metadata(info, links: Links, warn) -> None:
         else:
             metadata[key] = target
     for assessment in info.assessments:
-        if assessment.run_id:
-            target = links.run(assessment.run_id)
-            if target is None:
-                warn(
-                    f"the run {assessment.run_id} of assessment '{assessment.name}' is not on "
-                    "the destination; the assessment is kept without it"
-                )
-            assessment.run_id = target
+        follow_assessment_run(assessment, links, warn)
+
+
+def follow_assessment_run(assessment, links: Links, warn) -> None:
+    """Point an assessment's run at the destination's (in place). MLflow keeps it in the
+    assessment's metadata (``mlflow.assessment.sourceRunId``, as ``mlflow.genai.evaluate``
+    writes it) and derives ``run_id`` from there, so both change; a run not on the destination
+    leaves the metadata, kept under :data:`UNLINKED_ASSESSMENT_RUN`, with a warning."""
+    metadata = assessment.metadata if assessment.metadata is not None else {}
+    source = assessment.run_id or metadata.get(AssessmentMetadataKey.SOURCE_RUN_ID)
+    if not source:
+        return
+    target = links.run(source)
+    assessment.run_id = target
+    if target is not None:
+        if AssessmentMetadataKey.SOURCE_RUN_ID in metadata:
+            metadata[AssessmentMetadataKey.SOURCE_RUN_ID] = target
+        return
+    if metadata.pop(AssessmentMetadataKey.SOURCE_RUN_ID, None) is not None:
+        metadata[UNLINKED_ASSESSMENT_RUN] = source
+    warn(
+        f"the run {source} of assessment '{assessment.name}' is not on the destination; the "
+        f"assessment is kept without it (its id in metadata {UNLINKED_ASSESSMENT_RUN})"
+    )
 
 
 def prompts_for(info, links: Links, warn) -> list:

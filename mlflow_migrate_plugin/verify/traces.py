@@ -19,7 +19,13 @@ import base64
 
 from mlflow.exceptions import MlflowException
 from mlflow.store.tracking import SEARCH_TRACES_DEFAULT_MAX_RESULTS
-from mlflow.tracing.constant import SpanAttributeKey, SpansLocation, TraceMetadataKey, TraceTagKey
+from mlflow.tracing.constant import (
+    AssessmentMetadataKey,
+    SpanAttributeKey,
+    SpansLocation,
+    TraceMetadataKey,
+    TraceTagKey,
+)
 from mlflow.utils.mlflow_tags import MLFLOW_ARTIFACT_LOCATION
 
 from .. import idmap
@@ -223,8 +229,11 @@ def _assessments(assessments, same_id: bool, run_of) -> dict:
         body = a.to_dictionary()
         body.pop("trace_id", None)
         assessment_id = body.pop("assessment_id", None)
-        if body.get("run_id"):
-            body["run_id"] = run_of(body["run_id"])
+        metadata = body.get("metadata") or {}
+        if metadata.get(AssessmentMetadataKey.SOURCE_RUN_ID):  # where MLflow keeps its run
+            metadata[AssessmentMetadataKey.SOURCE_RUN_ID] = run_of(
+                metadata[AssessmentMetadataKey.SOURCE_RUN_ID]
+            )
         if same_id:
             key = assessment_id
         else:

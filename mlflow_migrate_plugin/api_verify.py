@@ -12,7 +12,7 @@ from pathlib import Path
 from .api_setup import as_list, endpoint, engine, tracking_of
 from .report import NO_PROGRESS, Progress
 from .transfer.engine import DEFAULT_WORKERS
-from .transfer.resilience import any_gone_error
+from .transfer.resilience import one_line_when_gone
 
 
 @contextmanager
@@ -34,13 +34,8 @@ def _verification(
     result = Verification(src.display, dst.display)
     with engine(workers) as pool:
         phase = progress.phase("Comparing artifacts", None, "bytes")
-        try:
+        with one_line_when_gone((src, dst)):  # a server gone mid-way
             yield Context(src, dst, pool, result, sizes_only, progress, phase)
-        except Exception as exc:  # a server gone mid-way: one line naming it
-            gone = any_gone_error((src, dst), exc)
-            if gone is not None:
-                raise gone from exc
-            raise
         phase.close()
 
 

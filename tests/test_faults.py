@@ -306,22 +306,29 @@ def test_hung_destination_fails_fast_and_rerun_completes(
     assert_equal_to_source(src, dst, src_name, name)
 
 
+def _source_killed_after(own: object, name: str, requests: int) -> FaultProxy:
+    """Experiment ``name`` of RUNS runs on the test's own server, and a proxy to it that kills
+    the server at its ``requests``-th request and answers nothing from then on."""
+    source = Endpoint(own.url, own.url)
+    exp_id = builders.experiment(source, name)
+    for _ in range(RUNS):
+        light_run(source, exp_id, steps=50)
+    proxy = FaultProxy(own.url).start()
+
+    def kill():
+        os.killpg(own.process.pid, signal.SIGKILL)
+        proxy.go_dark()
+
+    proxy.on_request(requests, kill)
+    return proxy
+
+
 @pytest.mark.slow
 def test_killed_source_fails_export_fast(own_dst, unique_name, tmp_path):
     """The same for export-experiment: a source killed mid-export is given up within a minute,
     and the export run again once it is back is whole."""
-    source = Endpoint(own_dst.url, own_dst.url)  # the server of this test's own is the source
     name = unique_name("src-")
-    exp_id = builders.experiment(source, name)
-    for _ in range(RUNS):
-        light_run(source, exp_id, steps=50)
-    proxy = FaultProxy(own_dst.url).start()
-
-    def kill():
-        os.killpg(own_dst.process.pid, signal.SIGKILL)
-        proxy.go_dark()
-
-    proxy.on_request(30, kill)
+    proxy = _source_killed_after(own_dst, name, 30)
     started = time.monotonic()
     try:
         result = CliRunner().invoke(
@@ -353,18 +360,8 @@ def test_killed_source_fails_a_copy_fast_and_rerun_completes(dst, own_dst, uniqu
     """copy-experiment reads from a live source: one killed mid-copy is given up within a
     minute, the runs not started then fail at once, and the copy run again once the source is
     back leaves one whole copy of each run."""
-    source = Endpoint(own_dst.url, own_dst.url)  # the server of this test's own is the source
     src_name, name = unique_name("src-"), unique_name("dst-")
-    exp_id = builders.experiment(source, src_name)
-    for _ in range(RUNS):
-        light_run(source, exp_id, steps=50)
-    proxy = FaultProxy(own_dst.url).start()
-
-    def kill():
-        os.killpg(own_dst.process.pid, signal.SIGKILL)
-        proxy.go_dark()
-
-    proxy.on_request(30, kill)
+    proxy = _source_killed_after(own_dst, src_name, 30)
     started = time.monotonic()
     try:
         result = CliRunner().invoke(

@@ -81,36 +81,32 @@ def copy(
         dst, experiment_id, experiment_name, delete_after, report, wait, progress
     )
     try:
-        model_ids = experiment_models.copy_all(
-            src, dst, models, experiment_id, engine, live.spool, report
-        )
-        run_ids = experiment_handler.import_runs(
-            dst,
-            {run_id: run.data.tags.get(MLFLOW_PARENT_RUN_ID) for run_id, run in runs.items()},
-            live.run,
-            experiment_id,
-            engine,
-            report,
-            options,
-            workers,
-            progress,
-            {},  # the runs copied before are looked up by the run pool itself
-            live_src=src,
-        )
-        if resilience.gone(src):  # what follows reads the source too: stop here
-            raise resilience.ServerGoneError(
-                f"{src.display} stopped answering; run the same command again once it answers: "
-                "it completes the copy"
+        with resilience.one_line_when_gone((src, dst)):  # either server gone mid-way
+            model_ids = experiment_models.copy_all(
+                src, dst, models, experiment_id, engine, live.spool, report
             )
-        records_of_models = [logged_model.record(m) for m in models]
-        experiment_models.relink_metrics(dst, records_of_models, model_ids, run_ids, report)
-        ids = {"run": run_ids, "logged_model": model_ids}
-        _copy_parts(live, dst, exp, experiment_id, ids, engine, report, progress, kind_options)
-    except Exception as exc:  # either server gone mid-way: one line naming it
-        gone = resilience.any_gone_error((src, dst), exc)
-        if gone is not None:
-            raise gone from exc
-        raise
+            run_ids = experiment_handler.import_runs(
+                dst,
+                {run_id: run.data.tags.get(MLFLOW_PARENT_RUN_ID) for run_id, run in runs.items()},
+                live.run,
+                experiment_id,
+                engine,
+                report,
+                options,
+                workers,
+                progress,
+                {},  # the runs copied before are looked up by the run pool itself
+                live_src=src,
+            )
+            if resilience.gone(src):  # what follows reads the source too: stop here
+                raise resilience.ServerGoneError(
+                    f"{src.display} stopped answering; run the same command again once it "
+                    "answers: it completes the copy"
+                )
+            records_of_models = [logged_model.record(m) for m in models]
+            experiment_models.relink_metrics(dst, records_of_models, model_ids, run_ids, report)
+            ids = {"run": run_ids, "logged_model": model_ids}
+            _copy_parts(live, dst, exp, experiment_id, ids, engine, report, progress, kind_options)
     finally:
         held.release()
         if delete_after:

@@ -69,34 +69,30 @@ def copy(
         f"'{experiment_name}'"
     )
     try:
-        for mv in versions:
-            if not selection.export_deleted_runs and _run_deleted(src, mv.run_id):
-                report.warn(
-                    f"version {mv.version} of '{model}': its run {mv.run_id} is deleted; add "
-                    "--export-deleted-runs to copy it"
+        with resilience.one_line_when_gone((src, dst)):  # either server gone mid-way
+            for mv in versions:
+                if not selection.export_deleted_runs and _run_deleted(src, mv.run_id):
+                    report.warn(
+                        f"version {mv.version} of '{model}': its run {mv.run_id} is deleted; "
+                        "add --export-deleted-runs to copy it"
+                    )
+                    continue
+                copy_version.deep(
+                    src,
+                    dst,
+                    model,
+                    str(mv.version),
+                    name,
+                    experiment_name,
+                    space,
+                    engine,
+                    report,
+                    live=live,
+                    options=options,
+                    copy_lineage_tags=False,
+                    skip_unsupported=skip_unsupported,
+                    progress=progress,
                 )
-                continue
-            copy_version.deep(
-                src,
-                dst,
-                model,
-                str(mv.version),
-                name,
-                experiment_name,
-                space,
-                engine,
-                report,
-                live=live,
-                options=options,
-                copy_lineage_tags=False,
-                skip_unsupported=skip_unsupported,
-                progress=progress,
-            )
-    except Exception as exc:  # either server gone mid-way: one line naming it
-        gone = resilience.any_gone_error((src, dst), exc)
-        if gone is not None:
-            raise gone from exc
-        raise
     finally:
         held.release()
     return name

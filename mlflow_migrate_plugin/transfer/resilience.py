@@ -142,6 +142,19 @@ def any_gone_error(endpoints, exc: BaseException) -> ServerGoneError | None:
     return None
 
 
+@contextmanager
+def one_line_when_gone(endpoints) -> Iterator[None]:
+    """Work against ``endpoints`` whose failure, when one of their servers has gone away, is
+    raised as :func:`any_gone_error`'s one line naming it."""
+    try:
+        yield
+    except Exception as exc:
+        gone = any_gone_error(endpoints, exc)
+        if gone is not None:
+            raise gone from exc
+        raise
+
+
 def guarded(endpoints, fn):
     """``fn`` for a thread pool's ``map`` over many objects: once a server is taken for gone,
     the calls not yet started fail at once instead of each waiting for its own timeouts; a

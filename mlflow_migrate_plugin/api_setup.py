@@ -113,3 +113,21 @@ def _no_run_links() -> Iterator[None]:
         yield
     finally:
         os.environ.pop(SUPPRESS_ENV, None)
+
+
+@contextmanager
+def live(src: Endpoint, engine: Engine, script: str = "copy-run"):
+    """``src`` as the live source of a copy, its files passing through a spool of one slot
+    per transfer worker, removed when the copy ends."""
+    from .handlers.run_source import LiveSource
+    from .transfer.spool import Spool
+
+    with Spool(engine.workers) as spool:
+        yield LiveSource(src, engine, spool, script)
+
+
+def trace_options(include: bool, start_time=None, until=None) -> dict:
+    """The traces options of a command, as the experiment handlers read them."""
+    from .handlers.traces import KIND, TraceOptions
+
+    return {KIND: TraceOptions(include=include, start_time=start_time, until=until)}

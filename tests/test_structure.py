@@ -104,3 +104,28 @@ def test_handler_modules_import_each_other_without_a_cycle():
 
     assert f"{HANDLERS}.run" in graph
     assert cycles(graph) == []
+
+
+def test_every_public_function_of_the_api_modules_is_in_the_package_api():
+    """The functions live in api_*.py modules; api.py and the package must list each one."""
+    import importlib
+
+    import mlflow_migrate_plugin
+    from mlflow_migrate_plugin import api
+
+    public = set()
+    for path in sorted(PACKAGE.glob("api_*.py")):
+        module = importlib.import_module(f"mlflow_migrate_plugin.{path.stem}")
+        public |= {
+            name
+            for name, value in vars(module).items()
+            if callable(value)
+            and not name.startswith("_")
+            and getattr(value, "__module__", None) == module.__name__
+            and path.stem != "api_setup"
+        }
+
+    assert "copy_all" in public and "verify_prompt" in public
+    assert public == set(mlflow_migrate_plugin._API)
+    assert public <= set(api.__all__)
+    assert all(getattr(mlflow_migrate_plugin, name) is getattr(api, name) for name in public)

@@ -27,7 +27,7 @@ from ..report import FAILED, NO_PROGRESS, Progress, Report
 from ..transfer import resilience
 from ..transfer.engine import Engine
 from . import experiment as experiment_handler
-from . import experiment_models, kinds, logged_model
+from . import experiment_models, experiment_runs, kinds, logged_model
 from . import run as run_handler
 from .run_selection import RunSelection, select
 from .run_source import LiveSource
@@ -85,7 +85,7 @@ def copy(
             model_ids = experiment_models.copy_all(
                 src, dst, models, experiment_id, engine, live.spool, report
             )
-            run_ids = experiment_handler.import_runs(
+            run_ids = experiment_runs.import_runs(
                 dst,
                 {run_id: run.data.tags.get(MLFLOW_PARENT_RUN_ID) for run_id, run in runs.items()},
                 live.run,

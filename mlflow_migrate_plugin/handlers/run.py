@@ -12,13 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import (
-    Param,
-    RunStatus,
-    RunTag,
-)
 from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_MODELS
-from mlflow.utils.validation import MAX_ENTITIES_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
 
 from .. import idmap, interrupts
 from ..capabilities import LOGGED_MODELS
@@ -32,7 +26,7 @@ from ..transfer import artifacts, metrics, resilience
 from ..transfer.engine import Engine, Task
 from ..transfer.metric_values import ValueCheck
 from ..transfer.mlmodel import MLmodelRewriter, rewrite_history
-from . import duplicates, logged_model, requirements, run_links, run_reuse, run_tags
+from . import duplicates, logged_model, requirements, run_links, run_reuse, run_tags, run_writes
 from .experiment_lookup import ensure as ensure_experiment
 from .results import Exported, Imported
 from .run_checks import check_values, export_warnings
@@ -268,7 +262,7 @@ def import_(
             (r for r in previous if r.data.tags.get(idmap.STATE) == idmap.STATE_COMPLETE), None
         )
         if done is not None:
-            _complete_finish(client, done, rec["info"])
+            run_writes.complete_finish(client, done, rec["info"])
             report.add("run", src_id, SKIPPED, done.info.run_id, "already imported")
             return Imported("run", src_id, done.info.run_id, SKIPPED)
     requirements.drop_from_run(dst, rec, lacks, report)
@@ -315,7 +309,7 @@ def import_(
         points = progress.phase(f"run {src_id}: metric history", source.metric_points(), "points")
         data = progress.phase(f"run {src_id}: artifacts", source.artifact_bytes(), "bytes")
         engine.run(  # phases closed only on success, as in export()
-            *_data_tasks(
+            *run_writes.data_tasks(
                 client,
                 run_id,
                 source,
@@ -345,7 +339,7 @@ def import_(
         if context is None or src_id in context.awaited_parents:
             run_links.adopt_waiting_children(dst, experiment_id, src_id, run_id)
         client.set_tag(run_id, idmap.STATE, idmap.STATE_COMPLETE)
-        _finish(client, run_id, info)
+        run_writes.finish(client, run_id, info)
     except BaseException as exc:
         resilience.trip_if_gone(dst, exc)  # a server gone: the cleanup below tries once each
         if run_id is not None:
@@ -367,70 +361,3 @@ def _create_models(
         source_run = run_id if model.get("source_run_id") in (src_id, None) else None
         with interrupts.deferred():
             created[model["model_id"]] = logged_model.create(dst, model, experiment_id, source_run)
-
-
-def _data_tasks(
-    client, run_id: str, source: RunSource, params: dict, tags: dict, link, phase, check=None
-) -> list:
-    """Task streams that log params, tags and the metric history with ``log_batch``.
-
-    A small run whose data fits MLflow's limits for one call sends it all in that call: one
-    request less per run, and one call costs the server less than two (benchmarks/README.md).
-    """
-    points = source.metric_points()  # before the batches: a live source may read them now
-    history = source.metric_batches(metrics.BATCH_SIZE)
-    if check is not None:
-        history = check.watch(history)
-    if (
-        points is not None
-        and 0 < points
-        and len(params) <= MAX_PARAMS_TAGS_PER_BATCH
-        and len(tags) <= MAX_PARAMS_TAGS_PER_BATCH
-        and points + len(params) + len(tags) <= MAX_ENTITIES_PER_BATCH
-    ):
-        return [
-            metrics.import_tasks(
-                client,
-                run_id,
-                history,
-                link,
-                phase,
-                params=[Param(k, v) for k, v in params.items()],
-                tags=[RunTag(k, v) for k, v in tags.items()],
-            )
-        ]
-    return [
-        _param_and_tag_tasks(client, run_id, params, tags),
-        metrics.import_tasks(client, run_id, history, link, phase),
-    ]
-
-
-def _param_and_tag_tasks(client, run_id: str, params: dict, tags: dict) -> list[Task]:
-    param_list = [Param(k, v) for k, v in params.items()]
-    tag_list = [RunTag(k, v) for k, v in tags.items()]
-    n = MAX_PARAMS_TAGS_PER_BATCH
-    tasks = []
-    for i in range(0, max(len(param_list), len(tag_list)), n):
-        p, t = param_list[i : i + n], tag_list[i : i + n]
-        tasks.append(lambda p=p, t=t: client.log_batch(run_id, params=p, tags=t, synchronous=True))
-    return tasks
-
-
-def _finish(client, run_id: str, info: dict) -> None:
-    status = info.get("status") or "FINISHED"
-    if status != RunStatus.to_string(RunStatus.RUNNING):
-        client.set_terminated(run_id, status, end_time=info.get("end_time"))
-    if info.get("lifecycle_stage") == "deleted":
-        client.delete_run(run_id)
-
-
-def _complete_finish(client, run, info: dict) -> None:
-    """An import stopped between its completion mark and its last steps (status, end time,
-    deletion) is finished now; a fully imported run is left as it is."""
-    want_deleted = info.get("lifecycle_stage") == "deleted"
-    if run.info.lifecycle_stage == "deleted":
-        return
-    if run.info.status != (info.get("status") or "FINISHED"):
-        _finish(client, run.info.run_id, info)
-    elif want_deleted:
-        client.delete_run(run.info.run_id)

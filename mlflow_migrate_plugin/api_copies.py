@@ -117,7 +117,7 @@ def copy_experiment(
         skip_unsupported=skip_unsupported,
     )
     with (
-        _engine(workers, readers=workers) as engine,
+        _engine(workers, report, readers=workers) as engine,
         _live(src, engine, "copy-experiment") as source,
     ):
         experiment_copy.copy(
@@ -171,7 +171,7 @@ def copy_model_version(
     src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
     dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
     report = Report()
-    with _engine(workers, readers=workers) as engine, _live(src, engine) as live:
+    with _engine(workers, report, readers=workers) as engine, _live(src, engine) as live:
         version_handler.copy(
             src,
             dst,
@@ -235,7 +235,10 @@ def copy_model(
     src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
     dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
     report = Report()
-    with _engine(workers, readers=workers) as engine, _live(src, engine, "copy-model") as live:
+    with (
+        _engine(workers, report, readers=workers) as engine,
+        _live(src, engine, "copy-model") as live,
+    ):
         model_copy.copy(
             live,
             dst,

@@ -7,17 +7,11 @@ from pathlib import Path
 
 from .api_setup import as_list as _as_list
 from .api_setup import endpoint as _endpoint
-from .api_setup import engine as _engine
+from .api_setup import migration as _migration
 from .api_setup import source as _source
+from .api_setup import trace_options as _trace_options
 from .report import NO_PROGRESS, Progress, Report
 from .transfer.engine import DEFAULT_WORKERS
-
-
-def _trace_context(engine, report, progress, *, src=None, dst=None, options=None):
-    from .context import Migration
-    from .handlers.traces import KIND
-
-    return Migration(engine, report, src=src, dst=dst, progress=progress, options={KIND: options})
 
 
 def export_trace(
@@ -30,12 +24,9 @@ def export_trace(
     """Export one MLflow 3 trace (spans, assessments, links) to ``output_dir``/<trace_id>.json."""
     from .handlers import traces
 
-    src, report = _source(tracking_uri), Report()
-    with _engine(workers) as engine:
-        traces.export_trace(
-            _trace_context(engine, report, NO_PROGRESS, src=src), trace_id, output_dir
-        )
-    return report
+    with _migration(workers, src=_source(tracking_uri)) as ctx:
+        traces.export_trace(ctx, trace_id, output_dir)
+    return ctx.report
 
 
 def import_trace(
@@ -49,11 +40,9 @@ def import_trace(
     """Import one exported trace file into ``experiment_name`` (created if needed); rerun safe."""
     from .handlers import trace_commands
 
-    dst, report = _endpoint(tracking_uri, registry_uri), Report()
-    with _engine(workers) as engine:
-        ctx = _trace_context(engine, report, NO_PROGRESS, dst=dst)
+    with _migration(workers, dst=_endpoint(tracking_uri, registry_uri)) as ctx:
         trace_commands.import_trace_file(ctx, Path(input_file), experiment_name)
-    return report
+    return ctx.report
 
 
 def export_traces(
@@ -68,14 +57,13 @@ def export_traces(
 ) -> Report:
     """Export the traces of ``experiment`` (name or id), one file each, to ``output_dir``;
     ``trace_start_time`` / ``traces_until`` (UTC dates) keep a window of request times."""
-    from .handlers import trace_commands, traces
+    from .handlers import trace_commands
 
-    src, report = _source(tracking_uri), Report()
-    options = traces.TraceOptions(start_time=trace_start_time, until=traces_until)
-    with _engine(workers) as engine:
-        ctx = _trace_context(engine, report, progress, src=src, options=options)
+    src = _source(tracking_uri)
+    options = _trace_options(True, trace_start_time, traces_until)
+    with _migration(workers, src=src, progress=progress, options=options) as ctx:
         trace_commands.export_experiment_traces(ctx, experiment, Path(output_dir))
-    return report
+    return ctx.report
 
 
 def import_traces(
@@ -91,11 +79,10 @@ def import_traces(
     into ``experiment_name``; every file is checked before anything is created; rerun safe."""
     from .handlers import trace_commands
 
-    dst, report = _endpoint(tracking_uri, registry_uri), Report()
-    with _engine(workers) as engine:
-        ctx = _trace_context(engine, report, progress, dst=dst)
+    dst = _endpoint(tracking_uri, registry_uri)
+    with _migration(workers, dst=dst, progress=progress) as ctx:
         trace_commands.import_experiment_traces(ctx, Path(input_dir), experiment_name)
-    return report
+    return ctx.report
 
 
 def export_prompt(
@@ -113,11 +100,10 @@ def export_prompt(
     configs, response formats and aliases."""
     from .handlers import prompts
 
-    src = _source(tracking_uri, registry_uri)
-    report = Report()
-    with _engine(workers) as engine:
-        prompts.export(src, prompt_name, output_dir, report, _as_list(prompt_version), engine)
-    return report
+    versions = _as_list(prompt_version)
+    with _migration(workers, src=_source(tracking_uri, registry_uri), progress=progress) as ctx:
+        prompts.export(ctx.src, prompt_name, output_dir, ctx.report, versions, ctx.engine)
+    return ctx.report
 
 
 def import_prompt(
@@ -137,19 +123,17 @@ def import_prompt(
     A rerun adds nothing; a failed import leaves nothing behind."""
     from .handlers import prompts
 
-    dst = _endpoint(tracking_uri, registry_uri)
-    report = Report()
-    with _engine(workers):
+    with _migration(workers, dst=_endpoint(tracking_uri, registry_uri), progress=progress) as ctx:
         prompts.import_(
-            dst,
+            ctx.dst,
             input_dir,
-            report,
+            ctx.report,
             prompt_name,
             delete_prompt=delete_prompt,
             import_source_tags=import_source_tags,
             progress=progress,
         )
-    return report
+    return ctx.report
 
 
 def export_evaluation_dataset(
@@ -166,13 +150,11 @@ def export_evaluation_dataset(
     record to ``output_dir``: dataset.json and records.jsonl."""
     from .handlers import evaluation_datasets
 
-    src = _source(tracking_uri, registry_uri)
-    report = Report()
-    with _engine(workers):
+    with _migration(workers, src=_source(tracking_uri, registry_uri), progress=progress) as ctx:
         evaluation_datasets.export(
-            src, output_dir, report, dataset_id=dataset_id, dataset_name=dataset_name
+            ctx.src, output_dir, ctx.report, dataset_id=dataset_id, dataset_name=dataset_name
         )
-    return report
+    return ctx.report
 
 
 def import_evaluation_dataset(
@@ -191,18 +173,16 @@ def import_evaluation_dataset(
     ``delete_evaluation_dataset`` first deletes the datasets of that name."""
     from .handlers import evaluation_datasets
 
-    dst = _endpoint(tracking_uri, registry_uri)
-    report = Report()
-    with _engine(workers):
+    with _migration(workers, dst=_endpoint(tracking_uri, registry_uri), progress=progress) as ctx:
         evaluation_datasets.import_(
-            dst,
+            ctx.dst,
             input_dir,
-            report,
+            ctx.report,
             evaluation_dataset_name,
             delete=delete_evaluation_dataset,
             progress=progress,
         )
-    return report
+    return ctx.report
 
 
 def export_logged_model(
@@ -218,11 +198,9 @@ def export_logged_model(
     ``output_dir``: logged_model.json and artifacts/."""
     from .handlers import logged_model
 
-    src = _source(tracking_uri, registry_uri)
-    report = Report()
-    with _engine(workers) as engine:
-        logged_model.export_one(src, model_id, output_dir, engine, report)
-    return report
+    with _migration(workers, src=_source(tracking_uri, registry_uri), progress=progress) as ctx:
+        logged_model.export_one(ctx.src, model_id, output_dir, ctx.engine, ctx.report)
+    return ctx.report
 
 
 def import_logged_model(
@@ -240,8 +218,8 @@ def import_logged_model(
     rewrites the ids in its MLmodel files. A rerun adds nothing."""
     from .handlers import logged_model
 
-    dst = _endpoint(tracking_uri, registry_uri)
-    report = Report()
-    with _engine(workers) as engine:
-        logged_model.import_dir(dst, input_dir, experiment_name, engine, report, mlmodel_fix)
-    return report
+    with _migration(workers, dst=_endpoint(tracking_uri, registry_uri), progress=progress) as ctx:
+        logged_model.import_dir(
+            ctx.dst, input_dir, experiment_name, ctx.engine, ctx.report, mlmodel_fix
+        )
+    return ctx.report

@@ -200,7 +200,10 @@ def copy_all(
     src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
     dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
     report = Report()
-    with _engine(workers, readers=workers) as engine, _live(src, engine, "copy-all") as live:
+    with (
+        _engine(workers, report, readers=workers) as engine,
+        _live(src, engine, "copy-all") as live,
+    ):
         bulk_copy.copy(
             live, dst, engine, report, options, parsed, workers=workers, progress=progress
         )

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..context import Migration
 from ..report import Report
+from .results import Exported, Imported
 
 
 class ExperimentPart(ABC):
@@ -64,16 +65,16 @@ class ServerKind(ABC):
         """Every object of this kind on ``ctx.src``, in a stable order."""
 
     @abstractmethod
-    def export_one(self, ctx: Migration, name: str, folder: Path) -> None:
+    def export_one(self, ctx: Migration, name: str, folder: Path) -> Exported:
         """Write object ``name`` to ``folder``."""
 
     @abstractmethod
-    def import_one(self, ctx: Migration, folder: Path) -> str:
-        """Import the object ``folder`` holds; return its destination name or id."""
+    def import_one(self, ctx: Migration, folder: Path) -> Imported:
+        """Import the object ``folder`` holds; return what it became on the destination."""
 
-    def copy_one(self, ctx: Migration, name: str) -> str:
-        """Copy object ``name`` from ``ctx.src`` to ``ctx.dst`` (copy-all); return its
-        destination name or id. By default through a temporary folder removed at once: the
+    def copy_one(self, ctx: Migration, name: str) -> Imported:
+        """Copy object ``name`` from ``ctx.src`` to ``ctx.dst`` (copy-all); return what it
+        became on the destination. By default through a temporary folder removed at once: the
         export half's outcomes stay out of ``ctx.report`` (the copy is one outcome, the
         import's), its warnings go in."""
         exported = Report()

@@ -39,6 +39,7 @@ from .prompt_versions import (
     tags_to_set,
     version_record,
 )
+from .results import Exported, Imported
 
 _log = logging.getLogger(__name__)
 
@@ -120,9 +121,9 @@ def import_(
     delete_prompt: bool = False,
     import_source_tags: bool = False,
     progress: Progress = NO_PROGRESS,
-) -> str:
-    """Import a prompt export into prompt ``name`` (default: the exported name); return the
-    destination name. The whole export is checked before anything is created.
+) -> Imported:
+    """Import a prompt export into prompt ``name`` (default: the exported name); return what
+    it became on the destination. The whole export is checked before anything is created.
     ``import_source_tags`` records the creation times and users MLflow sets itself as
     ``mlflow_migrate.source.prompt.*`` and ``mlflow_migrate.source.prompt_version.*`` tags."""
     rec = prompt_dir.read(input_dir)
@@ -165,8 +166,8 @@ def import_(
         raise
     new = created or writer.created or changed
     detail = f"{len(writer.created)} versions imported" if new else "already imported"
-    report.add(KIND, rec["name"], IMPORTED if new else SKIPPED, name, detail)
-    return name
+    outcome = report.add(KIND, rec["name"], IMPORTED if new else SKIPPED, name, detail)
+    return Imported(KIND, rec["name"], name, outcome.status)
 
 
 def _create_prompt(client, name: str, description: str | None, tags: dict) -> None:
@@ -235,10 +236,10 @@ class PromptKind(ServerKind):
     def names(self, ctx: Migration) -> list[str]:
         return names(ctx.src)
 
-    def export_one(self, ctx: Migration, name: str, folder: Path) -> None:
-        export(ctx.src, name, folder, ctx.report, engine=ctx.engine)
+    def export_one(self, ctx: Migration, name: str, folder: Path) -> Exported:
+        return Exported(KIND, name, export(ctx.src, name, folder, ctx.report, engine=ctx.engine))
 
-    def import_one(self, ctx: Migration, folder: Path) -> str:
+    def import_one(self, ctx: Migration, folder: Path) -> Imported:
         return import_(ctx.dst, folder, ctx.report, progress=ctx.progress)
 
 

@@ -10,6 +10,7 @@ import json
 import pytest
 from click.testing import CliRunner
 from mlflow.exceptions import MlflowException
+from mlflow.prompt.constants import PROMPT_EXPERIMENT_IDS_TAG_KEY
 
 from mlflow_migrate_plugin import api, idmap
 from mlflow_migrate_plugin.cli import migrate
@@ -73,6 +74,7 @@ def _view(endpoint, name: str) -> dict:
             "aliases": sorted(full.aliases),
         }
     tags = {k: v for k, v in prompt.tags.items() if not k.startswith(idmap.PREFIX)}
+    tags.pop(PROMPT_EXPERIMENT_IDS_TAG_KEY, None)  # each side's own ids: the tests map them
     return {"description": prompt.description, "tags": tags, "versions": versions}
 
 
@@ -267,9 +269,26 @@ def test_prompts_are_not_listed_as_registered_models(src, source_prompt):
     assert source_prompt not in bulk_selection.model_names(src, None)
 
 
+def _in_experiment(endpoint, prompt: str, experiment: str) -> list[str]:
+    """Link ``prompt`` to a new experiment as MLflow does when a run loads it there: its tag
+    ``_mlflow_experiment_ids``. Return the experiment's id."""
+    experiment_id = endpoint.client.create_experiment(experiment)
+    endpoint.client.set_prompt_tag(prompt, PROMPT_EXPERIMENT_IDS_TAG_KEY, f",{experiment_id},")
+    return experiment_id
+
+
+def _prompts_tab(endpoint, experiment: str) -> list[str]:
+    """The prompts MLflow lists in an experiment's Prompts tab."""
+    experiment_id = endpoint.client.get_experiment_by_name(experiment).experiment_id
+    found = endpoint.client.search_prompts(filter_string=f"experiment_id = '{experiment_id}'")
+    return [p.name for p in found]
+
+
 def test_export_all_and_import_all_carry_prompts(sqlite_endpoint, tmp_path):
     source, destination = sqlite_endpoint("src"), sqlite_endpoint("dst")
     _make_prompt(source, "bulk-prompt")
+    destination.client.create_experiment("taken-first")  # the ids differ on each side
+    source_experiment = _in_experiment(source, "bulk-prompt", "prompted")
     source.client.create_registered_model("bulk-model")
     out = tmp_path / "all"
 
@@ -283,11 +302,19 @@ def test_export_all_and_import_all_carry_prompts(sqlite_endpoint, tmp_path):
     assert _view(destination, "bulk-prompt") == _view(source, "bulk-prompt")
     assert [o.status for o in again.find("prompt")] == ["skipped"]
     assert again.find("prompt_version", "imported") == []
+    copied = destination.client.get_experiment_by_name("prompted").experiment_id
+    assert copied != source_experiment
+    tags = destination.client.get_prompt("bulk-prompt").tags
+    assert tags[PROMPT_EXPERIMENT_IDS_TAG_KEY] == f",{copied},"  # once, after two imports
+    assert tags[SOURCE_PREFIX + "experiment_ids"] == f",{source_experiment},"
+    assert _prompts_tab(destination, "prompted") == ["bulk-prompt"]
 
 
 def test_copy_all_carries_prompts_first_and_once(sqlite_endpoint):
     source, destination = sqlite_endpoint("src"), sqlite_endpoint("dst")
     _make_prompt(source, "copied-prompt")
+    destination.client.create_experiment("taken-first")  # the ids differ on each side
+    _in_experiment(source, "copied-prompt", "prompted")
     source.client.create_registered_model("copied-model")
     uris = {"src_mlflow_uri": source.tracking_uri, "dst_mlflow_uri": destination.tracking_uri}
 
@@ -303,6 +330,7 @@ def test_copy_all_carries_prompts_first_and_once(sqlite_endpoint):
     assert [o.status for o in copied.find("prompt")] == ["imported"]
     assert [o.status for o in again.find("prompt")] == ["skipped"]
     assert narrowed.find("prompt") == []  # as export-all: a chosen few experiments, no prompts
+    assert _prompts_tab(destination, "prompted") == ["copied-prompt"]
 
 
 def test_import_source_tags_record_what_mlflow_sets_itself(

@@ -290,6 +290,20 @@ def import_(
                 break
     finally:
         phase.close()
+    if options.include_experiments and options.include_models:  # the prompts were imported
+        renamed = {
+            e.source_id: options.experiment_renames.get(e.name, e.name) for e in bulk.experiments
+        }
+        link_server_kinds(Migration(engine, report, dst=dst, progress=progress), renamed.get)
+
+
+def link_server_kinds(ctx: Migration, destination_of) -> None:
+    """After the experiments: each server kind's links to them (a prompt's Prompts tab)."""
+    for kind in kinds.server_kinds():
+        try:
+            kind.link_experiments(ctx, destination_of)
+        except Exception as exc:  # the objects are there; a missing link is reported
+            ctx.report.warn(f"could not link the {kind.kind}s to their experiments: {exc}")
 
 
 def _sync_experiment_tags(dst: Endpoint, path: Path, experiment_id: str) -> list[str]:

@@ -120,6 +120,8 @@ def copy(
             phase.advance()
     finally:
         phase.close()
+    if others:
+        bulk.link_server_kinds(ctx, {e.experiment_id: e.name for e in exps}.get)
 
 
 def _one(report: Report, kind: str, key: str, servers: tuple[Endpoint, ...], work) -> None:

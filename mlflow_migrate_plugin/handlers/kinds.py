@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -71,6 +72,13 @@ class ServerKind(ABC):
     @abstractmethod
     def import_one(self, ctx: Migration, folder: Path) -> Imported:
         """Import the object ``folder`` holds; return what it became on the destination."""
+
+    def link_experiments(self, ctx: Migration, destination_of: Callable[[str], str | None]) -> None:
+        """After the experiments of a bulk import or copy: link this kind's objects that
+        ``ctx.report`` holds to the destination experiments migrated from the source
+        experiments they were linked to (``destination_of`` names the destination experiment
+        of a source experiment id, None if it was not migrated). Most kinds have no such link."""
+        return None
 
     def copy_one(self, ctx: Migration, name: str) -> Imported:
         """Copy object ``name`` from ``ctx.src`` to ``ctx.dst`` (copy-all); return what it

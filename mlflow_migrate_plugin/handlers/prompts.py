@@ -16,10 +16,11 @@ linked to) would point at other objects on the destination; their values are kep
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from mlflow.exceptions import MlflowException
-from mlflow.prompt.constants import PROMPT_NAME_RULE
+from mlflow.prompt.constants import PROMPT_EXPERIMENT_IDS_TAG_KEY, PROMPT_NAME_RULE
 
 from .. import interrupts
 from ..capabilities import PROMPTS
@@ -212,6 +213,41 @@ def _sync_tags(client, name: str, current: dict, wanted: dict) -> list:
     return changed
 
 
+def link_experiments(
+    dst: Endpoint, names: list[str], destination_of: Callable[[str], str | None]
+) -> list[str]:
+    """Put each of prompts ``names`` in the Prompts tab of the destination experiments migrated
+    from the source experiments it was in: MLflow lists a prompt there by its tag
+    ``_mlflow_experiment_ids`` (",1,7,"), which the import keeps aside as
+    ``mlflow_migrate.source.prompt.experiment_ids`` because its ids are the source's.
+    ``destination_of`` names the destination experiment of a source experiment id (None: not
+    migrated; that id stays in the aside tag only). Ids already in the tag stay. Return the
+    prompts whose tag changed."""
+    changed = []
+    for name in names:
+        prompt = dst.client.get_prompt(name)
+        if prompt is None:
+            continue
+        tags = prompt.tags or {}
+        source_ids = _id_list(tags.get(SOURCE_PREFIX + "experiment_ids"))
+        current = _id_list(tags.get(PROMPT_EXPERIMENT_IDS_TAG_KEY))
+        linked = list(current)
+        for source_id in source_ids:
+            experiment_name = destination_of(source_id)
+            found = dst.client.get_experiment_by_name(experiment_name) if experiment_name else None
+            if found is not None and found.experiment_id not in linked:
+                linked.append(found.experiment_id)
+        if linked != current:
+            value = f",{','.join(linked)},"  # MLflow's form: commas around every id
+            dst.client.set_prompt_tag(name, PROMPT_EXPERIMENT_IDS_TAG_KEY, value)
+            changed.append(name)
+    return changed
+
+
+def _id_list(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
 def _undo(dst: Endpoint, name: str, created: bool, writer: VersionWriter) -> None:
     """Remove what a failed import made: the prompt if it created it, else its new versions."""
     try:
@@ -241,6 +277,12 @@ class PromptKind(ServerKind):
 
     def import_one(self, ctx: Migration, folder: Path) -> Imported:
         return import_(ctx.dst, folder, ctx.report, progress=ctx.progress)
+
+    def link_experiments(self, ctx: Migration, destination_of: Callable[[str], str | None]) -> None:
+        moved = {o.destination_id for o in ctx.report.find(KIND) if o.status in (IMPORTED, SKIPPED)}
+        linked = link_experiments(ctx.dst, sorted(n for n in moved if n), destination_of)
+        if linked:
+            ctx.progress.note(f"Linked {len(linked)} prompts to their migrated experiments")
 
 
 SERVER_KIND = PromptKind()

@@ -79,7 +79,13 @@ def _tags(tags: dict | None, source: bool = False) -> dict:
     tags = dict(tags or {})
     if source:
         return tags_to_set(tags)
-    return {k: v for k, v in tags.items() if not k.startswith(idmap.PREFIX) or k in _ID_TAGS}
+    # MLflow's own id tags hold the destination's ids (an import-all links a prompt to the
+    # experiments it migrated); the source's are compared in the tags the import keeps aside.
+    return {
+        k: v
+        for k, v in tags.items()
+        if (not k.startswith(idmap.PREFIX) or k in _ID_TAGS) and k not in _ID_TAG_KEYS
+    }
 
 
 # Where the import moves the tags that name source experiments and runs.

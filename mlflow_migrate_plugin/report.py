@@ -78,7 +78,8 @@ class Report:
 
     def discarded(self, run_id: str) -> None:
         with self._lock:
-            self.discarded_runs.append(run_id)
+            if run_id not in self.discarded_runs:  # a discard tried again is one leftover
+                self.discarded_runs.append(run_id)
 
     def merge(self, other: Report) -> None:
         with self._lock:

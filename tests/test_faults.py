@@ -23,6 +23,7 @@ from mlflow.exceptions import MlflowException
 from mlflow_migrate_plugin import api, idmap
 from mlflow_migrate_plugin.cli import migrate
 from mlflow_migrate_plugin.endpoint import Endpoint
+from mlflow_migrate_plugin.handlers import run_cleanup
 from mlflow_migrate_plugin.handlers.model_version import all_versions
 from mlflow_migrate_plugin.transfer.engine import DEFAULT_WORKERS
 from mlflow_migrate_plugin.transfer.resilience import Limiter
@@ -501,6 +502,27 @@ def test_default_workers_import_many_runs_into_one_process_without_failure(
     assert _active_count(dst, name) == MANY
     cut = [w for w in report.warnings if "answered 'too busy'" in w]
     assert cut, report.warnings  # the server was overloaded and the limiter shrank
+
+
+def test_a_cleanup_call_refused_by_a_busy_server_is_tried_again(monkeypatch):
+    """A discard whose calls a busy server refused would leave a copy that looks imported."""
+    monkeypatch.setattr(run_cleanup, "CLEANUP_PAUSE", 0.01)
+    calls = []
+
+    def busy_twice(run_id):
+        calls.append(run_id)
+        if len(calls) < 3:
+            raise MlflowException("QueuePool limit of size 5 overflow 10 reached")
+
+    def wrong(run_id):
+        calls.append(run_id)
+        raise MlflowException("RESOURCE_DOES_NOT_EXIST: no run")
+
+    run_cleanup.quietly(busy_twice, "r1")
+    assert calls == ["r1", "r1", "r1"]
+    calls.clear()
+    run_cleanup.quietly(wrong, "r2")  # not an overload: once, and the error ignored
+    assert calls == ["r2"]
 
 
 def test_limiter_halves_on_overload_and_grows_back_on_successes():

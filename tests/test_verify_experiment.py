@@ -47,6 +47,20 @@ def test_verify_experiment_after_a_clean_import_exits_0(src, dst, unique_name, t
     late = eb.light_run(src, nested.experiment_id, name="late")
     api.export_run(nested.child, tmp_path / "child", tracking_uri=src.tracking_uri)
     api.import_run(tmp_path / "child", target, tracking_uri=dst.tracking_uri, fresh=True)
+    # A copy an import gave up and a busy server kept the source tag of: no second copy.
+    api.export_run(nested.root, tmp_path / "root", tracking_uri=src.tracking_uri)
+    api.import_run(tmp_path / "root", target, tracking_uri=dst.tracking_uri, fresh=True)
+    exp = dst.client.get_experiment_by_name(target).experiment_id
+    given_up = next(
+        r.info.run_id
+        for r in dst.client.search_runs([exp])
+        if r.data.tags.get("mlflow_migrate.source.run_id") == nested.root
+        and r.info.run_id != by_source[nested.root]
+    )
+    dst.client.set_tag(given_up, "mlflow_migrate.import_state", "started")
+    for model in dst.client.search_logged_models([exp], f"source_run_id = '{given_up}'"):
+        dst.client.delete_logged_model(model.model_id)
+    dst.client.delete_run(given_up)  # its source tag kept: the server refused that delete
 
     code, report = verify_cli(
         "verify-experiment", "--experiment", nested.name, "--dst-experiment-name", target,
@@ -64,6 +78,9 @@ def test_verify_experiment_after_a_clean_import_exits_0(src, dst, unique_name, t
         "active",
         "deleted",
     )
+    assert runs[nested.root]["status"] != "duplicate"
+    [leftover] = [f for f in runs[nested.root]["findings"] if f["field"] == "leftover"]
+    assert (leftover["kind"], leftover["destination"]) == ("info", given_up)
     [added] = [f for f in runs[nested.root]["findings"] if f["kind"] == "changed"]
     assert (added["field"], added["source"], added["destination"]) == (
         "metrics[metric_1]",

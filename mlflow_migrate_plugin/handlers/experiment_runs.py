@@ -107,10 +107,16 @@ def import_runs(
         finally:
             phase.advance()
 
+    discarded_before = len(report.discarded_runs)
     try:
         run_parents_first(by_id, lambda run_id: by_id[run_id], import_one, workers)
     finally:
         phase.close()
+    if len(report.discarded_runs) > discarded_before and not unreachable.is_set():
+        # A discard the server refused under load leaves a started copy beside the complete
+        # one the retry made: removed now, not at the next run of the command.
+        complete = {**done_before, **imported}
+        duplicates.discard_interrupted_beside(dst, experiment_id, complete, report)
     if limits.cuts > cuts_before:
         report.warn(limits.summary())
     if unreachable.is_set():

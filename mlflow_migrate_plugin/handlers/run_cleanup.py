@@ -6,9 +6,12 @@ Kept apart from the run handler because the code that finds interrupted imports
 
 from __future__ import annotations
 
+import time
+
 from .. import idmap
 from ..endpoint import Endpoint
 from ..report import Report
+from ..transfer import resilience
 
 
 def discard(dst: Endpoint, run_id: str, model_ids: list[str], report: Report | None = None) -> None:
@@ -26,10 +29,20 @@ def discard(dst: Endpoint, run_id: str, model_ids: list[str], report: Report | N
         report.discarded(run_id)
 
 
+CLEANUP_TRIES = 3  # an overloaded server refusing a cleanup call gets these tries
+CLEANUP_PAUSE = 0.5  # seconds before the second try, doubled before the third
+
+
 def quietly(fn, *args) -> None:
     """``fn(*args)``, any error ignored: cleanup is best effort, and the error that made it
-    necessary is the one the user needs."""
-    try:
-        fn(*args)
-    except Exception:
-        pass
+    necessary is the one the user needs. A call an overloaded server refused is tried again a
+    few times (a discard left half done would leave a copy that looks imported); one to a
+    server taken for gone is not."""
+    for attempt in range(CLEANUP_TRIES):
+        try:
+            fn(*args)
+            return
+        except Exception as exc:
+            if not resilience.is_overload(exc) or attempt == CLEANUP_TRIES - 1:
+                return
+            time.sleep(CLEANUP_PAUSE * 2**attempt)

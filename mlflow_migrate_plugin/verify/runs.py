@@ -79,13 +79,34 @@ def record_counterparts(
     return result
 
 
+LEFTOVER = "an import discarded it (deleted, never completed); `mlflow gc` purges it"
+
+
+def _without_leftovers(counterparts: list) -> tuple[list, list]:
+    """The counterparts, and apart from them the discarded attempts: a copy an import gave up
+    (in the deleted state, never completed) is no second copy of the run, whatever tag a
+    cleanup refused by a busy server left on it."""
+
+    def leftover(run) -> bool:
+        return (
+            run.info.lifecycle_stage == "deleted"
+            and run.data.tags.get(idmap.STATE) != idmap.STATE_COMPLETE
+        )
+
+    kept = [r for i, r in enumerate(counterparts) if i == 0 or not leftover(r)]
+    return kept, [r for r in counterparts[1:] if leftover(r)]
+
+
 def verify_run(
     ctx: Context, source, counterparts: list, with_models: bool = True, histories=(None, None)
 ):
     """Compare source run ``source`` (a Run, or its id) with the first of its destination
     ``counterparts`` (Runs); ``histories`` may hold both sides' metric points, read in bulk."""
     source_id = source if isinstance(source, str) else source.info.run_id
+    counterparts, leftovers = _without_leftovers(counterparts)
     result = record_counterparts(ctx, "run", source_id, counterparts, lambda r: r.info.run_id)
+    for run in leftovers:
+        result.findings.append(Finding(INFO, "leftover", None, run.info.run_id, LEFTOVER))
     if not counterparts:
         return result
     dst_id = counterparts[0].info.run_id

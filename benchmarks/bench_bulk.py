@@ -18,52 +18,27 @@ first, the speed-up over one worker, and the first pass against the floor.
 
 from __future__ import annotations
 
-import argparse
 import json
-import time
 from pathlib import Path
 
 from mlflow import MlflowClient
 from mlflow.entities import ViewType
 
-from . import harness, speedup, workload
+from . import harness, workload
 
 TARGET_RSS_MB = 300
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.bench_bulk",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = harness.parser("bench_bulk", __doc__)
     parser.add_argument("--experiments", type=int, default=20, help="experiments (default 20)")
     parser.add_argument("--runs", type=int, default=100, help="runs per experiment (100)")
     parser.add_argument("--models", type=int, default=50, help="registered models (50)")
     parser.add_argument("--versions", type=int, default=5, help="versions per model (5)")
-    speedup.add_common_options(parser)
-    args = parser.parse_args(argv)
-    harness.quiet_mlflow()
-
-    with (
-        harness.workdir(args.keep) as root,
-        harness.two_servers(root, args.server_workers) as (server_a, server_b),
-    ):
-        a = MlflowClient(tracking_uri=server_a.url, registry_uri=server_a.url)
-        b = MlflowClient(tracking_uri=server_b.url, registry_uri=server_b.url)
-        started = time.perf_counter()
-        experiments = {
-            f"bulk-exp-{i:02d}": len(
-                workload.small_runs_experiment(a, f"bulk-exp-{i:02d}", runs=args.runs)
-            )
-            for i in range(args.experiments)
-        }
-        models = {}
-        for m in range(args.models):
-            name, runs = f"bulk-model-{m:02d}", f"bulk-model-{m:02d}-runs"
-            models[name] = len(workload.registered_model(a, name, runs, versions=args.versions))
-            experiments[runs] = args.versions
-        generated = time.perf_counter() - started
+    args = harness.parse_args(parser, argv)
+    with harness.servers_for(args) as (root, server_a, server_b):
+        a, b = harness.client(server_a.url), harness.client(server_b.url)
+        (experiments, models), generated = harness.timed(_fill, a, args)
         total_runs = sum(experiments.values())
         print(
             f"workload: {len(experiments)} experiments, {total_runs} runs, {len(models)} models "
@@ -81,8 +56,7 @@ def main(argv: list[str] | None = None) -> None:
             "models": len(models),
             "versions_per_model": args.versions,
             "generated_seconds": generated,
-            "server_workers": args.server_workers,
-            "tool_python": args.tool_python or "this interpreter",
+            **harness.options_record(args),
         },
         "steps": {name: m.row() for name, m in steps.items()},
         **_figures(steps),
@@ -91,11 +65,23 @@ def main(argv: list[str] | None = None) -> None:
         f"whole server: {total_runs} runs in {len(experiments)} experiments, {len(models)} models"
         f" x {args.versions} versions"
     )
-    table = _table(data, what)
-    path = harness.write_results("bench-bulk", data, table)
-    print()
-    print(table)
-    print(f"\nwritten {path} (and .md)")
+    harness.publish("bench-bulk", data, _table(data, what))
+
+
+def _fill(a: MlflowClient, args) -> tuple[dict, dict]:
+    """Server A's experiments and models: run count by experiment, version count by model."""
+    experiments = {
+        f"bulk-exp-{i:02d}": len(
+            workload.small_runs_experiment(a, f"bulk-exp-{i:02d}", runs=args.runs)
+        )
+        for i in range(args.experiments)
+    }
+    models = {}
+    for m in range(args.models):
+        name, runs = f"bulk-model-{m:02d}", f"bulk-model-{m:02d}-runs"
+        models[name] = len(workload.registered_model(a, name, runs, versions=args.versions))
+        experiments[runs] = args.versions
+    return experiments, models
 
 
 def _measure(root, server_a, server_b, tool_python, experiments, models, b) -> dict:
@@ -106,9 +92,7 @@ def _measure(root, server_a, server_b, tool_python, experiments, models, b) -> d
     steps: dict[str, harness.Measured] = {}
 
     def step(name: str, job: str, args: list[str]) -> None:
-        steps[name] = harness.measure(name, job, args, root, servers, tool_python)
-        m = steps[name]
-        print(f"  {name}: {m.seconds:.2f}s, peak RSS {m.peak_rss_mb:.0f} MB", flush=True)
+        steps[name] = harness.step(name, job, args, root, servers, tool_python)
 
     def export_all(out: Path, *extra: str) -> list[str]:
         return ["export-all", "--output-dir", str(out), "--tracking-uri", server_a.url, *extra]
@@ -175,10 +159,9 @@ def _table(data: dict, what: str) -> str:
         ]
         for name, m in data["steps"].items()
     ]
-    m = data["machine"]
     return (
-        f"{what}; servers with {data['workload']['server_workers']} worker process(es); "
-        f"{m['cpus']} CPUs, load {m['load_average']}\n\n"
+        harness.heading(what, data["workload"]["server_workers"], data["machine"])
+        + "\n\n"
         + harness.markdown_table(rows, ["step", "wall s", "peak RSS MB", "CPU s: client / A / B"])
         + f"\n\nfirst pass (export + import) {data['first_pass_seconds']:.1f} s; unchanged "
         f"second pass {data['unchanged_pass_seconds']:.1f} s (**{data['unchanged_ratio']:.3f}** "

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 from mlflow import MlflowClient
 
 from mlflow_migrate_plugin import idmap
 
-from . import bench_experiment, bench_run, harness, speedup, workload
+from . import bench_experiment, bench_run, harness, workload
 from .latency_proxy import delayed
 
 EXPERIMENT = "bench-copy-small-runs"
@@ -43,13 +42,9 @@ TARGET_GROWTH_MB = 50
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
-    harness.quiet_mlflow()
+    args = _parse_args(argv)
     data: dict = {"bench": "bench_copy", "machine": harness.machine(), "args": vars(args)}
-    with (
-        harness.workdir(args.keep) as root,
-        harness.two_servers(root, args.server_workers) as (server_a, server_b),
-    ):
+    with harness.servers_for(args) as (root, server_a, server_b):
         servers = {"A": server_a, "B": server_b}
 
         def job(label, name, cli):
@@ -65,19 +60,12 @@ def main(argv: list[str] | None = None) -> None:
         if args.points or args.mb:
             data["large_run"] = _large_run(args, server_a, server_b, root, job)
     data["machine_after"] = harness.machine()
-    table = _table(data)
-    path = harness.write_results("bench-copy", data, table)
-    print()
-    print(table)
-    print(f"\nwritten {path} (and .md)")
+    harness.publish("bench-copy", data, _table(data))
 
 
 def _experiment(args, server_a, server_b, job) -> dict:
-    a = MlflowClient(tracking_uri=server_a.url, registry_uri=server_a.url)
-    b = MlflowClient(tracking_uri=server_b.url, registry_uri=server_b.url)
-    started = time.perf_counter()
-    source_ids = workload.small_runs_experiment(a, EXPERIMENT, runs=args.runs)
-    print(f"workload: experiment of {len(source_ids)} runs in {time.perf_counter() - started:.1f}s")
+    a, b = harness.client(server_a.url), harness.client(server_b.url)
+    source_ids, _ = bench_experiment.build(a, EXPERIMENT, args.runs)
     floor_payload = {
         "src_uri": server_a.url,
         "experiment": EXPERIMENT,
@@ -115,16 +103,8 @@ def _experiment(args, server_a, server_b, job) -> dict:
 
 
 def _large_run(args, server_a, server_b, root, job) -> dict:
-    a = MlflowClient(tracking_uri=server_a.url, registry_uri=server_a.url)
-    b = MlflowClient(tracking_uri=server_b.url, registry_uri=server_b.url)
-    started = time.perf_counter()
-    built = workload.large_run(
-        a, LARGE, points=args.points, keys=args.keys, mb=args.mb, files=args.files
-    )
-    print(
-        f"workload: {built.points} points over {built.keys} keys, {len(built.files)} files "
-        f"({built.artifact_bytes / workload.MB:.0f} MiB) in {time.perf_counter() - started:.1f}s"
-    )
+    a, b = harness.client(server_a.url), harness.client(server_b.url)
+    built, _ = bench_run.build(a, LARGE, args)
     export_dir = root / "large-export"
     uri_a, uri_b = server_a.url, server_b.url
     export = job(
@@ -223,12 +203,8 @@ def _table(data: dict) -> str:
     return "\n\n".join(parts)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m benchmarks.bench_copy",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = harness.parser("bench_copy", __doc__)
     p.add_argument("--runs", type=int, default=200, help="small runs (default 200; 0 skips)")
     p.add_argument(
         "--latencies",
@@ -248,8 +224,7 @@ def _parser() -> argparse.ArgumentParser:
         "--mb", type=float, default=200, help="large run: MiB (--points 0 --mb 0: no large run)"
     )
     p.add_argument("--files", type=int, default=200, help="large run: artifact files")
-    speedup.add_common_options(p)
-    return p
+    return harness.parse_args(p, argv)
 
 
 if __name__ == "__main__":

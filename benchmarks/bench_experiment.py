@@ -12,9 +12,6 @@ under 250 MB.
 
 from __future__ import annotations
 
-import argparse
-import time
-
 from mlflow import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
@@ -28,31 +25,30 @@ TARGET_SPEEDUP = 5.0
 TARGET_RSS_MB = 250
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.bench_experiment",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def command_line(module: str, doc: str | None, argv: list[str] | None):
+    """The options of a benchmark over the experiment of small runs: ``--runs`` and the common
+    ones."""
+    parser = harness.parser(module, doc)
     parser.add_argument("--runs", type=int, default=200, help="small runs (default 200)")
-    speedup.add_common_options(parser)
-    args = parser.parse_args(argv)
-    harness.quiet_mlflow()
+    return harness.parse_args(parser, argv)
 
-    with (
-        harness.workdir(args.keep) as root,
-        harness.two_servers(root, args.server_workers) as (server_a, server_b),
-    ):
-        a = MlflowClient(tracking_uri=server_a.url, registry_uri=server_a.url)
-        b = MlflowClient(tracking_uri=server_b.url, registry_uri=server_b.url)
-        started = time.perf_counter()
-        source_ids = workload.small_runs_experiment(a, EXPERIMENT, runs=args.runs)
-        generated = time.perf_counter() - started
-        print(f"workload: experiment of {len(source_ids)} runs in {generated:.1f}s")
 
+def build(a: MlflowClient, name: str, runs: int) -> tuple[list[str], float]:
+    """The experiment of ``runs`` small runs on A: its run ids, and the seconds it took."""
+    source_ids, seconds = harness.timed(workload.small_runs_experiment, a, name, runs=runs)
+    print(f"workload: experiment of {len(source_ids)} runs in {seconds:.1f}s")
+    return source_ids, seconds
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = command_line("bench_experiment", __doc__, argv)
+    with harness.servers_for(args) as (root, server_a, server_b):
+        a, b = harness.client(server_a.url), harness.client(server_b.url)
+        source_ids, generated = build(a, EXPERIMENT, args.runs)
         passes = speedup.measure_passes(
             root,
-            {"A": server_a, "B": server_b},
+            server_a,
+            server_b,
             args.tool_python,
             export_args=lambda out: [
                 "export-experiment",
@@ -60,8 +56,6 @@ def main(argv: list[str] | None = None) -> None:
                 EXPERIMENT,
                 "--output-dir",
                 str(out),
-                "--tracking-uri",
-                server_a.url,
             ],
             import_args=lambda out, suffix: [
                 "import-experiment",
@@ -69,30 +63,19 @@ def main(argv: list[str] | None = None) -> None:
                 f"{EXPERIMENT}-{suffix}",
                 "--input-dir",
                 str(out),
-                "--tracking-uri",
-                server_b.url,
             ],
             check=lambda suffix: _check(a, b, source_ids, f"{EXPERIMENT}-{suffix}", server_b.url),
         )
         print("  checked: every run on B with its data, files and parent")
 
-    data = speedup.results(
+    speedup.publish(
         "bench_experiment",
-        {
-            "runs": len(source_ids),
-            "generated_seconds": generated,
-            "server_workers": args.server_workers,
-            "tool_python": args.tool_python or "this interpreter",
-        },
+        {"runs": len(source_ids), "generated_seconds": generated, **harness.options_record(args)},
         passes,
         TARGET_SPEEDUP,
         TARGET_RSS_MB,
+        f"experiment of {len(source_ids)} small runs",
     )
-    table = speedup.table(data, f"experiment of {len(source_ids)} small runs")
-    path = harness.write_results("bench-experiment", data, table)
-    print()
-    print(table)
-    print(f"\nwritten {path} (and .md)")
 
 
 def all_runs(client: MlflowClient, experiment_id: str) -> list:

@@ -11,9 +11,6 @@ reports the speed-up and peak RSS.
 
 from __future__ import annotations
 
-import argparse
-import time
-
 from mlflow import MlflowClient
 
 from . import harness, speedup, workload
@@ -24,40 +21,22 @@ TARGET_RSS_MB = 250
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.bench_model",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = harness.parser("bench_model", __doc__)
     parser.add_argument("--versions", type=int, default=20, help="model versions (default 20)")
-    speedup.add_common_options(parser)
-    args = parser.parse_args(argv)
-    harness.quiet_mlflow()
-
-    with (
-        harness.workdir(args.keep) as root,
-        harness.two_servers(root, args.server_workers) as (server_a, server_b),
-    ):
-        a = MlflowClient(tracking_uri=server_a.url, registry_uri=server_a.url)
-        b = MlflowClient(tracking_uri=server_b.url, registry_uri=server_b.url)
-        started = time.perf_counter()
-        numbers = workload.registered_model(a, MODEL, f"{MODEL}-runs", versions=args.versions)
-        generated = time.perf_counter() - started
+    args = harness.parse_args(parser, argv)
+    with harness.servers_for(args) as (root, server_a, server_b):
+        a, b = harness.client(server_a.url), harness.client(server_b.url)
+        numbers, generated = harness.timed(
+            workload.registered_model, a, MODEL, f"{MODEL}-runs", versions=args.versions
+        )
         print(f"workload: model of {len(numbers)} versions in {generated:.1f}s")
 
         passes = speedup.measure_passes(
             root,
-            {"A": server_a, "B": server_b},
+            server_a,
+            server_b,
             args.tool_python,
-            export_args=lambda out: [
-                "export-model",
-                "--model",
-                MODEL,
-                "--output-dir",
-                str(out),
-                "--tracking-uri",
-                server_a.url,
-            ],
+            export_args=lambda out: ["export-model", "--model", MODEL, "--output-dir", str(out)],
             import_args=lambda out, suffix: [
                 "import-model",
                 "--input-dir",
@@ -66,30 +45,19 @@ def main(argv: list[str] | None = None) -> None:
                 f"{MODEL}-{suffix}",
                 "--experiment-name",
                 f"{MODEL}-runs-{suffix}",
-                "--tracking-uri",
-                server_b.url,
             ],
             check=lambda suffix: _check(b, f"{MODEL}-{suffix}", f"{MODEL}-runs-{suffix}", numbers),
         )
         print("  checked: every version on B with its number, run, source and the alias")
 
-    data = speedup.results(
+    speedup.publish(
         "bench_model",
-        {
-            "versions": len(numbers),
-            "generated_seconds": generated,
-            "server_workers": args.server_workers,
-            "tool_python": args.tool_python or "this interpreter",
-        },
+        {"versions": len(numbers), "generated_seconds": generated, **harness.options_record(args)},
         passes,
         TARGET_SPEEDUP,
         TARGET_RSS_MB,
+        f"registered model of {len(numbers)} versions",
     )
-    table = speedup.table(data, f"registered model of {len(numbers)} versions")
-    path = harness.write_results("bench-model", data, table)
-    print()
-    print(table)
-    print(f"\nwritten {path} (and .md)")
 
 
 def _check(b: MlflowClient, model: str, experiment: str, numbers: list[int]) -> None:

@@ -15,7 +15,6 @@ import argparse
 import hashlib
 import json
 import tempfile
-import time
 from pathlib import Path
 
 from mlflow import MlflowClient
@@ -30,24 +29,12 @@ TARGET_RSS_MB = 200
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
-    harness.quiet_mlflow()
-    with (
-        harness.workdir(args.keep) as root,
-        harness.two_servers(root, args.server_workers) as (server_a, server_b),
-    ):
+    args = _parse_args(argv)
+    with harness.servers_for(args) as (root, server_a, server_b):
         uri_a, uri_b = server_a.url, server_b.url
         servers = {"A": server_a, "B": server_b}
-        a, b = _client(uri_a), _client(uri_b)
-        started = time.perf_counter()
-        built = workload.large_run(
-            a, "bench-large-run", points=args.points, keys=args.keys, mb=args.mb, files=args.files
-        )
-        generated = time.perf_counter() - started
-        print(
-            f"workload: {built.points} points over {built.keys} keys, {len(built.files)} "
-            f"files ({built.artifact_bytes / workload.MB:.0f} MiB) in {generated:.1f}s"
-        )
+        a, b = harness.client(uri_a), harness.client(uri_b)
+        built, generated = build(a, "bench-large-run", args)
 
         def job(label, name, payload=None, cli=None):
             args_ = cli if cli is not None else [json.dumps(payload)]
@@ -57,26 +44,23 @@ def main(argv: list[str] | None = None) -> None:
             )
             return m
 
-        common = {"src_uri": uri_a, "run_id": built.run_id, "dst_uri": uri_b}
-        file_runs = [
-            job(
-                f"floor: artifacts, {_threads(t)}",
-                "floor-artifacts",
-                {**common, "experiment": "bench-floor", "threads": t},
-            )
-            for t in args.artifact_threads
-        ]
+        def floor_tries(part: str, threads: list[int]) -> list[harness.Measured]:
+            """One floor part (``artifacts`` or ``metrics``) at each thread count."""
+            payload = {"src_uri": uri_a, "run_id": built.run_id, "dst_uri": uri_b}
+            return [
+                job(
+                    f"floor: {part}, {_threads(t)}",
+                    f"floor-{part}",
+                    {**payload, "experiment": "bench-floor", "threads": t},
+                )
+                for t in threads
+            ]
+
+        file_runs = floor_tries("artifacts", args.artifact_threads)
         for m in file_runs:
             _check_artifacts(uri_b, m.detail["run_id"], built, hashes=False)
         files = min(file_runs, key=lambda m: m.seconds)
-        metric_runs = [
-            job(
-                f"floor: metrics, {_threads(t)}",
-                "floor-metrics",
-                {**common, "experiment": "bench-floor", "threads": t},
-            )
-            for t in args.metric_threads
-        ]
+        metric_runs = floor_tries("metrics", args.metric_threads)
         for m in metric_runs:
             _check_metric_count(b, m.detail["run_id"], built.points)
         metrics = min(metric_runs, key=lambda m: m.seconds)
@@ -118,18 +102,23 @@ def main(argv: list[str] | None = None) -> None:
 
     data = _results(args, built, generated, file_runs, files, metric_runs, metrics, export, import_)
     table = _table(data)
-    path = harness.write_results("bench-run", data, table)
-    print()
-    print(table)
-    print(f"\nwritten {path} (and .md)")
+    harness.publish("bench-run", data, table)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m benchmarks.bench_run",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def build(a: MlflowClient, name: str, args: argparse.Namespace) -> tuple[workload.LargeRun, float]:
+    """The large run on A, as ``--points``, ``--keys``, ``--mb`` and ``--files`` ask, and the
+    seconds it took."""
+    size = {"points": args.points, "keys": args.keys, "mb": args.mb, "files": args.files}
+    built, seconds = harness.timed(workload.large_run, a, name, **size)
+    print(
+        f"workload: {built.points} points over {built.keys} keys, {len(built.files)} "
+        f"files ({built.artifact_bytes / workload.MB:.0f} MiB) in {seconds:.1f}s"
     )
+    return built, seconds
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = harness.parser("bench_run", __doc__)
     p.add_argument("--points", type=int, default=100_000, help="metric points (default 100000)")
     p.add_argument("--keys", type=int, default=200, help="metric keys (default 200)")
     p.add_argument("--mb", type=float, default=200, help="MiB of artifacts (default 200)")
@@ -152,22 +141,13 @@ def _parser() -> argparse.ArgumentParser:
         default=[8],
         help="thread counts tried for the artifact floor (default 8)",
     )
-    p.add_argument(
-        "--server-workers",
-        type=int,
-        default=harness.MLFLOW_DEFAULT_SERVER_WORKERS,
-        help="worker processes of each mlflow server (default 4, as `mlflow server` "
-        "starts; the tests use 1)",
-    )
-    p.add_argument(
-        "--tool-python",
-        default=None,
-        help="Python that runs the tool and the floor (default: this one); use a "
+    return harness.parse_args(
+        p,
+        argv,
+        tool_python_help="Python that runs the tool and the floor (default: this one); use a "
         "venv with only the tool's runtime dependencies (mlflow-skinny) to "
         "measure the memory a user's install takes",
     )
-    p.add_argument("--keep", action="store_true", help="keep the servers' folder")
-    return p
 
 
 def _threads(n: int) -> str:
@@ -180,10 +160,6 @@ def _cpu(cpu: dict) -> str:
 
 def _ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
-
-
-def _client(uri: str) -> MlflowClient:
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 # Correctness: a fast wrong copy must not pass ---------------------------------------------------
@@ -232,7 +208,7 @@ def _check_metric_count(b: MlflowClient, run_b: str, points: int) -> None:
 
 def _check_artifacts(uri_b: str, run_b: str, built: workload.LargeRun, hashes: bool) -> None:
     """B holds exactly the generated files with their sizes (and, if ``hashes``, bytes)."""
-    repo = artifact_repo(uri_b, _client(uri_b).get_run(run_b).info.artifact_uri)
+    repo = artifact_repo(uri_b, harness.client(uri_b).get_run(run_b).info.artifact_uri)
     on_b = dict(list_files(repo))
     expected = {path: size for path, (size, _) in built.files.items()}
     if on_b != expected:
@@ -352,13 +328,15 @@ def _table(data: dict) -> str:
             "CPU s: client / A / B",
         ],
     )
-    w, m = data["workload"], data["machine"]
+    w = data["workload"]
+    what = (
+        f"{w['points']} points / {w['keys']} keys, {w['files']} files "
+        f"({w['artifact_bytes'] / workload.MB:.0f} MiB)"
+    )
     targets = data["targets"]
     return (
-        f"{w['points']} points / {w['keys']} keys, {w['files']} files "
-        f"({w['artifact_bytes'] / workload.MB:.0f} MiB); servers with {w['server_workers']} "
-        f"worker process(es); {m['cpus']} CPUs, load "
-        f"{m['load_average']}; python: {w['tool_python']}\n\n{table}\n\n"
+        harness.heading(what, w["server_workers"], data["machine"])
+        + f"; python: {w['tool_python']}\n\n{table}\n\n"
         f"tool / floor = **{data['ratio']:.2f}** (target <= {targets['ratio']}: "
         f"{'met' if targets['ratio_met'] else 'NOT met'}); tool peak RSS "
         f"{tool['peak_rss_mb']:.0f} MB (target < {targets['peak_rss_mb']}: "

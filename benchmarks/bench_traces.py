@@ -11,9 +11,7 @@ reports the times, traces per second and peak RSS.
 
 from __future__ import annotations
 
-import argparse
 import os
-import time
 
 import mlflow
 from mlflow import MlflowClient
@@ -21,7 +19,7 @@ from mlflow.entities import AssessmentSource, SpanType
 
 from mlflow_migrate_plugin import idmap
 
-from . import harness, speedup
+from . import harness
 
 EXPERIMENT = "bench-traces"
 
@@ -79,28 +77,17 @@ def check(b: MlflowClient, source_ids: list[str], spans: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.bench_traces",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = harness.parser("bench_traces", __doc__)
     parser.add_argument("--traces", type=int, default=2000, help="traces (default 2000)")
     parser.add_argument("--spans", type=int, default=5, help="spans per trace (default 5)")
-    speedup.add_common_options(parser)
-    args = parser.parse_args(argv)
-    harness.quiet_mlflow()
-
-    with (
-        harness.workdir(args.keep) as root,
-        harness.two_servers(root, args.server_workers) as (server_a, server_b),
-    ):
-        a = MlflowClient(tracking_uri=server_a.url)
-        b = MlflowClient(tracking_uri=server_b.url)
-        started = time.perf_counter()
-        source_ids = make_traces(
-            server_a.url, a.create_experiment(EXPERIMENT), args.traces, args.spans
+    args = harness.parse_args(parser, argv)
+    with harness.servers_for(args) as (root, server_a, server_b):
+        a, b = harness.client(server_a.url), harness.client(server_b.url)
+        source_ids, generated = harness.timed(
+            lambda: make_traces(
+                server_a.url, a.create_experiment(EXPERIMENT), args.traces, args.spans
+            )
         )
-        generated = time.perf_counter() - started
         made = len(all_traces(a, a.get_experiment_by_name(EXPERIMENT).experiment_id))
         if made != len(source_ids):
             raise AssertionError(f"workload: {made} traces on A, expected {len(source_ids)}")
@@ -120,11 +107,9 @@ def main(argv: list[str] | None = None) -> None:
         measured = {}
         for step, command in steps.items():
             uri = server_a.url if step == "export" else server_b.url
-            m = harness.measure(
+            measured[step] = harness.step(
                 step, "cli", [*command, "--tracking-uri", uri], root, servers, args.tool_python
             )
-            print(f"  {step}: {m.seconds:.2f}s, peak RSS {m.peak_rss_mb:.0f} MB")
-            measured[step] = m
         check(b, source_ids, args.spans)
         print("  checked: every trace on B under its own id, complete, spans of a sample")
 
@@ -149,16 +134,13 @@ def main(argv: list[str] | None = None) -> None:
         ]
         for step, m in measured.items()
     ]
-    m = data["machine"]
+    what = f"{len(source_ids)} traces of {args.spans} spans"
     table = (
-        f"{len(source_ids)} traces of {args.spans} spans; servers with {args.server_workers} "
-        f"worker process(es); {m['cpus']} CPUs, load {m['load_average']}\n\n"
+        harness.heading(what, args.server_workers, data["machine"])
+        + "\n\n"
         + harness.markdown_table(rows, ["step", "seconds", "traces/s", "peak RSS MB"])
     )
-    path = harness.write_results("bench-traces", data, table)
-    print()
-    print(table)
-    print(f"\nwritten {path} (and .md)")
+    harness.publish("bench-traces", data, table)
 
 
 if __name__ == "__main__":

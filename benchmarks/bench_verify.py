@@ -12,42 +12,23 @@ timed) must find it. Target: verifying takes less time than importing.
 
 from __future__ import annotations
 
-import argparse
-import time
-
 from mlflow import MlflowClient
 
 from mlflow_migrate_plugin import api, idmap
 
-from . import harness, speedup, workload
-from .bench_experiment import _check, all_runs
+from . import harness
+from .bench_experiment import _check, all_runs, build, command_line
 
 EXPERIMENT = "bench-verify-runs"
 TARGET_RSS_MB = 250
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.bench_verify",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--runs", type=int, default=200, help="small runs (default 200)")
-    speedup.add_common_options(parser)
-    args = parser.parse_args(argv)
-    harness.quiet_mlflow()
-
-    with (
-        harness.workdir(args.keep) as root,
-        harness.two_servers(root, args.server_workers) as (server_a, server_b),
-    ):
+    args = command_line("bench_verify", __doc__, argv)
+    with harness.servers_for(args) as (root, server_a, server_b):
         servers = {"A": server_a, "B": server_b}
-        a = MlflowClient(tracking_uri=server_a.url, registry_uri=server_a.url)
-        b = MlflowClient(tracking_uri=server_b.url, registry_uri=server_b.url)
-        started = time.perf_counter()
-        source_ids = workload.small_runs_experiment(a, EXPERIMENT, runs=args.runs)
-        seconds = time.perf_counter() - started
-        print(f"workload: experiment of {len(source_ids)} runs in {seconds:.1f}s")
+        a, b = harness.client(server_a.url), harness.client(server_b.url)
+        source_ids, _ = build(a, EXPERIMENT, args.runs)
 
         out = root / "export"
         target = f"{EXPERIMENT}-imported"
@@ -62,9 +43,7 @@ def main(argv: list[str] | None = None) -> None:
         }  # fmt: skip
         measured = {}
         for step, step_args in steps.items():
-            m = harness.measure(step, "cli", step_args, root, servers, args.tool_python)
-            print(f"  {step}: {m.seconds:.2f}s, peak RSS {m.peak_rss_mb:.0f} MB")
-            measured[step] = m
+            measured[step] = harness.step(step, "cli", step_args, root, servers, args.tool_python)
             if step == "import":
                 _check(a, b, source_ids, target, server_b.url)
         _check_verify_finds_a_change(b, target, server_a.url, server_b.url)
@@ -83,10 +62,10 @@ def main(argv: list[str] | None = None) -> None:
             "rss_met": verify.peak_rss_mb < TARGET_RSS_MB,
         },
     }
-    m = data["machine"]
+    what = f"experiment of {len(source_ids)} small runs"
     table = (
-        f"experiment of {len(source_ids)} small runs; servers with {args.server_workers} worker "
-        f"process(es); {m['cpus']} CPUs, load {m['load_average']}\n\n"
+        harness.heading(what, args.server_workers, data["machine"])
+        + "\n\n"
         + harness.markdown_table(
             [
                 [step, f"{r.seconds:.2f}", f"{r.peak_rss_mb:.0f}", f"{r.cpu['client']:.1f}"]
@@ -97,10 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         + f"\n\nverify / import: {data['targets']['verify_over_import']}x; target < 1: "
         + ("met" if data["targets"]["verify_faster_than_import"] else "NOT met")
     )
-    path = harness.write_results("bench-verify", data, table)
-    print()
-    print(table)
-    print(f"\nwritten {path} (and .md)")
+    harness.publish("bench-verify", data, table)
 
 
 def _check_verify_finds_a_change(b: MlflowClient, target: str, uri_a: str, uri_b: str) -> None:

@@ -1,4 +1,5 @@
-"""What every benchmark shares: two local servers, measured subprocesses, and the result files.
+"""What every benchmark shares: its command line, two local servers, measured subprocesses, and
+the result files.
 
 The servers are the tests' (``tests/servers.py``): ``mlflow server`` with a sqlite backend and
 proxied artifacts on a free loopback port, here in a temporary folder of the benchmark's own.
@@ -6,6 +7,7 @@ proxied artifacts on a free loopback port, here in a temporary folder of the ben
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime
 import json
@@ -16,16 +18,53 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from mlflow import MlflowClient
 
 from tests.servers import ServerProcess, start_server
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
+
+
+def parser(module: str, doc: str | None) -> argparse.ArgumentParser:
+    """The command line of ``python -m benchmarks.<module>``, its docstring as the help."""
+    return argparse.ArgumentParser(
+        prog=f"python -m benchmarks.{module}",
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def parse_args(
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None,
+    tool_python_help: str = "Python that runs the tool (default: this one); see README.md",
+) -> argparse.Namespace:
+    """The benchmark's own options, then ``--server-workers``, ``--tool-python`` and ``--keep``,
+    which every benchmark takes, read from ``argv``."""
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=MLFLOW_DEFAULT_SERVER_WORKERS,
+        help="worker processes of each mlflow server (default 4, as `mlflow "
+        "server` starts; the tests use 1)",
+    )
+    parser.add_argument("--tool-python", default=None, help=tool_python_help)
+    parser.add_argument("--keep", action="store_true", help="keep the servers' folder")
+    return parser.parse_args(argv)
+
+
+def options_record(args: argparse.Namespace) -> dict:
+    """The common options a result's workload records: the servers' and the tool's Python."""
+    return {
+        "server_workers": args.server_workers,
+        "tool_python": args.tool_python or "this interpreter",
+    }
 
 
 def quiet_mlflow() -> None:
@@ -69,6 +108,26 @@ def two_servers(
     finally:
         for server in started:
             server.stop()
+
+
+@contextlib.contextmanager
+def servers_for(args: argparse.Namespace) -> Iterator[tuple[Path, Server, Server]]:
+    """The benchmark's folder and servers A and B in it, as its common options ask."""
+    quiet_mlflow()
+    with workdir(args.keep) as root, two_servers(root, args.server_workers) as (a, b):
+        yield root, a, b
+
+
+def client(uri: str) -> MlflowClient:
+    """A client of one server, for its runs and its registry alike."""
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def timed(build: Callable[..., object], *args, **kwargs) -> tuple:
+    """``build(*args, **kwargs)`` and the seconds it took: (result, seconds)."""
+    started = time.perf_counter()
+    result = build(*args, **kwargs)
+    return result, time.perf_counter() - started
 
 
 class Server:
@@ -163,6 +222,13 @@ def measure(
     )
 
 
+def step(label: str, *args, **kwargs) -> Measured:
+    """:func:`measure` (same arguments), then one line with the step's time and peak RSS."""
+    m = measure(label, *args, **kwargs)
+    print(f"  {label}: {m.seconds:.2f}s, peak RSS {m.peak_rss_mb:.0f} MB", flush=True)
+    return m
+
+
 def machine() -> dict:
     """Where and under what load the figures were taken."""
     load = os.getloadavg()
@@ -173,6 +239,14 @@ def machine() -> dict:
         "load_average": [round(x, 2) for x in load],
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def heading(what: str, server_workers: int, machine: dict) -> str:
+    """The line above a result table: what was copied, the servers, and the machine's load."""
+    return (
+        f"{what}; servers with {server_workers} worker process(es); "
+        f"{machine['cpus']} CPUs, load {machine['load_average']}"
+    )
 
 
 def markdown_table(rows: list[list], header: list[str]) -> str:
@@ -189,3 +263,11 @@ def write_results(name: str, data: dict, table: str) -> Path:
     path.write_text(json.dumps(data, indent=2) + "\n")
     path.with_suffix(".md").write_text(table + "\n")
     return path
+
+
+def publish(name: str, data: dict, table: str) -> None:
+    """Write the results (see :func:`write_results`) and print the table and where it went."""
+    path = write_results(name, data, table)
+    print()
+    print(table)
+    print(f"\nwritten {path} (and .md)")

@@ -7,7 +7,6 @@ peak RSS are its own; the caller checks each import's result on the destination.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,44 +33,34 @@ class Pass:
         return f"default ({DEFAULT_WORKERS})" if self.workers is None else str(self.workers)
 
 
-def add_common_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--server-workers",
-        type=int,
-        default=harness.MLFLOW_DEFAULT_SERVER_WORKERS,
-        help="worker processes of each mlflow server (default 4, as `mlflow "
-        "server` starts; the tests use 1)",
-    )
-    parser.add_argument(
-        "--tool-python",
-        default=None,
-        help="Python that runs the tool (default: this one); see README.md",
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the servers' folder")
-
-
 def measure_passes(
     root: Path,
-    servers: dict,
+    server_a: harness.Server,
+    server_b: harness.Server,
     tool_python: str | None,
     export_args: Callable[[Path], list[str]],
     import_args: Callable[[Path, str], list[str]],
     check: Callable[[str], None],
 ) -> list[Pass]:
-    """Export then import with the default pool, then with one worker. ``import_args`` gets the
-    export directory and a suffix for destination names ("default" or "w1"); ``check`` gets the
-    same suffix after the import and raises if the destination is not complete."""
+    """Export from A then import to B with the default pool, then with one worker.
+    ``export_args`` gets the export directory, ``import_args`` the same and a suffix for
+    destination names ("default" or "w1"); each command is given its server's
+    ``--tracking-uri``. ``check`` gets the suffix after the import and raises if the destination
+    is not complete."""
+    servers = {"A": server_a, "B": server_b}
     passes = []
     for workers in (None, 1):
         suffix = "default" if workers is None else f"w{workers}"
         option = [] if workers is None else ["--workers", str(workers)]
         out = root / f"export-{suffix}"
         results = []
-        for step, args in (("export", export_args(out)), ("import", import_args(out, suffix))):
+        for step, args, uri in (
+            ("export", export_args(out), server_a.url),
+            ("import", import_args(out, suffix), server_b.url),
+        ):
             label = f"{step}, workers {'default' if workers is None else workers}"
-            m = harness.measure(label, "cli", [*args, *option], root, servers, tool_python)
-            print(f"  {label}: {m.seconds:.2f}s, peak RSS {m.peak_rss_mb:.0f} MB")
-            results.append(m)
+            cli = [*args, "--tracking-uri", uri, *option]
+            results.append(harness.step(label, "cli", cli, root, servers, tool_python))
         check(suffix)
         passes.append(Pass(workers, *results))
     return passes
@@ -126,15 +115,15 @@ def table(data: dict, what: str) -> str:
         ]
         for p in data["passes"]
     ]
-    m, t = data["machine"], data["targets"]
+    t = data["targets"]
     judged = (
         ""
         if t["speedup"] is None
         else f"; target >= {t['speedup']}x: {'met' if t['speedup_met'] else 'NOT met'}"
     )
     return (
-        f"{what}; servers with {data['workload']['server_workers']} worker process(es); "
-        f"{m['cpus']} CPUs, load {m['load_average']}\n\n"
+        harness.heading(what, data["workload"]["server_workers"], data["machine"])
+        + "\n\n"
         + harness.markdown_table(
             rows,
             [
@@ -152,3 +141,17 @@ def table(data: dict, what: str) -> str:
         f"{data['peak_rss_mb']:.0f} MB (target < {t['peak_rss_mb']}: "
         f"{'met' if t['rss_met'] else 'NOT met'})"
     )
+
+
+def publish(
+    name: str,
+    workload: dict,
+    passes: list[Pass],
+    target_speedup: float | None,
+    target_rss_mb: float,
+    what: str,
+) -> None:
+    """:func:`results` and :func:`table`, written as ``benchmarks/results/<name>-<time>.*`` (with
+    dashes for underscores) and printed."""
+    data = results(name, workload, passes, target_speedup, target_rss_mb)
+    harness.publish(name.replace("_", "-"), data, table(data, what))

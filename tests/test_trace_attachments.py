@@ -129,3 +129,37 @@ def test_a_trace_file_whose_attachment_is_gone_is_one_line(src, attached, tmp_pa
 
     with pytest.raises(ExportDirError, match="attachment file .* is missing"):
         read_trace(trace_file(out, attached.trace_id))
+
+
+@pytest.mark.slow
+def test_rerun_completes_an_interrupted_import_with_its_attachment(src, dst, attached, tmp_path):
+    out = tmp_path / "exp"
+    target = f"interrupted-attach-{uuid.uuid4().hex[:8]}"
+    assert not api.export_experiment(attached.name, out, tracking_uri=src.tracking_uri).failed
+    assert not api.import_experiment(out, target, tracking_uri=dst.tracking_uri).failed
+    (half_made,) = _copy_of(dst, target, attached.trace_id)
+    # What an import stopped between the trace's creation and its completion leaves.
+    dst.client.set_trace_tag(half_made.info.trace_id, idmap.STATE, idmap.STATE_STARTED)
+
+    report = api.import_experiment(out, target, tracking_uri=dst.tracking_uri)
+
+    assert [o.status for o in report.find("trace")] == ["imported"]
+    (copy,) = _copy_of(dst, target, attached.trace_id)
+    assert copy.info.tags[idmap.STATE] == idmap.STATE_COMPLETE
+    assert _referenced_bytes(dst, copy) == attached.content
+    assert _attachment_names(dst, copy) == [f"attachments/{attached.attachment_id}"]
+
+
+def test_a_reference_whose_file_the_source_lost_is_a_warning(src, src_server, tmp_path):
+    lost = tb.attachment_experiment(src, f"src-lost-{uuid.uuid4().hex[:8]}")
+    (stored,) = src_server.root.rglob(lost.attachment_id)
+    stored.unlink()
+
+    report = api.export_traces(lost.name, tmp_path / "traces", tracking_uri=src.tracking_uri)
+
+    assert [o.status for o in report.find("trace")] == ["exported"]
+    assert report.warnings == [
+        f"trace {lost.trace_id}: attachment {lost.attachment_id} its spans refer to is not in "
+        "its artifacts on the source"
+    ]
+    assert not attachments_dir(tmp_path / "traces", lost.trace_id).exists()

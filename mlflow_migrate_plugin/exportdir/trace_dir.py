@@ -36,6 +36,7 @@ ATTACHMENTS_SUFFIX = ".attachments"
 _ATTACHMENT_ID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 # How span data refers to an attachment (``Attachment.ref``): ``mlflow-attachment://<id>?...``.
 ATTACHMENT_SCHEME = "mlflow-attachment://"
+_REF_ID = re.compile(rf"{re.escape(ATTACHMENT_SCHEME)}({_ATTACHMENT_ID.pattern})")
 
 
 @dataclass
@@ -64,6 +65,17 @@ def has_attachment_refs(span_dicts: list[dict]) -> bool:
         for value in (span.get("attributes") or {}).values()
         if isinstance(value, str)
     )
+
+
+def referenced_attachments(span_dicts: list[dict]) -> set[str]:
+    """The attachment ids the ``mlflow-attachment://`` references of ``span_dicts`` name."""
+    return {
+        match.group(1)
+        for span in span_dicts
+        for value in (span.get("attributes") or {}).values()
+        if isinstance(value, str) and ATTACHMENT_SCHEME in value
+        for match in _REF_ID.finditer(value)
+    }
 
 
 def retarget_attachment_refs(text: str, old_id: str, trace_id: str) -> str:

@@ -21,7 +21,7 @@ from ..context import Migration
 from ..endpoint import redact
 from ..errors import UsageError
 from ..exportdir.layout import system_part
-from ..exportdir.trace_dir import attachments_dir, has_attachment_refs, write_trace
+from ..exportdir.trace_dir import attachments_dir, referenced_attachments, write_trace
 from ..report import EXPORTED, FAILED, failure_reason
 
 KIND = "trace"
@@ -160,11 +160,18 @@ def export_trace(
 
 def export_attachments(ctx: Migration, trace, folder: Path) -> dict[str, int]:
     """Download the attachment files of ``trace`` beside its trace file; return id -> size.
-    Only a trace whose spans refer to an attachment is listed (one request)."""
-    if not has_attachment_refs([span.to_dict() for span in trace.data.spans]):
+    Only a trace whose spans refer to an attachment is listed (one request); a reference
+    without its file on the source is a warning (the copy's reference leads nowhere either)."""
+    referenced = referenced_attachments([span.to_dict() for span in trace.data.spans])
+    if not referenced:
         return {}
     repo = ctx.src.artifact_repo(get_artifact_uri_for_trace(trace.info))
     files = [f for f in repo.list_artifacts(ATTACHMENTS) if not f.is_dir]
+    for missing in sorted(referenced - {PurePosixPath(f.path).name for f in files}):
+        ctx.report.warn(
+            f"trace {trace.info.trace_id}: attachment {missing} its spans refer to is not in "
+            "its artifacts on the source"
+        )
     if not files:
         return {}
     target = attachments_dir(folder, trace.info.trace_id)

@@ -20,7 +20,7 @@ field (``.../traces/tr-1.json: mlflow.spans[2].start_time_unix_nano: expected an
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,7 +56,7 @@ class TraceRecord:
         return self.info.trace_id
 
 
-def has_attachment_refs(span_dicts: list[dict]) -> bool:
+def has_attachment_refs(span_dicts: Iterable[dict]) -> bool:
     """Whether any span of ``span_dicts`` refers to an attachment (in its inputs, outputs or
     another attribute): only then has the trace attachment files to look for."""
     return any(
@@ -67,7 +67,7 @@ def has_attachment_refs(span_dicts: list[dict]) -> bool:
     )
 
 
-def referenced_attachments(span_dicts: list[dict]) -> set[str]:
+def referenced_attachments(span_dicts: Iterable[dict]) -> set[str]:
     """The attachment ids the ``mlflow-attachment://`` references of ``span_dicts`` name."""
     return {
         match.group(1)

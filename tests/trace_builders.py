@@ -136,3 +136,29 @@ def trace_view(endpoint, trace_id: str, run_map=None, model_map=None) -> dict:
                 source_run, f"not a run of the copy: {source_run}"
             )
     return {"info": info, "spans": trace.data.to_dict()["spans"]}
+
+
+@dataclass
+class AttachedTrace:
+    name: str
+    experiment_id: str
+    trace_id: str
+    attachment_id: str
+    content: bytes
+
+
+def attachment_experiment(src, name: str) -> AttachedTrace:
+    """An experiment with one trace whose root span input holds an image ``Attachment`` (a few
+    KB of bytes), logged through MLflow's fluent API."""
+    from mlflow.tracing.attachments import Attachment
+
+    experiment_id = src.client.create_experiment(name)
+    content = b"\x89PNG\r\n\x1a\n" + os.urandom(3000)
+    attachment = Attachment(content_type="image/png", content_bytes=content)
+    with fluent_uri(src.tracking_uri):
+        mlflow.set_experiment(experiment_id=experiment_id)
+        with mlflow.start_span("describe", span_type=SpanType.LLM) as span:
+            span.set_inputs({"image": attachment, "question": "what is it?"})
+            span.set_outputs("a cat")
+        trace_id = mlflow.get_last_active_trace_id()
+    return AttachedTrace(name, experiment_id, trace_id, attachment.id, content)

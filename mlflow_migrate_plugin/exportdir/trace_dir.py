@@ -7,14 +7,21 @@ metadata and assessments), ``mlflow.spans`` every span as ``Span.to_dict`` gives
 name, times, attributes with span type, inputs and outputs, status, events), and
 ``mlflow.linked_run_ids`` the runs the trace was linked to with ``link_traces_to_run``.
 
+A trace whose spans hold attachments (``mlflow.tracing.attachments.Attachment``: an image, audio,
+a PDF; the span data keeps an ``mlflow-attachment://<id>?...`` reference) has their bytes beside
+it, ``<trace_id>.attachments/<attachment id>``, and ``mlflow.attachments`` lists them with their
+sizes (an export without the field, or an older one, has none). The files are written before the
+trace file, so a trace file names only attachments that are all there.
+
 A file is checked field by field before its trace is imported; an error names the file and the
 field (``.../traces/tr-1.json: mlflow.spans[2].start_time_unix_nano: expected an integer``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlflow.entities import Span, TraceInfo
@@ -25,6 +32,11 @@ from .layout import read_json, write_json
 
 TRACES_DIR = "traces"
 SUFFIX = ".json"
+ATTACHMENTS_SUFFIX = ".attachments"
+_ATTACHMENT_ID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+# How span data refers to an attachment (``Attachment.ref``): ``mlflow-attachment://<id>?...``.
+ATTACHMENT_SCHEME = "mlflow-attachment://"
+_REF_ID = re.compile(rf"{re.escape(ATTACHMENT_SCHEME)}({_ATTACHMENT_ID.pattern})")
 
 
 @dataclass
@@ -37,10 +49,48 @@ class TraceRecord:
     info: TraceInfo
     spans: list[dict]
     linked_run_ids: list[str]
+    attachments: dict[str, Path] = field(default_factory=dict)  # attachment id -> its file
 
     @property
     def trace_id(self) -> str:
         return self.info.trace_id
+
+
+def has_attachment_refs(span_dicts: Iterable[dict]) -> bool:
+    """Whether any span of ``span_dicts`` refers to an attachment (in its inputs, outputs or
+    another attribute): only then has the trace attachment files to look for."""
+    return any(
+        ATTACHMENT_SCHEME in value
+        for span in span_dicts
+        for value in (span.get("attributes") or {}).values()
+        if isinstance(value, str)
+    )
+
+
+def referenced_attachments(span_dicts: Iterable[dict]) -> set[str]:
+    """The attachment ids the ``mlflow-attachment://`` references of ``span_dicts`` name."""
+    return {
+        match.group(1)
+        for span in span_dicts
+        for value in (span.get("attributes") or {}).values()
+        if isinstance(value, str) and ATTACHMENT_SCHEME in value
+        for match in _REF_ID.finditer(value)
+    }
+
+
+def retarget_attachment_refs(text: str, old_id: str, trace_id: str) -> str:
+    """``text`` with every ``mlflow-attachment://`` reference to trace ``old_id`` naming
+    ``trace_id`` instead (``Attachment.ref``'s query: ``trace_id`` among its parameters)."""
+    pattern = re.compile(
+        rf"({re.escape(ATTACHMENT_SCHEME)}[^?\s\"\\]+\?(?:[^\s\"\\]*?&)?trace_id=)"
+        rf"{re.escape(old_id)}(?=[&\s\"\\]|$)"
+    )
+    return pattern.sub(lambda m: m.group(1) + trace_id, text)
+
+
+def attachments_dir(folder: Path, trace_id: str) -> Path:
+    """Where the attachment files of trace ``trace_id`` are written in ``folder``."""
+    return Path(folder) / f"{trace_id}{ATTACHMENTS_SUFFIX}"
 
 
 def trace_file(folder: Path, trace_id: str) -> Path:
@@ -48,9 +98,16 @@ def trace_file(folder: Path, trace_id: str) -> Path:
     return Path(folder) / f"{trace_id}{SUFFIX}"
 
 
-def write_trace(folder: Path, system: dict, trace, linked_run_ids: list[str]) -> Path:
+def write_trace(
+    folder: Path,
+    system: dict,
+    trace,
+    linked_run_ids: list[str],
+    attachments: dict[str, int] | None = None,
+) -> Path:
     """Write ``trace`` (an MLflow Trace with its spans) into ``folder``; atomically, so an
-    interrupted export leaves the whole file or none."""
+    interrupted export leaves the whole file or none. ``attachments`` (id -> size) are the
+    files already written in :func:`attachments_dir`."""
     spans = [span.to_dict() for span in trace.data.spans]
     path = trace_file(folder, trace.info.trace_id)
     write_json(
@@ -62,6 +119,9 @@ def write_trace(folder: Path, system: dict, trace, linked_run_ids: list[str]) ->
                 "trace_info": trace.info.to_dict(),
                 "spans": spans,
                 "linked_run_ids": sorted(linked_run_ids),
+                "attachments": [
+                    {"id": key, "size": size} for key, size in sorted((attachments or {}).items())
+                ],
             },
         },
     )
@@ -100,7 +160,27 @@ def read_trace(path: Path) -> TraceRecord:
         identifier(runs_at / i, value, required=True)
         for i, value in enumerate(items(runs_at, record.get("linked_run_ids")))
     ]
-    return TraceRecord(Path(path), info, spans, linked)
+    attachments = _attachments(top / "attachments", record.get("attachments"), path, info)
+    return TraceRecord(Path(path), info, spans, linked, attachments)
+
+
+def _attachments(at: Where, value, path: Path, info: TraceInfo) -> dict[str, Path]:
+    """Attachment id -> its file beside the trace file, each there with the size recorded."""
+    folder = attachments_dir(Path(path).parent, info.trace_id)
+    found = {}
+    for i, entry in enumerate(items(at, value)):
+        entry = obj(at / i, entry)
+        attachment_id = identifier(at / i / "id", entry.get("id"), required=True)
+        if not _ATTACHMENT_ID.fullmatch(attachment_id):
+            raise (at / i / "id").fail(f"not an attachment id (a UUID): {attachment_id!r:.60}")
+        size = integer(at / i / "size", entry.get("size"), " (bytes)", required=True)
+        file = folder / attachment_id
+        if not file.is_file() or file.is_symlink():
+            raise (at / i).fail(f"attachment file {file} is missing")
+        if file.stat().st_size != size:
+            raise (at / i / "size").fail(f"{file} has {file.stat().st_size} bytes, not {size}")
+        found[attachment_id] = file
+    return found
 
 
 def _check_info(at: Where, info: dict) -> None:

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from mlflow.entities import ViewType
 from mlflow.store.tracking import SEARCH_TRACES_DEFAULT_MAX_RESULTS
 from mlflow.tracing.constant import SpansLocation, TraceMetadataKey, TraceTagKey
+from mlflow.tracing.utils.artifact_utils import get_artifact_uri_for_trace
 
 from ..context import Migration
 from ..endpoint import redact
 from ..errors import UsageError
 from ..exportdir.layout import system_part
-from ..exportdir.trace_dir import write_trace
+from ..exportdir.trace_dir import attachments_dir, referenced_attachments, write_trace
 from ..report import EXPORTED, FAILED, failure_reason
 
 KIND = "trace"
+# The folder of a trace's artifact location that holds its attachments (MLflow's
+# ``ArtifactRepository.upload_attachment`` writes there).
+ATTACHMENTS = "attachments"
 # Traces per batch request, as MLflow's own search asks for them (the server's limit).
 BATCH_GET_TRACES = 10
 
@@ -148,9 +152,37 @@ def export_trace(
         experiment_id = trace.info.experiment_id
         linked_runs = _run_links(ctx, experiment_id, only=trace_id).get(trace_id, [])
     system = system or system_part("export-trace", redact(ctx.src.tracking_uri))
-    path = write_trace(folder, system, trace, linked_runs)
+    attachments = export_attachments(ctx, trace, folder)
+    path = write_trace(folder, system, trace, linked_runs, attachments)
     ctx.report.add(KIND, trace_id, EXPORTED, str(path))
     return path
+
+
+def export_attachments(ctx: Migration, trace, folder: Path) -> dict[str, int]:
+    """Download the attachment files of ``trace`` beside its trace file; return id -> size.
+    Only a trace whose spans refer to an attachment is listed (one request); a reference
+    without its file on the source is a warning (the copy's reference leads nowhere either)."""
+    referenced = referenced_attachments([span.to_dict() for span in trace.data.spans])
+    if not referenced:
+        return {}
+    repo = ctx.src.artifact_repo(get_artifact_uri_for_trace(trace.info))
+    files = [f for f in repo.list_artifacts(ATTACHMENTS) if not f.is_dir]
+    for missing in sorted(referenced - {PurePosixPath(f.path).name for f in files}):
+        ctx.report.warn(
+            f"trace {trace.info.trace_id}: attachment {missing} its spans refer to is not in "
+            "its artifacts on the source"
+        )
+    if not files:
+        return {}
+    target = attachments_dir(folder, trace.info.trace_id)
+    target.mkdir(parents=True, exist_ok=True)
+    sizes = {}
+    for entry in files:
+        attachment_id = PurePosixPath(entry.path).name
+        local = target / attachment_id
+        repo.download_trace_attachment_to_file(attachment_id, local)
+        sizes[attachment_id] = local.stat().st_size
+    return sizes
 
 
 def _run_links(ctx: Migration, experiment_id: str, only: str | None = None) -> dict[str, list]:

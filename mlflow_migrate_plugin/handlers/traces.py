@@ -12,6 +12,11 @@ trace gets a new id (and new assessment ids) and its source id stays in tag
 :data:`~..idmap.SOURCE_TRACE_ID`, which every imported trace carries. A trace is created with
 :data:`~..idmap.STATE` ``started`` and marked ``complete`` last; a rerun skips complete ones and
 replaces one an interrupted import left half made.
+
+A trace's attachment files go to ``attachments/<id>`` in the destination trace's artifact
+location before it is marked complete; where the trace got a new id, the ``trace_id=`` of each
+``mlflow-attachment://`` reference in its spans names the new id, since the server resolves a
+reference through the trace it names (its ``get-trace-artifact`` endpoint).
 """
 
 from __future__ import annotations
@@ -27,16 +32,24 @@ from mlflow.entities.trace_state import TraceState
 from mlflow.exceptions import MlflowException
 from mlflow.store.tracking import SEARCH_TRACES_DEFAULT_MAX_RESULTS
 from mlflow.tracing.constant import SpanAttributeKey, TraceTagKey
+from mlflow.tracing.utils.artifact_utils import get_artifact_uri_for_trace
 from mlflow.utils.mlflow_tags import MLFLOW_ARTIFACT_LOCATION
 
 from .. import capabilities, idmap
 from ..context import Migration
 from ..errors import ExportDirError
-from ..exportdir.trace_dir import TRACES_DIR, TraceRecord, read_trace, trace_files
+from ..exportdir.trace_dir import (
+    ATTACHMENT_SCHEME,
+    TRACES_DIR,
+    TraceRecord,
+    read_trace,
+    retarget_attachment_refs,
+    trace_files,
+)
 from ..report import FAILED, IMPORTED, SKIPPED, failure_reason
 from . import trace_links
 from .kinds import ExperimentPart
-from .trace_export import KIND, TraceOptions, export_trace, export_traces
+from .trace_export import ATTACHMENTS, KIND, TraceOptions, export_trace, export_traces
 
 # Traces per chunk of an import: created one by one, their spans sent in one request.
 TRACES_PER_CHUNK = 10
@@ -232,6 +245,7 @@ def _start(ctx, record: TraceRecord, experiment_id: str, links, before, free) ->
 def _finish(ctx, item: _Started, experiment_id: str, links, in_span_table: bool) -> str:
     """Link the trace to its prompt versions and runs, mark it complete, report it."""
     client, info = ctx.dst.client, item.info
+    _upload_attachments(ctx, item)
     trace_links.link_prompts(ctx, item.trace_id, item.prompts)
     trace_links.link_runs(
         ctx, item.trace_id, item.record.linked_run_ids, links, item.warnings.append
@@ -250,6 +264,16 @@ def _finish(ctx, item: _Started, experiment_id: str, links, in_span_table: bool)
     ctx.report.add(KIND, source_id, IMPORTED, item.trace_id, detail)
     ctx.ids.put(KIND, source_id, item.trace_id)
     return item.trace_id
+
+
+def _upload_attachments(ctx: Migration, item: _Started) -> None:
+    """The record's attachment files into ``attachments/`` of the destination trace's artifact
+    location (a rerun writes the same names again: nothing is added twice)."""
+    if not item.record.attachments:
+        return
+    repo = ctx.dst.artifact_repo(get_artifact_uri_for_trace(item.created))
+    for path in item.record.attachments.values():
+        repo.log_artifact(str(path), ATTACHMENTS)
 
 
 def _changed_by_spans(info, spans: list[Span]) -> bool:
@@ -296,7 +320,7 @@ def _for_destination(record: TraceRecord, trace_id: str, experiment_id: str):
         info.trace_id = trace_id
         _new_assessment_ids(info)
         otel_id = base64.b64encode(bytes.fromhex(trace_id[3:])).decode()
-        span_dicts = [_respan(span, otel_id, trace_id) for span in span_dicts]
+        span_dicts = [_respan(span, otel_id, record.trace_id, trace_id) for span in span_dicts]
     for assessment in info.assessments:
         assessment.trace_id = trace_id
     return info, span_dicts
@@ -310,8 +334,11 @@ def _otlp_trace_id(span: dict) -> str:
         return ""
 
 
-def _respan(span: dict, otel_id: str, trace_id: str) -> dict:
+def _respan(span: dict, otel_id: str, old_id: str, trace_id: str) -> dict:
     attributes = dict(span.get("attributes") or {})
+    for key, value in attributes.items():
+        if isinstance(value, str) and ATTACHMENT_SCHEME in value:
+            attributes[key] = retarget_attachment_refs(value, old_id, trace_id)
     attributes[SpanAttributeKey.REQUEST_ID] = json.dumps(trace_id)
     return {**span, "trace_id": otel_id, "attributes": attributes}
 

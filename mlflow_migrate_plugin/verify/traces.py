@@ -8,6 +8,9 @@ linked to are followed back to the source ids they were imported from. Not compa
 the destination sets itself, the import's own ``mlflow_migrate.*`` tags, and the trace and
 assessment ids when the destination had to give new ones (reported as info), and the
 ``mlflow.trace.infoFinalized`` mark the destination's ``start_trace`` sets on every trace.
+An attachment reference in a span is compared without the trace id it names (each side names its
+own trace), and the attachment files of a trace whose spans refer to one are compared by name,
+size and sha256 (by size alone with ``sizes_only``).
 
 Source traces are read a search page at a time, with their spans in one request per page, so
 an experiment of thousands of traces is never held whole.
@@ -26,12 +29,18 @@ from mlflow.tracing.constant import (
     TraceMetadataKey,
     TraceTagKey,
 )
+from mlflow.tracing.utils.artifact_utils import get_artifact_uri_for_trace
 from mlflow.utils.mlflow_tags import MLFLOW_ARTIFACT_LOCATION
 
 from .. import idmap
-from ..handlers.trace_export import KIND
+from ..exportdir.trace_dir import (
+    ATTACHMENT_SCHEME,
+    has_attachment_refs,
+    retarget_attachment_refs,
+)
+from ..handlers.trace_export import ATTACHMENTS, KIND
 from .diff import diff
-from .findings import CHANGED, DUPLICATE, INFO, MISSING, Finding
+from .findings import ABSENT, CHANGED, DUPLICATE, INFO, MISSING, Finding
 from .pairing import all_runs
 from .runs import Context
 
@@ -197,6 +206,30 @@ def _compare(ctx: Context, trace, copy, found: list[str], linked: tuple[dict, di
     expected = _view(trace, linked[0].get(source_id, []), same_id, lambda i: i)
     actual = _view(copy, linked[1].get(copy.info.trace_id, []), same_id, ctx.ids.run, ctx)
     result.findings += diff(expected, actual)
+    result.findings += _attachment_findings(ctx, trace, copy, expected["spans"], actual["spans"])
+
+
+def _attachment_findings(ctx: Context, trace, copy, src_spans: dict, dst_spans: dict) -> list:
+    """The attachment files of both traces compared, when either one's spans refer to one
+    (a listing each; a trace without attachments costs nothing)."""
+    if not (has_attachment_refs(src_spans.values()) or has_attachment_refs(dst_spans.values())):
+        return []
+    expected = _attachment_files(ctx, ctx.src, trace.info)
+    actual = _attachment_files(ctx, ctx.dst, copy.info)
+    findings = []
+    for name in sorted(expected.keys() | actual.keys()):
+        field = f"{ATTACHMENTS}/{name}"
+        if name not in actual:
+            findings.append(Finding(MISSING, field, expected[name], ABSENT, "attachment file"))
+        elif expected.get(name) != actual[name]:
+            findings.append(Finding(CHANGED, field, expected.get(name, ABSENT), actual[name]))
+    return findings
+
+
+def _attachment_files(ctx: Context, endpoint, info) -> dict:
+    """Attachment id -> size and digest of the files in the trace's ``attachments/``."""
+    root = get_artifact_uri_for_trace(info).rstrip("/")
+    return ctx.artifacts(endpoint.artifact_repo(f"{root}/{ATTACHMENTS}"))
 
 
 def _view(trace, linked_runs: list[str], same_id: bool, run_of, ctx: Context | None = None):
@@ -252,6 +285,10 @@ def _spans(trace) -> dict:
         body.pop("trace_id", None)
         attributes = dict(body.get("attributes") or {})
         attributes.pop(SpanAttributeKey.REQUEST_ID, None)
+        for key, value in attributes.items():
+            if isinstance(value, str) and ATTACHMENT_SCHEME in value:
+                # Each side's references name its own trace.
+                attributes[key] = retarget_attachment_refs(value, trace.info.trace_id, "(own)")
         body["attributes"] = attributes
         out[_hex_id(body.get("span_id"))] = body
     return out

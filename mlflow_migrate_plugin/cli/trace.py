@@ -8,7 +8,7 @@ import click
 
 from .group import migrate
 from .options import common_options, text_option, trace_window_options, tracking_uri_option
-from .progress import CliProgress, print_summary
+from .progress import print_summary, summarized
 
 
 def _counts(report, statuses: tuple[str, ...]) -> str:
@@ -68,14 +68,21 @@ def import_trace(input_file, experiment_name, tracking_uri, registry_uri, worker
 @trace_window_options
 @tracking_uri_option("source")
 @common_options
+@summarized
 def export_traces(
-    experiment, output_dir, trace_start_time, traces_until, tracking_uri, registry_uri, workers
+    experiment,
+    output_dir,
+    trace_start_time,
+    traces_until,
+    tracking_uri,
+    registry_uri,
+    workers,
+    progress,
 ):
     """Export the MLflow 3 traces of an experiment (not its runs), one file per trace, fetched
     --workers at a time. A trace that fails is named and the command exits 1."""
     from .. import api
 
-    started = time.monotonic()
     report = api.export_traces(
         experiment,
         output_dir,
@@ -83,13 +90,13 @@ def export_traces(
         traces_until=traces_until,
         tracking_uri=tracking_uri,
         workers=workers,
-        progress=CliProgress(),
+        progress=progress,
     )
     click.echo(
         f"Exported traces of '{experiment}' to {output_dir}: "
         f"traces {_counts(report, ('exported', 'failed'))}"
     )
-    print_summary(report, started)
+    return report
 
 
 @migrate.command("import-traces")
@@ -103,23 +110,20 @@ def export_traces(
 )
 @tracking_uri_option("destination")
 @common_options
-def import_traces(input_dir, experiment_name, tracking_uri, registry_uri, workers):
+@summarized
+def import_traces(input_dir, experiment_name, **common):
     """Import exported traces, --workers at a time. Every file is checked first: a corrupt one
     stops the command with one line before anything is created. Runs and LoggedModels already
     imported into the experiment are linked; traces imported before are skipped."""
     from .. import api
 
-    started = time.monotonic()
     report = api.import_traces(
         input_dir,
         experiment_name,
-        tracking_uri=tracking_uri,
-        registry_uri=registry_uri,
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
     click.echo(
         f"Imported {input_dir} into experiment '{experiment_name}': "
         f"traces {_counts(report, ('imported', 'skipped', 'failed'))}"
     )
-    print_summary(report, started)
+    return report

@@ -19,7 +19,7 @@ from .options import (
     trace_window_options,
     wait_option,
 )
-from .progress import summarized
+from .progress import status_counts, summarized
 
 _STREAMED = "by default nothing is exported: objects stream from source to destination"
 _STAGED = (
@@ -176,8 +176,7 @@ def copy_experiment(
         skip_unsupported=skip_unsupported,
         **common,
     )
-    statuses = ("imported", "skipped", "failed")
-    counts = ", ".join(f"{len(report.find('run', s))} {s}" for s in statuses)
+    counts = status_counts(report, "run")
     click.echo(f"Copied experiment '{experiment}' to '{experiment_name}': runs {counts}")
     return report
 
@@ -254,8 +253,7 @@ def copy_model(
         skip_unsupported=skip_unsupported,
         **common,
     )
-    statuses = ("imported", "skipped", "failed")
-    counts = ", ".join(f"{len(report.find('model_version', s))} {s}" for s in statuses)
+    counts = status_counts(report, "model_version")
     click.echo(f"Copied model '{model}' to '{dst_model or model}': versions {counts}")
     return report
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .group import migrate
-from .options import bool_option, common_options, text_option, tracking_uri_option
+from .options import bool_option, common_options, input_dir_option, text_option, tracking_uri_option
 from .progress import summarized
 
 
@@ -35,11 +35,7 @@ def export_evaluation_dataset(dataset_name, dataset_id, output_dir, **common):
 
 
 @migrate.command("import-evaluation-dataset")
-@text_option(
-    "--input-dir",
-    required=True,
-    help="Input directory (from export-evaluation-dataset, or from mlflow-export-import).",
-)
+@input_dir_option("export-evaluation-dataset")
 @text_option(
     "--evaluation-dataset-name",
     help="Destination dataset name. Default: the name in the export.",

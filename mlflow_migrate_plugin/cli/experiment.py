@@ -17,11 +17,7 @@ from .options import (
     tracking_uri_option,
     wait_option,
 )
-from .progress import summarized
-
-
-def _run_counts(report, statuses: tuple[str, ...]) -> str:
-    return ", ".join(f"{len(report.find('run', s))} {s}" for s in statuses)
+from .progress import status_counts, summarized
 
 
 @migrate.command("export-experiment")
@@ -96,7 +92,7 @@ def export_experiment(
     )
     click.echo(
         f"Exported experiment '{experiment}' to {output_dir}: "
-        f"runs {_run_counts(report, ('exported', 'skipped', 'failed'))}"
+        f"runs {status_counts(report, 'run', ('exported', 'skipped', 'failed'))}"
     )
     return report
 
@@ -176,6 +172,6 @@ def import_experiment(
     )
     click.echo(
         f"Imported {input_dir} into experiment '{experiment_name}': "
-        f"runs {_run_counts(report, ('imported', 'skipped', 'failed'))}"
+        f"runs {status_counts(report, 'run')}"
     )
     return report

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .group import migrate
-from .options import bool_option, common_options, text_option, tracking_uri_option
+from .options import bool_option, common_options, input_dir_option, text_option, tracking_uri_option
 from .progress import summarized
 
 
@@ -31,11 +31,7 @@ def export_logged_model(model_id, output_dir, **common):
 
 
 @migrate.command("import-logged-model")
-@text_option(
-    "--input-dir",
-    required=True,
-    help="Input directory (from export-logged-model, or from mlflow-export-import).",
-)
+@input_dir_option("export-logged-model")
 @text_option(
     "--experiment-name",
     required=True,

@@ -10,6 +10,7 @@ from .options import (
     await_creation_option,
     bool_option,
     common_options,
+    input_dir_option,
     notebook_formats_option,
     skip_unsupported_option,
     split_list,
@@ -96,11 +97,7 @@ def export_model(
 
 
 @migrate.command("import-model")
-@text_option(
-    "--input-dir",
-    required=True,
-    help="Input directory (from export-model, or from mlflow-export-import).",
-)
+@input_dir_option("export-model")
 @text_option("--model", help="Destination registered model name. Default: the name in the export.")
 @text_option(
     "--experiment-name",
@@ -191,11 +188,7 @@ def export_model_version(
     required=True,
     help="Destination experiment of the version's run; created if it does not exist.",
 )
-@text_option(
-    "--input-dir",
-    required=True,
-    help="Input directory (from export-model-version, or from mlflow-export-import).",
-)
+@input_dir_option("export-model-version")
 @bool_option("--create-model", help="Create the registered model if it does not exist.")
 @bool_option("--import-permissions", help=_IMPORT_PERMISSIONS_HELP)
 @bool_option("--import-source-tags", help=IMPORT_SOURCE_TAGS_HELP)

@@ -49,6 +49,15 @@ def text_option(name: str, help: str, required: bool = False, default=None):
     )
 
 
+def input_dir_option(export_command: str):
+    """``--input-dir`` of an import command, naming the export command that writes it."""
+    return text_option(
+        "--input-dir",
+        required=True,
+        help=f"Input directory (from {export_command}, or from mlflow-export-import).",
+    )
+
+
 def tracking_uri_option(role: str = ""):
     """``--tracking-uri`` and ``--registry-uri`` of the server a command works on."""
     where = f" of the {role} server" if role else ""

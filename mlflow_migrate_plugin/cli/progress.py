@@ -106,6 +106,13 @@ class CliProgress(Progress):
             self.stream.flush()
 
 
+def status_counts(
+    report: Report, kind: str, statuses: tuple[str, ...] = ("imported", "skipped", "failed")
+) -> str:
+    """How many objects of ``kind`` ended in each status, e.g. "3 imported, 0 skipped, 1 failed"."""
+    return ", ".join(f"{len(report.find(kind, s))} {s}" for s in statuses)
+
+
 def print_summary(report: Report, started: float) -> None:
     """The closing lines: what moved, per kind of object, warnings, and the time it took; then
     exit 1 if any object failed or could not be imported, so that scripts see it."""

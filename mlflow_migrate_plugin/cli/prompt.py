@@ -5,7 +5,14 @@ from __future__ import annotations
 import click
 
 from .group import migrate
-from .options import bool_option, common_options, split_list, text_option, tracking_uri_option
+from .options import (
+    bool_option,
+    common_options,
+    input_dir_option,
+    split_list,
+    text_option,
+    tracking_uri_option,
+)
 from .progress import summarized
 
 
@@ -37,11 +44,7 @@ def export_prompt(prompt_name, prompt_version, output_dir, **common):
 
 
 @migrate.command("import-prompt")
-@text_option(
-    "--input-dir",
-    required=True,
-    help="Input directory (from export-prompt, or from mlflow-export-import).",
-)
+@input_dir_option("export-prompt")
 @text_option("--prompt-name", help="Destination prompt name. Default: the name in the export.")
 @bool_option(
     "--delete-prompt",

@@ -8,6 +8,7 @@ from .group import migrate
 from .options import (
     bool_option,
     common_options,
+    input_dir_option,
     notebook_formats_option,
     skip_unsupported_option,
     split_list,
@@ -41,11 +42,7 @@ def export_run(run_id, output_dir, notebook_formats, **common):
 
 
 @migrate.command("import-run")
-@text_option(
-    "--input-dir",
-    required=True,
-    help="Input directory (from export-run, or from mlflow-export-import).",
-)
+@input_dir_option("export-run")
 @text_option(
     "--experiment-name",
     required=True,

@@ -8,11 +8,7 @@ import click
 
 from .group import migrate
 from .options import common_options, text_option, trace_window_options, tracking_uri_option
-from .progress import print_summary, summarized
-
-
-def _counts(report, statuses: tuple[str, ...]) -> str:
-    return ", ".join(f"{len(report.find('trace', s))} {s}" for s in statuses)
+from .progress import print_summary, status_counts, summarized
 
 
 @migrate.command("export-trace")
@@ -94,7 +90,7 @@ def export_traces(
     )
     click.echo(
         f"Exported traces of '{experiment}' to {output_dir}: "
-        f"traces {_counts(report, ('exported', 'failed'))}"
+        f"traces {status_counts(report, 'trace', ('exported', 'failed'))}"
     )
     return report
 
@@ -124,6 +120,6 @@ def import_traces(input_dir, experiment_name, **common):
     )
     click.echo(
         f"Imported {input_dir} into experiment '{experiment_name}': "
-        f"traces {_counts(report, ('imported', 'skipped', 'failed'))}"
+        f"traces {status_counts(report, 'trace')}"
     )
     return report

@@ -155,13 +155,7 @@ def export(
 
 def _export_experiment(src, exp, writer, engine, report, options, workers) -> dict:
     path = writer.experiment_dir(exp.experiment_id)
-    entry = {
-        "kind": EXPERIMENT,
-        "source_id": exp.experiment_id,
-        "name": exp.name,
-        "dir": path.relative_to(writer.path).as_posix(),
-        "shard_key": exp.experiment_id,
-    }
+    entry = _entry(EXPERIMENT, exp.experiment_id, exp.name, path, writer, exp.experiment_id)
     return _export_object(
         experiment_handler, options.runs, entry, path, src, writer, engine, report, options
     )
@@ -169,18 +163,32 @@ def _export_experiment(src, exp, writer, engine, report, options, workers) -> di
 
 def _export_model(src, model, writer, engine, report, options, workers) -> dict:
     path = writer.model_dir(model.name)
-    entry = {
-        "kind": MODEL,
-        "source_id": model.name,
-        "name": model.name,
-        "dir": path.relative_to(writer.path).as_posix(),
-        "experiment_id": model.experiment_id,
-        "experiment_name": model.experiment_name,
-        "shard_key": model.shard_key,
-    }
+    entry = _entry(
+        MODEL,
+        model.name,
+        model.name,
+        path,
+        writer,
+        model.shard_key,
+        experiment_id=model.experiment_id,
+        experiment_name=model.experiment_name,
+    )
     return _export_object(
         model_handler, options.versions, entry, path, src, writer, engine, report, options
     )
+
+
+def _entry(kind: str, source_id: str, name: str, path, writer, shard_key, **extra) -> dict:
+    """The manifest entry of one exported object, before its status."""
+    dir_ = path.relative_to(writer.path).as_posix()
+    return {
+        "kind": kind,
+        "source_id": source_id,
+        "name": name,
+        "dir": dir_,
+        **extra,
+        "shard_key": shard_key,
+    }
 
 
 def _export_object(

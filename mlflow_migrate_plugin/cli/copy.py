@@ -11,6 +11,7 @@ from .options import (
     await_creation_option,
     bool_option,
     common_options,
+    experiment_name_option,
     no_traces_option,
     skip_unsupported_option,
     split_list,
@@ -39,11 +40,7 @@ def keep_export_dir_option(default: str):
 
 @migrate.command("copy-run")
 @text_option("--run-id", required=True, help="Source run ID.")
-@text_option(
-    "--experiment-name",
-    required=True,
-    help="Destination experiment name; created if it does not exist.",
-)
+@experiment_name_option
 @src_dst_uri_options()
 @bool_option(
     "--import-source-tags",

@@ -5,7 +5,14 @@ from __future__ import annotations
 import click
 
 from .group import migrate
-from .options import bool_option, common_options, input_dir_option, text_option, tracking_uri_option
+from .options import (
+    bool_option,
+    common_options,
+    experiment_name_option,
+    input_dir_option,
+    text_option,
+    tracking_uri_option,
+)
 from .progress import summarized
 
 
@@ -32,11 +39,7 @@ def export_logged_model(model_id, output_dir, **common):
 
 @migrate.command("import-logged-model")
 @input_dir_option("export-logged-model")
-@text_option(
-    "--experiment-name",
-    required=True,
-    help="Destination experiment name; created if it does not exist.",
-)
+@experiment_name_option
 @bool_option(
     "--mlmodel-fix",
     default=True,

@@ -58,6 +58,16 @@ def input_dir_option(export_command: str):
     )
 
 
+def experiment_name_option(fn):
+    """``--experiment-name`` of the commands that bring runs, models or traces into an
+    experiment."""
+    return text_option(
+        "--experiment-name",
+        required=True,
+        help="Destination experiment name; created if it does not exist.",
+    )(fn)
+
+
 def tracking_uri_option(role: str = ""):
     """``--tracking-uri`` and ``--registry-uri`` of the server a command works on."""
     where = f" of the {role} server" if role else ""

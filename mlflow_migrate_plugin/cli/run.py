@@ -8,6 +8,7 @@ from .group import migrate
 from .options import (
     bool_option,
     common_options,
+    experiment_name_option,
     input_dir_option,
     notebook_formats_option,
     skip_unsupported_option,
@@ -43,11 +44,7 @@ def export_run(run_id, output_dir, notebook_formats, **common):
 
 @migrate.command("import-run")
 @input_dir_option("export-run")
-@text_option(
-    "--experiment-name",
-    required=True,
-    help="Destination experiment name; created if it does not exist.",
-)
+@experiment_name_option
 @bool_option(
     "--import-source-tags",
     help="Also record the source run's info (ids, times, "

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 
 from .group import migrate
-from .options import common_options, text_option, trace_window_options, tracking_uri_option
-from .progress import print_summary, status_counts, summarized
+from .options import (
+    common_options,
+    experiment_name_option,
+    text_option,
+    trace_window_options,
+    tracking_uri_option,
+)
+from .progress import status_counts, summarized
 
 
 @migrate.command("export-trace")
@@ -20,40 +24,34 @@ from .progress import print_summary, status_counts, summarized
 )
 @tracking_uri_option("source")
 @common_options
-def export_trace(trace_id, output_dir, tracking_uri, registry_uri, workers):
+@summarized
+def export_trace(trace_id, output_dir, tracking_uri, registry_uri, workers, progress):
     """Export one MLflow 3 trace: its info, tags and metadata, every span, its assessments and
     the runs, LoggedModel and prompt versions it links to."""
     from .. import api
 
-    started = time.monotonic()
+    del progress  # one trace: there is nothing to count
     report = api.export_trace(trace_id, output_dir, tracking_uri=tracking_uri, workers=workers)
     click.echo(f"Exported trace {trace_id} to {output_dir}")
-    print_summary(report, started)
+    return report
 
 
 @migrate.command("import-trace")
 @text_option("--input-file", required=True, help="A trace file written by export-trace.")
-@text_option(
-    "--experiment-name", required=True, help="Destination experiment; created if it does not exist."
-)
+@experiment_name_option
 @tracking_uri_option("destination")
 @common_options
-def import_trace(input_file, experiment_name, tracking_uri, registry_uri, workers):
+@summarized
+def import_trace(input_file, experiment_name, progress, **common):
     """Import one exported trace. Its id is kept unless the destination has a trace with that
     id already (then the source id is kept in tag mlflow_migrate.source.trace_id); importing it
     again adds nothing."""
     from .. import api
 
-    started = time.monotonic()
-    report = api.import_trace(
-        input_file,
-        experiment_name,
-        tracking_uri=tracking_uri,
-        registry_uri=registry_uri,
-        workers=workers,
-    )
+    del progress  # one trace: there is nothing to count
+    report = api.import_trace(input_file, experiment_name, **common)
     click.echo(f"Imported {input_file} into experiment '{experiment_name}'")
-    print_summary(report, started)
+    return report
 
 
 @migrate.command("export-traces")
@@ -101,9 +99,7 @@ def export_traces(
     required=True,
     help="Directory written by export-traces, or an experiment export (its traces/ folder).",
 )
-@text_option(
-    "--experiment-name", required=True, help="Destination experiment; created if it does not exist."
-)
+@experiment_name_option
 @tracking_uri_option("destination")
 @common_options
 @summarized

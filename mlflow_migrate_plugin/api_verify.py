@@ -6,8 +6,9 @@ Re-exported by :mod:`.api` (``from mlflow_migrate_plugin import verify_run``, ..
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .api_setup import as_list, endpoint, engine, tracking_of
 from .report import NO_PROGRESS, Progress
@@ -15,19 +16,20 @@ from .transfer.engine import DEFAULT_WORKERS
 from .transfer.resilience import one_line_when_gone
 
 
-@contextmanager
-def _verification(
-    src_mlflow_uri: str | None,
-    dst_mlflow_uri: str | None,
-    src_registry_uri: str | None,
-    dst_registry_uri: str | None,
+def _verified(
+    check: Callable[[Any], None],
+    uris: tuple[str | None, str | None, str | None, str | None],
     workers: int,
     sizes_only: bool,
     progress: Progress,
 ):
-    """Both endpoints, checked, and a verify context on a bounded pool (see :mod:`.verify`)."""
+    """Run ``check`` on a verify context (see :mod:`.verify`) over both endpoints, checked, and a
+    bounded pool; return the :class:`~.verify.Verification` it filled. ``uris``: source and
+    destination tracking URIs, then source and destination registry URIs."""
     from .verify import Verification
     from .verify.runs import Context
+
+    src_mlflow_uri, dst_mlflow_uri, src_registry_uri, dst_registry_uri = uris
 
     src = endpoint(src_mlflow_uri or tracking_of(src_registry_uri), src_registry_uri)
     dst = endpoint(dst_mlflow_uri or tracking_of(dst_registry_uri), dst_registry_uri)
@@ -35,8 +37,9 @@ def _verification(
     with engine(workers) as pool:
         phase = progress.phase("Comparing artifacts", None, "bytes")
         with one_line_when_gone((src, dst)):  # a server gone mid-way
-            yield Context(src, dst, pool, result, sizes_only, progress, phase)
+            check(Context(src, dst, pool, result, sizes_only, progress, phase))
         phase.close()
+    return result
 
 
 def verify_run(
@@ -58,11 +61,11 @@ def verify_run(
     """
     from .verify.runs import verify_single_run
 
-    with _verification(
-        src_mlflow_uri, dst_mlflow_uri, None, None, workers, sizes_only, progress
-    ) as ctx:
+    def check(ctx):
         verify_single_run(ctx, run_id, dst_experiment_name)
-    return ctx.result
+
+    uris = (src_mlflow_uri, dst_mlflow_uri, None, None)
+    return _verified(check, uris, workers, sizes_only, progress)
 
 
 def verify_experiment(
@@ -83,9 +86,7 @@ def verify_experiment(
     ``include_deleted_runs``. ``workers`` runs are compared at a time."""
     from .verify.experiments import verify_experiment as verify
 
-    with _verification(
-        src_mlflow_uri, dst_mlflow_uri, None, None, workers, sizes_only, progress
-    ) as ctx:
+    def check(ctx):
         verify(
             ctx,
             experiment,
@@ -94,7 +95,9 @@ def verify_experiment(
             traces=include_traces,
             workers=workers,
         )
-    return ctx.result
+
+    uris = (src_mlflow_uri, dst_mlflow_uri, None, None)
+    return _verified(check, uris, workers, sizes_only, progress)
 
 
 def verify_model(
@@ -114,19 +117,13 @@ def verify_model(
     description, tags and aliases, every live version, and each version's run and LoggedModel."""
     from .verify.models import verify_registered_model
 
-    with _verification(
-        src_mlflow_uri,
-        dst_mlflow_uri,
-        src_registry_uri,
-        dst_registry_uri,
-        workers,
-        sizes_only,
-        progress,
-    ) as ctx:
+    def check(ctx):
         verify_registered_model(
             ctx, model, dst_model, stages_and_aliases=check_stages_and_aliases, workers=workers
         )
-    return ctx.result
+
+    uris = (src_mlflow_uri, dst_mlflow_uri, src_registry_uri, dst_registry_uri)
+    return _verified(check, uris, workers, sizes_only, progress)
 
 
 def verify_model_version(
@@ -149,15 +146,7 @@ def verify_model_version(
     with its run and LoggedModel."""
     from .verify.models import verify_single_version
 
-    with _verification(
-        src_mlflow_uri,
-        dst_mlflow_uri,
-        src_registry_uri,
-        dst_registry_uri,
-        workers,
-        sizes_only,
-        progress,
-    ) as ctx:
+    def check(ctx):
         verify_single_version(
             ctx,
             model,
@@ -166,7 +155,9 @@ def verify_model_version(
             None if dst_version is None else str(dst_version),
             stages_and_aliases=check_stages_and_aliases,
         )
-    return ctx.result
+
+    uris = (src_mlflow_uri, dst_mlflow_uri, src_registry_uri, dst_registry_uri)
+    return _verified(check, uris, workers, sizes_only, progress)
 
 
 def verify_prompt(
@@ -185,11 +176,11 @@ def verify_prompt(
     response format, aliases) against the destination version of the same number."""
     from .verify.prompts import verify_prompt as verify
 
-    with _verification(
-        src_mlflow_uri, dst_mlflow_uri, src_registry_uri, dst_registry_uri, workers, False, progress
-    ) as ctx:
+    def check(ctx):
         verify(ctx, prompt_name, dst_prompt_name)
-    return ctx.result
+
+    uris = (src_mlflow_uri, dst_mlflow_uri, src_registry_uri, dst_registry_uri)
+    return _verified(check, uris, workers, False, progress)
 
 
 def verify_all(
@@ -219,15 +210,7 @@ def verify_all(
     from .exportdir.bulk_dir import read_rename_file
     from .verify.whole_server import verify_all as verify
 
-    with _verification(
-        src_mlflow_uri,
-        dst_mlflow_uri,
-        src_registry_uri,
-        dst_registry_uri,
-        workers,
-        sizes_only,
-        progress,
-    ) as ctx:
+    def check(ctx):
         verify(
             ctx,
             experiments=None if experiments in (None, "all") else as_list(experiments),
@@ -242,4 +225,6 @@ def verify_all(
             stages_and_aliases=check_stages_and_aliases,
             workers=workers,
         )
-    return ctx.result
+
+    uris = (src_mlflow_uri, dst_mlflow_uri, src_registry_uri, dst_registry_uri)
+    return _verified(check, uris, workers, sizes_only, progress)

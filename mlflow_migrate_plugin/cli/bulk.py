@@ -3,11 +3,8 @@ and import-models (mlflow-export-import's bulk commands, with its option names),
 
 from __future__ import annotations
 
-import time
-
 import click
 
-from .copy import URI_HELP
 from .group import migrate
 from .options import (
     bool_option,
@@ -15,10 +12,11 @@ from .options import (
     notebook_formats_option,
     skip_unsupported_option,
     split_list,
+    src_dst_uri_options,
     text_option,
     tracking_uri_option,
 )
-from .progress import CliProgress, print_summary
+from .progress import summarized
 
 _OUTPUT_HELP = (
     "Output directory: experiments/<id>/ per experiment, models/<name>/ per registered "
@@ -86,6 +84,7 @@ def _export_options(fn):
             _use_threads_option,
             tracking_uri_option("source"),
             common_options,
+            summarized,
         )
     ):
         fn = decorate(fn)
@@ -127,6 +126,7 @@ def _import_options(fn):
             _use_threads_option,
             tracking_uri_option("destination"),
             common_options,
+            summarized,
         )
     ):
         fn = decorate(fn)
@@ -136,33 +136,22 @@ def _import_options(fn):
 def _export(kinds: dict, use_threads: bool, workers: int, notebook_formats: str, **given):
     from .. import api
 
-    started = time.monotonic()
     report = api.export_all(
         **kinds,
         **given,
         notebook_formats=split_list(notebook_formats),
         workers=workers if use_threads else 1,
-        progress=CliProgress(),
     )
     click.echo(f"Exported to {given['output_dir']}:")
-    _finish(report, started)
+    return report
 
 
 def _import(kinds: dict, use_threads: bool, workers: int, **given):
     from .. import api
 
-    started = time.monotonic()
-    report = api.import_all(
-        **kinds, **given, workers=workers if use_threads else 1, progress=CliProgress()
-    )
+    report = api.import_all(**kinds, **given, workers=workers if use_threads else 1)
     click.echo(f"Imported {given['input_dir']}:")
-    _finish(report, started)
-
-
-def _finish(report, started: float) -> None:
-    print_summary(report, started)
-    if report.failed:
-        click.get_current_context().exit(1)
+    return report
 
 
 _ALL_MODELS = (
@@ -181,7 +170,7 @@ def export_all(**given):
     again into the same directory, an interrupted export keeps what it had finished, and a
     finished one is brought up to date: runs unchanged since are kept without reading them
     again (docs/bulk.md, "Incremental sync")."""
-    _export({}, **given)
+    return _export({}, **given)
 
 
 @migrate.command("import-all")
@@ -191,7 +180,7 @@ def import_all(**given):
     version linked to the run its experiment's import made (no run is imported twice). Rerun
     it at will: what is already there is skipped, so an interrupted import completes and a
     new export of a changed source adds only what is new."""
-    _import({}, **given)
+    return _import({}, **given)
 
 
 @migrate.command("export-experiments")
@@ -199,14 +188,14 @@ def import_all(**given):
 @_export_options
 def export_experiments(experiments, **given):
     """Export several experiments (or all) with their runs, as export-all does."""
-    _export({"experiments": name_choice(experiments), "include_models": False}, **given)
+    return _export({"experiments": name_choice(experiments), "include_models": False}, **given)
 
 
 @migrate.command("import-experiments")
 @_import_options
 def import_experiments(**given):
     """Import the experiments of a bulk export (models are left out)."""
-    _import({"include_models": False}, **given)
+    return _import({"include_models": False}, **given)
 
 
 @migrate.command("export-models")
@@ -220,7 +209,7 @@ def import_experiments(**given):
 def export_models(models, export_all_runs, **given):
     """Export several registered models (or all) with their versions and their runs."""
     kinds = {"models": name_choice(models), "include_experiments": False}
-    _export({**kinds, "export_all_runs": export_all_runs}, **given)
+    return _export({**kinds, "export_all_runs": export_all_runs}, **given)
 
 
 @migrate.command("import-models")
@@ -228,7 +217,7 @@ def export_models(models, export_all_runs, **given):
 def import_models(**given):
     """Import the models of a bulk export, with the experiments it holds (export-models
     --export-all-runs) first."""
-    _import({}, **given)
+    return _import({}, **given)
 
 
 def name_choice(value: str):
@@ -241,10 +230,7 @@ def name_choice(value: str):
 
 
 @migrate.command("copy-all")
-@text_option("--src-mlflow-uri", help=URI_HELP.format(side="Source"))
-@text_option("--dst-mlflow-uri", help=URI_HELP.format(side="Destination"))
-@text_option("--src-registry-uri", help="Source model registry URI (default: as MLflow does).")
-@text_option("--dst-registry-uri", help="Destination model registry URI (default as above).")
+@src_dst_uri_options(registry=True)
 @text_option(
     "--experiments",
     help="Experiments to copy (comma separated names or IDs). Default: every active one.",
@@ -282,11 +268,8 @@ def name_choice(value: str):
 )
 @skip_unsupported_option
 @common_options
+@summarized
 def copy_all(
-    src_mlflow_uri,
-    dst_mlflow_uri,
-    src_registry_uri,
-    dst_registry_uri,
     experiments,
     models,
     run_start_time,
@@ -296,7 +279,7 @@ def copy_all(
     use_src_user_id,
     shard,
     skip_unsupported,
-    workers,
+    **common,
 ):
     """Copy a whole server, streaming: every prompt with its versions, every active experiment
     with its runs, LoggedModels, traces and evaluation datasets (under its name), then every
@@ -306,12 +289,7 @@ def copy_all(
     --experiments, prompts are left out, as export-all leaves them out."""
     from .. import api
 
-    started = time.monotonic()
-    report = api.copy_all(
-        src_mlflow_uri=src_mlflow_uri,
-        dst_mlflow_uri=dst_mlflow_uri,
-        src_registry_uri=src_registry_uri,
-        dst_registry_uri=dst_registry_uri,
+    return api.copy_all(
         experiments=split_list(experiments) or None,
         models=split_list(models) or None,
         run_start_time=run_start_time,
@@ -321,7 +299,5 @@ def copy_all(
         use_src_user_id=use_src_user_id,
         skip_unsupported=skip_unsupported,
         shard=shard,
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
-    print_summary(report, started)

@@ -3,8 +3,6 @@ command (copy-all is with the whole-server commands)."""
 
 from __future__ import annotations
 
-import time
-
 import click
 
 from .group import migrate
@@ -13,21 +11,16 @@ from .options import (
     await_creation_option,
     bool_option,
     common_options,
+    experiment_name_option,
     no_traces_option,
     skip_unsupported_option,
     split_list,
+    src_dst_uri_options,
     text_option,
     trace_window_options,
     wait_option,
 )
-from .progress import CliProgress, print_summary
-
-URI_HELP = (
-    "{side} tracking URI (default: $MLFLOW_TRACKING_URI). For two servers with "
-    "different basic-auth users, put each one's credentials in its URI: "
-    "http://user:password@host:port."
-)
-
+from .progress import status_counts, summarized
 
 _STREAMED = "by default nothing is exported: objects stream from source to destination"
 _STAGED = (
@@ -47,13 +40,8 @@ def keep_export_dir_option(default: str):
 
 @migrate.command("copy-run")
 @text_option("--run-id", required=True, help="Source run ID.")
-@text_option(
-    "--experiment-name",
-    required=True,
-    help="Destination experiment name; created if it does not exist.",
-)
-@text_option("--src-mlflow-uri", help=URI_HELP.format(side="Source"))
-@text_option("--dst-mlflow-uri", help=URI_HELP.format(side="Destination"))
+@experiment_name_option
+@src_dst_uri_options()
 @bool_option(
     "--import-source-tags",
     help="Also record the source run's info and provenance as 'mlflow_migrate.source.*' tags.",
@@ -71,17 +59,16 @@ def keep_export_dir_option(default: str):
 @keep_export_dir_option(_STREAMED)
 @skip_unsupported_option
 @common_options
+@summarized
 def copy_run(
     run_id,
     experiment_name,
-    src_mlflow_uri,
-    dst_mlflow_uri,
     import_source_tags,
     use_src_user_id,
     mlmodel_fix,
     keep_export_dir,
     skip_unsupported,
-    workers,
+    **common,
 ):
     """Copy a run, within one tracking server or from one to another, streaming: metric pages
     are logged on the destination as they are read, and each artifact file is on local disk
@@ -89,19 +76,15 @@ def copy_run(
     skips the run already copied; a failed copy leaves nothing."""
     from .. import api
 
-    started = time.monotonic()
     report = api.copy_run(
         run_id,
         experiment_name,
-        src_mlflow_uri=src_mlflow_uri,
-        dst_mlflow_uri=dst_mlflow_uri,
         import_source_tags=import_source_tags,
         use_src_user_id=use_src_user_id,
         mlmodel_fix=mlmodel_fix,
         keep_export_dir=keep_export_dir,
         skip_unsupported=skip_unsupported,
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
     for outcome in report.find("run"):
         if outcome.status in ("imported", "skipped"):
@@ -109,7 +92,7 @@ def copy_run(
             click.echo(
                 f"{verb} run {run_id} to {outcome.destination_id} in experiment '{experiment_name}'"
             )
-    print_summary(report, started)
+    return report
 
 
 @migrate.command("copy-experiment")
@@ -120,8 +103,7 @@ def copy_run(
     help="Destination experiment name. Created with the source's tags and description if it "
     "does not exist; else the runs are added to it and its own tags stay as they are.",
 )
-@text_option("--src-mlflow-uri", help=URI_HELP.format(side="Source"))
-@text_option("--dst-mlflow-uri", help=URI_HELP.format(side="Destination"))
+@src_dst_uri_options()
 @text_option(
     "--run-ids",
     help="Copy only these runs (comma separated IDs). Default: every run of the experiment.",
@@ -151,11 +133,10 @@ def copy_run(
 @wait_option("experiment")
 @skip_unsupported_option
 @common_options
+@summarized
 def copy_experiment(
     experiment,
     experiment_name,
-    src_mlflow_uri,
-    dst_mlflow_uri,
     run_ids,
     run_start_time,
     export_deleted_runs,
@@ -167,7 +148,7 @@ def copy_experiment(
     traces_until,
     wait,
     skip_unsupported,
-    workers,
+    **common,
 ):
     """Copy an experiment with its runs, its own LoggedModels, its traces and its evaluation
     datasets, within one tracking server or from one to another, streaming the runs: nothing
@@ -176,12 +157,9 @@ def copy_experiment(
     a run that fails leaves nothing, does not stop the others, and the command then exits 1."""
     from .. import api
 
-    started = time.monotonic()
     report = api.copy_experiment(
         experiment,
         experiment_name,
-        src_mlflow_uri=src_mlflow_uri,
-        dst_mlflow_uri=dst_mlflow_uri,
         run_ids=split_list(run_ids) or None,
         run_start_time=run_start_time,
         export_deleted_runs=export_deleted_runs,
@@ -193,13 +171,11 @@ def copy_experiment(
         traces_until=traces_until,
         wait=wait,
         skip_unsupported=skip_unsupported,
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
-    statuses = ("imported", "skipped", "failed")
-    counts = ", ".join(f"{len(report.find('run', s))} {s}" for s in statuses)
+    counts = status_counts(report, "run")
     click.echo(f"Copied experiment '{experiment}' to '{experiment_name}': runs {counts}")
-    print_summary(report, started)
+    return report
 
 
 @migrate.command("copy-model")
@@ -210,18 +186,7 @@ def copy_experiment(
     required=True,
     help="Destination experiment of the versions' runs; created if it does not exist.",
 )
-@text_option(
-    "--src-registry-uri",
-    help="Source model registry URI (default: "
-    "$MLFLOW_REGISTRY_URI, else derived from the tracking URI).",
-)
-@text_option("--dst-registry-uri", help="Destination model registry URI (default as above).")
-@text_option(
-    "--src-mlflow-uri",
-    help="Source tracking URI. Default: derived from "
-    "--src-registry-uri (databricks-uc -> databricks), else $MLFLOW_TRACKING_URI.",
-)
-@text_option("--dst-mlflow-uri", help="Destination tracking URI (default as above).")
+@src_dst_uri_options(registry=True, registry_first=True)
 @text_option(
     "--stages",
     help="Stages to copy (comma separated): Production, Staging, "
@@ -249,14 +214,11 @@ def copy_experiment(
 @wait_option("registered model")
 @skip_unsupported_option
 @common_options
+@summarized
 def copy_model(
     model,
     dst_model,
     experiment_name,
-    src_registry_uri,
-    dst_registry_uri,
-    src_mlflow_uri,
-    dst_mlflow_uri,
     stages,
     versions,
     export_latest_versions,
@@ -266,22 +228,17 @@ def copy_model(
     await_creation_for,
     wait,
     skip_unsupported,
-    workers,
+    **common,
 ):
     """Copy a registered model (description, tags, and its versions with their stages, aliases
     and runs) within one registry or between two, streaming each version's run as
     copy-model-version does. Versions keep their numbers; a rerun adds nothing."""
     from .. import api
 
-    started = time.monotonic()
     report = api.copy_model(
         model,
         experiment_name,
         dst_model=dst_model,
-        src_registry_uri=src_registry_uri,
-        dst_registry_uri=dst_registry_uri,
-        src_mlflow_uri=src_mlflow_uri,
-        dst_mlflow_uri=dst_mlflow_uri,
         stages=split_list(stages),
         versions=split_list(versions),
         export_latest_versions=export_latest_versions,
@@ -291,13 +248,11 @@ def copy_model(
         await_creation_for=await_creation_for,
         wait=wait,
         skip_unsupported=skip_unsupported,
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
-    statuses = ("imported", "skipped", "failed")
-    counts = ", ".join(f"{len(report.find('model_version', s))} {s}" for s in statuses)
+    counts = status_counts(report, "model_version")
     click.echo(f"Copied model '{model}' to '{dst_model or model}': versions {counts}")
-    print_summary(report, started)
+    return report
 
 
 @migrate.command("copy-model-version")
@@ -309,18 +264,7 @@ def copy_model(
     help="Destination registered model name; created "
     "(with the source model's description and tags) if it does not exist.",
 )
-@text_option(
-    "--src-registry-uri",
-    help="Source model registry URI (default: "
-    "$MLFLOW_REGISTRY_URI, else derived from the tracking URI).",
-)
-@text_option("--dst-registry-uri", help="Destination model registry URI (default as above).")
-@text_option(
-    "--src-mlflow-uri",
-    help="Source tracking URI. Default: derived from "
-    "--src-registry-uri (databricks-uc -> databricks), else $MLFLOW_TRACKING_URI.",
-)
-@text_option("--dst-mlflow-uri", help="Destination tracking URI (default as above).")
+@src_dst_uri_options(registry=True, registry_first=True)
 @text_option(
     "--dst-experiment-name",
     help="Deep copy: copy the version's run (and "
@@ -346,21 +290,18 @@ def copy_model(
 @keep_export_dir_option(_STAGED)
 @skip_unsupported_option
 @common_options
+@summarized
 def copy_model_version(
     src_model,
     src_version,
     dst_model,
-    src_registry_uri,
-    dst_registry_uri,
-    src_mlflow_uri,
-    dst_mlflow_uri,
     dst_experiment_name,
     copy_permissions,
     copy_stages_and_aliases,
     copy_lineage_tags,
     keep_export_dir,
     skip_unsupported,
-    workers,
+    **common,
 ):
     """Copy a model version to a new version of another (or the same) registered model, within
     one registry or between two. Deep with --dst-experiment-name (the run and LoggedModel are
@@ -369,23 +310,17 @@ def copy_model_version(
     leaves nothing."""
     from .. import api
 
-    started = time.monotonic()
     report = api.copy_model_version(
         src_model,
         src_version,
         dst_model,
         dst_experiment_name=dst_experiment_name,
-        src_registry_uri=src_registry_uri,
-        dst_registry_uri=dst_registry_uri,
-        src_mlflow_uri=src_mlflow_uri,
-        dst_mlflow_uri=dst_mlflow_uri,
         copy_permissions=copy_permissions,
         copy_stages_and_aliases=copy_stages_and_aliases,
         copy_lineage_tags=copy_lineage_tags,
         keep_export_dir=keep_export_dir,
         skip_unsupported=skip_unsupported,
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
     kind = "deep" if dst_experiment_name else "shallow"
     for outcome in report.find("model_version"):
@@ -395,4 +330,4 @@ def copy_model_version(
                 f"{verb} ({kind}) version {src_version} of '{src_model}' to version "
                 f"{outcome.destination_id} of '{dst_model}'"
             )
-    print_summary(report, started)
+    return report

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 
 from .group import migrate
-from .options import bool_option, common_options, text_option, tracking_uri_option
-from .progress import CliProgress, print_summary
+from .options import bool_option, common_options, input_dir_option, text_option, tracking_uri_option
+from .progress import summarized
 
 
 @migrate.command("export-evaluation-dataset")
@@ -17,9 +15,8 @@ from .progress import CliProgress, print_summary
 @text_option("--output-dir", required=True, help="Output directory.")
 @tracking_uri_option("source")
 @common_options
-def export_evaluation_dataset(
-    dataset_name, dataset_id, output_dir, tracking_uri, registry_uri, workers
-):
+@summarized
+def export_evaluation_dataset(dataset_name, dataset_id, output_dir, **common):
     """Export a GenAI evaluation dataset to a directory: dataset.json (name, tags, schema,
     profile, the experiments it belongs to) and records.jsonl (every record's inputs,
     expectations, outputs, tags and source)."""
@@ -27,26 +24,18 @@ def export_evaluation_dataset(
 
     if not (dataset_name or dataset_id):
         raise click.UsageError("give --dataset-name or --dataset-id")
-    started = time.monotonic()
     report = api.export_evaluation_dataset(
         output_dir,
         dataset_name=dataset_name,
         dataset_id=dataset_id,
-        tracking_uri=tracking_uri,
-        registry_uri=registry_uri,
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
     click.echo(f"Exported evaluation dataset {dataset_id or dataset_name} to {output_dir}")
-    print_summary(report, started)
+    return report
 
 
 @migrate.command("import-evaluation-dataset")
-@text_option(
-    "--input-dir",
-    required=True,
-    help="Input directory (from export-evaluation-dataset, or from mlflow-export-import).",
-)
+@input_dir_option("export-evaluation-dataset")
 @text_option(
     "--evaluation-dataset-name",
     help="Destination dataset name. Default: the name in the export.",
@@ -57,23 +46,18 @@ def export_evaluation_dataset(
 )
 @tracking_uri_option("destination")
 @common_options
+@summarized
 def import_evaluation_dataset(
-    input_dir, evaluation_dataset_name, delete_evaluation_dataset, tracking_uri, registry_uri,
-    workers,
-):  # fmt: skip
+    input_dir, evaluation_dataset_name, delete_evaluation_dataset, **common
+):
     """Import a GenAI evaluation dataset from a directory with every record, linked to the
     destination experiments that have the names of its source experiments. A rerun adds no
     record; a failed import leaves no dataset behind."""
     from .. import api
 
-    started = time.monotonic()
-    report = api.import_evaluation_dataset(
+    return api.import_evaluation_dataset(
         input_dir,
         evaluation_dataset_name=evaluation_dataset_name,
         delete_evaluation_dataset=delete_evaluation_dataset,
-        tracking_uri=tracking_uri,
-        registry_uri=registry_uri,
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
-    print_summary(report, started)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 
 from .group import migrate
@@ -19,11 +17,7 @@ from .options import (
     tracking_uri_option,
     wait_option,
 )
-from .progress import CliProgress, print_summary
-
-
-def _run_counts(report, statuses: tuple[str, ...]) -> str:
-    return ", ".join(f"{len(report.find('run', s))} {s}" for s in statuses)
+from .progress import status_counts, summarized
 
 
 @migrate.command("export-experiment")
@@ -61,6 +55,7 @@ def _run_counts(report, statuses: tuple[str, ...]) -> str:
 @trace_window_options
 @tracking_uri_option("source")
 @common_options
+@summarized
 def export_experiment(
     experiment,
     output_dir,
@@ -73,9 +68,7 @@ def export_experiment(
     no_traces,
     trace_start_time,
     traces_until,
-    tracking_uri,
-    registry_uri,
-    workers,
+    **common,
 ):
     """Export an experiment to a directory: experiment.json (the experiment with its tags and
     description, the runs with their parents, runs that failed with the reason) and each run
@@ -83,7 +76,6 @@ def export_experiment(
     stop the others, and the command then exits 1."""
     from .. import api
 
-    started = time.monotonic()
     report = api.export_experiment(
         experiment,
         output_dir,
@@ -96,16 +88,13 @@ def export_experiment(
         include_traces=not no_traces,
         trace_start_time=trace_start_time,
         traces_until=traces_until,
-        tracking_uri=tracking_uri,
-        registry_uri=registry_uri,
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
     click.echo(
         f"Exported experiment '{experiment}' to {output_dir}: "
-        f"runs {_run_counts(report, ('exported', 'skipped', 'failed'))}"
+        f"runs {status_counts(report, 'run', ('exported', 'skipped', 'failed'))}"
     )
-    print_summary(report, started)
+    return report
 
 
 @migrate.command("import-experiment")
@@ -148,6 +137,7 @@ def export_experiment(
 @no_traces_option
 @tracking_uri_option("destination")
 @common_options
+@summarized
 def import_experiment(
     experiment_name,
     input_dir,
@@ -158,9 +148,7 @@ def import_experiment(
     wait,
     skip_unsupported,
     no_traces,
-    tracking_uri,
-    registry_uri,
-    workers,
+    **common,
 ):
     """Import an experiment from a directory, parents before their nested runs, --workers runs
     at a time. Runs imported before are skipped, and an interrupted import completes when run
@@ -170,7 +158,6 @@ def import_experiment(
     failed."""
     from .. import api
 
-    started = time.monotonic()
     report = api.import_experiment(
         input_dir,
         experiment_name,
@@ -178,16 +165,13 @@ def import_experiment(
         use_src_user_id=use_src_user_id,
         import_permissions=import_permissions,
         dst_notebook_dir=dst_notebook_dir,
-        tracking_uri=tracking_uri,
         skip_unsupported=skip_unsupported,
-        registry_uri=registry_uri,
         include_traces=not no_traces,
-        workers=workers,
-        progress=CliProgress(),
         wait=wait,
+        **common,
     )
     click.echo(
         f"Imported {input_dir} into experiment '{experiment_name}': "
-        f"runs {_run_counts(report, ('imported', 'skipped', 'failed'))}"
+        f"runs {status_counts(report, 'run')}"
     )
-    print_summary(report, started)
+    return report

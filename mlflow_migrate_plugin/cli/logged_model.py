@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 
 from .group import migrate
-from .options import bool_option, common_options, text_option, tracking_uri_option
-from .progress import CliProgress, print_summary
+from .options import (
+    bool_option,
+    common_options,
+    experiment_name_option,
+    input_dir_option,
+    text_option,
+    tracking_uri_option,
+)
+from .progress import summarized
 
 
 @migrate.command("export-logged-model")
@@ -16,36 +21,25 @@ from .progress import CliProgress, print_summary
 @text_option("--output-dir", required=True, help="Output directory.")
 @tracking_uri_option("source")
 @common_options
-def export_logged_model(model_id, output_dir, tracking_uri, registry_uri, workers):
+@summarized
+def export_logged_model(model_id, output_dir, **common):
     """Export an MLflow 3 LoggedModel to a directory: logged_model.json (name, type, params,
     tags, status, metrics, source run) and artifacts/, with a manifest of every file's size
     and sha256."""
     from .. import api
 
-    started = time.monotonic()
     report = api.export_logged_model(
         model_id,
         output_dir,
-        tracking_uri=tracking_uri,
-        registry_uri=registry_uri,
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
     click.echo(f"Exported logged model {model_id} to {output_dir}")
-    print_summary(report, started)
+    return report
 
 
 @migrate.command("import-logged-model")
-@text_option(
-    "--input-dir",
-    required=True,
-    help="Input directory (from export-logged-model, or from mlflow-export-import).",
-)
-@text_option(
-    "--experiment-name",
-    required=True,
-    help="Destination experiment name; created if it does not exist.",
-)
+@input_dir_option("export-logged-model")
+@experiment_name_option
 @bool_option(
     "--mlmodel-fix",
     default=True,
@@ -54,22 +48,16 @@ def export_logged_model(model_id, output_dir, tracking_uri, registry_uri, worker
 )
 @tracking_uri_option("destination")
 @common_options
-def import_logged_model(
-    input_dir, experiment_name, mlmodel_fix, tracking_uri, registry_uri, workers
-):
+@summarized
+def import_logged_model(input_dir, experiment_name, mlmodel_fix, **common):
     """Import a LoggedModel from a directory under a new id, with its files. Its source run
     becomes its run if that run was imported into the experiment before (else the source run
     id is kept in tag mlflow_migrate.source.model_run_id). A rerun adds nothing."""
     from .. import api
 
-    started = time.monotonic()
-    report = api.import_logged_model(
+    return api.import_logged_model(
         input_dir,
         experiment_name,
         mlmodel_fix=mlmodel_fix,
-        tracking_uri=tracking_uri,
-        registry_uri=registry_uri,
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
-    print_summary(report, started)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 
 from .group import migrate
@@ -12,6 +10,7 @@ from .options import (
     await_creation_option,
     bool_option,
     common_options,
+    input_dir_option,
     notebook_formats_option,
     skip_unsupported_option,
     split_list,
@@ -19,7 +18,7 @@ from .options import (
     tracking_uri_option,
     wait_option,
 )
-from .progress import CliProgress, print_summary
+from .progress import summarized
 
 _EXPORT_PERMISSIONS_HELP = (
     "Export the registered model's Databricks permissions (needs a Databricks source)."
@@ -62,6 +61,7 @@ _EXPORT_VERSION_MODEL_HELP = (
 @notebook_formats_option
 @tracking_uri_option("source")
 @common_options
+@summarized
 def export_model(
     model,
     output_dir,
@@ -72,16 +72,13 @@ def export_model(
     export_deleted_runs,
     export_permissions,
     notebook_formats,
-    tracking_uri,
-    registry_uri,
-    workers,
+    **common,
 ):
     """Export a registered model to a directory: model.json (description, tags, aliases and
     every selected version with its stage, aliases, tags, source and run) and each version's
     run beside it, with the run's LoggedModels, as export-run writes it."""
     from .. import api
 
-    started = time.monotonic()
     report = api.export_model(
         model,
         output_dir,
@@ -92,22 +89,15 @@ def export_model(
         export_deleted_runs=export_deleted_runs,
         export_permissions=export_permissions,
         notebook_formats=split_list(notebook_formats),
-        tracking_uri=tracking_uri,
-        registry_uri=registry_uri,
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
     exported = len(report.find("model_version", "exported"))
     click.echo(f"Exported model '{model}' ({exported} versions) to {output_dir}")
-    print_summary(report, started)
+    return report
 
 
 @migrate.command("import-model")
-@text_option(
-    "--input-dir",
-    required=True,
-    help="Input directory (from export-model, or from mlflow-export-import).",
-)
+@input_dir_option("export-model")
 @text_option("--model", help="Destination registered model name. Default: the name in the export.")
 @text_option(
     "--experiment-name",
@@ -125,6 +115,7 @@ def export_model(
 @skip_unsupported_option
 @tracking_uri_option("destination")
 @common_options
+@summarized
 def import_model(
     input_dir,
     model,
@@ -135,9 +126,7 @@ def import_model(
     import_permissions,
     wait,
     skip_unsupported,
-    tracking_uri,
-    registry_uri,
-    workers,
+    **common,
 ):
     """Import a registered model from a directory: the model with its description and tags if
     it does not exist, its versions' runs (with their LoggedModels, several at a time), and its
@@ -147,8 +136,7 @@ def import_model(
     import leaves nothing behind."""
     from .. import api
 
-    started = time.monotonic()
-    report = api.import_model(
+    return api.import_model(
         input_dir,
         experiment_name,
         model=model,
@@ -157,13 +145,9 @@ def import_model(
         await_creation_for=await_creation_for,
         import_permissions=import_permissions,
         wait=wait,
-        tracking_uri=tracking_uri,
-        registry_uri=registry_uri,
         skip_unsupported=skip_unsupported,
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
-    print_summary(report, started)
 
 
 @migrate.command("export-model-version")
@@ -175,23 +159,15 @@ def import_model(
 @notebook_formats_option
 @tracking_uri_option("source")
 @common_options
+@summarized
 def export_model_version(
-    model,
-    version,
-    output_dir,
-    export_version_model,
-    export_permissions,
-    notebook_formats,
-    tracking_uri,
-    registry_uri,
-    workers,
+    model, version, output_dir, export_version_model, export_permissions, notebook_formats, **common
 ):
     """Export one model version to a directory: version.json, model.json (the registered
     model), experiment.json (the run's experiment) and run/ (the version's run, deleted or
     not, with its LoggedModels)."""
     from .. import api
 
-    started = time.monotonic()
     report = api.export_model_version(
         model,
         version,
@@ -199,13 +175,10 @@ def export_model_version(
         export_version_model=export_version_model,
         export_permissions=export_permissions,
         notebook_formats=split_list(notebook_formats),
-        tracking_uri=tracking_uri,
-        registry_uri=registry_uri,
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
     click.echo(f"Exported version {version} of model '{model}' to {output_dir}")
-    print_summary(report, started)
+    return report
 
 
 @migrate.command("import-model-version")
@@ -215,11 +188,7 @@ def export_model_version(
     required=True,
     help="Destination experiment of the version's run; created if it does not exist.",
 )
-@text_option(
-    "--input-dir",
-    required=True,
-    help="Input directory (from export-model-version, or from mlflow-export-import).",
-)
+@input_dir_option("export-model-version")
 @bool_option("--create-model", help="Create the registered model if it does not exist.")
 @bool_option("--import-permissions", help=_IMPORT_PERMISSIONS_HELP)
 @bool_option("--import-source-tags", help=IMPORT_SOURCE_TAGS_HELP)
@@ -235,6 +204,7 @@ def export_model_version(
 @skip_unsupported_option
 @tracking_uri_option("destination")
 @common_options
+@summarized
 def import_model_version(
     model,
     experiment_name,
@@ -245,9 +215,7 @@ def import_model_version(
     import_stages_and_aliases,
     import_metadata,
     skip_unsupported,
-    tracking_uri,
-    registry_uri,
-    workers,
+    **common,
 ):
     """Import one model version from a directory: its run (with its LoggedModels), then the
     version, keeping its number where the model allows, with its description and tags and a
@@ -255,8 +223,7 @@ def import_model_version(
     leaves nothing behind."""
     from .. import api
 
-    started = time.monotonic()
-    report = api.import_model_version(
+    return api.import_model_version(
         input_dir,
         experiment_name,
         model=model,
@@ -266,9 +233,5 @@ def import_model_version(
         import_metadata=import_metadata,
         import_permissions=import_permissions,
         skip_unsupported=skip_unsupported,
-        tracking_uri=tracking_uri,
-        registry_uri=registry_uri,
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
-    print_summary(report, started)

@@ -49,6 +49,25 @@ def text_option(name: str, help: str, required: bool = False, default=None):
     )
 
 
+def input_dir_option(export_command: str):
+    """``--input-dir`` of an import command, naming the export command that writes it."""
+    return text_option(
+        "--input-dir",
+        required=True,
+        help=f"Input directory (from {export_command}, or from mlflow-export-import).",
+    )
+
+
+def experiment_name_option(fn):
+    """``--experiment-name`` of the commands that bring runs, models or traces into an
+    experiment."""
+    return text_option(
+        "--experiment-name",
+        required=True,
+        help="Destination experiment name; created if it does not exist.",
+    )(fn)
+
+
 def tracking_uri_option(role: str = ""):
     """``--tracking-uri`` and ``--registry-uri`` of the server a command works on."""
     where = f" of the {role} server" if role else ""
@@ -190,3 +209,49 @@ def trace_window_options(fn):
         help="Only export traces whose request time is on or after this UTC date (inclusive). "
         "Format: YYYY-MM-DD.",
     )(fn)
+
+
+_CREDENTIALS_HELP = (
+    "For two servers with different basic-auth users, put each one's credentials in its URI: "
+    "http://user:password@host:port."
+)
+
+
+def src_dst_uri_options(registry: bool = False, registry_first: bool = False):
+    """--src-mlflow-uri and --dst-mlflow-uri of the commands that work on two servers; with
+    ``registry``, --src-registry-uri and --dst-registry-uri too (before the tracking URIs with
+    ``registry_first``). A tracking URI given alone defaults from the registry URI."""
+    if registry:
+        src_help = (
+            "Source tracking URI. Default: derived from --src-registry-uri (databricks-uc -> "
+            f"databricks), else $MLFLOW_TRACKING_URI. {_CREDENTIALS_HELP}"
+        )
+        dst_help = "Destination tracking URI (default as above)."
+    else:
+        src_help = f"Source tracking URI (default: $MLFLOW_TRACKING_URI). {_CREDENTIALS_HELP}"
+        dst_help = f"Destination tracking URI (default: $MLFLOW_TRACKING_URI). {_CREDENTIALS_HELP}"
+    tracking = [
+        text_option("--src-mlflow-uri", help=src_help),
+        text_option("--dst-mlflow-uri", help=dst_help),
+    ]
+    registries = [
+        text_option(
+            "--src-registry-uri",
+            help="Source model registry URI (default: $MLFLOW_REGISTRY_URI, else derived from "
+            "the tracking URI).",
+        ),
+        text_option(
+            "--dst-registry-uri", help="Destination model registry URI (default as above)."
+        ),
+    ]
+    if not registry:
+        options = tracking
+    else:
+        options = registries + tracking if registry_first else tracking + registries
+
+    def decorate(fn):
+        for option in reversed(options):  # the last applied comes first in --help
+            fn = option(fn)
+        return fn
+
+    return decorate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import time
@@ -105,6 +106,13 @@ class CliProgress(Progress):
             self.stream.flush()
 
 
+def status_counts(
+    report: Report, kind: str, statuses: tuple[str, ...] = ("imported", "skipped", "failed")
+) -> str:
+    """How many objects of ``kind`` ended in each status, e.g. "3 imported, 0 skipped, 1 failed"."""
+    return ", ".join(f"{len(report.find(kind, s))} {s}" for s in statuses)
+
+
 def print_summary(report: Report, started: float) -> None:
     """The closing lines: what moved, per kind of object, warnings, and the time it took; then
     exit 1 if any object failed or could not be imported, so that scripts see it."""
@@ -120,3 +128,17 @@ def print_summary(report: Report, started: float) -> None:
     click.echo(f"Done in {time.monotonic() - started:.1f}s.")
     if report.failed:
         click.get_current_context().exit(1)
+
+
+def summarized(fn):
+    """For a command that returns a :class:`Report`: it gets a ``progress`` bar, and after it
+    returns, the summary is printed as :func:`print_summary` prints it (exit code included).
+    Commands pass what every command of their kind takes as it is (server URIs, --workers, the
+    progress bar) on to their api function as ``**common``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        started = time.monotonic()
+        print_summary(fn(*args, progress=CliProgress(), **kwargs), started)
+
+    return wrapper

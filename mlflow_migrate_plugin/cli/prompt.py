@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 
 from .group import migrate
-from .options import bool_option, common_options, split_list, text_option, tracking_uri_option
-from .progress import CliProgress, print_summary
+from .options import (
+    bool_option,
+    common_options,
+    input_dir_option,
+    split_list,
+    text_option,
+    tracking_uri_option,
+)
+from .progress import summarized
 
 
 @migrate.command("export-prompt")
@@ -20,33 +25,26 @@ from .progress import CliProgress, print_summary
 @text_option("--output-dir", required=True, help="Output directory.")
 @tracking_uri_option("source")
 @common_options
-def export_prompt(prompt_name, prompt_version, output_dir, tracking_uri, registry_uri, workers):
+@summarized
+def export_prompt(prompt_name, prompt_version, output_dir, **common):
     """Export a prompt of the prompt registry to a directory: prompt.json, with the prompt's
     description, tags and aliases and every version's template (text or chat), commit message,
     tags, model config and response format."""
     from .. import api
 
-    started = time.monotonic()
     report = api.export_prompt(
         prompt_name,
         output_dir,
         prompt_version=split_list(prompt_version),
-        tracking_uri=tracking_uri,
-        registry_uri=registry_uri,
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
     exported = len(report.find("prompt_version", "exported"))
     click.echo(f"Exported prompt '{prompt_name}' ({exported} versions) to {output_dir}")
-    print_summary(report, started)
+    return report
 
 
 @migrate.command("import-prompt")
-@text_option(
-    "--input-dir",
-    required=True,
-    help="Input directory (from export-prompt, or from mlflow-export-import).",
-)
+@input_dir_option("export-prompt")
 @text_option("--prompt-name", help="Destination prompt name. Default: the name in the export.")
 @bool_option(
     "--delete-prompt",
@@ -60,23 +58,17 @@ def export_prompt(prompt_name, prompt_version, output_dir, tracking_uri, registr
 )
 @tracking_uri_option("destination")
 @common_options
-def import_prompt(
-    input_dir, prompt_name, delete_prompt, import_source_tags, tracking_uri, registry_uri, workers
-):
+@summarized
+def import_prompt(input_dir, prompt_name, delete_prompt, import_source_tags, **common):
     """Import a prompt from a directory, keeping its version numbers (versions deleted on the
     source are rebuilt as gaps), templates, commit messages, tags, model configs, response
     formats and aliases. A rerun adds nothing; a failed import leaves nothing behind."""
     from .. import api
 
-    started = time.monotonic()
-    report = api.import_prompt(
+    return api.import_prompt(
         input_dir,
         prompt_name=prompt_name,
         delete_prompt=delete_prompt,
         import_source_tags=import_source_tags,
-        tracking_uri=tracking_uri,
-        registry_uri=registry_uri,
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
-    print_summary(report, started)

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 
 from .group import migrate
 from .options import (
     bool_option,
     common_options,
+    experiment_name_option,
+    input_dir_option,
     notebook_formats_option,
     skip_unsupported_option,
     split_list,
     text_option,
     tracking_uri_option,
 )
-from .progress import CliProgress, print_summary
+from .progress import summarized
 
 
 @migrate.command("export-run")
@@ -25,37 +25,26 @@ from .progress import CliProgress, print_summary
 @notebook_formats_option
 @tracking_uri_option("source")
 @common_options
-def export_run(run_id, output_dir, notebook_formats, tracking_uri, registry_uri, workers):
+@summarized
+def export_run(run_id, output_dir, notebook_formats, **common):
     """Export a run to a directory: run.json (info, params, tags, inputs, outputs, LoggedModels),
     metrics.jsonl (the full metric history) and artifacts/, with a manifest of every file's size
     and sha256. A deleted run exports too, marked deleted."""
     from .. import api
 
-    started = time.monotonic()
     report = api.export_run(
         run_id,
         output_dir,
-        tracking_uri=tracking_uri,
-        registry_uri=registry_uri,
         notebook_formats=split_list(notebook_formats),
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
     click.echo(f"Exported run {run_id} to {output_dir}")
-    print_summary(report, started)
+    return report
 
 
 @migrate.command("import-run")
-@text_option(
-    "--input-dir",
-    required=True,
-    help="Input directory (from export-run, or from mlflow-export-import).",
-)
-@text_option(
-    "--experiment-name",
-    required=True,
-    help="Destination experiment name; created if it does not exist.",
-)
+@input_dir_option("export-run")
+@experiment_name_option
 @bool_option(
     "--import-source-tags",
     help="Also record the source run's info (ids, times, "
@@ -88,6 +77,7 @@ def export_run(run_id, output_dir, notebook_formats, tracking_uri, registry_uri,
 @skip_unsupported_option
 @tracking_uri_option("destination")
 @common_options
+@summarized
 def import_run(
     input_dir,
     experiment_name,
@@ -97,29 +87,23 @@ def import_run(
     mlmodel_fix,
     fresh,
     skip_unsupported,
-    tracking_uri,
-    registry_uri,
-    workers,
+    **common,
 ):
     """Import a run from a directory into an experiment, with start and end time, status, name,
     user, params, tags, the full metric history, dataset inputs, LoggedModels and artifacts.
     A run imported before is skipped; a failed import leaves nothing behind."""
     from .. import api
 
-    started = time.monotonic()
     report = api.import_run(
         input_dir,
         experiment_name,
-        tracking_uri=tracking_uri,
-        registry_uri=registry_uri,
         import_source_tags=import_source_tags,
         use_src_user_id=use_src_user_id,
         mlmodel_fix=mlmodel_fix,
         dst_notebook_dir=dst_notebook_dir,
         fresh=fresh,
         skip_unsupported=skip_unsupported,
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
     for outcome in report.find("run"):
         verb = "Imported" if outcome.status == "imported" else "Skipped (already imported)"
@@ -127,4 +111,4 @@ def import_run(
             f"{verb} run {outcome.source_id} as {outcome.destination_id} "
             f"in experiment '{experiment_name}'"
         )
-    print_summary(report, started)
+    return report

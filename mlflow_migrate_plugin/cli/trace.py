@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 
 from .group import migrate
-from .options import common_options, text_option, trace_window_options, tracking_uri_option
-from .progress import CliProgress, print_summary
-
-
-def _counts(report, statuses: tuple[str, ...]) -> str:
-    return ", ".join(f"{len(report.find('trace', s))} {s}" for s in statuses)
+from .options import (
+    common_options,
+    experiment_name_option,
+    text_option,
+    trace_window_options,
+    tracking_uri_option,
+)
+from .progress import status_counts, summarized
 
 
 @migrate.command("export-trace")
@@ -24,40 +24,34 @@ def _counts(report, statuses: tuple[str, ...]) -> str:
 )
 @tracking_uri_option("source")
 @common_options
-def export_trace(trace_id, output_dir, tracking_uri, registry_uri, workers):
+@summarized
+def export_trace(trace_id, output_dir, tracking_uri, registry_uri, workers, progress):
     """Export one MLflow 3 trace: its info, tags and metadata, every span, its assessments and
     the runs, LoggedModel and prompt versions it links to."""
     from .. import api
 
-    started = time.monotonic()
+    del progress  # one trace: there is nothing to count
     report = api.export_trace(trace_id, output_dir, tracking_uri=tracking_uri, workers=workers)
     click.echo(f"Exported trace {trace_id} to {output_dir}")
-    print_summary(report, started)
+    return report
 
 
 @migrate.command("import-trace")
 @text_option("--input-file", required=True, help="A trace file written by export-trace.")
-@text_option(
-    "--experiment-name", required=True, help="Destination experiment; created if it does not exist."
-)
+@experiment_name_option
 @tracking_uri_option("destination")
 @common_options
-def import_trace(input_file, experiment_name, tracking_uri, registry_uri, workers):
+@summarized
+def import_trace(input_file, experiment_name, progress, **common):
     """Import one exported trace. Its id is kept unless the destination has a trace with that
     id already (then the source id is kept in tag mlflow_migrate.source.trace_id); importing it
     again adds nothing."""
     from .. import api
 
-    started = time.monotonic()
-    report = api.import_trace(
-        input_file,
-        experiment_name,
-        tracking_uri=tracking_uri,
-        registry_uri=registry_uri,
-        workers=workers,
-    )
+    del progress  # one trace: there is nothing to count
+    report = api.import_trace(input_file, experiment_name, **common)
     click.echo(f"Imported {input_file} into experiment '{experiment_name}'")
-    print_summary(report, started)
+    return report
 
 
 @migrate.command("export-traces")
@@ -68,14 +62,21 @@ def import_trace(input_file, experiment_name, tracking_uri, registry_uri, worker
 @trace_window_options
 @tracking_uri_option("source")
 @common_options
+@summarized
 def export_traces(
-    experiment, output_dir, trace_start_time, traces_until, tracking_uri, registry_uri, workers
+    experiment,
+    output_dir,
+    trace_start_time,
+    traces_until,
+    tracking_uri,
+    registry_uri,
+    workers,
+    progress,
 ):
     """Export the MLflow 3 traces of an experiment (not its runs), one file per trace, fetched
     --workers at a time. A trace that fails is named and the command exits 1."""
     from .. import api
 
-    started = time.monotonic()
     report = api.export_traces(
         experiment,
         output_dir,
@@ -83,13 +84,13 @@ def export_traces(
         traces_until=traces_until,
         tracking_uri=tracking_uri,
         workers=workers,
-        progress=CliProgress(),
+        progress=progress,
     )
     click.echo(
         f"Exported traces of '{experiment}' to {output_dir}: "
-        f"traces {_counts(report, ('exported', 'failed'))}"
+        f"traces {status_counts(report, 'trace', ('exported', 'failed'))}"
     )
-    print_summary(report, started)
+    return report
 
 
 @migrate.command("import-traces")
@@ -98,28 +99,23 @@ def export_traces(
     required=True,
     help="Directory written by export-traces, or an experiment export (its traces/ folder).",
 )
-@text_option(
-    "--experiment-name", required=True, help="Destination experiment; created if it does not exist."
-)
+@experiment_name_option
 @tracking_uri_option("destination")
 @common_options
-def import_traces(input_dir, experiment_name, tracking_uri, registry_uri, workers):
+@summarized
+def import_traces(input_dir, experiment_name, **common):
     """Import exported traces, --workers at a time. Every file is checked first: a corrupt one
     stops the command with one line before anything is created. Runs and LoggedModels already
     imported into the experiment are linked; traces imported before are skipped."""
     from .. import api
 
-    started = time.monotonic()
     report = api.import_traces(
         input_dir,
         experiment_name,
-        tracking_uri=tracking_uri,
-        registry_uri=registry_uri,
-        workers=workers,
-        progress=CliProgress(),
+        **common,
     )
     click.echo(
         f"Imported {input_dir} into experiment '{experiment_name}': "
-        f"traces {_counts(report, ('imported', 'skipped', 'failed'))}"
+        f"traces {status_counts(report, 'trace')}"
     )
-    print_summary(report, started)
+    return report

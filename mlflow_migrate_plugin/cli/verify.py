@@ -15,29 +15,8 @@ from pathlib import Path
 import click
 
 from .group import migrate
-from .options import bool_option, common_options, text_option
+from .options import bool_option, common_options, src_dst_uri_options, text_option
 from .progress import CliProgress
-
-_URI_HELP = "{side} tracking URI (default: $MLFLOW_TRACKING_URI); credentials may go in the URI."
-
-
-def _sides(registry: bool = False):
-    """--src-mlflow-uri / --dst-mlflow-uri (and the registry URIs), as the copy commands."""
-
-    def decorate(fn):
-        if registry:
-            fn = text_option(
-                "--dst-registry-uri", help="Destination model registry URI (default as above)."
-            )(fn)
-            fn = text_option(
-                "--src-registry-uri",
-                help="Source model registry URI (default: $MLFLOW_REGISTRY_URI, else derived "
-                "from the tracking URI).",
-            )(fn)
-        fn = text_option("--dst-mlflow-uri", help=_URI_HELP.format(side="Destination"))(fn)
-        return text_option("--src-mlflow-uri", help=_URI_HELP.format(side="Source"))(fn)
-
-    return decorate
 
 
 def _report_options(fn):
@@ -98,26 +77,16 @@ def _no_traces(fn):
     help="Destination experiment the run was imported into. Default: the source run's "
     "experiment name.",
 )
-@_sides()
+@src_dst_uri_options()
 @_report_options
 @common_options
-def verify_run(
-    run_id, dst_experiment_name, src_mlflow_uri, dst_mlflow_uri, sizes_only, workers, progress
-):
+def verify_run(run_id, dst_experiment_name, **common):
     """Check that the run imported from --run-id holds everything the source run holds: info,
     params, tags, every metric point, datasets, artifacts (size and sha256), its LoggedModels
     and its parent link. The counterpart is found by the source run id the import recorded."""
     from .. import api
 
-    return api.verify_run(
-        run_id,
-        dst_experiment_name=dst_experiment_name,
-        src_mlflow_uri=src_mlflow_uri,
-        dst_mlflow_uri=dst_mlflow_uri,
-        sizes_only=sizes_only,
-        workers=workers,
-        progress=progress,
-    )
+    return api.verify_run(run_id, dst_experiment_name=dst_experiment_name, **common)
 
 
 @migrate.command("verify-experiment")
@@ -128,20 +97,10 @@ def verify_run(
     help="Also check the source's deleted runs (export-experiment --export-deleted-runs).",
 )
 @_no_traces
-@_sides()
+@src_dst_uri_options()
 @_report_options
 @common_options
-def verify_experiment(
-    experiment,
-    dst_experiment_name,
-    include_deleted_runs,
-    no_traces,
-    src_mlflow_uri,
-    dst_mlflow_uri,
-    sizes_only,
-    workers,
-    progress,
-):
+def verify_experiment(experiment, dst_experiment_name, include_deleted_runs, no_traces, **common):
     """Check an experiment against its destination copy: name, tags, every run (as verify-run
     does), every LoggedModel, every trace (info, spans, assessments, links) and every
     evaluation dataset (name, tags, records by their inputs); a source object with no
@@ -153,11 +112,7 @@ def verify_experiment(
         dst_experiment_name=dst_experiment_name,
         include_deleted_runs=include_deleted_runs,
         include_traces=not no_traces,
-        src_mlflow_uri=src_mlflow_uri,
-        dst_mlflow_uri=dst_mlflow_uri,
-        sizes_only=sizes_only,
-        workers=workers,
-        progress=progress,
+        **common,
     )
 
 
@@ -171,21 +126,10 @@ _STAGES_HELP = (
 @text_option("--model", required=True, help="Source registered model name.")
 @text_option("--dst-model", help="Destination registered model name. Default: the source name.")
 @bool_option("--check-stages-and-aliases", default=True, help=_STAGES_HELP)
-@_sides(registry=True)
+@src_dst_uri_options(registry=True)
 @_report_options
 @common_options
-def verify_model(
-    model,
-    dst_model,
-    check_stages_and_aliases,
-    src_mlflow_uri,
-    dst_mlflow_uri,
-    src_registry_uri,
-    dst_registry_uri,
-    sizes_only,
-    workers,
-    progress,
-):
+def verify_model(model, dst_model, check_stages_and_aliases, **common):
     """Check a registered model against its destination copy: description, tags, aliases, and
     every version (number, source, stage, aliases, tags, description, status) with the run and
     LoggedModel it points at."""
@@ -195,13 +139,7 @@ def verify_model(
         model,
         dst_model=dst_model,
         check_stages_and_aliases=check_stages_and_aliases,
-        src_mlflow_uri=src_mlflow_uri,
-        dst_mlflow_uri=dst_mlflow_uri,
-        src_registry_uri=src_registry_uri,
-        dst_registry_uri=dst_registry_uri,
-        sizes_only=sizes_only,
-        workers=workers,
-        progress=progress,
+        **common,
     )
 
 
@@ -215,22 +153,11 @@ def verify_model(
     "coming from the source version.",
 )
 @bool_option("--check-stages-and-aliases", default=True, help=_STAGES_HELP)
-@_sides(registry=True)
+@src_dst_uri_options(registry=True)
 @_report_options
 @common_options
 def verify_model_version(
-    model,
-    version,
-    dst_model,
-    dst_version,
-    check_stages_and_aliases,
-    src_mlflow_uri,
-    dst_mlflow_uri,
-    src_registry_uri,
-    dst_registry_uri,
-    sizes_only,
-    workers,
-    progress,
+    model, version, dst_model, dst_version, check_stages_and_aliases, **common
 ):
     """Check one model version against its destination counterpart, with its run and
     LoggedModel."""
@@ -242,13 +169,7 @@ def verify_model_version(
         dst_model=dst_model,
         dst_version=dst_version,
         check_stages_and_aliases=check_stages_and_aliases,
-        src_mlflow_uri=src_mlflow_uri,
-        dst_mlflow_uri=dst_mlflow_uri,
-        src_registry_uri=src_registry_uri,
-        dst_registry_uri=dst_registry_uri,
-        sizes_only=sizes_only,
-        workers=workers,
-        progress=progress,
+        **common,
     )
 
 
@@ -280,7 +201,7 @@ def verify_model_version(
 @bool_option("--check-stages-and-aliases", default=True, help=_STAGES_HELP)
 @bool_option("--verify-prompts", default=True, help="Check prompts (off: leave them out).")
 @_no_traces
-@_sides(registry=True)
+@src_dst_uri_options(registry=True)
 @_report_options
 @common_options
 def verify_all(
@@ -294,13 +215,7 @@ def verify_all(
     check_stages_and_aliases,
     verify_prompts,
     no_traces,
-    src_mlflow_uri,
-    dst_mlflow_uri,
-    src_registry_uri,
-    dst_registry_uri,
-    sizes_only,
-    workers,
-    progress,
+    **common,
 ):
     """Check a whole server after export-all/import-all: every active experiment (tags, every
     run, LoggedModel, trace and evaluation dataset), every registered model (every version with
@@ -320,45 +235,21 @@ def verify_all(
         model_rename_file=model_rename_file,
         include_deleted_runs=include_deleted_runs,
         check_stages_and_aliases=check_stages_and_aliases,
-        src_mlflow_uri=src_mlflow_uri,
-        dst_mlflow_uri=dst_mlflow_uri,
-        src_registry_uri=src_registry_uri,
-        dst_registry_uri=dst_registry_uri,
-        sizes_only=sizes_only,
-        workers=workers,
-        progress=progress,
+        **common,
     )
 
 
 @migrate.command("verify-prompt")
 @text_option("--prompt-name", required=True, help="Source prompt name.")
 @text_option("--dst-prompt-name", help="Destination prompt name. Default: the source name.")
-@_sides(registry=True)
+@src_dst_uri_options(registry=True)
 @_report_options
 @common_options
-def verify_prompt(
-    prompt_name,
-    dst_prompt_name,
-    src_mlflow_uri,
-    dst_mlflow_uri,
-    src_registry_uri,
-    dst_registry_uri,
-    sizes_only,
-    workers,
-    progress,
-):
+def verify_prompt(prompt_name, dst_prompt_name, sizes_only, **common):
     """Check a prompt against its destination copy: tags, aliases, and every version
     (template, type, commit message, tags, model config, response format, aliases) against
     the destination version of the same number."""
     from .. import api
 
-    return api.verify_prompt(
-        prompt_name,
-        dst_prompt_name=dst_prompt_name,
-        src_mlflow_uri=src_mlflow_uri,
-        dst_mlflow_uri=dst_mlflow_uri,
-        src_registry_uri=src_registry_uri,
-        dst_registry_uri=dst_registry_uri,
-        workers=workers,
-        progress=progress,
-    )
+    del sizes_only  # a prompt has no artifacts to compare
+    return api.verify_prompt(prompt_name, dst_prompt_name=dst_prompt_name, **common)

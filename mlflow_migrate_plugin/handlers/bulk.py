@@ -155,59 +155,65 @@ def export(
 
 def _export_experiment(src, exp, writer, engine, report, options, workers) -> dict:
     path = writer.experiment_dir(exp.experiment_id)
-    entry = {
-        "kind": EXPERIMENT,
-        "source_id": exp.experiment_id,
-        "name": exp.name,
-        "dir": path.relative_to(writer.path).as_posix(),
-        "shard_key": exp.experiment_id,
-    }
-    if writer.is_complete(path, EXPERIMENT):
-        report.add(EXPERIMENT, exp.experiment_id, SKIPPED, str(path), "already exported")
-        return {**entry, "status": SKIPPED}
-    try:
-        experiment_handler.export(
-            Migration(engine, report, src=src),
-            exp.experiment_id,
-            path,
-            options.runs,
-            export_permissions=options.export_permissions,
-            notebook_formats=options.notebook_formats,
-            reuse=True,
-        )
-    except Exception as exc:
-        report.add(EXPERIMENT, exp.experiment_id, FAILED, None, failure_reason(exc))
-        return {**entry, "status": FAILED, "reason": failure_reason(exc)}
-    writer.mark_complete(path)
-    return {**entry, "status": EXPORTED}
+    entry = _entry(EXPERIMENT, exp.experiment_id, exp.name, path, writer, exp.experiment_id)
+    return _export_object(
+        experiment_handler, options.runs, entry, path, src, writer, engine, report, options
+    )
 
 
 def _export_model(src, model, writer, engine, report, options, workers) -> dict:
     path = writer.model_dir(model.name)
-    entry = {
-        "kind": MODEL,
-        "source_id": model.name,
-        "name": model.name,
-        "dir": path.relative_to(writer.path).as_posix(),
-        "experiment_id": model.experiment_id,
-        "experiment_name": model.experiment_name,
-        "shard_key": model.shard_key,
+    entry = _entry(
+        MODEL,
+        model.name,
+        model.name,
+        path,
+        writer,
+        model.shard_key,
+        experiment_id=model.experiment_id,
+        experiment_name=model.experiment_name,
+    )
+    return _export_object(
+        model_handler, options.versions, entry, path, src, writer, engine, report, options
+    )
+
+
+def _entry(kind: str, source_id: str, name: str, path, writer, shard_key, **extra) -> dict:
+    """The manifest entry of one exported object, before its status."""
+    dir_ = path.relative_to(writer.path).as_posix()
+    return {
+        "kind": kind,
+        "source_id": source_id,
+        "name": name,
+        "dir": dir_,
+        **extra,
+        "shard_key": shard_key,
     }
-    if writer.is_complete(path, MODEL):
-        report.add(MODEL, model.name, SKIPPED, str(path), "already exported")
+
+
+def _export_object(
+    handler, selection, entry: dict, path, src, writer, engine, report, options
+) -> dict:
+    """Export the experiment or model of manifest ``entry`` into ``path`` with ``handler`` and
+    its ``selection`` (runs or versions), unless a finished export is there already. A failure
+    is recorded in the report and in the entry and stops nothing else; the directory is marked
+    complete only once everything is written."""
+    kind, source_id = entry["kind"], entry["source_id"]
+    if writer.is_complete(path, kind):
+        report.add(kind, source_id, SKIPPED, str(path), "already exported")
         return {**entry, "status": SKIPPED}
     try:
-        model_handler.export(
+        handler.export(
             Migration(engine, report, src=src),
-            model.name,
+            source_id,
             path,
-            options.versions,
+            selection,
             export_permissions=options.export_permissions,
             notebook_formats=options.notebook_formats,
             reuse=True,
         )
     except Exception as exc:
-        report.add(MODEL, model.name, FAILED, None, failure_reason(exc))
+        report.add(kind, source_id, FAILED, None, failure_reason(exc))
         return {**entry, "status": FAILED, "reason": failure_reason(exc)}
     writer.mark_complete(path)
     return {**entry, "status": EXPORTED}

@@ -19,12 +19,13 @@ def export_trace(
     output_dir: str | Path,
     *,
     tracking_uri: str | None = None,
+    registry_uri: str | None = None,
     workers: int = DEFAULT_WORKERS,
 ) -> Report:
     """Export one MLflow 3 trace (spans, assessments, links) to ``output_dir``/<trace_id>.json."""
     from .handlers import traces
 
-    with _migration(workers, src=_source(tracking_uri)) as ctx:
+    with _migration(workers, src=_source(tracking_uri, registry_uri)) as ctx:
         traces.export_trace(ctx, trace_id, output_dir)
     return ctx.report
 
@@ -52,6 +53,7 @@ def export_traces(
     trace_start_time: str | None = None,
     traces_until: str | None = None,
     tracking_uri: str | None = None,
+    registry_uri: str | None = None,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
@@ -59,7 +61,7 @@ def export_traces(
     ``trace_start_time`` / ``traces_until`` (UTC dates) keep a window of request times."""
     from .handlers import trace_commands
 
-    src = _source(tracking_uri)
+    src = _source(tracking_uri, registry_uri)
     options = _trace_options(True, trace_start_time, traces_until)
     with _migration(workers, src=src, progress=progress, options=options) as ctx:
         trace_commands.export_experiment_traces(ctx, experiment, Path(output_dir))

@@ -25,13 +25,13 @@ from .progress import status_counts, summarized
 @tracking_uri_option("source")
 @common_options
 @summarized
-def export_trace(trace_id, output_dir, tracking_uri, registry_uri, workers, progress):
+def export_trace(trace_id, output_dir, progress, **common):
     """Export one MLflow 3 trace: its info, tags and metadata, every span, its assessments and
     the runs, LoggedModel and prompt versions it links to."""
     from .. import api
 
     del progress  # one trace: there is nothing to count
-    report = api.export_trace(trace_id, output_dir, tracking_uri=tracking_uri, workers=workers)
+    report = api.export_trace(trace_id, output_dir, **common)
     click.echo(f"Exported trace {trace_id} to {output_dir}")
     return report
 
@@ -63,29 +63,12 @@ def import_trace(input_file, experiment_name, progress, **common):
 @tracking_uri_option("source")
 @common_options
 @summarized
-def export_traces(
-    experiment,
-    output_dir,
-    trace_start_time,
-    traces_until,
-    tracking_uri,
-    registry_uri,
-    workers,
-    progress,
-):
+def export_traces(experiment, output_dir, **common):
     """Export the MLflow 3 traces of an experiment (not its runs), one file per trace, fetched
     --workers at a time. A trace that fails is named and the command exits 1."""
     from .. import api
 
-    report = api.export_traces(
-        experiment,
-        output_dir,
-        trace_start_time=trace_start_time,
-        traces_until=traces_until,
-        tracking_uri=tracking_uri,
-        workers=workers,
-        progress=progress,
-    )
+    report = api.export_traces(experiment, output_dir, **common)
     click.echo(
         f"Exported traces of '{experiment}' to {output_dir}: "
         f"traces {status_counts(report, 'trace', ('exported', 'failed'))}"

@@ -168,3 +168,15 @@ def make_run(
     if deleted:
         client.delete_run(run_id)
     return built
+
+
+def parent_and_child(
+    endpoint: Endpoint, experiment_id: str, **child_options
+) -> tuple[BuiltRun, BuiltRun]:
+    """A run named "parent" and its child named "child" (with ``child_options``), no models."""
+    light = {"logged_model": False, "classic_model": False}
+    parent = make_run(endpoint, experiment_id, name="parent", **light)
+    child = make_run(
+        endpoint, experiment_id, name="child", parent_run_id=parent.run_id, **light, **child_options
+    )
+    return parent, child

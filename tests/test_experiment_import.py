@@ -424,15 +424,7 @@ def test_experiment_import_links_a_child_imported_earlier_to_its_parent(
     from tests import builders
 
     exp_id = builders.experiment(src, unique_name("src-"))
-    parent = builders.make_run(src, exp_id, name="parent", logged_model=False, classic_model=False)
-    child = builders.make_run(
-        src,
-        exp_id,
-        name="child",
-        parent_run_id=parent.run_id,
-        logged_model=False,
-        classic_model=False,
-    )
+    parent, child = builders.parent_and_child(src, exp_id)
     name = unique_name("dst-")
     api.export_run(child.run_id, tmp_path / "child", tracking_uri=src.tracking_uri)
     [waiting] = api.import_run(tmp_path / "child", name, tracking_uri=dst.tracking_uri).find(

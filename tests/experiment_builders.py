@@ -17,6 +17,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from mlflow_migrate_plugin import idmap
 from mlflow_migrate_plugin.endpoint import Endpoint
+from mlflow_migrate_plugin.report import NO_PROGRESS, Phase, Progress
 from tests import builders
 from tests.compare import logged_model_view, run_view
 
@@ -201,3 +202,64 @@ def comparable_model(
 def experiment_view(endpoint: Endpoint, experiment_id: str) -> dict:
     exp = endpoint.client.get_experiment(experiment_id)
     return {"tags": dict(exp.tags), "lifecycle_stage": exp.lifecycle_stage}
+
+
+def model_id_map(dst: Endpoint, experiment_id: str) -> dict[str, str]:
+    """Source LoggedModel id -> destination id, by the marker tag each copy carries."""
+    models = dst.client.search_logged_models([experiment_id])
+    return {m.tags[idmap.SOURCE_MODEL_ID]: m.model_id for m in models}
+
+
+def assert_nested_reproduced(
+    src: Endpoint, dst: Endpoint, nested: NestedExperiment, experiment_id: str
+) -> None:
+    """Every run and LoggedModel of ``nested`` is in the destination experiment once, equal
+    field by field (ids through the mapping), and the experiment's own fields are equal."""
+    run_ids = run_id_map(dst, experiment_id)
+    assert set(run_ids) == nested.all_runs
+    model_ids = model_id_map(dst, experiment_id)
+    assert set(model_ids) == {nested.run_model, nested.experiment_model}
+    for source_run, dst_run in run_ids.items():
+        expected = comparable_run(src, source_run, run_ids, model_ids)
+        actual = comparable_run(dst, dst_run, {}, {})
+        assert actual == expected, f"run {source_run}"
+    for source_model, dst_model in model_ids.items():
+        expected = comparable_model(src, source_model, run_ids, model_ids)
+        assert comparable_model(dst, dst_model, {}, {}) == expected, f"model {source_model}"
+    assert experiment_view(dst, experiment_id) == experiment_view(src, nested.experiment_id)
+
+
+def assert_rerun_completed(
+    dst: Endpoint, nested: NestedExperiment, experiment_id: str, expected_runs: set[str]
+) -> None:
+    """After an interrupted transfer and its rerun: ``expected_runs`` each there once, the
+    grandchild linked to the child, and both LoggedModels there once."""
+    run_ids = run_id_map(dst, experiment_id)
+    assert set(run_ids) == expected_runs
+    assert (
+        dst.client.get_run(run_ids[nested.grandchild]).data.tags[MLFLOW_PARENT_RUN_ID]
+        == run_ids[nested.child]
+    )
+    assert len(dst.client.search_logged_models([experiment_id])) == 2
+
+
+class InterruptAfter(Progress):
+    """Raises KeyboardInterrupt (as Ctrl-C would) once ``n`` runs have been imported."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def phase(self, label, total, unit=""):
+        if label != "importing runs":
+            return NO_PROGRESS.phase(label, total, unit)
+        owner = self
+
+        class Interrupting(Phase):
+            done = 0
+
+            def advance(self, k=1):
+                self.done += k
+                if self.done == owner.n:
+                    raise KeyboardInterrupt
+
+        return Interrupting()

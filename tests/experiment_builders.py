@@ -229,6 +229,18 @@ def assert_nested_reproduced(
     assert experiment_view(dst, experiment_id) == experiment_view(src, nested.experiment_id)
 
 
+def assert_parents_linked(dst: Endpoint, nested: NestedExperiment, run_ids: dict[str, str]) -> None:
+    """Each copy of a child run names the copy of its parent (``run_ids``: source -> copy);
+    the copies of root and other have no parent."""
+    parent_of = {
+        r: dst.client.get_run(d).data.tags.get(MLFLOW_PARENT_RUN_ID) for r, d in run_ids.items()
+    }
+    assert parent_of[nested.child] == run_ids[nested.root]
+    assert parent_of[nested.grandchild] == run_ids[nested.child]
+    assert parent_of[nested.deleted_child] == run_ids[nested.root]
+    assert parent_of[nested.root] is None and parent_of[nested.other] is None
+
+
 def assert_rerun_completed(
     dst: Endpoint, nested: NestedExperiment, experiment_id: str, expected_runs: set[str]
 ) -> None:

@@ -61,13 +61,7 @@ def test_copy_experiment_links_parents_and_keeps_deleted_and_failed_states(dst, 
     name, exp_id, report = copied
 
     run_ids = eb.run_id_map(dst, exp_id)
-    parent_of = {
-        r: dst.client.get_run(d).data.tags.get(MLFLOW_PARENT_RUN_ID) for r, d in run_ids.items()
-    }
-    assert parent_of[nested.child] == run_ids[nested.root]
-    assert parent_of[nested.grandchild] == run_ids[nested.child]
-    assert parent_of[nested.deleted_child] == run_ids[nested.root]
-    assert parent_of[nested.root] is None and parent_of[nested.other] is None
+    eb.assert_parents_linked(dst, nested, run_ids)
     assert dst.client.get_run(run_ids[nested.deleted_child]).info.lifecycle_stage == "deleted"
     assert dst.client.get_run(run_ids[nested.child]).info.status == "FAILED"
     other = dst.client.get_run(run_ids[nested.other])

@@ -78,13 +78,7 @@ def test_import_experiment_links_nested_runs_to_imported_parents(dst, nested, im
     name, exp_id, report = imported
 
     run_ids = eb.run_id_map(dst, exp_id)
-    parent_of = {
-        r: dst.client.get_run(d).data.tags.get(MLFLOW_PARENT_RUN_ID) for r, d in run_ids.items()
-    }
-    assert parent_of[nested.child] == run_ids[nested.root]
-    assert parent_of[nested.grandchild] == run_ids[nested.child]
-    assert parent_of[nested.deleted_child] == run_ids[nested.root]
-    assert parent_of[nested.root] is None and parent_of[nested.other] is None
+    eb.assert_parents_linked(dst, nested, run_ids)
     assert not [w for w in report.warnings if "parent run" in w]
     for dst_run in run_ids.values():
         assert idmap.PENDING_PARENT not in dst.client.get_run(dst_run).data.tags

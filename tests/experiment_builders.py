@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlflow.entities import LoggedModelInput, Metric, ViewType
+from mlflow.entities import LoggedModelInput, ViewType
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from mlflow_migrate_plugin import idmap
@@ -121,17 +121,7 @@ def experiment_model(src: Endpoint, experiment_id: str, metric_run: str | None =
     if metric_run:
         client.log_batch(
             metric_run,
-            metrics=[
-                Metric(
-                    "eval_score",
-                    0.77,
-                    T0 + 90_000,
-                    1,
-                    model_id=model.model_id,
-                    dataset_name="train-data",
-                    dataset_digest="a1b2c3d4",
-                )
-            ],
+            metrics=[builders.model_metric("eval_score", 0.77, T0 + 90_000, 1, model.model_id)],
         )
     client.finalize_logged_model(model.model_id, "READY")
     return model.model_id

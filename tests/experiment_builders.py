@@ -231,6 +231,21 @@ def assert_parents_linked(dst: Endpoint, nested: NestedExperiment, run_ids: dict
     assert parent_of[nested.root] is None and parent_of[nested.other] is None
 
 
+def assert_experiment_model_relinked(
+    dst: Endpoint, nested: NestedExperiment, experiment_id: str, run_ids: dict[str, str]
+):
+    """The copy of the experiment-level model is the copied ``other`` run's input, and its
+    metric names the copied root run; the copied LoggedModel."""
+    new_model = model_id_map(dst, experiment_id)[nested.experiment_model]
+    other = dst.client.get_run(run_ids[nested.other])
+    assert [m.model_id for m in other.inputs.model_inputs] == [new_model]
+    model = dst.client.get_logged_model(new_model)
+    assert [(m.key, m.value, m.run_id) for m in model.metrics] == [
+        ("eval_score", 0.77, run_ids[nested.root])
+    ]
+    return model
+
+
 def assert_rerun_completed(
     dst: Endpoint, nested: NestedExperiment, experiment_id: str, expected_runs: set[str]
 ) -> None:

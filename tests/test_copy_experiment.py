@@ -7,7 +7,6 @@ must be equal.
 
 from __future__ import annotations
 
-import tempfile
 import uuid
 
 import pytest
@@ -64,12 +63,7 @@ def test_copy_experiment_links_parents_and_keeps_deleted_and_failed_states(dst, 
     eb.assert_parents_linked(dst, nested, run_ids)
     assert dst.client.get_run(run_ids[nested.deleted_child]).info.lifecycle_stage == "deleted"
     assert dst.client.get_run(run_ids[nested.child]).info.status == "FAILED"
-    other = dst.client.get_run(run_ids[nested.other])
-    new_model = eb.model_id_map(dst, exp_id)[nested.experiment_model]
-    assert [m.model_id for m in other.inputs.model_inputs] == [new_model]
-    assert [(m.key, m.value, m.run_id) for m in dst.client.get_logged_model(new_model).metrics] == [
-        ("eval_score", 0.77, run_ids[nested.root])
-    ]
+    eb.assert_experiment_model_relinked(dst, nested, exp_id, run_ids)
 
 
 def test_copy_experiment_twice_adds_nothing(src, dst, nested, copied):
@@ -97,11 +91,8 @@ def test_copy_experiment_selects_runs_as_export_experiment_does(src, dst, nested
 
 
 def test_interrupted_copy_completes_on_rerun_without_duplicates(
-    src, dst, nested, unique_name, tmp_path, monkeypatch
+    src, dst, nested, unique_name, scratch
 ):
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     name = unique_name("dst-")
     with pytest.raises(KeyboardInterrupt):
         _copy(src, dst, nested.name, name, workers=1, progress=eb.InterruptAfter(2))

@@ -99,14 +99,8 @@ def test_import_experiment_relinks_inputs_and_metrics_of_experiment_model(dst, n
     name, exp_id, report = imported
 
     run_ids = eb.run_id_map(dst, exp_id)
-    new_model = eb.model_id_map(dst, exp_id)[nested.experiment_model]
-    other = dst.client.get_run(run_ids[nested.other])
-    assert [m.model_id for m in other.inputs.model_inputs] == [new_model]
-    model = dst.client.get_logged_model(new_model)
+    model = eb.assert_experiment_model_relinked(dst, nested, exp_id, run_ids)
     assert not model.source_run_id
-    assert [(m.key, m.value, m.run_id) for m in model.metrics] == [
-        ("eval_score", 0.77, run_ids[nested.root])
-    ]
 
 
 def test_import_experiment_creates_experiment_with_tags_and_description(

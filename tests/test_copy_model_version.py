@@ -30,6 +30,20 @@ def _copy(src, dst, name: str, version: str, dst_model: str, **options):
     )
 
 
+def _deep_copy_with_stages(src, dst, name, version, dst_model, unique_name, **options):
+    """A deep copy of ``version`` with its stage and aliases, into a new experiment."""
+    return _copy(
+        src,
+        dst,
+        name,
+        version,
+        dst_model,
+        dst_experiment_name=unique_name("dst-exp-"),
+        copy_stages_and_aliases=True,
+        **options,
+    )
+
+
 def _copy_process(src, dst, name: str, version: str, dst_model: str, *options):
     """``copy-model-version`` as a user runs it, in its own process."""
     return subprocess.run(
@@ -54,15 +68,8 @@ def test_deep_copy_between_servers_reproduces_the_version(
 ):
     dst_model = unique_name("copied-")
 
-    _copy(
-        src,
-        dst,
-        source_model.name,
-        version,
-        dst_model,
-        dst_experiment_name=unique_name("dst-exp-"),
-        copy_stages_and_aliases=True,
-        copy_lineage_tags=True,
+    _deep_copy_with_stages(
+        src, dst, source_model.name, version, dst_model, unique_name, copy_lineage_tags=True
     )
 
     assert version_view(dst, dst_model, version) == version_view(src, source_model.name, version)
@@ -101,15 +108,7 @@ def test_deep_copy_streams_the_run_without_an_export(
 ):
     dst_model = unique_name("copied-")
 
-    report = _copy(
-        src,
-        dst,
-        source_model.name,
-        version,
-        dst_model,
-        dst_experiment_name=unique_name("dst-exp-"),
-        copy_stages_and_aliases=True,
-    )
+    report = _deep_copy_with_stages(src, dst, source_model.name, version, dst_model, unique_name)
 
     assert [o for o in report.outcomes if o.status == "exported"] == []
     assert [o.status for o in report.find("run")] == ["imported"]

@@ -147,18 +147,7 @@ def make_run(
             (Path(tmp) / "model.pkl").write_bytes(b"\x80\x04logged-model")
             endpoint.artifact_repo(model.artifact_location).log_artifacts(tmp)
         client.log_batch(
-            run_id,
-            metrics=[
-                Metric(
-                    "accuracy",
-                    0.93,
-                    start_time + 50_000,
-                    3,
-                    model_id=model.model_id,
-                    dataset_name="train-data",
-                    dataset_digest="a1b2c3d4",
-                ),
-            ],
+            run_id, metrics=[model_metric("accuracy", 0.93, start_time + 50_000, 3, model.model_id)]
         )
         client.finalize_logged_model(model.model_id, "READY")
         client.log_outputs(run_id, [LoggedModelOutput(model.model_id, 3)])
@@ -168,3 +157,28 @@ def make_run(
     if deleted:
         client.delete_run(run_id)
     return built
+
+
+def model_metric(key: str, value: float, timestamp: int, step: int, model_id: str) -> Metric:
+    """A metric point logged against LoggedModel ``model_id``, on the builders' dataset."""
+    return Metric(
+        key,
+        value,
+        timestamp,
+        step,
+        model_id=model_id,
+        dataset_name="train-data",
+        dataset_digest="a1b2c3d4",
+    )
+
+
+def parent_and_child(
+    endpoint: Endpoint, experiment_id: str, **child_options
+) -> tuple[BuiltRun, BuiltRun]:
+    """A run named "parent" and its child named "child" (with ``child_options``), no models."""
+    light = {"logged_model": False, "classic_model": False}
+    parent = make_run(endpoint, experiment_id, name="parent", **light)
+    child = make_run(
+        endpoint, experiment_id, name="child", parent_run_id=parent.run_id, **light, **child_options
+    )
+    return parent, child

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -75,6 +76,16 @@ def reference_fixtures() -> Path:
 
 
 _names = itertools.count()
+
+
+@pytest.fixture
+def scratch(tmp_path, monkeypatch) -> Path:
+    """An empty folder that Python's tempfile uses for this test, so that what a command leaves
+    behind in temporary files is seen."""
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
 
 
 @pytest.fixture

@@ -9,16 +9,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from click.testing import CliRunner
 from mlflow.entities import ViewType
 
+from mlflow_migrate_plugin import api
 from mlflow_migrate_plugin.cli import migrate
 from mlflow_migrate_plugin.endpoint import Endpoint
+from tests import builders
 
 MiB = 1 << 20
+
+
+def export_a_good_run(src_server, tmp_path_factory, prefix: str) -> Path:
+    """A fresh run on the source server (metric history, a dataset input, artifacts in folders,
+    an MLmodel, a LoggedModel), exported: what a module's damaged copies start from."""
+    src = Endpoint(src_server.url, src_server.url)
+    exp_id = builders.experiment(src, f"{prefix}-src-{os.getpid()}-{time.time_ns()}")
+    built = builders.make_run(src, exp_id, metric_keys=2, steps=4)
+    out = tmp_path_factory.mktemp(prefix) / "run"
+    api.export_run(built.run_id, out, tracking_uri=src.tracking_uri)
+    return out
 
 
 def edit_json(path: Path, change: Callable[[dict], None]) -> None:
@@ -112,6 +128,25 @@ def one_error_line(result) -> str:
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in result.output
     return lines[0]
+
+
+def damaged_copy(good: Path, export: Path, damage: Callable[[Path], None]) -> Path:
+    """A copy of the export ``good`` made at ``export``, then ``damage(export)``."""
+    shutil.copytree(good, export)
+    damage(export)
+    return export
+
+
+def refused_import(command: str, export: Path, dst: Endpoint, experiment: str, *options) -> str:
+    """``command`` (an import) of ``export`` into ``experiment`` on ``dst`` through the CLI:
+    its one error line, once it is checked that no such experiment was made."""
+    result = cli(
+        command, "--input-dir", export, "--experiment-name", experiment,
+        "--tracking-uri", dst.tracking_uri, *options,
+    )  # fmt: skip
+    line = one_error_line(result)
+    assert_no_experiment(dst, experiment)
+    return line
 
 
 def assert_no_experiment(dst: Endpoint, name: str) -> None:

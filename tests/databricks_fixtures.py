@@ -82,6 +82,12 @@ def databricks_profiles(clean_databricks_env):
     return write
 
 
+def grant(endpoint: Endpoint, path: str, entries: list[dict]) -> None:
+    """Set the access control list of the workspace object at ``path`` (a Permissions API
+    path) to ``entries``, as an administrator would."""
+    endpoint.workspace.api_client.do("PATCH", path, body={"access_control_list": entries})
+
+
 def notebook_run(
     endpoint: Endpoint,
     fake: FakeWorkspace,

@@ -12,11 +12,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlflow.entities import LoggedModelInput, Metric, ViewType
+from mlflow.entities import LoggedModelInput, ViewType
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from mlflow_migrate_plugin import idmap
 from mlflow_migrate_plugin.endpoint import Endpoint
+from mlflow_migrate_plugin.report import NO_PROGRESS, Phase, Progress
 from tests import builders
 from tests.compare import logged_model_view, run_view
 
@@ -120,17 +121,7 @@ def experiment_model(src: Endpoint, experiment_id: str, metric_run: str | None =
     if metric_run:
         client.log_batch(
             metric_run,
-            metrics=[
-                Metric(
-                    "eval_score",
-                    0.77,
-                    T0 + 90_000,
-                    1,
-                    model_id=model.model_id,
-                    dataset_name="train-data",
-                    dataset_digest="a1b2c3d4",
-                )
-            ],
+            metrics=[builders.model_metric("eval_score", 0.77, T0 + 90_000, 1, model.model_id)],
         )
     client.finalize_logged_model(model.model_id, "READY")
     return model.model_id
@@ -201,3 +192,91 @@ def comparable_model(
 def experiment_view(endpoint: Endpoint, experiment_id: str) -> dict:
     exp = endpoint.client.get_experiment(experiment_id)
     return {"tags": dict(exp.tags), "lifecycle_stage": exp.lifecycle_stage}
+
+
+def model_id_map(dst: Endpoint, experiment_id: str) -> dict[str, str]:
+    """Source LoggedModel id -> destination id, by the marker tag each copy carries."""
+    models = dst.client.search_logged_models([experiment_id])
+    return {m.tags[idmap.SOURCE_MODEL_ID]: m.model_id for m in models}
+
+
+def assert_nested_reproduced(
+    src: Endpoint, dst: Endpoint, nested: NestedExperiment, experiment_id: str
+) -> None:
+    """Every run and LoggedModel of ``nested`` is in the destination experiment once, equal
+    field by field (ids through the mapping), and the experiment's own fields are equal."""
+    run_ids = run_id_map(dst, experiment_id)
+    assert set(run_ids) == nested.all_runs
+    model_ids = model_id_map(dst, experiment_id)
+    assert set(model_ids) == {nested.run_model, nested.experiment_model}
+    for source_run, dst_run in run_ids.items():
+        expected = comparable_run(src, source_run, run_ids, model_ids)
+        actual = comparable_run(dst, dst_run, {}, {})
+        assert actual == expected, f"run {source_run}"
+    for source_model, dst_model in model_ids.items():
+        expected = comparable_model(src, source_model, run_ids, model_ids)
+        assert comparable_model(dst, dst_model, {}, {}) == expected, f"model {source_model}"
+    assert experiment_view(dst, experiment_id) == experiment_view(src, nested.experiment_id)
+
+
+def assert_parents_linked(dst: Endpoint, nested: NestedExperiment, run_ids: dict[str, str]) -> None:
+    """Each copy of a child run names the copy of its parent (``run_ids``: source -> copy);
+    the copies of root and other have no parent."""
+    parent_of = {
+        r: dst.client.get_run(d).data.tags.get(MLFLOW_PARENT_RUN_ID) for r, d in run_ids.items()
+    }
+    assert parent_of[nested.child] == run_ids[nested.root]
+    assert parent_of[nested.grandchild] == run_ids[nested.child]
+    assert parent_of[nested.deleted_child] == run_ids[nested.root]
+    assert parent_of[nested.root] is None and parent_of[nested.other] is None
+
+
+def assert_experiment_model_relinked(
+    dst: Endpoint, nested: NestedExperiment, experiment_id: str, run_ids: dict[str, str]
+):
+    """The copy of the experiment-level model is the copied ``other`` run's input, and its
+    metric names the copied root run; the copied LoggedModel."""
+    new_model = model_id_map(dst, experiment_id)[nested.experiment_model]
+    other = dst.client.get_run(run_ids[nested.other])
+    assert [m.model_id for m in other.inputs.model_inputs] == [new_model]
+    model = dst.client.get_logged_model(new_model)
+    assert [(m.key, m.value, m.run_id) for m in model.metrics] == [
+        ("eval_score", 0.77, run_ids[nested.root])
+    ]
+    return model
+
+
+def assert_rerun_completed(
+    dst: Endpoint, nested: NestedExperiment, experiment_id: str, expected_runs: set[str]
+) -> None:
+    """After an interrupted transfer and its rerun: ``expected_runs`` each there once, the
+    grandchild linked to the child, and both LoggedModels there once."""
+    run_ids = run_id_map(dst, experiment_id)
+    assert set(run_ids) == expected_runs
+    assert (
+        dst.client.get_run(run_ids[nested.grandchild]).data.tags[MLFLOW_PARENT_RUN_ID]
+        == run_ids[nested.child]
+    )
+    assert len(dst.client.search_logged_models([experiment_id])) == 2
+
+
+class InterruptAfter(Progress):
+    """Raises KeyboardInterrupt (as Ctrl-C would) once ``n`` runs have been imported."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def phase(self, label, total, unit=""):
+        if label != "importing runs":
+            return NO_PROGRESS.phase(label, total, unit)
+        owner = self
+
+        class Interrupting(Phase):
+            done = 0
+
+            def advance(self, k=1):
+                self.done += k
+                if self.done == owner.n:
+                    raise KeyboardInterrupt
+
+        return Interrupting()

@@ -28,6 +28,15 @@ def small_run(endpoint: Endpoint, experiment_id: str, name: str, **kwargs) -> bu
     return builders.make_run(endpoint, experiment_id, name=name, metric_keys=1, steps=2, **kwargs)
 
 
+def version_from_new_run(endpoint: Endpoint, model: BuiltModel, run_name: str) -> str:
+    """A new run in the experiment of ``model`` and a classic version of ``model`` from it;
+    the run's id."""
+    run_id = small_run(endpoint, model.experiment_id, run_name).run_id
+    uri = endpoint.client.get_run(run_id).info.artifact_uri
+    endpoint.client.create_model_version(model.name, f"{uri}/classic_model", run_id)
+    return run_id
+
+
 def transition(client, name: str, version: str, stage: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)

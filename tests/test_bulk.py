@@ -25,7 +25,7 @@ from mlflow_migrate_plugin.handlers.run_sync import UPDATED
 from mlflow_migrate_plugin.report import FAILED, IMPORTED, SKIPPED, Phase, Progress
 from tests import builders
 from tests.experiment_builders import light_run, nested_experiment
-from tests.model_builders import registered_model, small_run
+from tests.model_builders import registered_model, version_from_new_run
 from tests.servers import start_server
 
 pytestmark = pytest.mark.slow
@@ -331,9 +331,7 @@ def test_a_second_pass_moves_only_what_changed_at_the_source(servers, source, ex
     src, dst, _ = servers
     _finish_running_run(src, source["running"], tmp_path)
     new_run = light_run(src, source["plain_id"], name="plain-new")
-    model_run = small_run(src, source["model"].experiment_id, "run-new").run_id
-    uri = src.client.get_run(model_run).info.artifact_uri
-    src.client.create_model_version("bulk-model", f"{uri}/classic_model", model_run)
+    model_run = version_from_new_run(src, source["model"], "run-new")
     src.client.update_model_version("bulk-model", "1", "v1, described again")
     src.client.set_registered_model_alias("bulk-model", "champion", "3")
     src.client.set_registered_model_tag("bulk-model", "reviewed", "yes")

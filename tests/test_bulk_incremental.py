@@ -22,7 +22,7 @@ from mlflow_migrate_plugin.report import EXPORTED, FAILED, IMPORTED, SKIPPED, Ph
 from tests import builders
 from tests.experiment_builders import light_run
 from tests.fault_proxy import FaultProxy
-from tests.model_builders import registered_model, small_run
+from tests.model_builders import registered_model, version_from_new_run
 from tests.servers import start_server
 
 pytestmark = pytest.mark.slow
@@ -177,9 +177,7 @@ def test_a_second_pass_moves_exactly_what_changed(sides, source, first_pass):
     finished_points = _train_on(src, source["running"], range(3, 6), end=True)
     later_point = _train_on(src, source["finished"][0], range(7, 8), end=False)
     new_run = light_run(src, source["exp_id"], name="plain-new")
-    model_run = small_run(src, source["model"].experiment_id, "run-new").run_id
-    uri = src.client.get_run(model_run).info.artifact_uri
-    src.client.create_model_version("inc-model", f"{uri}/classic_model", model_run)
+    model_run = version_from_new_run(src, source["model"], "run-new")
     src.client.update_model_version("inc-model", "3", "v3, described again")
     src.client.set_registered_model_alias("inc-model", "champion", "4")
     src.client.update_registered_model("inc-model", "described later")

@@ -37,6 +37,35 @@ def _invoke(*args):
     return CliRunner().invoke(migrate, [str(a) for a in args])
 
 
+def _export_run(src, run_id: str, out, *options):
+    """``export-run`` of ``run_id`` from ``src`` into ``out``, in process."""
+    uri = src.tracking_uri
+    return _invoke(
+        "export-run", "--run-id", run_id, "--output-dir", out, "--tracking-uri", uri, *options
+    )
+
+
+def _import_run(dst, input_dir, name: str, *options):
+    """``import-run`` of ``input_dir`` into experiment ``name`` on ``dst``, in process."""
+    return _invoke(
+        "import-run",
+        "--input-dir",
+        input_dir,
+        "--experiment-name",
+        name,
+        "--tracking-uri",
+        dst.tracking_uri,
+        *options,
+    )
+
+
+def _imported_run(dst, input_dir, name: str, *options):
+    """The one run an ``import-run`` with ``options`` made, once it has exited 0."""
+    result = _import_run(dst, input_dir, name, *options)
+    assert result.exit_code == 0, result.stderr
+    return _only_run(dst, name)
+
+
 @pytest.fixture
 def built_run(src, unique_name):
     exp_id = builders.experiment(src, unique_name("src-"))
@@ -46,15 +75,7 @@ def built_run(src, unique_name):
 @pytest.fixture
 def exported(src, built_run, tmp_path) -> Path:
     out = tmp_path / "run"
-    result = _invoke(
-        "export-run",
-        "--run-id",
-        built_run.run_id,
-        "--output-dir",
-        out,
-        "--tracking-uri",
-        src.tracking_uri,
-    )
+    result = _export_run(src, built_run.run_id, out)
     assert result.exit_code == 0, result.stderr
     return out
 
@@ -107,15 +128,7 @@ def test_mlflow_migrate_moves_a_run_between_servers(src, dst, built_run, unique_
 
 def test_second_import_through_the_cli_says_skipped(dst, built_run, exported, unique_name):
     name = unique_name("dst-")
-    first = _invoke(
-        "import-run",
-        "--input-dir",
-        exported,
-        "--experiment-name",
-        name,
-        "--tracking-uri",
-        dst.tracking_uri,
-    )
+    first = _import_run(dst, exported, name)
 
     # The destination comes from $MLFLOW_TRACKING_URI this time.
     second = _mlflow(
@@ -174,19 +187,7 @@ def test_cli_usage_error_exits_2(tmp_path):
 def test_use_src_user_id_takes_both_boolean_forms(dst, exported, unique_name, form, kept):
     name = unique_name("dst-")
 
-    result = _invoke(
-        "import-run",
-        "--input-dir",
-        exported,
-        "--experiment-name",
-        name,
-        "--tracking-uri",
-        dst.tracking_uri,
-        *form,
-    )
-
-    assert result.exit_code == 0, result.stderr
-    run = _only_run(dst, name)
+    run = _imported_run(dst, exported, name, *form)
     assert (run.info.user_id == "erin@example.com") is kept
     assert (idmap.PREFIX + "source.user_id" in run.data.tags) is not kept
 
@@ -202,19 +203,7 @@ def test_use_src_user_id_takes_both_boolean_forms(dst, exported, unique_name, fo
 def test_mlmodel_fix_takes_both_boolean_forms(dst, built_run, exported, unique_name, form, fixed):
     name = unique_name("dst-")
 
-    result = _invoke(
-        "import-run",
-        "--input-dir",
-        exported,
-        "--experiment-name",
-        name,
-        "--tracking-uri",
-        dst.tracking_uri,
-        *form,
-    )
-
-    assert result.exit_code == 0, result.stderr
-    run = _only_run(dst, name)
+    run = _imported_run(dst, exported, name, *form)
     files = artifact_tree(dst.artifact_repo(run.info.artifact_uri), "classic_model")
     run_id = yaml.safe_load(files["classic_model/MLmodel"])["run_id"]
     assert run_id == (run.info.run_id if fixed else built_run.run_id)
@@ -224,44 +213,15 @@ def test_mlmodel_fix_takes_both_boolean_forms(dst, built_run, exported, unique_n
 def test_import_source_tags_takes_both_boolean_forms(dst, built_run, exported, unique_name, form):
     name = unique_name("dst-")
 
-    result = _invoke(
-        "import-run",
-        "--input-dir",
-        exported,
-        "--experiment-name",
-        name,
-        "--tracking-uri",
-        dst.tracking_uri,
-        *form,
-    )
-
-    assert result.exit_code == 0, result.stderr
-    tags = _only_run(dst, name).data.tags
+    tags = _imported_run(dst, exported, name, *form).data.tags
     assert tags[idmap.PREFIX + "source.run.run_id"] == built_run.run_id
 
 
 def test_fresh_option_imports_a_second_copy(dst, exported, unique_name):
     name = unique_name("dst-")
-    _invoke(
-        "import-run",
-        "--input-dir",
-        exported,
-        "--experiment-name",
-        name,
-        "--tracking-uri",
-        dst.tracking_uri,
-    )
+    _import_run(dst, exported, name)
 
-    result = _invoke(
-        "import-run",
-        "--input-dir",
-        exported,
-        "--experiment-name",
-        name,
-        "--tracking-uri",
-        dst.tracking_uri,
-        "--fresh",
-    )
+    result = _import_run(dst, exported, name, "--fresh")
 
     assert result.exit_code == 0, result.stderr
     experiment = dst.client.get_experiment_by_name(name)
@@ -272,27 +232,9 @@ def test_notebook_options_are_accepted_and_warn_outside_databricks(
     src, dst, built_run, unique_name, tmp_path
 ):
     out = tmp_path / "nb"
-    exported = _invoke(
-        "export-run",
-        "--run-id",
-        built_run.run_id,
-        "--output-dir",
-        out,
-        "--tracking-uri",
-        src.tracking_uri,
-        "--notebook-formats",
-        "SOURCE,DBC",
-    )
-    imported = _invoke(
-        "import-run",
-        "--input-dir",
-        out,
-        "--experiment-name",
-        unique_name("dst-"),
-        "--tracking-uri",
-        dst.tracking_uri,
-        "--dst-notebook-dir",
-        "/Users/someone/notebooks",
+    exported = _export_run(src, built_run.run_id, out, "--notebook-formats", "SOURCE,DBC")
+    imported = _import_run(
+        dst, out, unique_name("dst-"), "--dst-notebook-dir", "/Users/someone/notebooks"
     )
 
     assert exported.exit_code == 0 and imported.exit_code == 0, (exported.stderr, imported.stderr)

@@ -7,7 +7,6 @@ must be equal.
 
 from __future__ import annotations
 
-import tempfile
 import uuid
 
 import pytest
@@ -16,7 +15,6 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from mlflow_migrate_plugin import api, idmap
 from mlflow_migrate_plugin.endpoint import Endpoint
-from mlflow_migrate_plugin.report import NO_PROGRESS, Phase, Progress
 from tests import experiment_builders as eb
 
 
@@ -33,11 +31,6 @@ def _copy(src, dst, experiment, name, **options):
 
 def _failures(report) -> list:
     return [o for o in report.outcomes if o.status == "failed"]
-
-
-def _model_map(dst, experiment_id: str) -> dict[str, str]:
-    models = dst.client.search_logged_models([experiment_id])
-    return {m.tags[idmap.SOURCE_MODEL_ID]: m.model_id for m in models}
 
 
 @pytest.fixture(scope="module")
@@ -60,39 +53,17 @@ def test_copy_experiment_reproduces_every_run_and_model(src, dst, nested, copied
     name, exp_id, report = copied
 
     assert not report.failed, _failures(report)
-    run_ids = eb.run_id_map(dst, exp_id)
-    assert set(run_ids) == nested.all_runs
-    model_ids = _model_map(dst, exp_id)
-    assert set(model_ids) == {nested.run_model, nested.experiment_model}
-    for source_run, dst_run in run_ids.items():
-        expected = eb.comparable_run(src, source_run, run_ids, model_ids)
-        actual = eb.comparable_run(dst, dst_run, {}, {})
-        assert actual == expected, f"run {source_run}"
-    for source_model, dst_model in model_ids.items():
-        expected = eb.comparable_model(src, source_model, run_ids, model_ids)
-        assert eb.comparable_model(dst, dst_model, {}, {}) == expected, f"model {source_model}"
-    assert eb.experiment_view(dst, exp_id) == eb.experiment_view(src, nested.experiment_id)
+    eb.assert_nested_reproduced(src, dst, nested, exp_id)
 
 
 def test_copy_experiment_links_parents_and_keeps_deleted_and_failed_states(dst, nested, copied):
     name, exp_id, report = copied
 
     run_ids = eb.run_id_map(dst, exp_id)
-    parent_of = {
-        r: dst.client.get_run(d).data.tags.get(MLFLOW_PARENT_RUN_ID) for r, d in run_ids.items()
-    }
-    assert parent_of[nested.child] == run_ids[nested.root]
-    assert parent_of[nested.grandchild] == run_ids[nested.child]
-    assert parent_of[nested.deleted_child] == run_ids[nested.root]
-    assert parent_of[nested.root] is None and parent_of[nested.other] is None
+    eb.assert_parents_linked(dst, nested, run_ids)
     assert dst.client.get_run(run_ids[nested.deleted_child]).info.lifecycle_stage == "deleted"
     assert dst.client.get_run(run_ids[nested.child]).info.status == "FAILED"
-    other = dst.client.get_run(run_ids[nested.other])
-    new_model = _model_map(dst, exp_id)[nested.experiment_model]
-    assert [m.model_id for m in other.inputs.model_inputs] == [new_model]
-    assert [(m.key, m.value, m.run_id) for m in dst.client.get_logged_model(new_model).metrics] == [
-        ("eval_score", 0.77, run_ids[nested.root])
-    ]
+    eb.assert_experiment_model_relinked(dst, nested, exp_id, run_ids)
 
 
 def test_copy_experiment_twice_adds_nothing(src, dst, nested, copied):
@@ -119,37 +90,12 @@ def test_copy_experiment_selects_runs_as_export_experiment_does(src, dst, nested
     assert grandchild.data.tags[MLFLOW_PARENT_RUN_ID] == run_ids[nested.child]
 
 
-class _InterruptAfter(Progress):
-    """Raises KeyboardInterrupt (as Ctrl-C would) once ``n`` runs have been copied."""
-
-    def __init__(self, n: int):
-        self.n = n
-
-    def phase(self, label, total, unit=""):
-        if label != "importing runs":
-            return NO_PROGRESS.phase(label, total, unit)
-        owner = self
-
-        class Interrupting(Phase):
-            done = 0
-
-            def advance(self, k=1):
-                self.done += k
-                if self.done == owner.n:
-                    raise KeyboardInterrupt
-
-        return Interrupting()
-
-
 def test_interrupted_copy_completes_on_rerun_without_duplicates(
-    src, dst, nested, unique_name, tmp_path, monkeypatch
+    src, dst, nested, unique_name, scratch
 ):
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     name = unique_name("dst-")
     with pytest.raises(KeyboardInterrupt):
-        _copy(src, dst, nested.name, name, workers=1, progress=_InterruptAfter(2))
+        _copy(src, dst, nested.name, name, workers=1, progress=eb.InterruptAfter(2))
     exp_id = dst.client.get_experiment_by_name(name).experiment_id
     assert 0 < len(eb.imported_runs(dst, exp_id)) < len(nested.active_runs)
     assert list(scratch.iterdir()) == []  # the spool is gone with the command
@@ -157,13 +103,7 @@ def test_interrupted_copy_completes_on_rerun_without_duplicates(
     report = _copy(src, dst, nested.name, name)
 
     assert not report.failed, _failures(report)
-    run_ids = eb.run_id_map(dst, exp_id)
-    assert set(run_ids) == nested.active_runs
-    assert (
-        dst.client.get_run(run_ids[nested.grandchild]).data.tags[MLFLOW_PARENT_RUN_ID]
-        == run_ids[nested.child]
-    )
-    assert len(dst.client.search_logged_models([exp_id])) == 2
+    eb.assert_rerun_completed(dst, nested, exp_id, nested.active_runs)
     assert list(scratch.iterdir()) == []
 
 

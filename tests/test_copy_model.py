@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-
 import pytest
 from mlflow.entities import ViewType
 
@@ -37,11 +35,8 @@ def _runs(endpoint, experiment_name: str) -> list:
 
 
 def test_copy_model_reproduces_every_version_with_its_number_and_run(
-    src, dst, source_model, unique_name, tmp_path, monkeypatch
+    src, dst, source_model, unique_name, scratch
 ):
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     experiment = unique_name("dst-exp-")
 
     report = _copy(src, dst, source_model.name, experiment)

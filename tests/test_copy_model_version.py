@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
@@ -20,6 +19,44 @@ def source_model(src, unique_name):
     return model_builders.registered_model(src, unique_name("model-"), unique_name("exp-"))
 
 
+def _copy(src, dst, name: str, version: str, dst_model: str, **options):
+    return api.copy_model_version(
+        name,
+        version,
+        dst_model,
+        src_registry_uri=src.registry_uri,
+        dst_registry_uri=dst.registry_uri,
+        **options,
+    )
+
+
+def _deep_copy_with_stages(src, dst, name, version, dst_model, unique_name, **options):
+    """A deep copy of ``version`` with its stage and aliases, into a new experiment."""
+    return _copy(
+        src,
+        dst,
+        name,
+        version,
+        dst_model,
+        dst_experiment_name=unique_name("dst-exp-"),
+        copy_stages_and_aliases=True,
+        **options,
+    )
+
+
+def _copy_process(src, dst, name: str, version: str, dst_model: str, *options):
+    """``copy-model-version`` as a user runs it, in its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "mlflow_migrate_plugin", "copy-model-version"]
+        + ["--src-model", name, "--src-version", version, "--dst-model", dst_model]
+        + ["--src-registry-uri", src.registry_uri, "--dst-registry-uri", dst.registry_uri]
+        + list(options),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def _lineage(endpoint, name, version) -> dict:
     tags = endpoint.client.get_model_version(name, version).tags
     return {k: v for k, v in tags.items() if k.startswith(LINEAGE_PREFIX)}
@@ -31,15 +68,8 @@ def test_deep_copy_between_servers_reproduces_the_version(
 ):
     dst_model = unique_name("copied-")
 
-    api.copy_model_version(
-        source_model.name,
-        version,
-        dst_model,
-        dst_experiment_name=unique_name("dst-exp-"),
-        src_registry_uri=src.registry_uri,
-        dst_registry_uri=dst.registry_uri,
-        copy_stages_and_aliases=True,
-        copy_lineage_tags=True,
+    _deep_copy_with_stages(
+        src, dst, source_model.name, version, dst_model, unique_name, copy_lineage_tags=True
     )
 
     assert version_view(dst, dst_model, version) == version_view(src, source_model.name, version)
@@ -64,14 +94,7 @@ def test_deep_copy_twice_adds_no_version(src, dst, source_model, unique_name):
     dst_model = unique_name("copied-")
     experiment = unique_name("dst-exp-")
     for _ in range(2):
-        api.copy_model_version(
-            source_model.name,
-            "4",
-            dst_model,
-            dst_experiment_name=experiment,
-            src_registry_uri=src.registry_uri,
-            dst_registry_uri=dst.registry_uri,
-        )
+        _copy(src, dst, source_model.name, "4", dst_model, dst_experiment_name=experiment)
 
     live = dst.client.search_model_versions(f"name = '{dst_model}'")
     assert [v.version for v in live] == ["4"]
@@ -81,22 +104,11 @@ def test_deep_copy_twice_adds_no_version(src, dst, source_model, unique_name):
 
 @pytest.mark.parametrize("version", ["1", "3"], ids=["run-artifact", "logged-model"])
 def test_deep_copy_streams_the_run_without_an_export(
-    src, dst, source_model, unique_name, tmp_path, monkeypatch, version
+    src, dst, source_model, unique_name, version, scratch
 ):
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     dst_model = unique_name("copied-")
 
-    report = api.copy_model_version(
-        source_model.name,
-        version,
-        dst_model,
-        dst_experiment_name=unique_name("dst-exp-"),
-        src_registry_uri=src.registry_uri,
-        dst_registry_uri=dst.registry_uri,
-        copy_stages_and_aliases=True,
-    )
+    report = _deep_copy_with_stages(src, dst, source_model.name, version, dst_model, unique_name)
 
     assert [o for o in report.outcomes if o.status == "exported"] == []
     assert [o.status for o in report.find("run")] == ["imported"]
@@ -107,14 +119,7 @@ def test_deep_copy_streams_the_run_without_an_export(
 def test_shallow_copy_within_one_server_points_at_the_source_run(src, source_model, unique_name):
     dst_model = unique_name("shallow-")
 
-    api.copy_model_version(
-        source_model.name,
-        "3",
-        dst_model,
-        src_registry_uri=src.registry_uri,
-        dst_registry_uri=src.registry_uri,
-        copy_stages_and_aliases=True,
-    )
+    _copy(src, src, source_model.name, "3", dst_model, copy_stages_and_aliases=True)
 
     original = src.client.get_model_version(source_model.name, "3")
     copied = src.client.get_model_version(dst_model, "3")
@@ -134,36 +139,10 @@ def test_shallow_copy_between_two_servers_is_a_usage_error_that_creates_nothing(
     dst_model = unique_name("shallow-")
 
     with pytest.raises(UsageError, match="--dst-experiment-name"):
-        api.copy_model_version(
-            source_model.name,
-            "1",
-            dst_model,
-            src_registry_uri=src.registry_uri,
-            dst_registry_uri=dst.registry_uri,
-        )
+        _copy(src, dst, source_model.name, "1", dst_model)
 
     assert dst.client.search_registered_models(f"name = '{dst_model}'") == []
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlflow_migrate_plugin",
-            "copy-model-version",
-            "--src-model",
-            source_model.name,
-            "--src-version",
-            "1",
-            "--dst-model",
-            dst_model,
-            "--src-registry-uri",
-            src.registry_uri,
-            "--dst-registry-uri",
-            dst.registry_uri,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _copy_process(src, dst, source_model.name, "1", dst_model)
     assert result.returncode == 2
     assert "--dst-experiment-name" in result.stderr
     assert "Traceback" not in result.stderr
@@ -175,41 +154,20 @@ def test_failed_deep_copy_leaves_no_model_and_no_run(src, dst, source_model, uni
     dst.client.delete_experiment(dst.client.create_experiment(experiment))
 
     with pytest.raises(Exception, match="deleted"):
-        api.copy_model_version(
-            source_model.name,
-            "3",
-            dst_model,
-            dst_experiment_name=experiment,
-            src_registry_uri=src.registry_uri,
-            dst_registry_uri=dst.registry_uri,
-        )
+        _copy(src, dst, source_model.name, "3", dst_model, dst_experiment_name=experiment)
 
     assert dst.client.search_registered_models(f"name = '{dst_model}'") == []
 
 
 def test_copy_of_a_missing_version_fails_in_one_line(src, dst, source_model, unique_name):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlflow_migrate_plugin",
-            "copy-model-version",
-            "--src-model",
-            source_model.name,
-            "--src-version",
-            "99",
-            "--dst-model",
-            unique_name("x-"),
-            "--src-registry-uri",
-            src.registry_uri,
-            "--dst-registry-uri",
-            dst.registry_uri,
-            "--dst-experiment-name",
-            unique_name("exp-"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = _copy_process(
+        src,
+        dst,
+        source_model.name,
+        "99",
+        unique_name("x-"),
+        "--dst-experiment-name",
+        unique_name("exp-"),
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("Error: version 99 of registered")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tempfile
 
 import pytest
 from mlflow.entities import Metric, ViewType
@@ -22,9 +21,31 @@ from tests.compare import run_view
 from tests.servers import start_server
 
 
-def _only_run(endpoint: Endpoint, experiment_name: str):
+def _copy(src: Endpoint, dst: Endpoint, run_id: str, experiment_name: str, **options):
+    return api.copy_run(
+        run_id,
+        experiment_name,
+        src_mlflow_uri=src.tracking_uri,
+        dst_mlflow_uri=dst.tracking_uri,
+        **options,
+    )
+
+
+def _copy_process(run_id: str, target: str, src_uri: str, dst_uri: str, *options, timeout: int):
+    """``copy-run`` as a user runs it, in its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "mlflow_migrate_plugin", "copy-run", "--run-id", run_id]
+        + ["--experiment-name", target, "--src-mlflow-uri", src_uri, "--dst-mlflow-uri", dst_uri]
+        + [str(o) for o in options],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _only_run(endpoint: Endpoint, experiment_name: str, view: int = ViewType.ALL):
     experiment = endpoint.client.get_experiment_by_name(experiment_name)
-    runs = endpoint.client.search_runs([experiment.experiment_id], run_view_type=ViewType.ALL)
+    runs = endpoint.client.search_runs([experiment.experiment_id], run_view_type=view)
     assert len(runs) == 1, runs
     return runs[0]
 
@@ -35,23 +56,20 @@ def _comparable(view: dict) -> dict:
     return view
 
 
+def _assert_same_run(src: Endpoint, run_id: str, dst: Endpoint, copy_id: str) -> None:
+    """The copy's every field equals the source run's, MLmodel files aside."""
+    assert _comparable(run_view(dst, copy_id)) == _comparable(run_view(src, run_id))
+
+
 def test_copy_run_between_two_servers_keeps_every_field(src, dst, unique_name):
     exp_id = builders.experiment(src, unique_name("src-"))
     built = builders.make_run(src, exp_id, status="KILLED")
     target = unique_name("dst-")
 
-    api.copy_run(
-        built.run_id,
-        target,
-        src_mlflow_uri=src.tracking_uri,
-        dst_mlflow_uri=dst.tracking_uri,
-        use_src_user_id=True,
-    )
+    _copy(src, dst, built.run_id, target, use_src_user_id=True)
 
     copied = _only_run(dst, target)
-    assert _comparable(run_view(dst, copied.info.run_id)) == _comparable(
-        run_view(src, built.run_id)
-    )
+    _assert_same_run(src, built.run_id, dst, copied.info.run_id)
     assert copied.data.tags[idmap.SOURCE_RUN_ID] == built.run_id
 
 
@@ -66,9 +84,7 @@ def test_copy_run_streams_a_history_longer_than_one_call_point_by_point(src, dst
         src.client.log_batch(built.run_id, metrics=points[i : i + 1000])
     target = unique_name("dst-")
 
-    api.copy_run(
-        built.run_id, target, src_mlflow_uri=src.tracking_uri, dst_mlflow_uri=dst.tracking_uri
-    )
+    _copy(src, dst, built.run_id, target)
 
     copied = _only_run(dst, target)
     for key in ("long", "a", "b"):
@@ -93,11 +109,8 @@ def _streamed(src, dst, run_id: str, experiment_name: str, workers: int) -> Spoo
 
 
 def test_copy_run_holds_at_most_workers_files_on_disk_and_makes_no_export(
-    src, dst, unique_name, tmp_path, monkeypatch
+    src, dst, unique_name, tmp_path, scratch
 ):
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     exp_id = builders.experiment(src, unique_name("src-"))
     built = builders.make_run(src, exp_id, logged_model=False, classic_model=False)
     files = tmp_path / "files"
@@ -114,9 +127,7 @@ def test_copy_run_holds_at_most_workers_files_on_disk_and_makes_no_export(
     assert 1 <= spool.peak <= 2
     assert list(scratch.iterdir()) == []  # the spool is gone, and nothing else was written
     copied = _only_run(dst, target)
-    assert _comparable(run_view(dst, copied.info.run_id)) == _comparable(
-        run_view(src, built.run_id)
-    )
+    _assert_same_run(src, built.run_id, dst, copied.info.run_id)
 
 
 def test_copy_run_that_fails_midway_leaves_no_run_and_a_rerun_copies_it(
@@ -139,19 +150,10 @@ def test_copy_run_that_fails_midway_leaves_no_run_and_a_rerun_copies_it(
     assert [r.info.lifecycle_stage for r in runs] == ["deleted"]
     assert idmap.SOURCE_RUN_ID not in runs[0].data.tags  # never taken for a copy
     stored.write_bytes(content)
-    report = api.copy_run(
-        built.run_id, target, src_mlflow_uri=src.tracking_uri, dst_mlflow_uri=dst.tracking_uri
-    )
+    report = _copy(src, dst, built.run_id, target)
     assert [o.status for o in report.find("run")] == ["imported"]
-    copied = _only_run_active(dst, target)
+    copied = _only_run(dst, target, ViewType.ACTIVE_ONLY)
     assert copied.data.tags[idmap.SOURCE_RUN_ID] == built.run_id
-
-
-def _only_run_active(endpoint: Endpoint, experiment_name: str):
-    experiment = endpoint.client.get_experiment_by_name(experiment_name)
-    runs = endpoint.client.search_runs([experiment.experiment_id])
-    assert len(runs) == 1, runs
-    return runs[0]
 
 
 def test_copy_run_within_one_server_makes_a_second_run(src, unique_name):
@@ -159,19 +161,11 @@ def test_copy_run_within_one_server_makes_a_second_run(src, unique_name):
     built = builders.make_run(src, exp_id, logged_model=False)
     target = unique_name("copy-")
 
-    api.copy_run(
-        built.run_id,
-        target,
-        src_mlflow_uri=src.tracking_uri,
-        dst_mlflow_uri=src.tracking_uri,
-        use_src_user_id=True,
-    )
+    _copy(src, src, built.run_id, target, use_src_user_id=True)
 
     copied = _only_run(src, target)
     assert copied.info.run_id != built.run_id
-    assert _comparable(run_view(src, copied.info.run_id)) == _comparable(
-        run_view(src, built.run_id)
-    )
+    _assert_same_run(src, built.run_id, src, copied.info.run_id)
 
 
 def test_copy_run_twice_adds_nothing(src, dst, unique_name):
@@ -179,43 +173,26 @@ def test_copy_run_twice_adds_nothing(src, dst, unique_name):
     built = builders.make_run(src, exp_id, logged_model=False, classic_model=False)
     target = unique_name("dst-")
 
-    api.copy_run(
-        built.run_id, target, src_mlflow_uri=src.tracking_uri, dst_mlflow_uri=dst.tracking_uri
-    )
-    report = api.copy_run(
-        built.run_id, target, src_mlflow_uri=src.tracking_uri, dst_mlflow_uri=dst.tracking_uri
-    )
+    _copy(src, dst, built.run_id, target)
+    report = _copy(src, dst, built.run_id, target)
 
     assert [o.status for o in report.find("run") if o.source_id == built.run_id][-1] == "skipped"
     _only_run(dst, target)
 
 
 def test_copy_run_removes_its_temporary_export_on_success_and_failure(
-    src, dst, unique_name, tmp_path, monkeypatch
+    src, dst, unique_name, scratch
 ):
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     exp_id = builders.experiment(src, unique_name("src-"))
     built = builders.make_run(src, exp_id, logged_model=False, classic_model=False)
 
-    api.copy_run(
-        built.run_id,
-        unique_name("dst-"),
-        src_mlflow_uri=src.tracking_uri,
-        dst_mlflow_uri=dst.tracking_uri,
-    )
+    _copy(src, dst, built.run_id, unique_name("dst-"))
     assert list(scratch.iterdir()) == []
 
     deleted_target = unique_name("deleted-")
     dst.client.delete_experiment(dst.client.create_experiment(deleted_target))
     with pytest.raises(Exception, match="deleted"):
-        api.copy_run(
-            built.run_id,
-            deleted_target,
-            src_mlflow_uri=src.tracking_uri,
-            dst_mlflow_uri=dst.tracking_uri,
-        )
+        _copy(src, dst, built.run_id, deleted_target)
     assert list(scratch.iterdir()) == []
 
 
@@ -223,13 +200,7 @@ def test_copy_run_keeps_the_export_when_asked(src, dst, unique_name, tmp_path):
     exp_id = builders.experiment(src, unique_name("src-"))
     built = builders.make_run(src, exp_id, logged_model=False, classic_model=False)
 
-    api.copy_run(
-        built.run_id,
-        unique_name("dst-"),
-        src_mlflow_uri=src.tracking_uri,
-        dst_mlflow_uri=dst.tracking_uri,
-        keep_export_dir=tmp_path / "kept",
-    )
+    _copy(src, dst, built.run_id, unique_name("dst-"), keep_export_dir=tmp_path / "kept")
 
     assert (tmp_path / "kept" / "run.json").is_file()
     assert (tmp_path / "kept" / "artifacts" / "report.txt").is_file()
@@ -237,25 +208,7 @@ def test_copy_run_keeps_the_export_when_asked(src, dst, unique_name, tmp_path):
 
 def test_copy_run_of_a_missing_run_fails_with_one_line_and_creates_nothing(src, dst, unique_name):
     target = unique_name("dst-")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlflow_migrate_plugin",
-            "copy-run",
-            "--run-id",
-            "0" * 32,
-            "--experiment-name",
-            target,
-            "--src-mlflow-uri",
-            src.tracking_uri,
-            "--dst-mlflow-uri",
-            dst.tracking_uri,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _copy_process("0" * 32, target, src.tracking_uri, dst.tracking_uri, timeout=120)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("Error: run '000")
     assert "Traceback" not in result.stderr
@@ -310,25 +263,13 @@ def test_copy_run_between_two_basic_auth_servers_with_different_users(
     built = builders.make_run(src, exp_id, logged_model=True)
     target = unique_name("dst-")
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlflow_migrate_plugin",
-            "copy-run",
-            "--run-id",
-            built.run_id,
-            "--experiment-name",
-            target,
-            "--src-mlflow-uri",
-            src.tracking_uri,
-            "--dst-mlflow-uri",
-            dst_uri,
-            "--keep-export-dir",
-            str(tmp_path / "export"),
-        ],
-        capture_output=True,
-        text=True,
+    result = _copy_process(
+        built.run_id,
+        target,
+        src.tracking_uri,
+        dst_uri,
+        "--keep-export-dir",
+        tmp_path / "export",
         timeout=300,
     )
 

@@ -10,30 +10,29 @@ far below the size of the file. Experiments and models: ``test_damaged_object_ex
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from mlflow_migrate_plugin import api
 from mlflow_migrate_plugin.endpoint import Endpoint
 from mlflow_migrate_plugin.errors import ExportDirError, RecordError
 from mlflow_migrate_plugin.exportdir.run_dir import RunDir
-from tests import builders
 from tests.damage import (
     MiB,
     assert_no_experiment,
     cli,
+    damaged_copy,
     drop_run_field,
     edit_json,
+    export_a_good_run,
     format_version,
     metric_line,
     one_error_line,
     record_history,
+    refused_import,
     run_field,
     surrogate_in_param_key,
     surrogate_in_tag,
@@ -50,12 +49,7 @@ REFERENCE_RUN = (
 @pytest.fixture(scope="module")
 def good_run_export(src_server, tmp_path_factory) -> Path:
     """One run export (metric history, a dataset input, a LoggedModel), made once."""
-    src = Endpoint(src_server.url, src_server.url)
-    exp_id = builders.experiment(src, f"damaged-src-{os.getpid()}-{time.time_ns()}")
-    built = builders.make_run(src, exp_id, metric_keys=2, steps=4)
-    out = tmp_path_factory.mktemp("damaged") / "run"
-    api.export_run(built.run_id, out, tracking_uri=src.tracking_uri)
-    return out
+    return export_a_good_run(src_server, tmp_path_factory, "damaged")
 
 
 RUN_CASES = [
@@ -169,36 +163,21 @@ RUN_CASES = [
 def test_damaged_run_export_is_refused_before_anything_is_created(
     good_run_export, tmp_path, dst, unique_name, damage, says
 ):
-    export = tmp_path / "run"
-    shutil.copytree(good_run_export, export)
-    damage(export)
-    name = unique_name("dst-")
+    export = damaged_copy(good_run_export, tmp_path / "run", damage)
 
-    result = cli(
-        "import-run", "--input-dir", export, "--experiment-name", name,
-        "--tracking-uri", dst.tracking_uri,
-    )  # fmt: skip
-
-    assert says in one_error_line(result)
-    assert_no_experiment(dst, name)
+    assert says in refused_import("import-run", export, dst, unique_name("dst-"))
 
 
 def test_reference_run_with_a_metric_value_not_a_number_is_refused(tmp_path, dst, unique_name):
-    export = tmp_path / "run"
-    shutil.copytree(REFERENCE_RUN, export)
-    edit_json(export / "run.json", lambda d: d["mlflow"]["metrics"].update(
-        rmse=[{"value": "abc", "timestamp": 1, "step": 0}]
+    export = damaged_copy(REFERENCE_RUN, tmp_path / "run", lambda e: edit_json(
+        e / "run.json", lambda d: d["mlflow"]["metrics"].update(
+            rmse=[{"value": "abc", "timestamp": 1, "step": 0}]
+        )
     ))  # fmt: skip
-    name = unique_name("dst-")
 
-    result = cli(
-        "import-run", "--input-dir", export, "--experiment-name", name,
-        "--tracking-uri", dst.tracking_uri,
-    )  # fmt: skip
+    line = refused_import("import-run", export, dst, unique_name("dst-"))
 
-    line = one_error_line(result)
     assert "run.json: mlflow.metrics.rmse[0].value: expected a number, got a string 'abc'" in line
-    assert_no_experiment(dst, name)
 
 
 @pytest.mark.parametrize(
@@ -228,15 +207,10 @@ def test_reference_logged_model_json_damaged_is_refused(
     shutil.copytree(reference_fixtures / "anchor-exports/run-with-logged-model", export)
     [model_json] = list(export.glob("m-*/logged_model.json"))
     edit_json(model_json, lambda d: change(d["mlflow"]))
-    name = unique_name("dst-")
 
-    result = cli(
-        "import-run", "--input-dir", export, "--experiment-name", name,
-        "--tracking-uri", dst.tracking_uri,
-    )  # fmt: skip
-
-    assert "logged_model.json: " + says in one_error_line(result)
-    assert_no_experiment(dst, name)
+    assert "logged_model.json: " + says in refused_import(
+        "import-run", export, dst, unique_name("dst-")
+    )
 
 
 # Oversized files: refused without being read whole -----------------------------------------------
@@ -270,6 +244,17 @@ def _import_in_child(export: Path, dst: Endpoint, name: str) -> tuple[int, str, 
     return done.returncode, done.stderr, int(done.stdout.split()[-1]) * 1024
 
 
+def _refused_in_child(export: Path, dst: Endpoint, name: str) -> str:
+    """import-run in a fresh process: its one error line, once it is checked that it exited 1,
+    stayed below PEAK_RSS_LIMIT and made no experiment."""
+    code, stderr, peak = _import_in_child(export, dst, name)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 1 and len(lines) == 1, stderr
+    assert peak < PEAK_RSS_LIMIT, f"peak RSS {peak / MiB:.0f} MiB"
+    assert_no_experiment(dst, name)
+    return lines[0]
+
+
 def _grow(path: Path, size: int) -> None:
     """Pad ``path`` to ``size`` bytes (NULs, sparse on disk: nothing real is written)."""
     with open(path, "r+b") as f:
@@ -283,15 +268,10 @@ def test_oversized_run_json_is_refused_without_reading_it(
     shutil.copytree(good_run_export, export)
     size = 1024 * MiB
     _grow(export / "run.json", size)
-    name = unique_name("dst-")
 
-    code, stderr, peak = _import_in_child(export, dst, name)
+    line = _refused_in_child(export, dst, unique_name("dst-"))
 
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert code == 1 and len(lines) == 1, stderr
-    assert f"run.json: {size} bytes, more than the {64 * MiB}" in lines[0]
-    assert peak < PEAK_RSS_LIMIT, f"peak RSS {peak / MiB:.0f} MiB"
-    assert_no_experiment(dst, name)
+    assert f"run.json: {size} bytes, more than the {64 * MiB}" in line
 
 
 def test_oversized_metrics_line_is_refused_without_holding_it(
@@ -304,15 +284,10 @@ def test_oversized_metrics_line_is_refused_without_holding_it(
     size = 600 * MiB
     _grow(history, size)  # one line: no newline in it
     record_history(export)  # as a crafted export would: size and hash agree
-    name = unique_name("dst-")
 
-    code, stderr, peak = _import_in_child(export, dst, name)
+    line = _refused_in_child(export, dst, unique_name("dst-"))
 
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert code == 1 and len(lines) == 1, stderr
-    assert f"metrics.jsonl:1: line longer than {MiB} bytes" in lines[0]
-    assert peak < PEAK_RSS_LIMIT, f"peak RSS {peak / MiB:.0f} MiB"
-    assert_no_experiment(dst, name)
+    assert f"metrics.jsonl:1: line longer than {MiB} bytes" in line
 
 
 # Values no import takes: named at export ---------------------------------------------------------

@@ -18,7 +18,7 @@ import pytest
 from mlflow_migrate_plugin import api
 from mlflow_migrate_plugin.endpoint import Endpoint
 from tests import builders
-from tests.damage import assert_no_experiment, cli, edit_json, metric_line, one_error_line
+from tests.damage import damaged_copy, edit_json, metric_line, refused_import
 
 
 @pytest.fixture(scope="module")
@@ -33,64 +33,51 @@ def good_experiment_export(src_server, tmp_path_factory) -> Path:
     return out
 
 
+def _only_run_dir(export: Path) -> Path:
+    [run_dir] = [p.parent for p in export.glob("runs/*/run.json")]
+    return run_dir
+
+
 # Experiments -------------------------------------------------------------------------------------
 
 
 def test_experiment_whose_only_run_is_damaged_leaves_no_experiment(
     good_experiment_export, tmp_path, dst, unique_name
 ):
-    export = tmp_path / "experiment"
-    shutil.copytree(good_experiment_export, export)
-    [run_json] = list(export.glob("runs/*/run.json"))
-    edit_json(run_json, lambda d: d["mlflow"]["info"].update(start_time="yesterday"))
-    name = unique_name("dst-")
+    export = damaged_copy(good_experiment_export, tmp_path / "experiment", lambda e: edit_json(
+        _only_run_dir(e) / "run.json",
+        lambda d: d["mlflow"]["info"].update(start_time="yesterday"),
+    ))  # fmt: skip
 
-    result = cli(
-        "import-experiment", "--input-dir", export, "--experiment-name", name,
-        "--tracking-uri", dst.tracking_uri,
-    )  # fmt: skip
+    line = refused_import("import-experiment", export, dst, unique_name("dst-"))
 
-    line = one_error_line(result)
     assert "FAILED run" in line
     assert "run.json: mlflow.info.start_time: expected an integer" in line
-    assert_no_experiment(dst, name)
 
 
 def test_experiment_whose_only_run_has_a_float_step_leaves_no_experiment(
     good_experiment_export, tmp_path, dst, unique_name
 ):
-    export = tmp_path / "experiment"
-    shutil.copytree(good_experiment_export, export)
-    [run_dir] = [p.parent for p in export.glob("runs/*/run.json")]
-    metric_line("step", 2.5)(run_dir)
-    name = unique_name("dst-")
+    export = damaged_copy(
+        good_experiment_export,
+        tmp_path / "experiment",
+        lambda e: metric_line("step", 2.5)(_only_run_dir(e)),
+    )
 
-    result = cli(
-        "import-experiment", "--input-dir", export, "--experiment-name", name,
-        "--tracking-uri", dst.tracking_uri,
-    )  # fmt: skip
+    line = refused_import("import-experiment", export, dst, unique_name("dst-"))
 
-    assert "metrics.jsonl:1: step: expected an integer, got a number 2.5" in one_error_line(result)
-    assert_no_experiment(dst, name)
+    assert "metrics.jsonl:1: step: expected an integer, got a number 2.5" in line
 
 
 def test_damaged_experiment_json_is_refused(good_experiment_export, tmp_path, dst, unique_name):
-    export = tmp_path / "experiment"
-    shutil.copytree(good_experiment_export, export)
-    edit_json(
-        export / "experiment.json",
+    export = damaged_copy(good_experiment_export, tmp_path / "experiment", lambda e: edit_json(
+        e / "experiment.json",
         lambda d: d["mlflow"]["experiment"].update(lifecycle_stage="archived"),
-    )
-    name = unique_name("dst-")
+    ))  # fmt: skip
 
-    result = cli(
-        "import-experiment", "--input-dir", export, "--experiment-name", name,
-        "--tracking-uri", dst.tracking_uri,
-    )  # fmt: skip
+    line = refused_import("import-experiment", export, dst, unique_name("dst-"))
 
-    line = one_error_line(result)
     assert "experiment.json: mlflow.experiment.lifecycle_stage: expected one of" in line
-    assert_no_experiment(dst, name)
 
 
 # Registered models -------------------------------------------------------------------------------
@@ -128,14 +115,9 @@ def test_damaged_model_json_is_refused_before_anything_is_created(
     )
     model, experiment = unique_name("model-"), unique_name("dst-")
 
-    result = cli(
-        "import-model", "--input-dir", export, "--model", model,
-        "--experiment-name", experiment, "--tracking-uri", dst.tracking_uri,
-    )  # fmt: skip
+    line = refused_import("import-model", export, dst, experiment, "--model", model)
 
-    line = one_error_line(result)
     assert "model.json: " + says in line
-    assert_no_experiment(dst, experiment)
     assert dst.client.search_registered_models(filter_string=f"name = '{model}'") == []
 
 
@@ -168,11 +150,5 @@ def test_model_export_with_a_damaged_run_or_logged_model_makes_nothing(
     edit_json(sorted(export.glob(target))[-1], damage)
     model, experiment = unique_name("model-"), unique_name("dst-")
 
-    result = cli(
-        "import-model", "--input-dir", export, "--model", model,
-        "--experiment-name", experiment, "--tracking-uri", dst.tracking_uri,
-    )  # fmt: skip
-
-    assert says in one_error_line(result)
-    assert_no_experiment(dst, experiment)
+    assert says in refused_import("import-model", export, dst, experiment, "--model", model)
     assert dst.client.search_registered_models(filter_string=f"name = '{model}'") == []

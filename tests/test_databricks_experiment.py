@@ -7,7 +7,7 @@ import uuid
 
 from mlflow_migrate_plugin import api
 from mlflow_migrate_plugin.exportdir.permissions import read_experiment_permissions
-from tests.databricks_fixtures import HOME_FOLDER, TOKEN_USER, notebook_run
+from tests.databricks_fixtures import HOME_FOLDER, TOKEN_USER, grant, notebook_run
 
 
 def test_experiment_moves_with_its_permissions_and_its_runs_notebooks(
@@ -23,15 +23,13 @@ def test_experiment_moves_with_its_permissions_and_its_runs_notebooks(
     src = databricks_env(workspace_a)
     name = f"{HOME_FOLDER}/{unique_name()}"
     built, _ = notebook_run(src, workspace_a, name, revision="1700000000000")
-    src.workspace.api_client.do(
-        "PATCH",
+    grant(
+        src,
         f"/api/2.0/permissions/experiments/{built.experiment_id}",
-        body={
-            "access_control_list": [
-                {"user_name": analyst, "permission_level": "CAN_EDIT"},
-                {"user_name": visitor, "permission_level": "CAN_READ"},
-            ]
-        },
+        [
+            {"user_name": analyst, "permission_level": "CAN_EDIT"},
+            {"user_name": visitor, "permission_level": "CAN_READ"},
+        ],
     )
 
     api.export_experiment(

@@ -8,7 +8,7 @@ import uuid
 from mlflow_migrate_plugin import api
 from mlflow_migrate_plugin.databricks import permissions
 from mlflow_migrate_plugin.exportdir.permissions import read_model_permissions
-from tests.databricks_fixtures import HOME_FOLDER, TOKEN_USER, notebook_run
+from tests.databricks_fixtures import HOME_FOLDER, TOKEN_USER, grant, notebook_run
 
 
 def test_registered_model_moves_with_its_permissions_and_its_versions_notebooks(
@@ -29,15 +29,13 @@ def test_registered_model_moves_with_its_permissions_and_its_versions_notebooks(
     src.client.create_registered_model(name)
     run = src.client.get_run(built.run_id)
     src.client.create_model_version(name, f"{run.info.artifact_uri}/classic_model", built.run_id)
-    src.workspace.api_client.do(
-        "PATCH",
+    grant(
+        src,
         f"/api/2.0/permissions/registered-models/{permissions.registered_model_id(src, name)}",
-        body={
-            "access_control_list": [
-                {"group_name": reviewers, "permission_level": "CAN_MANAGE_PRODUCTION_VERSIONS"},
-                {"group_name": outsiders, "permission_level": "CAN_READ"},
-            ]
-        },
+        [
+            {"group_name": reviewers, "permission_level": "CAN_MANAGE_PRODUCTION_VERSIONS"},
+            {"group_name": outsiders, "permission_level": "CAN_READ"},
+        ],
     )
 
     api.export_model(

@@ -13,7 +13,7 @@ import uuid
 from mlflow_migrate_plugin.databricks import permissions
 from mlflow_migrate_plugin.endpoint import Endpoint
 from mlflow_migrate_plugin.report import Report
-from tests.databricks_fixtures import HOME_FOLDER, TOKEN_USER
+from tests.databricks_fixtures import HOME_FOLDER, TOKEN_USER, grant
 
 
 def _people(*fakes):
@@ -32,10 +32,6 @@ def _people(*fakes):
     fakes[0].state.users.add(people["bob"])
     fakes[0].state.service_principals.add(people["sp"])
     return people
-
-
-def _grant(endpoint: Endpoint, path: str, entries: list[dict]) -> None:
-    endpoint.workspace.api_client.do("PATCH", path, body={"access_control_list": entries})
 
 
 def _direct(acl: dict) -> set[tuple[str, str]]:
@@ -59,7 +55,7 @@ def test_experiment_permissions_move_and_unknown_principals_are_skipped(
     people = _people(workspace_a, workspace_b)
     src = databricks_env(workspace_a)
     src_id = src.client.create_experiment(f"{HOME_FOLDER}/{unique_name()}")
-    _grant(
+    grant(
         src,
         f"/api/2.0/permissions/experiments/{src_id}",
         [
@@ -98,7 +94,7 @@ def test_registered_model_permissions_move_by_databricks_model_id(
     src = databricks_env(workspace_a)
     src.client.create_registered_model(name)
     model_id = permissions.registered_model_id(src, name)
-    _grant(
+    grant(
         src,
         f"/api/2.0/permissions/registered-models/{model_id}",
         [

@@ -31,6 +31,27 @@ def nested(src_server):
     return eb.nested_experiment(src, f"src-export-{uuid.uuid4().hex[:8]}")
 
 
+def _export(src, experiment: str, out, **options):
+    return api.export_experiment(experiment, out, tracking_uri=src.tracking_uri, **options)
+
+
+def _export_cli(src, experiment: str, out, *options):
+    """``export-experiment`` through Click's runner, with ``options`` after the required ones."""
+    return CliRunner().invoke(
+        migrate,
+        [
+            "export-experiment",
+            "--experiment",
+            experiment,
+            "--output-dir",
+            str(out),
+            "--tracking-uri",
+            src.tracking_uri,
+            *options,
+        ],
+    )
+
+
 def _exported(out) -> set[str]:
     return {entry.run_id for entry in ExperimentDir(out).runs}
 
@@ -42,7 +63,7 @@ def _document(out) -> dict:
 def test_export_experiment_writes_experiment_runs_and_parents(src, nested, tmp_path):
     out = tmp_path / "exp"
 
-    report = api.export_experiment(nested.name, out, tracking_uri=src.tracking_uri)
+    report = _export(src, nested.name, out)
 
     assert not report.failed
     doc = _document(out)
@@ -70,7 +91,7 @@ def test_export_experiment_writes_experiment_runs_and_parents(src, nested, tmp_p
 def test_export_experiment_writes_the_experiment_level_logged_model(src, nested, tmp_path):
     out = tmp_path / "exp"
 
-    api.export_experiment(nested.name, out, tracking_uri=src.tracking_uri)
+    _export(src, nested.name, out)
 
     exp_dir = ExperimentDir(out)
     [model] = exp_dir.logged_models
@@ -85,10 +106,8 @@ def test_export_experiment_writes_the_experiment_level_logged_model(src, nested,
 
 
 def test_export_leaves_deleted_runs_out_unless_asked(src, nested, tmp_path):
-    api.export_experiment(nested.name, tmp_path / "default", tracking_uri=src.tracking_uri)
-    api.export_experiment(
-        nested.name, tmp_path / "all", tracking_uri=src.tracking_uri, export_deleted_runs=True
-    )
+    _export(src, nested.name, tmp_path / "default")
+    _export(src, nested.name, tmp_path / "all", export_deleted_runs=True)
 
     assert _exported(tmp_path / "default") == nested.active_runs
     assert _exported(tmp_path / "all") == nested.all_runs
@@ -97,40 +116,23 @@ def test_export_leaves_deleted_runs_out_unless_asked(src, nested, tmp_path):
 
 
 def test_export_with_run_ids_exports_only_those(src, nested, tmp_path):
-    report = api.export_experiment(
-        nested.name,
-        tmp_path / "exp",
-        tracking_uri=src.tracking_uri,
-        run_ids=f"{nested.child},{nested.other}",
-    )
+    report = _export(src, nested.name, tmp_path / "exp", run_ids=f"{nested.child},{nested.other}")
 
     assert not report.failed
     assert _exported(tmp_path / "exp") == {nested.child, nested.other}
 
 
 def test_export_with_check_nested_runs_brings_every_descendant(src, nested, tmp_path):
-    api.export_experiment(
-        nested.name,
-        tmp_path / "active",
-        tracking_uri=src.tracking_uri,
-        run_ids=[nested.root],
-        check_nested_runs=True,
-    )
-    api.export_experiment(
+    _export(src, nested.name, tmp_path / "active", run_ids=[nested.root], check_nested_runs=True)
+    _export(
+        src,
         nested.name,
         tmp_path / "all",
-        tracking_uri=src.tracking_uri,
         run_ids=[nested.root],
         check_nested_runs=True,
         export_deleted_runs=True,
     )
-    api.export_experiment(
-        nested.name,
-        tmp_path / "child",
-        tracking_uri=src.tracking_uri,
-        run_ids=[nested.child],
-        check_nested_runs=True,
-    )
+    _export(src, nested.name, tmp_path / "child", run_ids=[nested.child], check_nested_runs=True)
 
     assert _exported(tmp_path / "active") == {nested.root, nested.child, nested.grandchild}
     assert _exported(tmp_path / "all") == {
@@ -150,16 +152,8 @@ def test_export_with_run_start_time_keeps_runs_from_that_utc_day_on(src, unique_
     after = eb.light_run(src, exp_id, name="after", start_time=midnight + eb.DAY)
     name = src.client.get_experiment(exp_id).name
 
-    api.export_experiment(
-        name, tmp_path / "all", tracking_uri=src.tracking_uri, run_start_time="2024-01-15"
-    )
-    api.export_experiment(
-        name,
-        tmp_path / "picked",
-        tracking_uri=src.tracking_uri,
-        run_start_time="2024-01-15",
-        run_ids=[before, after],
-    )
+    _export(src, name, tmp_path / "all", run_start_time="2024-01-15")
+    _export(src, name, tmp_path / "picked", run_start_time="2024-01-15", run_ids=[before, after])
 
     assert _exported(tmp_path / "all") == {at, after}
     assert _exported(tmp_path / "picked") == {after}
@@ -167,16 +161,11 @@ def test_export_with_run_start_time_keeps_runs_from_that_utc_day_on(src, unique_
 
 def test_export_rejects_a_run_start_time_that_is_not_a_date(src, nested, tmp_path):
     with pytest.raises(UsageError, match="YYYY-MM-DD"):
-        api.export_experiment(
-            nested.name,
-            tmp_path / "exp",
-            tracking_uri=src.tracking_uri,
-            run_start_time="15/01/2024",
-        )
+        _export(src, nested.name, tmp_path / "exp", run_start_time="15/01/2024")
 
 
 def test_export_by_experiment_id(src, nested, tmp_path):
-    api.export_experiment(nested.experiment_id, tmp_path / "exp", tracking_uri=src.tracking_uri)
+    _export(src, nested.experiment_id, tmp_path / "exp")
 
     assert _exported(tmp_path / "exp") == nested.active_runs
 
@@ -187,12 +176,7 @@ def test_export_reports_a_run_it_cannot_export_and_exports_the_rest(
     elsewhere = eb.builders.experiment(src, unique_name("elsewhere-"))
     foreign = eb.light_run(src, elsewhere, name="foreign")
 
-    report = api.export_experiment(
-        nested.name,
-        tmp_path / "exp",
-        tracking_uri=src.tracking_uri,
-        run_ids=[nested.root, "0" * 32, foreign],
-    )
+    report = _export(src, nested.name, tmp_path / "exp", run_ids=[nested.root, "0" * 32, foreign])
 
     failed = {o.source_id: o.detail for o in report.find("run", "failed")}
     assert failed == {
@@ -208,24 +192,17 @@ def test_export_reports_a_run_it_cannot_export_and_exports_the_rest(
 def test_export_experiment_cli_takes_reference_option_forms(src, nested, tmp_path):
     out = tmp_path / "exp"
 
-    result = CliRunner().invoke(
-        migrate,
-        [
-            "export-experiment",
-            "--experiment",
-            nested.name,
-            "--output-dir",
-            str(out),
-            "--run-ids",
-            nested.root,
-            "--check-nested-runs",
-            "True",
-            "--export-deleted-runs",
-            "--tracking-uri",
-            src.tracking_uri,
-            "--workers",
-            "2",
-        ],
+    result = _export_cli(
+        src,
+        nested.name,
+        out,
+        "--run-ids",
+        nested.root,
+        "--check-nested-runs",
+        "True",
+        "--export-deleted-runs",
+        "--workers",
+        "2",
     )
 
     assert result.exit_code == 0, result.output
@@ -234,20 +211,7 @@ def test_export_experiment_cli_takes_reference_option_forms(src, nested, tmp_pat
 
 
 def test_export_experiment_cli_exits_1_when_a_run_fails(src, nested, tmp_path):
-    result = CliRunner().invoke(
-        migrate,
-        [
-            "export-experiment",
-            "--experiment",
-            nested.name,
-            "--output-dir",
-            str(tmp_path / "e"),
-            "--run-ids",
-            f"{nested.root},{'f' * 32}",
-            "--tracking-uri",
-            src.tracking_uri,
-        ],
-    )
+    result = _export_cli(src, nested.name, tmp_path / "e", "--run-ids", f"{nested.root},{'f' * 32}")
 
     assert result.exit_code == 1, result.output
     assert f"FAILED run {'f' * 32}: not found" in result.output
@@ -255,23 +219,16 @@ def test_export_experiment_cli_exits_1_when_a_run_fails(src, nested, tmp_path):
 
 
 def test_export_experiment_cli_warns_that_databricks_options_need_databricks(src, nested, tmp_path):
-    result = CliRunner().invoke(
-        migrate,
-        [
-            "export-experiment",
-            "--experiment",
-            nested.name,
-            "--output-dir",
-            str(tmp_path / "e"),
-            "--run-ids",
-            nested.other,
-            "--export-permissions",
-            "True",
-            "--notebook-formats",
-            "SOURCE,DBC",
-            "--tracking-uri",
-            src.tracking_uri,
-        ],
+    result = _export_cli(
+        src,
+        nested.name,
+        tmp_path / "e",
+        "--run-ids",
+        nested.other,
+        "--export-permissions",
+        "True",
+        "--notebook-formats",
+        "SOURCE,DBC",
     )
 
     assert result.exit_code == 0, result.output
@@ -284,18 +241,7 @@ def test_export_experiment_cli_warns_that_databricks_options_need_databricks(src
 
 
 def test_export_of_unknown_experiment_is_one_line_error(src, unique_name, tmp_path):
-    result = CliRunner().invoke(
-        migrate,
-        [
-            "export-experiment",
-            "--experiment",
-            unique_name("missing-"),
-            "--output-dir",
-            str(tmp_path / "e"),
-            "--tracking-uri",
-            src.tracking_uri,
-        ],
-    )
+    result = _export_cli(src, unique_name("missing-"), tmp_path / "e")
 
     assert result.exit_code == 1
     assert result.output.count("\n") == 1 and "not found" in result.output
@@ -303,9 +249,7 @@ def test_export_of_unknown_experiment_is_one_line_error(src, unique_name, tmp_pa
 
 
 def test_nested_child_keeps_parent_tag_in_its_run_json(src, nested, tmp_path):
-    api.export_experiment(
-        nested.name, tmp_path / "exp", tracking_uri=src.tracking_uri, run_ids=[nested.grandchild]
-    )
+    _export(src, nested.name, tmp_path / "exp", run_ids=[nested.grandchild])
 
     record = RunDir(tmp_path / "exp" / "runs" / nested.grandchild).record
     assert record["tags"][MLFLOW_PARENT_RUN_ID] == nested.child
@@ -318,20 +262,7 @@ def test_export_progress_in_plain_output_shows_runs_as_they_finish(
 
     monkeypatch.setattr(progress, "PLAIN_LINE_INTERVAL", 0.0)
 
-    result = CliRunner().invoke(
-        migrate,
-        [
-            "export-experiment",
-            "--experiment",
-            nested.name,
-            "--output-dir",
-            str(tmp_path / "e"),
-            "--tracking-uri",
-            src.tracking_uri,
-            "--workers",
-            "1",
-        ],
-    )
+    result = _export_cli(src, nested.name, tmp_path / "e", "--workers", "1")
 
     assert result.exit_code == 0, result.output
     label = f"exporting runs of '{nested.name}'"
@@ -348,13 +279,7 @@ def test_export_progress_on_a_terminal_redraws_one_status_line(src, nested, tmp_
 
     terminal = io.StringIO()
 
-    api.export_experiment(
-        nested.name,
-        tmp_path / "e",
-        tracking_uri=src.tracking_uri,
-        workers=1,
-        progress=CliProgress(terminal, live=True),
-    )
+    _export(src, nested.name, tmp_path / "e", workers=1, progress=CliProgress(terminal, live=True))
 
     shown = terminal.getvalue()
     label = re.escape(f"exporting runs of '{nested.name}'")

@@ -17,7 +17,6 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from mlflow_migrate_plugin import api, idmap
 from mlflow_migrate_plugin.endpoint import Endpoint
-from mlflow_migrate_plugin.report import NO_PROGRESS, Phase, Progress
 from tests import experiment_builders as eb
 
 
@@ -36,11 +35,6 @@ def _failures(report) -> list:
 
 def _dst_experiment_id(dst, name) -> str:
     return dst.client.get_experiment_by_name(name).experiment_id
-
-
-def _model_map(dst, experiment_id: str) -> dict[str, str]:
-    models = dst.client.search_logged_models([experiment_id])
-    return {m.tags[idmap.SOURCE_MODEL_ID]: m.model_id for m in models}
 
 
 # The source experiment, its export (deleted runs included) and one import of it are made once
@@ -77,31 +71,14 @@ def test_import_experiment_reproduces_every_run_and_model(src, dst, nested, impo
     name, exp_id, report = imported
 
     assert not report.failed, _failures(report)
-    run_ids = eb.run_id_map(dst, exp_id)
-    assert set(run_ids) == nested.all_runs
-    model_ids = _model_map(dst, exp_id)
-    assert set(model_ids) == {nested.run_model, nested.experiment_model}
-    for source_run, dst_run in run_ids.items():
-        expected = eb.comparable_run(src, source_run, run_ids, model_ids)
-        actual = eb.comparable_run(dst, dst_run, {}, {})
-        assert actual == expected, f"run {source_run}"
-    for source_model, dst_model in model_ids.items():
-        expected = eb.comparable_model(src, source_model, run_ids, model_ids)
-        assert eb.comparable_model(dst, dst_model, {}, {}) == expected, f"model {source_model}"
-    assert eb.experiment_view(dst, exp_id) == eb.experiment_view(src, nested.experiment_id)
+    eb.assert_nested_reproduced(src, dst, nested, exp_id)
 
 
 def test_import_experiment_links_nested_runs_to_imported_parents(dst, nested, imported):
     name, exp_id, report = imported
 
     run_ids = eb.run_id_map(dst, exp_id)
-    parent_of = {
-        r: dst.client.get_run(d).data.tags.get(MLFLOW_PARENT_RUN_ID) for r, d in run_ids.items()
-    }
-    assert parent_of[nested.child] == run_ids[nested.root]
-    assert parent_of[nested.grandchild] == run_ids[nested.child]
-    assert parent_of[nested.deleted_child] == run_ids[nested.root]
-    assert parent_of[nested.root] is None and parent_of[nested.other] is None
+    eb.assert_parents_linked(dst, nested, run_ids)
     assert not [w for w in report.warnings if "parent run" in w]
     for dst_run in run_ids.values():
         assert idmap.PENDING_PARENT not in dst.client.get_run(dst_run).data.tags
@@ -122,14 +99,8 @@ def test_import_experiment_relinks_inputs_and_metrics_of_experiment_model(dst, n
     name, exp_id, report = imported
 
     run_ids = eb.run_id_map(dst, exp_id)
-    new_model = _model_map(dst, exp_id)[nested.experiment_model]
-    other = dst.client.get_run(run_ids[nested.other])
-    assert [m.model_id for m in other.inputs.model_inputs] == [new_model]
-    model = dst.client.get_logged_model(new_model)
+    model = eb.assert_experiment_model_relinked(dst, nested, exp_id, run_ids)
     assert not model.source_run_id
-    assert [(m.key, m.value, m.run_id) for m in model.metrics] == [
-        ("eval_score", 0.77, run_ids[nested.root])
-    ]
 
 
 def test_import_experiment_creates_experiment_with_tags_and_description(
@@ -292,47 +263,19 @@ def test_child_of_failed_parent_imports_and_links_when_parent_arrives(
 # Interrupted imports --------------------------------------------------------------------------
 
 
-class _InterruptAfter(Progress):
-    """Raises KeyboardInterrupt (as Ctrl-C would) once ``n`` runs have been imported."""
-
-    def __init__(self, n: int):
-        self.n = n
-
-    def phase(self, label, total, unit=""):
-        if label != "importing runs":
-            return NO_PROGRESS.phase(label, total, unit)
-        owner = self
-
-        class Interrupting(Phase):
-            done = 0
-
-            def advance(self, k=1):
-                self.done += k
-                if self.done == owner.n:
-                    raise KeyboardInterrupt
-
-        return Interrupting()
-
-
 def test_interrupted_import_completes_on_rerun_without_duplicates(
     dst, nested, exported, unique_name
 ):
     name = unique_name("dst-")
     with pytest.raises(KeyboardInterrupt):
-        _import(dst, exported, name, workers=1, progress=_InterruptAfter(2))
+        _import(dst, exported, name, workers=1, progress=eb.InterruptAfter(2))
     exp_id = _dst_experiment_id(dst, name)
     assert 0 < len(eb.imported_runs(dst, exp_id)) < len(nested.all_runs)
 
     report = _import(dst, exported, name)
 
     assert not report.failed, _failures(report)
-    run_ids = eb.run_id_map(dst, exp_id)
-    assert set(run_ids) == nested.all_runs
-    assert (
-        dst.client.get_run(run_ids[nested.grandchild]).data.tags[MLFLOW_PARENT_RUN_ID]
-        == run_ids[nested.child]
-    )
-    assert len(dst.client.search_logged_models([exp_id])) == 2
+    eb.assert_rerun_completed(dst, nested, exp_id, nested.all_runs)
 
 
 def test_rerun_replaces_a_run_left_half_imported(src, dst, unique_name, tmp_path):
@@ -424,15 +367,7 @@ def test_experiment_import_links_a_child_imported_earlier_to_its_parent(
     from tests import builders
 
     exp_id = builders.experiment(src, unique_name("src-"))
-    parent = builders.make_run(src, exp_id, name="parent", logged_model=False, classic_model=False)
-    child = builders.make_run(
-        src,
-        exp_id,
-        name="child",
-        parent_run_id=parent.run_id,
-        logged_model=False,
-        classic_model=False,
-    )
+    parent, child = builders.parent_and_child(src, exp_id)
     name = unique_name("dst-")
     api.export_run(child.run_id, tmp_path / "child", tracking_uri=src.tracking_uri)
     [waiting] = api.import_run(tmp_path / "child", name, tracking_uri=dst.tracking_uri).find(

@@ -131,14 +131,19 @@ def _check_imported(dst, directory: Path, name: str, report) -> None:
         assert _actual_run(dst, new_id) == _expected_run(RunDir(path), new_id), source_id
 
 
-@pytest.mark.parametrize("sample", COMPLETE)
-def test_reference_experiment_directory_imports_field_by_field(dst, unique_name, sample):
+def _import_sample(dst, unique_name, sample: str):
+    """(the sample's directory, the new experiment's name, the import's report)."""
     directory = SAMPLES / sample
     name = unique_name("ref-")
-
     report = api.import_experiment(
         directory, name, tracking_uri=dst.tracking_uri, use_src_user_id=True
     )
+    return directory, name, report
+
+
+@pytest.mark.parametrize("sample", COMPLETE)
+def test_reference_experiment_directory_imports_field_by_field(dst, unique_name, sample):
+    directory, name, report = _import_sample(dst, unique_name, sample)
 
     assert not report.failed, [o for o in report.outcomes if o.status == "failed"]
     _check_imported(dst, directory, name, report)
@@ -146,12 +151,7 @@ def test_reference_experiment_directory_imports_field_by_field(dst, unique_name,
 
 @pytest.mark.parametrize("sample", TRIMMED)
 def test_reference_directory_with_missing_runs_imports_the_rest(dst, unique_name, sample):
-    directory = SAMPLES / sample
-    name = unique_name("ref-")
-
-    report = api.import_experiment(
-        directory, name, tracking_uri=dst.tracking_uri, use_src_user_id=True
-    )
+    directory, name, report = _import_sample(dst, unique_name, sample)
 
     failed = report.find("run", "failed")
     assert failed and all("folder is missing" in o.detail for o in failed)

@@ -87,6 +87,17 @@ def assert_equal_to_source(src, dst, src_name: str, dst_name: str) -> None:
     assert result.ok, "\n".join(result.report_lines())
 
 
+def assert_whole_copy(src, dst, src_name: str, dst_name: str) -> None:
+    """One complete live copy of each of the RUNS source runs, equal to the source."""
+    assert_no_duplicates_nor_active_orphans(dst, dst_name)
+    assert _active_count(dst, dst_name) == RUNS
+    assert_equal_to_source(src, dst, src_name, dst_name)
+
+
+def _active_count(dst: Endpoint, name: str) -> int:
+    return len(_runs(dst, name, ViewType.ACTIVE_ONLY))
+
+
 @pytest.mark.slow
 def test_lost_answers_to_creates_leave_no_duplicate(
     src, dst, proxy, exported_experiment, unique_name
@@ -100,9 +111,7 @@ def test_lost_answers_to_creates_leave_no_duplicate(
 
     assert proxy.answers_lost >= 3
     assert not report.failed
-    assert_no_duplicates_nor_active_orphans(dst, name)
-    assert len(_runs(dst, name, ViewType.ACTIVE_ONLY)) == RUNS
-    assert_equal_to_source(src, dst, src_name, name)
+    assert_whole_copy(src, dst, src_name, name)
 
 
 @pytest.mark.slow
@@ -140,9 +149,7 @@ def test_overloaded_destination_is_waited_for_not_failed(
     assert proxy.refused >= 5
     assert len(report.discarded_runs) == 1  # the run hit was discarded, then imported again
     assert not report.failed, report.outcomes
-    assert_no_duplicates_nor_active_orphans(dst, name)
-    assert len(_runs(dst, name, ViewType.ACTIVE_ONLY)) == RUNS
-    assert_equal_to_source(src, dst, src_name, name)
+    assert_whole_copy(src, dst, src_name, name)
 
 
 def test_rerun_discards_a_stale_copy_beside_a_complete_run(
@@ -172,7 +179,7 @@ def test_rerun_discards_a_stale_copy_beside_a_complete_run(
         in ("\n".join(report.leftover_lines()))
     )
     assert_no_duplicates_nor_active_orphans(dst, name)
-    assert len(_runs(dst, name, ViewType.ACTIVE_ONLY)) == RUNS
+    assert _active_count(dst, name) == RUNS
 
 
 def test_rerun_finishes_a_run_stopped_after_its_completion_mark(
@@ -233,6 +240,31 @@ def own_dst(tmp_path):
     server.stop()
 
 
+def _killed_at(server, requests: int) -> FaultProxy:
+    """A proxy to ``server`` that kills it at its ``requests``-th request and answers nothing
+    from then on."""
+    proxy = FaultProxy(server.url).start()
+
+    def kill():
+        os.killpg(server.process.pid, signal.SIGKILL)
+        proxy.go_dark()
+
+    proxy.on_request(requests, kill)
+    return proxy
+
+
+def _restart(server):
+    """``server`` started again on its store and port, after it was killed."""
+    return start_server(server.root, port=int(server.url.rsplit(":", 1)[1]))
+
+
+def _assert_gave_up_fast(code: int, output: str, elapsed: float) -> None:
+    """The import ended with exit 1 within GIVE_UP_WITHIN, saying the server stopped answering."""
+    assert code == 1, output
+    assert elapsed < GIVE_UP_WITHIN, output
+    assert "stopped answering" in output
+
+
 def _import(uri: str, name: str, out) -> tuple[int, str, float]:
     started = time.monotonic()
     result = CliRunner().invoke(
@@ -243,42 +275,25 @@ def _import(uri: str, name: str, out) -> tuple[int, str, float]:
     return result.exit_code, result.output, time.monotonic() - started
 
 
-def _active_count(dst: Endpoint, name: str) -> int:
-    experiment = dst.client.get_experiment_by_name(name)
-    return len(
-        dst.client.search_runs([experiment.experiment_id], run_view_type=ViewType.ACTIVE_ONLY)
-    )
-
-
 @pytest.mark.slow
 def test_killed_destination_fails_fast_and_rerun_completes(
     src, own_dst, exported_experiment, unique_name
 ):
     src_name, out = exported_experiment
     name = unique_name("dst-")
-    proxy = FaultProxy(own_dst.url).start()
-
-    def kill():
-        os.killpg(own_dst.process.pid, signal.SIGKILL)
-        proxy.go_dark()
-
-    proxy.on_request(40, kill)
+    proxy = _killed_at(own_dst, 40)
     try:
         code, output, elapsed = _import(proxy.url, name, out)
     finally:
         proxy.stop()
 
-    assert code == 1, output
-    assert elapsed < GIVE_UP_WITHIN, output
-    assert "stopped answering" in output
-    restarted = start_server(own_dst.root, port=int(own_dst.url.rsplit(":", 1)[1]))
+    _assert_gave_up_fast(code, output, elapsed)
+    restarted = _restart(own_dst)
     try:
         dst = Endpoint(restarted.url, restarted.url)
         code, output, _ = _import(restarted.url, name, out)
         assert code == 0, output
-        assert_no_duplicates_nor_active_orphans(dst, name)
-        assert _active_count(dst, name) == RUNS
-        assert_equal_to_source(src, dst, src_name, name)
+        assert_whole_copy(src, dst, src_name, name)
     finally:
         restarted.stop()
 
@@ -296,15 +311,11 @@ def test_hung_destination_fails_fast_and_rerun_completes(
     finally:
         proxy.stop()
 
-    assert code == 1, output
-    assert elapsed < GIVE_UP_WITHIN, output
-    assert "stopped answering" in output
+    _assert_gave_up_fast(code, output, elapsed)
     dst = Endpoint(own_dst.url, own_dst.url)
     code, output, _ = _import(own_dst.url, name, out)
     assert code == 0, output
-    assert_no_duplicates_nor_active_orphans(dst, name)
-    assert _active_count(dst, name) == RUNS
-    assert_equal_to_source(src, dst, src_name, name)
+    assert_whole_copy(src, dst, src_name, name)
 
 
 def _source_killed_after(own: object, name: str, requests: int) -> FaultProxy:
@@ -314,14 +325,7 @@ def _source_killed_after(own: object, name: str, requests: int) -> FaultProxy:
     exp_id = builders.experiment(source, name)
     for _ in range(RUNS):
         light_run(source, exp_id, steps=50)
-    proxy = FaultProxy(own.url).start()
-
-    def kill():
-        os.killpg(own.process.pid, signal.SIGKILL)
-        proxy.go_dark()
-
-    proxy.on_request(requests, kill)
-    return proxy
+    return _killed_at(own, requests)
 
 
 @pytest.mark.slow
@@ -343,7 +347,7 @@ def test_killed_source_fails_export_fast(own_dst, unique_name, tmp_path):
 
     assert result.exit_code == 1, result.output
     assert elapsed < GIVE_UP_WITHIN, result.output
-    restarted = start_server(own_dst.root, port=int(own_dst.url.rsplit(":", 1)[1]))
+    restarted = _restart(own_dst)
     try:
         again = CliRunner().invoke(
             migrate,
@@ -380,7 +384,7 @@ def test_killed_source_fails_a_copy_fast_and_rerun_completes(dst, own_dst, uniqu
     assert (
         result.output.strip().splitlines()[-1].startswith(f"Error: {proxy.url} stopped answering")
     )
-    restarted = start_server(own_dst.root, port=int(own_dst.url.rsplit(":", 1)[1]))
+    restarted = _restart(own_dst)
     try:
         again = CliRunner().invoke(
             migrate,
@@ -388,9 +392,7 @@ def test_killed_source_fails_a_copy_fast_and_rerun_completes(dst, own_dst, uniqu
             + ["--src-mlflow-uri", restarted.url, "--dst-mlflow-uri", dst.tracking_uri],
         )
         assert again.exit_code == 0, again.output
-        assert_no_duplicates_nor_active_orphans(dst, name)
-        assert _active_count(dst, name) == RUNS
-        assert_equal_to_source(Endpoint(restarted.url, restarted.url), dst, src_name, name)
+        assert_whole_copy(Endpoint(restarted.url, restarted.url), dst, src_name, name)
     finally:
         restarted.stop()
 
@@ -411,13 +413,7 @@ def test_killed_destination_fails_a_model_import_fast(src, own_dst, exported_mod
     the rerun once it is back makes every version."""
     src_name, out = exported_model
     name, experiment = unique_name("model-"), unique_name("exp-")
-    proxy = FaultProxy(own_dst.url).start()
-
-    def kill():
-        os.killpg(own_dst.process.pid, signal.SIGKILL)
-        proxy.go_dark()
-
-    proxy.on_request(KILL_MODEL_IMPORT_AT, kill)
+    proxy = _killed_at(own_dst, KILL_MODEL_IMPORT_AT)
     try:
         code, output, elapsed = _import_model(proxy.url, name, experiment, out)
     finally:
@@ -427,7 +423,7 @@ def test_killed_destination_fails_a_model_import_fast(src, own_dst, exported_mod
     assert elapsed < GIVE_UP_WITHIN, output
     last = output.strip().splitlines()[-1]
     assert "stopped answering" in last and proxy.url in last, output
-    restarted = start_server(own_dst.root, port=int(own_dst.url.rsplit(":", 1)[1]))
+    restarted = _restart(own_dst)
     try:
         dst = Endpoint(restarted.url, restarted.url)
         code, output, _ = _import_model(restarted.url, name, experiment, out)
@@ -593,6 +589,4 @@ def test_ctrl_c_after_a_hang_ends_within_seconds_and_says_what_was_done(
     dst = Endpoint(own_dst.url, own_dst.url)
     code, output, _ = _import(own_dst.url, name, out)
     assert code == 0, output
-    assert_no_duplicates_nor_active_orphans(dst, name)
-    assert _active_count(dst, name) == RUNS
-    assert_equal_to_source(src, dst, src_name, name)
+    assert_whole_copy(src, dst, src_name, name)

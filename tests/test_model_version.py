@@ -24,6 +24,8 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MV3 = FIXTURES / "anchor-exports" / "mv-3"
 SAMPLES = FIXTURES / "anchor-repo-samples"
 UC_VERSION = SAMPLES / "databricks" / "single" / "versions" / "sklearn_wine"
+# An import of one version that brings everything: the model made, its stage, aliases, metadata.
+EVERY_OPTION = {"create_model": True, "import_stages_and_aliases": True, "import_metadata": True}
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +53,7 @@ def test_import_model_version_creates_model_and_version_with_stage_aliases_and_m
 
     api.export_model_version(model.name, version, tmp_path, tracking_uri=src.tracking_uri)
     api.import_model_version(
-        tmp_path,
-        experiment,
-        model=name,
-        create_model=True,
-        import_stages_and_aliases=True,
-        import_metadata=True,
-        tracking_uri=dst.tracking_uri,
+        tmp_path, experiment, model=name, tracking_uri=dst.tracking_uri, **EVERY_OPTION
     )
 
     assert [v.version for v in all_versions(dst.client, name)] == [version]
@@ -226,13 +222,7 @@ def test_reference_model_version_export_imports_with_every_option(dst, unique_na
     shutil.copytree(MV3, tmp_path / "mv-3")
 
     report = api.import_model_version(
-        tmp_path / "mv-3",
-        experiment,
-        model=name,
-        create_model=True,
-        import_stages_and_aliases=True,
-        import_metadata=True,
-        tracking_uri=dst.tracking_uri,
+        tmp_path / "mv-3", experiment, model=name, tracking_uri=dst.tracking_uri, **EVERY_OPTION
     )
 
     client = dst.client

@@ -81,6 +81,46 @@ def parent_left_behind(imported: dict, source: dict, source_parent_id: str) -> N
     imported["parent"] = source["parent"]
 
 
+def imported_ids(endpoint: Endpoint, experiment: str) -> dict[str, str]:
+    """Source run id -> run id in ``experiment`` on ``endpoint``."""
+    return run_id_map(endpoint, endpoint.client.get_experiment_by_name(experiment).experiment_id)
+
+
+def assert_old_runs_imported(old: OldSource, dst: Endpoint, experiment: str) -> None:
+    """The old server's parent and child runs are in ``experiment``, each as it was there."""
+    ids = imported_ids(dst, experiment)
+    for run in ("parent", "child"):
+        source = old.data[run]
+        assert run_summary(dst, ids[source]) == run_summary(old.endpoint, source)
+
+
+def assert_old_model_moved(old: OldSource, target: Endpoint, name: str, experiment: str, out):
+    """export-model of the old server's model (deleted runs too) into ``out``, then import-model
+    into ``target`` as ``name``: the model equals its source, but for the parent run the
+    version's run left behind."""
+    ok(
+        f"export-model --model {old.data['model']} --output-dir {out} "
+        f"--export-deleted-runs --tracking-uri {old.endpoint.tracking_uri}"
+    )
+    ok(
+        f"import-model --input-dir {out} --model {name} --experiment-name {experiment} "
+        f"--tracking-uri {target.tracking_uri}"
+    )
+    imported, source = model_view(target, name), model_view(old.endpoint, old.data["model"])
+    parent_left_behind(
+        imported["versions"]["1"]["run"], source["versions"]["1"]["run"], old.data["parent"]
+    )
+    assert imported == source
+
+
+def _import_command(kind: str, export, experiment: str, endpoint: Endpoint, *extra: str) -> str:
+    """The ``import-<kind>`` command of ``export`` into ``experiment`` on ``endpoint``."""
+    return " ".join(
+        [f"import-{kind} --input-dir {export} --experiment-name {experiment}"]
+        + [f"--tracking-uri {endpoint.tracking_uri}", *extra]
+    )
+
+
 def test_probe_tells_what_each_server_has(old, dst):
     lacks_models = old.release.startswith("2.")
 
@@ -115,15 +155,9 @@ def test_export_and_import_run_from_old_server(old, dst, unique_name, tmp_path):
             f"export-run --run-id {old.data[run]} --output-dir {tmp_path / run} "
             f"--tracking-uri {old.endpoint.tracking_uri}"
         )
-        ok(
-            f"import-run --input-dir {tmp_path / run} --experiment-name {experiment} "
-            f"--tracking-uri {dst.tracking_uri}"
-        )
+        ok(_import_command("run", tmp_path / run, experiment, dst))
 
-    ids = run_id_map(dst, dst.client.get_experiment_by_name(experiment).experiment_id)
-    for run in ("parent", "child"):
-        source = old.data[run]
-        assert run_summary(dst, ids[source]) == run_summary(old.endpoint, source)
+    assert_old_runs_imported(old, dst, experiment)
 
 
 def test_copy_run_from_old_server(old, dst, unique_name):
@@ -135,10 +169,7 @@ def test_copy_run_from_old_server(old, dst, unique_name):
             f"{dst.tracking_uri}"
         )
 
-    ids = run_id_map(dst, dst.client.get_experiment_by_name(experiment).experiment_id)
-    for run in ("parent", "child"):
-        source = old.data[run]
-        assert run_summary(dst, ids[source]) == run_summary(old.endpoint, source)
+    assert_old_runs_imported(old, dst, experiment)
 
 
 def test_export_and_import_experiment_from_old_server(old, dst, unique_name, tmp_path):
@@ -147,10 +178,7 @@ def test_export_and_import_experiment_from_old_server(old, dst, unique_name, tmp
         f"export-experiment --experiment {old.data['experiment']} --output-dir {tmp_path} "
         f"--export-deleted-runs --tracking-uri {old.endpoint.tracking_uri}"
     )
-    ok(
-        f"import-experiment --input-dir {tmp_path} --experiment-name {experiment} "
-        f"--tracking-uri {dst.tracking_uri}"
-    )
+    ok(_import_command("experiment", tmp_path, experiment, dst))
 
     imported = dst.client.get_experiment_by_name(experiment)
     source = old.endpoint.client.get_experiment_by_name(old.data["experiment"])
@@ -163,20 +191,8 @@ def test_export_and_import_experiment_from_old_server(old, dst, unique_name, tmp
 
 def test_export_and_import_model_from_old_server(old, dst, unique_name, tmp_path):
     name = unique_name("model-")
-    ok(
-        f"export-model --model {old.data['model']} --output-dir {tmp_path} "
-        f"--export-deleted-runs --tracking-uri {old.endpoint.tracking_uri}"
-    )
-    ok(
-        f"import-model --input-dir {tmp_path} --model {name} --experiment-name "
-        f"{unique_name('exp-')} --tracking-uri {dst.tracking_uri}"
-    )
 
-    imported, source = model_view(dst, name), model_view(old.endpoint, old.data["model"])
-    parent_left_behind(
-        imported["versions"]["1"]["run"], source["versions"]["1"]["run"], old.data["parent"]
-    )
-    assert imported == source
+    assert_old_model_moved(old, dst, name, unique_name("exp-"), tmp_path)
     for version, scale in (("1", 1), ("2", 2), ("3", 3)):
         expected = [scale * 3.0, scale * 9.0]
         assert predictions(dst, name, version) == predictions(
@@ -220,20 +236,8 @@ def test_copy_model_version_from_old_server(old, dst, unique_name):
 
 def test_export_and_import_model_within_an_old_server(old, unique_name, tmp_path):
     name = unique_name("model-")
-    ok(
-        f"export-model --model {old.data['model']} --output-dir {tmp_path} "
-        f"--export-deleted-runs --tracking-uri {old.endpoint.tracking_uri}"
-    )
-    ok(
-        f"import-model --input-dir {tmp_path} --model {name} --experiment-name "
-        f"{unique_name('exp-')} --tracking-uri {old.endpoint.tracking_uri}"
-    )
 
-    imported, source = model_view(old.endpoint, name), model_view(old.endpoint, old.data["model"])
-    parent_left_behind(
-        imported["versions"]["1"]["run"], source["versions"]["1"]["run"], old.data["parent"]
-    )
-    assert imported == source
+    assert_old_model_moved(old, old.endpoint, name, unique_name("exp-"), tmp_path)
     assert predictions(old.endpoint, name, "3") == pytest.approx([9.0, 27.0])
 
 
@@ -275,20 +279,28 @@ def _refusal(result, *parts: str) -> str:
     return errors[0]
 
 
+def _exported_run(src: Endpoint, unique_name, out):
+    """A run with LoggedModels, built on ``src`` and exported into ``out``."""
+    built = builders.make_run(src, builders.experiment(src, unique_name("src-")))
+    ok(f"export-run --run-id {built.run_id} --output-dir {out} --tracking-uri {src.tracking_uri}")
+    return built
+
+
+def _assert_equal_but_logged_models(imported: dict, source: dict) -> None:
+    """``run_summary`` views equal once the source's LoggedModels and outputs (which it has)
+    are set aside and the import has none."""
+    assert source.pop("logged_models") and source.pop("model_outputs")
+    assert imported.pop("logged_models") == {} and imported.pop("model_outputs") == []
+    assert imported == source
+
+
 def test_run_with_logged_model_is_refused_by_an_mlflow2_destination(
     src, mlflow2, unique_name, tmp_path
 ):
-    built = builders.make_run(src, builders.experiment(src, unique_name("src-")))
-    ok(
-        f"export-run --run-id {built.run_id} --output-dir {tmp_path} --tracking-uri "
-        f"{src.tracking_uri}"
-    )
+    built = _exported_run(src, unique_name, tmp_path)
     experiment = unique_name("exp-")
 
-    result = cli(
-        f"import-run --input-dir {tmp_path} --experiment-name {experiment} --tracking-uri "
-        f"{mlflow2.tracking_uri}"
-    )
+    result = cli(_import_command("run", tmp_path, experiment, mlflow2))
 
     _refusal(result, "LoggedModels", built.run_id, f"MLflow {MLFLOW_2}", "--skip-unsupported")
     _nothing_named(mlflow2, experiment)
@@ -297,27 +309,15 @@ def test_run_with_logged_model_is_refused_by_an_mlflow2_destination(
 def test_skip_unsupported_imports_the_run_without_its_logged_models(
     src, mlflow2, unique_name, tmp_path
 ):
-    built = builders.make_run(src, builders.experiment(src, unique_name("src-")))
-    ok(
-        f"export-run --run-id {built.run_id} --output-dir {tmp_path} --tracking-uri "
-        f"{src.tracking_uri}"
-    )
+    built = _exported_run(src, unique_name, tmp_path)
     experiment = unique_name("exp-")
 
-    result = ok(
-        f"import-run --input-dir {tmp_path} --experiment-name {experiment} --tracking-uri "
-        f"{mlflow2.tracking_uri} --skip-unsupported"
-    )
+    result = ok(_import_command("run", tmp_path, experiment, mlflow2, "--skip-unsupported"))
 
     warnings = [line for line in result.output.splitlines() if line.startswith("Warning: ")]
     assert len(warnings) == len(built.model_ids) and all("LoggedModels" in w for w in warnings)
-    [run_id] = run_id_map(
-        mlflow2, mlflow2.client.get_experiment_by_name(experiment).experiment_id
-    ).values()
-    imported, source = run_summary(mlflow2, run_id), run_summary(src, built.run_id)
-    assert source.pop("logged_models") and source.pop("model_outputs")
-    assert imported.pop("logged_models") == {} and imported.pop("model_outputs") == []
-    assert imported == source
+    [run_id] = imported_ids(mlflow2, experiment).values()
+    _assert_equal_but_logged_models(run_summary(mlflow2, run_id), run_summary(src, built.run_id))
 
 
 def test_experiment_and_model_exports_are_refused_by_an_mlflow2_destination(
@@ -339,10 +339,7 @@ def test_experiment_and_model_exports_are_refused_by_an_mlflow2_destination(
         f"import-model --input-dir {tmp_path / 'm'} --model {name} --experiment-name "
         f"{experiment} --tracking-uri {mlflow2.tracking_uri}"
     )
-    by_experiment = cli(
-        f"import-experiment --input-dir {tmp_path / 'e'} --experiment-name {experiment} "
-        f"--tracking-uri {mlflow2.tracking_uri}"
-    )
+    by_experiment = cli(_import_command("experiment", tmp_path / "e", experiment, mlflow2))
     by_copy = cli(
         f"copy-model-version --src-model {model.name} --src-version 3 --dst-model {name} "
         f"--dst-experiment-name {experiment} --src-mlflow-uri {src.tracking_uri} "
@@ -394,24 +391,15 @@ def test_skip_unsupported_imports_an_experiment_without_its_logged_models(
     )
     experiment = unique_name("exp-")
 
-    refused = cli(
-        f"import-experiment --input-dir {tmp_path} --experiment-name {experiment} "
-        f"--tracking-uri {mlflow2.tracking_uri}"
-    )
+    refused = cli(_import_command("experiment", tmp_path, experiment, mlflow2))
     _refusal(refused, "LoggedModels", f"MLflow {MLFLOW_2}")
     _nothing_named(mlflow2, experiment)
-    ok(
-        f"import-experiment --input-dir {tmp_path} --experiment-name {experiment} "
-        f"--tracking-uri {mlflow2.tracking_uri} --skip-unsupported"
-    )
+    ok(_import_command("experiment", tmp_path, experiment, mlflow2, "--skip-unsupported"))
 
-    ids = run_id_map(mlflow2, mlflow2.client.get_experiment_by_name(experiment).experiment_id)
+    ids = imported_ids(mlflow2, experiment)
     assert set(ids) == {parent.run_id, child.run_id}
     for source_id, dst_id in ids.items():
-        imported, source = run_summary(mlflow2, dst_id), run_summary(src, source_id)
-        assert source.pop("logged_models") and source.pop("model_outputs")
-        assert imported.pop("logged_models") == {} and imported.pop("model_outputs") == []
-        assert imported == source
+        _assert_equal_but_logged_models(run_summary(mlflow2, dst_id), run_summary(src, source_id))
 
 
 def test_copies_that_need_logged_models_are_refused_by_an_mlflow2_destination(

@@ -6,6 +6,7 @@ export-all/import-all and copy-all carry them."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -54,6 +55,17 @@ def _make_prompt(endpoint, name: str) -> None:
     client.set_prompt_alias(name, "production", 3)
     client.set_prompt_alias(name, "baseline", 1)
     client.set_prompt_tag(name, "domain", "support")
+
+
+def _damaged_export(src, prompt: str, out, damage) -> Path:
+    """``prompt`` exported into ``out``, then ``damage(record)`` applied to the prompt record of
+    its prompt.json; that file's path."""
+    api.export_prompt(prompt, out, tracking_uri=src.tracking_uri)
+    path = out / "prompt.json"
+    document = json.loads(path.read_text())
+    damage(document["mlflow"]["prompt"])
+    path.write_text(json.dumps(document))
+    return path
 
 
 def _view(endpoint, name: str) -> dict:
@@ -162,11 +174,9 @@ def test_a_bad_prompt_file_is_one_line_and_creates_nothing(
     src, dst, source_prompt, unique_name, tmp_path
 ):
     name = unique_name("copy-")
-    api.export_prompt(source_prompt, tmp_path / "p", tracking_uri=src.tracking_uri)
-    path = tmp_path / "p" / "prompt.json"
-    document = json.loads(path.read_text())
-    document["mlflow"]["prompt"]["versions"][1]["template"] = 3
-    path.write_text(json.dumps(document))
+    path = _damaged_export(
+        src, source_prompt, tmp_path / "p", lambda p: p["versions"][1].update(template=3)
+    )
 
     result = CliRunner().invoke(
         migrate,
@@ -186,12 +196,8 @@ def test_a_failed_version_removes_the_prompt_it_created(
     src, dst, source_prompt, unique_name, tmp_path
 ):
     name = unique_name("copy-")
-    api.export_prompt(source_prompt, tmp_path / "p", tracking_uri=src.tracking_uri)
-    path = tmp_path / "p" / "prompt.json"
-    document = json.loads(path.read_text())
     # MLflow refuses the alias "v9" (the form of a version) once both versions are made.
-    document["mlflow"]["prompt"]["aliases"]["v9"] = "3"
-    path.write_text(json.dumps(document))
+    _damaged_export(src, source_prompt, tmp_path / "p", lambda p: p["aliases"].update(v9="3"))
 
     with pytest.raises(MlflowException):
         api.import_prompt(tmp_path / "p", prompt_name=name, tracking_uri=dst.tracking_uri)
@@ -203,11 +209,12 @@ def test_a_model_config_mlflow_refuses_is_named_before_anything_is_made(
     dst, source_prompt, src, unique_name, tmp_path
 ):
     name = unique_name("copy-")
-    api.export_prompt(source_prompt, tmp_path / "p", tracking_uri=src.tracking_uri)
-    path = tmp_path / "p" / "prompt.json"
-    document = json.loads(path.read_text())
-    document["mlflow"]["prompt"]["versions"][1]["model_config"] = {"temperature": -1}
-    path.write_text(json.dumps(document))
+    _damaged_export(
+        src,
+        source_prompt,
+        tmp_path / "p",
+        lambda p: p["versions"][1].update(model_config={"temperature": -1}),
+    )
 
     with pytest.raises(RecordError, match=r"versions\[1\]\.model_config\.temperature"):
         api.import_prompt(tmp_path / "p", prompt_name=name, tracking_uri=dst.tracking_uri)

@@ -180,17 +180,21 @@ def _predictions(model_uri_or_path: str, example: dict):
     return list(mlflow.pyfunc.load_model(model_uri_or_path).predict(frame))
 
 
-def test_import_model_brings_the_reference_logged_model_versions(dst, unique_name, monkeypatch):
-    experiment, model = unique_name("ref-lm-"), unique_name("fx-model-")
-    source = _mlflow_part(MODEL_DIR / "model.json")["registered_model"]
-
-    report = api.import_model(
+def _import_reference_model(dst, experiment: str, model: str):
+    return api.import_model(
         MODEL_DIR,
         experiment,
         model=model,
         tracking_uri=dst.tracking_uri,
         registry_uri=dst.registry_uri,
     )
+
+
+def test_import_model_brings_the_reference_logged_model_versions(dst, unique_name, monkeypatch):
+    experiment, model = unique_name("ref-lm-"), unique_name("fx-model-")
+    source = _mlflow_part(MODEL_DIR / "model.json")["registered_model"]
+
+    report = _import_reference_model(dst, experiment, model)
 
     assert (report.failed, report.warnings) == (False, [])
     run_ids, model_ids = _imported(report, "run"), _imported(report, "logged_model")
@@ -223,13 +227,7 @@ def test_import_model_brings_the_reference_logged_model_versions(dst, unique_nam
         expected = _predictions(str(MODEL_DIR / old_model / "artifacts"), example)
         assert _predictions(f"models:/{model}/{version['version']}", example) == expected
 
-    again = api.import_model(
-        MODEL_DIR,
-        experiment,
-        model=model,
-        tracking_uri=dst.tracking_uri,
-        registry_uri=dst.registry_uri,
-    )
+    again = _import_reference_model(dst, experiment, model)
 
     assert [o for o in again.outcomes if o.status == "imported"] == []
     assert len(dst.client.search_model_versions(f"name = '{model}'")) == 2

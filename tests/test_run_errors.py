@@ -24,10 +24,11 @@ from mlflow.entities import ViewType
 
 from mlflow_migrate_plugin import api, idmap
 from mlflow_migrate_plugin.cli import migrate
-from mlflow_migrate_plugin.endpoint import CONNECT_TIMEOUT_ENV, Endpoint
+from mlflow_migrate_plugin.endpoint import CONNECT_TIMEOUT_ENV
 from mlflow_migrate_plugin.exportdir.paths import sha256_of
 from mlflow_migrate_plugin.report import Phase, Progress
 from tests import builders
+from tests.damage import export_a_good_run
 from tests.processes import start_interruptible
 from tests.servers import free_port, mlflow_executable
 
@@ -47,12 +48,7 @@ REFERENCE_RUN = (
 @pytest.fixture(scope="module")
 def pristine_export(src_server, tmp_path_factory):
     """One run export (artifacts in folders, an MLmodel, a LoggedModel), made once per module."""
-    src = Endpoint(src_server.url, src_server.url)
-    exp_id = builders.experiment(src, f"errors-src-{os.getpid()}-{time.time_ns()}")
-    built = builders.make_run(src, exp_id, metric_keys=2, steps=4)
-    out = tmp_path_factory.mktemp("errors") / "run"
-    api.export_run(built.run_id, out, tracking_uri=src.tracking_uri)
-    return out
+    return export_a_good_run(src_server, tmp_path_factory, "errors")
 
 
 @pytest.fixture
@@ -78,6 +74,19 @@ def _import_cli(export: Path, dst, experiment_name: str, *extra):
         dst.tracking_uri,
         *extra,
     )
+
+
+def _export_cli(run_id: str, out: Path, tracking_uri: str):
+    return _cli(
+        "export-run", "--run-id", run_id, "--output-dir", out, "--tracking-uri", tracking_uri
+    )
+
+
+def _timed_export_of_no_run(out: Path, tracking_uri: str):
+    """export-run of a run id no server has, from ``tracking_uri``: (result, seconds taken)."""
+    started = time.monotonic()
+    result = _export_cli("0" * 32, out, tracking_uri)
+    return result, time.monotonic() - started
 
 
 def _assert_one_line_error(result, *fragments: str, code: int = 1) -> str:
@@ -124,15 +133,7 @@ def _listed(export: Path, suffix: str) -> dict:
 def test_export_of_a_run_that_does_not_exist_fails_with_one_line(src, tmp_path):
     missing = "0123456789abcdef0123456789abcdef"
 
-    result = _cli(
-        "export-run",
-        "--run-id",
-        missing,
-        "--output-dir",
-        tmp_path / "out",
-        "--tracking-uri",
-        src.tracking_uri,
-    )
+    result = _export_cli(missing, tmp_path / "out", src.tracking_uri)
 
     _assert_one_line_error(result, missing, "not found")
     assert not (tmp_path / "out" / "run.json").exists()
@@ -141,17 +142,7 @@ def test_export_of_a_run_that_does_not_exist_fails_with_one_line(src, tmp_path):
 def test_unreachable_server_fails_fast(tmp_path):
     closed = f"http://127.0.0.1:{free_port()}"
 
-    started = time.monotonic()
-    result = _cli(
-        "export-run",
-        "--run-id",
-        "0" * 32,
-        "--output-dir",
-        tmp_path / "out",
-        "--tracking-uri",
-        closed,
-    )
-    elapsed = time.monotonic() - started
+    result, elapsed = _timed_export_of_no_run(tmp_path / "out", closed)
 
     _assert_one_line_error(result, "cannot reach", closed)
     # MLflow's client alone would retry a refused connection with backoff for minutes.
@@ -183,17 +174,7 @@ def silent_server():
 def test_connect_timeout_is_set_by_environment(silent_server, tmp_path, monkeypatch, timeout):
     monkeypatch.setenv(CONNECT_TIMEOUT_ENV, str(timeout))
 
-    started = time.monotonic()
-    result = _cli(
-        "export-run",
-        "--run-id",
-        "0" * 32,
-        "--output-dir",
-        tmp_path / "out",
-        "--tracking-uri",
-        silent_server,
-    )
-    elapsed = time.monotonic() - started
+    result, elapsed = _timed_export_of_no_run(tmp_path / "out", silent_server)
 
     _assert_one_line_error(result, "cannot reach", f"within {timeout}s", CONNECT_TIMEOUT_ENV)
     assert timeout - 0.1 <= elapsed < timeout + 1.5
@@ -231,17 +212,7 @@ def test_server_that_accepts_but_never_answers_fails_within_the_timeout(
 ):
     monkeypatch.setenv(CONNECT_TIMEOUT_ENV, "2")
 
-    started = time.monotonic()
-    result = _cli(
-        "export-run",
-        "--run-id",
-        "0" * 32,
-        "--output-dir",
-        tmp_path / "out",
-        "--tracking-uri",
-        hung_server,
-    )
-    elapsed = time.monotonic() - started
+    result, elapsed = _timed_export_of_no_run(tmp_path / "out", hung_server)
 
     _assert_one_line_error(result, hung_server, "does not answer within 2s", CONNECT_TIMEOUT_ENV)
     assert 1.9 <= elapsed < 6  # MLflow alone would wait 120 s per try, with retries
@@ -441,51 +412,43 @@ def _assert_secret_not_uploaded(dst, name: str) -> None:
             assert repo.list_artifacts() == []
 
 
+def _assert_symlink_refused(export: Path, dst, name: str, what: str) -> None:
+    """import-run of ``export`` into ``name`` stops in one line naming ``what`` and the symlink,
+    and the secret reaches no server."""
+    result = _import_cli(export, dst, name)
+    _assert_one_line_error(result, what, "symlink")
+    _assert_secret_not_uploaded(dst, name)
+
+
 def test_listed_artifact_replaced_by_a_symlink_is_refused(export_dir, dst, unique_name, secret):
     artifact = export_dir / "artifacts" / "report.txt"
     assert sha256_of(artifact) == sha256_of(secret) == _listed(export_dir, "report.txt")["sha256"]
     artifact.unlink()
     artifact.symlink_to(secret)
-    name = unique_name("dst-")
 
-    result = _import_cli(export_dir, dst, name)
-
-    _assert_one_line_error(result, "report.txt", "symlink")
-    _assert_secret_not_uploaded(dst, name)
+    _assert_symlink_refused(export_dir, dst, unique_name("dst-"), "report.txt")
 
 
 def test_unlisted_symlink_inside_artifacts_is_refused(export_dir, dst, unique_name, secret):
     (export_dir / "artifacts" / "plots" / "stolen.txt").symlink_to(secret)
-    name = unique_name("dst-")
 
-    result = _import_cli(export_dir, dst, name)
-
-    _assert_one_line_error(result, "stolen.txt", "symlink")
-    _assert_secret_not_uploaded(dst, name)
+    _assert_symlink_refused(export_dir, dst, unique_name("dst-"), "stolen.txt")
 
 
 def test_artifacts_folder_that_is_a_symlink_is_refused(export_dir, dst, unique_name, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     (export_dir / "artifacts").rename(elsewhere)
     (export_dir / "artifacts").symlink_to(elsewhere, target_is_directory=True)
-    name = unique_name("dst-")
 
-    result = _import_cli(export_dir, dst, name)
-
-    _assert_one_line_error(result, "artifacts", "symlink")
-    _assert_secret_not_uploaded(dst, name)
+    _assert_symlink_refused(export_dir, dst, unique_name("dst-"), "artifacts")
 
 
 def test_symlinked_folder_inside_artifacts_is_refused(export_dir, dst, unique_name, tmp_path):
     plots = export_dir / "artifacts" / "plots"
     plots.rename(tmp_path / "plots-elsewhere")
     plots.symlink_to(tmp_path / "plots-elsewhere", target_is_directory=True)
-    name = unique_name("dst-")
 
-    result = _import_cli(export_dir, dst, name)
-
-    _assert_one_line_error(result, "plots", "symlink")
-    _assert_secret_not_uploaded(dst, name)
+    _assert_symlink_refused(export_dir, dst, unique_name("dst-"), "plots")
 
 
 def test_symlink_in_a_reference_export_is_refused(tmp_path, dst, unique_name, secret):
@@ -494,12 +457,8 @@ def test_symlink_in_a_reference_export_is_refused(tmp_path, dst, unique_name, se
     (export / "artifacts" / "model").mkdir(parents=True)
     (export / "artifacts" / "model" / "MLmodel").write_text("run_id: x\n")
     (export / "artifacts" / "model" / "secret.txt").symlink_to(secret)
-    name = unique_name("dst-")
 
-    result = _import_cli(export, dst, name)
-
-    _assert_one_line_error(result, "secret.txt", "symlink")
-    _assert_secret_not_uploaded(dst, name)
+    _assert_symlink_refused(export, dst, unique_name("dst-"), "secret.txt")
 
 
 @pytest.mark.parametrize("bad_path", ["../run.json", "plots/../../run.json", "/etc/hostname"])
@@ -701,6 +660,34 @@ def test_bad_boolean_value_is_a_usage_error(tmp_path):
     assert "perhaps" in result.stderr
 
 
+def _start_migrate(*args) -> subprocess.Popen:
+    """``mlflow migrate ARGS`` in its own process that SIGINT reaches, without
+    $MLFLOW_TRACKING_URI."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return start_interruptible(
+        [mlflow_executable(), "migrate", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _interrupt_when(process: subprocess.Popen, under_way, pause: float) -> str:
+    """SIGINT (Ctrl-C) to ``process`` once ``under_way()`` says so, while it still runs; its
+    stderr, once it has exited 130 as an interrupted command does."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if under_way():
+            break
+        time.sleep(pause)
+    assert process.poll() is None, process.communicate()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    return stderr
+
+
 def _run_exists(client, experiment_id):
     return client.search_runs([experiment_id])
 
@@ -724,38 +711,24 @@ def test_interrupted_cli_import_removes_what_it_made(
     built = builders.make_run(src, exp_id, metric_keys=4, steps=3000, classic_model=False)
     api.export_run(built.run_id, tmp_path / "big", tracking_uri=src.tracking_uri)
     name = unique_name("dst-")
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
 
-    process = start_interruptible(
-        [
-            mlflow_executable(),
-            "migrate",
-            "import-run",
-            "--input-dir",
-            str(tmp_path / "big"),
-            "--experiment-name",
-            name,
-            "--tracking-uri",
-            dst.tracking_uri,
-            "--workers",
-            "1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
+    def under_way():  # the import has made the object the parameter names
         experiment = dst.client.get_experiment_by_name(name)
-        if experiment and interrupt_once(dst.client, experiment.experiment_id):
-            break  # the import is under way
-        time.sleep(0.01)
-    assert process.poll() is None, process.communicate()
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
+        return experiment and interrupt_once(dst.client, experiment.experiment_id)
 
-    assert process.returncode == 130, stderr
+    process = _start_migrate(
+        "import-run",
+        "--input-dir",
+        tmp_path / "big",
+        "--experiment-name",
+        name,
+        "--tracking-uri",
+        dst.tracking_uri,
+        "--workers",
+        "1",
+    )
+    stderr = _interrupt_when(process, under_way, 0.01)
+
     assert stderr.strip().splitlines()[-1].startswith("Interrupted")
     assert "Traceback" not in stderr
     _assert_nothing_left(dst, name, built.run_id)
@@ -768,37 +741,21 @@ def test_interrupted_cli_export_says_to_export_again_and_cannot_be_imported(
     exp_id = builders.experiment(src, unique_name("src-"))
     built = builders.make_run(src, exp_id, metric_keys=60, steps=50, classic_model=False)
     out = tmp_path / "unfinished"
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
 
-    process = start_interruptible(
-        [
-            mlflow_executable(),
-            "migrate",
-            "export-run",
-            "--run-id",
-            built.run_id,
-            "--output-dir",
-            str(out),
-            "--tracking-uri",
-            src.tracking_uri,
-            "--workers",
-            "1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
+    process = _start_migrate(
+        "export-run",
+        "--run-id",
+        built.run_id,
+        "--output-dir",
+        out,
+        "--tracking-uri",
+        src.tracking_uri,
+        "--workers",
+        "1",
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        if (out / "metrics.jsonl").exists():
-            break  # the history is being written, one key at a time
-        time.sleep(0.005)
-    assert process.poll() is None, process.communicate()
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
+    # The history is being written, one key at a time.
+    stderr = _interrupt_when(process, (out / "metrics.jsonl").exists, 0.005)
 
-    assert process.returncode == 130, stderr
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("Interrupted") and "run the export again" in last
     assert "Traceback" not in stderr

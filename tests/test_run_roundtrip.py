@@ -321,15 +321,7 @@ def test_child_imported_after_its_parent_points_to_the_imported_parent(
     src, dst, unique_name, tmp_path
 ):
     exp_id = builders.experiment(src, unique_name("src-"))
-    parent = builders.make_run(src, exp_id, name="parent", logged_model=False, classic_model=False)
-    child = builders.make_run(
-        src,
-        exp_id,
-        name="child",
-        parent_run_id=parent.run_id,
-        logged_model=False,
-        classic_model=False,
-    )
+    parent, child = builders.parent_and_child(src, exp_id)
     dst_exp = unique_name("dst-")
 
     dst_parent = _roundtrip(src, dst, parent.run_id, tmp_path, dst_exp, use_src_user_id=True)
@@ -350,15 +342,7 @@ def test_child_imported_before_its_parent_is_linked_when_the_parent_arrives(
     src, dst, unique_name, tmp_path
 ):
     exp_id = builders.experiment(src, unique_name("src-"))
-    parent = builders.make_run(src, exp_id, name="parent", logged_model=False, classic_model=False)
-    child = builders.make_run(
-        src,
-        exp_id,
-        name="child",
-        parent_run_id=parent.run_id,
-        logged_model=False,
-        classic_model=False,
-    )
+    parent, child = builders.parent_and_child(src, exp_id)
     dst_exp = unique_name("dst-")
     _export(src, child.run_id, tmp_path / "child")
     _export(src, parent.run_id, tmp_path / "parent")
@@ -544,16 +528,7 @@ def test_deleted_child_imported_before_its_parent_is_linked_and_stays_deleted(
     src, dst, unique_name, tmp_path
 ):
     exp_id = builders.experiment(src, unique_name("src-"))
-    parent = builders.make_run(src, exp_id, name="parent", logged_model=False, classic_model=False)
-    child = builders.make_run(
-        src,
-        exp_id,
-        name="child",
-        parent_run_id=parent.run_id,
-        logged_model=False,
-        classic_model=False,
-        deleted=True,
-    )
+    parent, child = builders.parent_and_child(src, exp_id, deleted=True)
     dst_exp = unique_name("dst-")
 
     dst_child = _roundtrip(src, dst, child.run_id, tmp_path, dst_exp, use_src_user_id=True)

@@ -101,6 +101,16 @@ def test_trace_commands_copy_within_one_server_with_new_ids(src, traced, tmp_pat
     out = tmp_path / "traces"
     name = f"same-server-{uuid.uuid4().hex[:8]}"
     runner = CliRunner()
+    # The import, once and then again (which must add nothing).
+    import_args = [
+        "import-traces",
+        "--input-dir",
+        str(out),
+        "--experiment-name",
+        name,
+        "--tracking-uri",
+        src.tracking_uri,
+    ]
 
     exported = runner.invoke(
         migrate,
@@ -114,18 +124,7 @@ def test_trace_commands_copy_within_one_server_with_new_ids(src, traced, tmp_pat
             src.tracking_uri,
         ],
     )
-    imported = runner.invoke(
-        migrate,
-        [
-            "import-traces",
-            "--input-dir",
-            str(out),
-            "--experiment-name",
-            name,
-            "--tracking-uri",
-            src.tracking_uri,
-        ],
-    )
+    imported = runner.invoke(migrate, import_args)
 
     assert exported.exit_code == 0, exported.output
     assert imported.exit_code == 0, imported.output
@@ -148,18 +147,7 @@ def test_trace_commands_copy_within_one_server_with_new_ids(src, traced, tmp_pat
     in_run = src.client.get_trace(copies[traced.traces["in_run"]])
     assert in_run.info.tags["mlflow_migrate.source.trace.run_id"] == traced.run_id
 
-    rerun = runner.invoke(
-        migrate,
-        [
-            "import-traces",
-            "--input-dir",
-            str(out),
-            "--experiment-name",
-            name,
-            "--tracking-uri",
-            src.tracking_uri,
-        ],
-    )
+    rerun = runner.invoke(migrate, import_args)
     assert rerun.exit_code == 0, rerun.output
     assert len(src.client.search_traces(locations=[experiment_id])) == 3
 

@@ -21,33 +21,26 @@ reference through the trace it names (its ``get-trace-artifact`` endpoint).
 
 from __future__ import annotations
 
-import base64
-import json
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlflow.entities import Span, TraceData, TraceInfo, TraceLocation
+from mlflow.entities import Span, TraceData, TraceInfo
 from mlflow.entities.trace_state import TraceState
 from mlflow.exceptions import MlflowException
 from mlflow.store.tracking import SEARCH_TRACES_DEFAULT_MAX_RESULTS
-from mlflow.tracing.constant import SpanAttributeKey, TraceTagKey
 from mlflow.tracing.utils.artifact_utils import get_artifact_uri_for_trace
-from mlflow.utils.mlflow_tags import MLFLOW_ARTIFACT_LOCATION
 
 from .. import capabilities, idmap
 from ..context import Migration
 from ..errors import ExportDirError
 from ..exportdir.trace_dir import (
-    ATTACHMENT_SCHEME,
     TRACES_DIR,
     TraceRecord,
     read_trace,
-    retarget_attachment_refs,
     trace_files,
 )
 from ..report import FAILED, IMPORTED, SKIPPED, failure_reason
-from . import trace_links
+from . import trace_links, trace_rewrite
 from .kinds import ExperimentPart
 from .trace_export import ATTACHMENTS, KIND, TraceOptions, export_trace, export_traces
 
@@ -55,9 +48,6 @@ from .trace_export import ATTACHMENTS, KIND, TraceOptions, export_trace, export_
 TRACES_PER_CHUNK = 10
 
 __all__ = ["KIND", "PART", "TraceOptions", "export_trace", "export_traces"]
-
-# Tags the destination sets itself: where it keeps the spans and the trace's artifacts.
-_SERVER_TAGS = (TraceTagKey.SPANS_LOCATION, MLFLOW_ARTIFACT_LOCATION)
 
 
 def checked_records(folder: Path, report=None) -> list[Path]:
@@ -231,11 +221,11 @@ def _start(ctx, record: TraceRecord, experiment_id: str, links, before, free) ->
             free = True
     if free is None:
         free = _free(ctx, source_id)
-    trace_id = source_id if free else _new_trace_id()
+    trace_id = source_id if free else trace_rewrite.new_trace_id()
     warnings: list[str] = []
-    info, span_dicts = _for_destination(record, trace_id, experiment_id)
+    info, span_dicts = trace_rewrite.for_destination(record, trace_id, experiment_id)
     spans = [Span.from_dict(span) for span in span_dicts]
-    otlp_keeps_id = all(_otlp_trace_id(span) == trace_id for span in span_dicts)
+    otlp_keeps_id = all(trace_rewrite.otlp_trace_id(span) == trace_id for span in span_dicts)
     trace_links.follow_metadata(info, links, warnings.append)
     prompts = trace_links.prompts_for(info, links, warnings.append)
     created = client._tracing_client.start_trace(info)
@@ -301,58 +291,6 @@ def _free(ctx: Migration, trace_id: str) -> bool:
             return True
         raise
     return False
-
-
-def _new_trace_id() -> str:
-    return f"tr-{random.getrandbits(128):032x}"
-
-
-def _for_destination(record: TraceRecord, trace_id: str, experiment_id: str):
-    """A copy of the record's info and span dicts for the destination trace ``trace_id``."""
-    info = type(record.info).from_dict(record.info.to_dict())
-    info.trace_location = TraceLocation.from_experiment_id(experiment_id)
-    for tag in _SERVER_TAGS:
-        info.tags.pop(tag, None)
-    info.tags[idmap.SOURCE_TRACE_ID] = record.trace_id
-    info.tags[idmap.STATE] = idmap.STATE_STARTED
-    span_dicts = record.spans
-    if trace_id != record.trace_id:
-        info.trace_id = trace_id
-        _new_assessment_ids(info)
-        otel_id = base64.b64encode(bytes.fromhex(trace_id[3:])).decode()
-        span_dicts = [_respan(span, otel_id, record.trace_id, trace_id) for span in span_dicts]
-    for assessment in info.assessments:
-        assessment.trace_id = trace_id
-    return info, span_dicts
-
-
-def _otlp_trace_id(span: dict) -> str:
-    """The trace id the OTLP endpoint files ``span`` under: ``tr-`` and its OTel trace id."""
-    try:
-        return "tr-" + base64.b64decode(span["trace_id"], validate=True).hex()
-    except (ValueError, TypeError):
-        return ""
-
-
-def _respan(span: dict, otel_id: str, old_id: str, trace_id: str) -> dict:
-    attributes = dict(span.get("attributes") or {})
-    for key, value in attributes.items():
-        if isinstance(value, str) and ATTACHMENT_SCHEME in value:
-            attributes[key] = retarget_attachment_refs(value, old_id, trace_id)
-    attributes[SpanAttributeKey.REQUEST_ID] = json.dumps(trace_id)
-    return {**span, "trace_id": otel_id, "attributes": attributes}
-
-
-def _new_assessment_ids(info) -> None:
-    """Assessment ids are unique per server: a trace with a new id gets new ones too, and an
-    assessment that overrides another follows the other's new id."""
-    from mlflow.tracing.utils import generate_assessment_id
-
-    renamed = {a.assessment_id: generate_assessment_id() for a in info.assessments}
-    for assessment in info.assessments:
-        assessment.assessment_id = renamed[assessment.assessment_id]
-        if assessment.overrides:
-            assessment.overrides = renamed.get(assessment.overrides, assessment.overrides)
 
 
 def _log_spans(ctx: Migration, experiment_id: str, started: list[_Started]) -> set[str]:

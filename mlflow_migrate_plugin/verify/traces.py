@@ -30,7 +30,6 @@ from mlflow.tracing.constant import (
     TraceTagKey,
 )
 from mlflow.tracing.utils.artifact_utils import get_artifact_uri_for_trace
-from mlflow.utils.mlflow_tags import MLFLOW_ARTIFACT_LOCATION
 
 from .. import idmap
 from ..exportdir.trace_dir import (
@@ -39,13 +38,14 @@ from ..exportdir.trace_dir import (
     retarget_attachment_refs,
 )
 from ..handlers.trace_export import ATTACHMENTS, KIND
+from ..handlers.trace_rewrite import SERVER_TAGS
 from .diff import diff
 from .findings import ABSENT, CHANGED, DUPLICATE, INFO, MISSING, Finding
 from .pairing import all_runs
 from .runs import Context
 
 # Tags the destination sets itself: where it keeps the spans and the trace's artifacts.
-_SERVER_TAGS = frozenset({TraceTagKey.SPANS_LOCATION, MLFLOW_ARTIFACT_LOCATION})
+_SERVER_TAGS = frozenset(SERVER_TAGS)
 _IN_TABLE = SpansLocation.TRACKING_STORE
 _PER_BATCH = 10  # traces per batch read, as the export reads them
 _SOURCE_RUN, _MODEL_ID = TraceMetadataKey.SOURCE_RUN, TraceMetadataKey.MODEL_ID

@@ -10,8 +10,8 @@ from .api_setup import endpoint as _endpoint
 from .api_setup import engine as _engine
 from .api_setup import live as _live
 from .api_setup import migration as _migration
+from .api_setup import part_options as _part_options
 from .api_setup import source as _source
-from .api_setup import trace_options as _trace_options
 from .api_setup import tracking_of as _tracking_of
 from .handlers import model_version as version_handler
 from .handlers import registered_model as model_handler
@@ -81,6 +81,7 @@ def copy_experiment(
     import_source_tags: bool = False,
     use_src_user_id: bool = False,
     include_traces: bool = True,
+    include_evaluation_datasets: bool = True,
     trace_start_time: str | None = None,
     traces_until: str | None = None,
     wait: bool = False,
@@ -96,7 +97,8 @@ def copy_experiment(
     ``run_start_time``, ``export_deleted_runs``) and imported as import_experiment imports
     them, parents first, each streaming from source to destination with nothing exported in
     between; traces as export_experiment takes them (``include_traces``, ``trace_start_time``,
-    ``traces_until``). Rerunning adds nothing; a run that fails is reported
+    ``traces_until``), evaluation datasets unless ``include_evaluation_datasets`` is False.
+    Rerunning adds nothing; a run that fails is reported
     (``report.failed``) and removes what it created, and the others are copied. Another import
     or copy into the same experiment in progress is refused, or waited for with ``wait``.
     """
@@ -131,7 +133,9 @@ def copy_experiment(
             options,
             workers=workers,
             progress=progress,
-            kind_options=_trace_options(include_traces, trace_start_time, traces_until),
+            kind_options=_part_options(
+                include_traces, trace_start_time, traces_until, include_evaluation_datasets
+            ),
             wait=wait,
         )
     return report

@@ -8,8 +8,8 @@ from pathlib import Path
 from .api_setup import as_list as _as_list
 from .api_setup import endpoint as _endpoint
 from .api_setup import migration as _migration
+from .api_setup import part_options as _part_options
 from .api_setup import source as _source
-from .api_setup import trace_options as _trace_options
 from .report import NO_PROGRESS, Progress, Report
 from .transfer.engine import DEFAULT_WORKERS
 
@@ -62,7 +62,7 @@ def export_traces(
     from .handlers import trace_commands
 
     src = _source(tracking_uri, registry_uri)
-    options = _trace_options(True, trace_start_time, traces_until)
+    options = _part_options(True, trace_start_time, traces_until)
     with _migration(workers, src=src, progress=progress, options=options) as ctx:
         trace_commands.export_experiment_traces(ctx, experiment, Path(output_dir))
     return ctx.report

@@ -7,8 +7,8 @@ from pathlib import Path
 from .api_setup import as_list as _as_list
 from .api_setup import endpoint as _endpoint
 from .api_setup import migration as _migration
+from .api_setup import part_options as _part_options
 from .api_setup import source as _source
-from .api_setup import trace_options as _trace_options
 from .handlers import experiment as experiment_handler
 from .handlers import run as run_handler
 from .handlers.run_selection import RunSelection
@@ -85,13 +85,15 @@ def export_experiment(
     include_traces: bool = True,
     trace_start_time: str | None = None,
     traces_until: str | None = None,
+    include_evaluation_datasets: bool = True,
     tracking_uri: str | None = None,
     registry_uri: str | None = None,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
 ) -> Report:
-    """Export an experiment (name or id) with its runs, its own LoggedModels and its traces
-    (``include_traces``, in the window ``trace_start_time`` to ``traces_until``) to a directory.
+    """Export an experiment (name or id) with its runs, its own LoggedModels, its traces
+    (``include_traces``, in the window ``trace_start_time`` to ``traces_until``) and its
+    evaluation datasets (``include_evaluation_datasets``) to a directory.
 
     ``run_ids`` (a list, or comma separated) exports only those runs, and with
     ``check_nested_runs`` all their descendants too; ``run_start_time`` (UTC date, YYYY-MM-DD)
@@ -107,7 +109,9 @@ def export_experiment(
         export_deleted_runs=export_deleted_runs,
         check_nested_runs=check_nested_runs,
     )
-    options = _trace_options(include_traces, trace_start_time, traces_until)
+    options = _part_options(
+        include_traces, trace_start_time, traces_until, include_evaluation_datasets
+    )
     with _migration(workers, src=src, progress=progress, options=options) as ctx:
         experiment_handler.export(
             ctx,
@@ -132,12 +136,14 @@ def import_experiment(
     skip_unsupported: bool = False,
     registry_uri: str | None = None,
     include_traces: bool = True,
+    include_evaluation_datasets: bool = True,
     workers: int = DEFAULT_WORKERS,
     progress: Progress = NO_PROGRESS,
     wait: bool = False,
 ) -> Report:
     """Import an experiment export (ours or mlflow-export-import's) into ``experiment_name``,
-    with its traces unless ``include_traces`` is False.
+    with its traces unless ``include_traces`` is False and its evaluation datasets unless
+    ``include_evaluation_datasets`` is False.
 
     The experiment is created with its tags and description if it does not exist, else the
     runs are added to it. Parents are imported before their children, which link to them.
@@ -152,7 +158,10 @@ def import_experiment(
         use_src_user_id=use_src_user_id,
         skip_unsupported=skip_unsupported,
     )
-    kinds = {"run": options, **_trace_options(include_traces)}
+    kinds = {
+        "run": options,
+        **_part_options(include_traces, include_datasets=include_evaluation_datasets),
+    }
     with _migration(workers, dst=dst, progress=progress, options=kinds) as ctx:
         experiment_handler.import_(
             ctx,

@@ -126,8 +126,13 @@ def live(src: Endpoint, engine: Engine, script: str = "copy-run"):
         yield LiveSource(src, engine, spool, script)
 
 
-def trace_options(include: bool, start_time=None, until=None) -> dict:
-    """The traces options of a command, as the experiment handlers read them."""
-    from .handlers.traces import KIND, TraceOptions
+def part_options(
+    include_traces: bool = True, start_time=None, until=None, include_datasets: bool = True
+) -> dict:
+    """The options of an experiment's parts, as their handlers read them: which traces move
+    (``include_traces``, the window ``start_time`` to ``until``), and whether the evaluation
+    datasets do."""
+    from .handlers import evaluation_datasets, traces
 
-    return {KIND: TraceOptions(include=include, start_time=start_time, until=until)}
+    chosen_traces = traces.TraceOptions(include=include_traces, start_time=start_time, until=until)
+    return {traces.KIND: chosen_traces, evaluation_datasets.KIND: include_datasets}

@@ -144,6 +144,37 @@ def test_experiment_export_carries_its_datasets(src, dst, unique_name, tmp_path)
     assert [o.status for o in again.find("evaluation_dataset")] == ["skipped"]
 
 
+def test_no_evaluation_datasets_leaves_them_out_of_export_import_and_copy(
+    src, dst, unique_name, tmp_path
+):
+    exp_name = unique_name("exp-")
+    experiment_id = src.client.create_experiment(exp_name)
+    _make_dataset(src, unique_name("ds-"), [experiment_id])
+    api.export_experiment(exp_name, tmp_path / "all", tracking_uri=src.tracking_uri)
+    uris = {"src_mlflow_uri": src.tracking_uri, "dst_mlflow_uri": dst.tracking_uri}
+
+    left_out = api.export_experiment(
+        exp_name,
+        tmp_path / "bare",
+        tracking_uri=src.tracking_uri,
+        include_evaluation_datasets=False,
+    )
+    imported = api.import_experiment(
+        tmp_path / "all",
+        unique_name("imported-"),
+        tracking_uri=dst.tracking_uri,
+        include_evaluation_datasets=False,
+    )
+    copied = api.copy_experiment(
+        exp_name, unique_name("copied-"), include_evaluation_datasets=False, **uris
+    )
+
+    assert (tmp_path / "all" / "evaluation_datasets").is_dir()  # there by default
+    assert not (tmp_path / "bare" / "evaluation_datasets").exists()
+    for report in (left_out, imported, copied):
+        assert not report.failed and report.find("evaluation_dataset") == []
+
+
 def test_a_bad_record_is_one_line_and_creates_nothing(src, dst, unique_name, tmp_path):
     name = unique_name("ds-")
     _make_dataset(src, name, [])

@@ -12,6 +12,7 @@ from .options import (
     bool_option,
     common_options,
     experiment_name_option,
+    no_evaluation_datasets_option,
     no_traces_option,
     skip_unsupported_option,
     split_list,
@@ -130,6 +131,7 @@ def copy_run(
 )
 @no_traces_option
 @trace_window_options
+@no_evaluation_datasets_option
 @wait_option("experiment")
 @skip_unsupported_option
 @common_options
@@ -146,6 +148,7 @@ def copy_experiment(
     no_traces,
     trace_start_time,
     traces_until,
+    no_evaluation_datasets,
     wait,
     skip_unsupported,
     **common,
@@ -167,6 +170,7 @@ def copy_experiment(
         import_source_tags=import_source_tags,
         use_src_user_id=use_src_user_id,
         include_traces=not no_traces,
+        include_evaluation_datasets=not no_evaluation_datasets,
         trace_start_time=trace_start_time,
         traces_until=traces_until,
         wait=wait,

@@ -8,6 +8,7 @@ from .group import migrate
 from .options import (
     bool_option,
     common_options,
+    no_evaluation_datasets_option,
     no_traces_option,
     notebook_formats_option,
     skip_unsupported_option,
@@ -53,6 +54,7 @@ from .progress import status_counts, summarized
 @notebook_formats_option
 @no_traces_option
 @trace_window_options
+@no_evaluation_datasets_option
 @tracking_uri_option("source")
 @common_options
 @summarized
@@ -68,6 +70,7 @@ def export_experiment(
     no_traces,
     trace_start_time,
     traces_until,
+    no_evaluation_datasets,
     **common,
 ):
     """Export an experiment to a directory: experiment.json (the experiment with its tags and
@@ -86,6 +89,7 @@ def export_experiment(
         export_permissions=export_permissions,
         notebook_formats=split_list(notebook_formats),
         include_traces=not no_traces,
+        include_evaluation_datasets=not no_evaluation_datasets,
         trace_start_time=trace_start_time,
         traces_until=traces_until,
         **common,
@@ -135,6 +139,7 @@ def export_experiment(
 @wait_option("experiment")
 @skip_unsupported_option
 @no_traces_option
+@no_evaluation_datasets_option
 @tracking_uri_option("destination")
 @common_options
 @summarized
@@ -148,6 +153,7 @@ def import_experiment(
     wait,
     skip_unsupported,
     no_traces,
+    no_evaluation_datasets,
     **common,
 ):
     """Import an experiment from a directory, parents before their nested runs, --workers runs
@@ -167,6 +173,7 @@ def import_experiment(
         dst_notebook_dir=dst_notebook_dir,
         skip_unsupported=skip_unsupported,
         include_traces=not no_traces,
+        include_evaluation_datasets=not no_evaluation_datasets,
         wait=wait,
         **common,
     )

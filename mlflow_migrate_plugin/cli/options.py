@@ -197,6 +197,14 @@ def no_traces_option(fn):
     )(fn)
 
 
+def no_evaluation_datasets_option(fn):
+    """--no-evaluation-datasets, on the experiment commands."""
+    return bool_option(
+        "--no-evaluation-datasets",
+        help="Leave the experiment's evaluation datasets out (they move by default).",
+    )(fn)
+
+
 def trace_window_options(fn):
     """--trace-start-time and --traces-until: the traces an export takes, by request time."""
     fn = text_option(

@@ -320,6 +320,9 @@ class DatasetPart(ExperimentPart):
     kind = KIND
     folder = dataset_dir.DATASETS_DIR
 
+    def wanted(self, ctx: Migration) -> bool:
+        return bool(ctx.options_of(KIND, True))  # False: --no-evaluation-datasets
+
     def supported(self, ctx: Migration) -> bool:
         return has_datasets(ctx.src)
 

@@ -20,11 +20,11 @@ from ..endpoint import Endpoint, redact
 from ..errors import ExportDirError, MigrateError, NotFoundError
 from ..exportdir.layout import system_part
 from ..exportdir.model_dir import ModelDir, ModelDirWriter, VersionEntry
-from ..report import EXPORTED, FAILED, IMPORTED, SKIPPED, Progress, Report
+from ..report import EXPORTED, IMPORTED, SKIPPED, Progress, Report
 from ..transfer import resilience
 from ..transfer.engine import Engine
 from ..transfer.object_pool import InBackground
-from . import lease, model_version, requirements
+from . import lease, model_checks, model_version, requirements
 from . import run as run_handler
 from .experiment_lookup import ensure as ensure_experiment
 from .model_selection import ModelSelection, select
@@ -240,7 +240,7 @@ def import_(
     name = model_name or source_name
     if not name:
         raise ExportDirError(f"{model_dir.path}: the export names no model; give --model")
-    entries = _importable(model_dir, report)
+    entries = model_checks.importable_versions(model_dir, report)
     writer = (
         None if options.delete_model else _writer(dst, name, source_name, report, options, progress)
     )
@@ -332,7 +332,7 @@ def import_(
             raise gone from exc
         raise
     held.release()
-    _check_aliases(model_dir, report)
+    model_checks.warn_unset_aliases(model_dir, report)
     if import_permissions:
         from ..databricks import extras
 
@@ -354,52 +354,8 @@ def _writer(dst, name, source_name, report, options: ModelImportOptions, progres
     )
 
 
-def _importable(model_dir: ModelDir, report: Report) -> list[VersionEntry]:
-    """The versions that can be imported; the others are reported, and if no version can be,
-    nothing is created."""
-    for item in model_dir.skipped:
-        report.warn(f"version {item.get('version')} was not exported: {item.get('reason')}")
-    for model in model_dir.unclaimed_models:
-        why = "no version names it and its run is not in the export"
-        report.warn(f"logged model {model.model_id} ({model.root.parent}): {why}; not imported")
-        report.add("logged_model", model.model_id, FAILED, None, why)
-    ok, missing = [], []
-    for entry in model_dir.versions:
-        (ok if entry.importable else missing).append(entry)
-    if missing and not ok:
-        raise ExportDirError(
-            f"{model_dir.path}: none of the {len(missing)} versions can be imported: the export "
-            f"holds neither their runs ({', '.join(e.record['run_id'] or '-' for e in missing)}) "
-            "nor their model files (export with --export-version-model)"
-        )
-    for entry in missing:
-        why = entry.run_missing or f"run {entry.record['run_id']} is not in the export"
-        report.warn(
-            f"version {entry.version}: {why}, and the export holds no model files "
-            "for it (--export-version-model); not imported"
-        )
-        report.add(
-            "model_version",
-            idmap.model_version_key(model_dir.model["name"], entry.version),
-            FAILED,
-            None,
-            why,
-        )
-    return ok
-
-
 def _report_done(writer: VersionWriter, entry: VersionEntry, found, progress: Progress) -> None:
     writer.report.add(
         "model_version", writer.key(entry.record), SKIPPED, found.version, "already imported"
     )
     progress.note(f"  version {entry.version}: already imported (version {found.version})")
-
-
-def _check_aliases(model_dir: ModelDir, report: Report) -> None:
-    exported = {e.version for e in model_dir.versions}
-    for alias, version in model_dir.model["aliases"].items():
-        if str(version) not in exported:
-            report.warn(
-                f"alias '{alias}' points at version {version}, which is not in the "
-                "export; it is not set"
-            )

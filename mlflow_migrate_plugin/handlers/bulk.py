@@ -21,9 +21,8 @@ from pathlib import Path
 
 from ..context import Migration
 from ..endpoint import Endpoint, redact
-from ..exportdir.bulk_dir import BulkDir, BulkDirWriter, BulkEntry, model_folder
+from ..exportdir.bulk_dir import BulkDir, BulkDirWriter, BulkEntry
 from ..exportdir.layout import system_part
-from ..exportdir.paths import safe_join
 from ..report import (
     EXPORTED,
     FAILED,
@@ -36,7 +35,7 @@ from ..report import (
 )
 from ..transfer import resilience
 from ..transfer.engine import Engine
-from . import bulk_selection, kinds, model_sync, run_sync
+from . import bulk_kinds, bulk_selection, model_sync, run_sync
 from . import experiment as experiment_handler
 from . import registered_model as model_handler
 from . import run as run_handler
@@ -131,7 +130,7 @@ def export(
     finally:
         phase.close()
     if options.include_experiments and options.include_models and not options.experiments:
-        export_server_kinds(src, writer.path, engine, report, shard, progress)
+        bulk_kinds.export_server_kinds(src, writer.path, engine, report, shard, progress)
     writer.finish(
         system_part(script, redact(src.tracking_uri)),
         {
@@ -282,7 +281,7 @@ def import_(
         return name
 
     if options.include_experiments and options.include_models:  # before the traces using them
-        import_server_kinds(dst, bulk.path, engine, report, shard, progress)
+        bulk_kinds.import_server_kinds(dst, bulk.path, engine, report, shard, progress)
     phase = progress.phase("objects imported", len(exps) + len(models), "objects")
     work = [(e, _experiment) for e in exps] + [(m, _model) for m in models]
     try:
@@ -300,16 +299,9 @@ def import_(
         renamed = {
             e.source_id: options.experiment_renames.get(e.name, e.name) for e in bulk.experiments
         }
-        link_server_kinds(Migration(engine, report, dst=dst, progress=progress), renamed.get)
-
-
-def link_server_kinds(ctx: Migration, destination_of) -> None:
-    """After the experiments: each server kind's links to them (a prompt's Prompts tab)."""
-    for kind in kinds.server_kinds():
-        try:
-            kind.link_experiments(ctx, destination_of)
-        except Exception as exc:  # the objects are there; a missing link is reported
-            ctx.report.warn(f"could not link the {kind.kind}s to their experiments: {exc}")
+        bulk_kinds.link_server_kinds(
+            Migration(engine, report, dst=dst, progress=progress), renamed.get
+        )
 
 
 def _sync_experiment_tags(dst: Endpoint, path: Path, experiment_id: str) -> list[str]:
@@ -362,48 +354,3 @@ def _import_one(entry: BulkEntry, report: Report, work) -> None:
 def _counts(report: Report) -> str:
     counts = Counter((o.kind, o.status) for o in report.outcomes).items()
     return ", ".join(f"{n} {kind.replace('_', ' ')}s {status}" for (kind, status), n in counts)
-
-
-# Other kinds standing on their own (prompts...) -----------------------------------------------
-
-
-def export_server_kinds(
-    src: Endpoint, root: Path, engine: Engine, report: Report, shard: Shard, progress: Progress
-) -> None:
-    """Every object of each registered :class:`~.kinds.ServerKind` the source has, each into
-    ``<root>/<kind folder>/<name>/``; a failure is reported and the others go on."""
-    ctx = Migration(engine, report, src=src, progress=progress)
-    for kind, name in server_kind_objects(ctx, shard):
-        try:
-            kind.export_one(ctx, name, safe_join(root, f"{kind.folder}/{model_folder(name)}"))
-        except Exception as exc:
-            report.add(kind.kind, name, FAILED, None, failure_reason(exc))
-
-
-def server_kind_objects(ctx: Migration, shard: Shard) -> list[tuple[kinds.ServerKind, str]]:
-    """(kind, name) of every object of each registered kind on ``ctx.src`` that ``shard``
-    owns; export-all and copy-all choose alike, so a shard of one is the shard of the other."""
-    chosen = []
-    for kind in kinds.server_kinds():
-        if kind.supported(ctx):
-            names = kind.names(ctx)
-            chosen += [(kind, n) for n in names if shard.owns(f"{kind.kind}:{model_folder(n)}")]
-    return chosen
-
-
-def import_server_kinds(
-    dst: Endpoint, root: Path, engine: Engine, report: Report, shard: Shard, progress: Progress
-) -> None:
-    """Import every object folder :func:`export_server_kinds` wrote; rerun safe."""
-    ctx = Migration(engine, report, dst=dst, progress=progress)
-    for kind in kinds.server_kinds():
-        base = root / kind.folder
-        if not base.is_dir():
-            continue
-        for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.is_symlink()):
-            if not shard.owns(f"{kind.kind}:{folder.name}"):
-                continue
-            try:
-                kind.import_one(ctx, folder)
-            except Exception as exc:
-                report.add(kind.kind, folder.name, FAILED, None, failure_reason(exc))

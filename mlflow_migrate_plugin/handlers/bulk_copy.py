@@ -21,7 +21,7 @@ from ..report import FAILED, NO_PROGRESS, Progress, Report, failure_reason
 from ..transfer import resilience
 from ..transfer.engine import Engine
 from ..transfer.staging import export_space
-from . import bulk, bulk_selection, experiment_copy, model_copy
+from . import bulk_kinds, bulk_selection, experiment_copy, model_copy
 from . import run as run_handler
 from .bulk_selection import Shard
 from .registered_model import ModelSelection
@@ -66,7 +66,7 @@ def copy(
     models = [m for m in models if shard.owns(m.shard_key)]
     ctx = Migration(engine, report, src=src, dst=dst, progress=progress)
     servers = (src, dst)
-    others = bulk.server_kind_objects(ctx, shard) if options.other_kinds else []
+    others = bulk_kinds.server_kind_objects(ctx, shard) if options.other_kinds else []
     progress.note(
         f"Copying {len(exps)} experiments and {len(models)} registered models"
         + "".join(f", {n} {k}s" for k, n in Counter(kind.kind for kind, _ in others).items())
@@ -121,7 +121,7 @@ def copy(
     finally:
         phase.close()
     if others:
-        bulk.link_server_kinds(ctx, {e.experiment_id: e.name for e in exps}.get)
+        bulk_kinds.link_server_kinds(ctx, {e.experiment_id: e.name for e in exps}.get)
 
 
 def _one(report: Report, kind: str, key: str, servers: tuple[Endpoint, ...], work) -> None:

@@ -99,6 +99,23 @@ def _active_count(dst: Endpoint, name: str) -> int:
 
 
 @pytest.mark.slow
+def test_a_lost_answer_to_log_inputs_is_no_failure(
+    src, dst, proxy, exported_experiment, unique_name
+):
+    """The server logged a run's inputs and the answer was lost; MLflow's client sent the POST
+    again and got the unique-key error of inputs already there: the run has them, it goes on."""
+    src_name, out = exported_experiment
+    name = unique_name("dst-")
+    proxy.lose_answers(r"/runs/log-inputs$", every=2)
+
+    report = api.import_experiment(out, name, tracking_uri=proxy.url, workers=4)
+
+    assert proxy.answers_lost >= 1
+    assert not report.failed, [o.detail for o in report.outcomes if o.status == "failed"]
+    assert_whole_copy(src, dst, src_name, name)
+
+
+@pytest.mark.slow
 def test_lost_answers_to_creates_leave_no_duplicate(
     src, dst, proxy, exported_experiment, unique_name
 ):
@@ -519,6 +536,14 @@ def test_a_cleanup_call_refused_by_a_busy_server_is_tried_again(monkeypatch):
     calls.clear()
     run_cleanup.quietly(wrong, "r2")  # not an overload: once, and the error ignored
     assert calls == ["r2"]
+    calls.clear()
+
+    def hung(run_id):
+        calls.append(run_id)
+        raise MlflowException("HTTPConnectionPool(...): Read timed out. (read timeout=6)")
+
+    run_cleanup.quietly(hung, "r3")  # no answer in time: a hung server, not tried again
+    assert calls == ["r3"]
 
 
 def test_limiter_halves_on_overload_and_grows_back_on_successes():

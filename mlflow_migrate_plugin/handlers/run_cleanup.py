@@ -35,14 +35,14 @@ CLEANUP_PAUSE = 0.5  # seconds before the second try, doubled before the third
 
 def quietly(fn, *args) -> None:
     """``fn(*args)``, any error ignored: cleanup is best effort, and the error that made it
-    necessary is the one the user needs. A call an overloaded server refused is tried again a
-    few times (a discard left half done would leave a copy that looks imported); one to a
-    server taken for gone is not."""
+    necessary is the one the user needs. A call a busy server refused is tried again a few
+    times (a discard left half done would leave a copy that looks imported); one that got no
+    answer in time is not (a hung server would only delay the exit)."""
     for attempt in range(CLEANUP_TRIES):
         try:
             fn(*args)
             return
         except Exception as exc:
-            if not resilience.is_overload(exc) or attempt == CLEANUP_TRIES - 1:
+            if not resilience.is_busy_answer(exc) or attempt == CLEANUP_TRIES - 1:
                 return
             time.sleep(CLEANUP_PAUSE * 2**attempt)

@@ -3,6 +3,8 @@ dataset and model inputs, model outputs, and children that were imported before 
 
 from __future__ import annotations
 
+import time
+
 from mlflow.entities import Dataset, DatasetInput, InputTag, LoggedModelInput, LoggedModelOutput
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
@@ -71,15 +73,7 @@ def log_inputs_and_outputs(
                 "destination; the input link is not recreated"
             )
     if datasets or models_in:
-        try:
-            client.log_inputs(run_id, datasets=datasets or None, models=models_in or None)
-        except MlflowException as exc:
-            # The server looks a dataset up, then inserts it: two runs of one experiment
-            # imported at once can both insert it, and the second fails on the unique key.
-            # Once the dataset exists, logging the inputs again links it.
-            if "unique" not in str(exc).lower():
-                raise
-            client.log_inputs(run_id, datasets=datasets or None, models=models_in or None)
+        _log_inputs(client, run_id, datasets, models_in)
     outputs = []
     for o in rec["outputs"]["model_outputs"]:
         new = model_ids.get(o["model_id"]) or imported_model(client, experiment_id, o["model_id"])
@@ -91,6 +85,37 @@ def log_inputs_and_outputs(
             report.add("logged_model", o["model_id"], FAILED, None, why)
     if outputs:
         client.log_outputs(run_id, outputs)
+
+
+INPUT_TRIES = 3
+
+
+def _log_inputs(client, run_id: str, datasets: list, models_in: list) -> None:
+    """``log_inputs``, through the server's unique-key errors. The server looks a dataset (and
+    a run's link to it) up, then inserts it: two runs of one experiment imported at once can
+    both insert a dataset, and a POST that MLflow's client sent again after losing the first
+    answer can race the first one. The second insert fails on the unique key; once the first
+    has landed, the run either has its inputs or logging them again links them."""
+    for attempt in range(INPUT_TRIES):
+        try:
+            client.log_inputs(run_id, datasets=datasets or None, models=models_in or None)
+            return
+        except MlflowException as exc:
+            if "unique" not in str(exc).lower() or attempt == INPUT_TRIES - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))  # for the insert that won to commit
+            if _has_inputs(client, run_id, datasets, models_in):
+                return
+
+
+def _has_inputs(client, run_id: str, datasets: list, models_in: list) -> bool:
+    """Whether run ``run_id`` holds every dataset input (by name and digest) and model input."""
+    inputs = client.get_run(run_id).inputs
+    have = {(d.dataset.name, d.dataset.digest) for d in inputs.dataset_inputs or []}
+    have_models = {m.model_id for m in inputs.model_inputs or []}
+    return {(d.dataset.name, d.dataset.digest) for d in datasets} <= have and {
+        m.model_id for m in models_in
+    } <= have_models
 
 
 def imported_model(client, experiment_id: str, source_model_id: str) -> str | None:

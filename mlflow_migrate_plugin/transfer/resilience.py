@@ -234,6 +234,13 @@ def is_overload(exc: BaseException) -> bool:
     return any(sign in text for sign in OVERLOAD_SIGNS)
 
 
+def is_busy_answer(exc: BaseException) -> bool:
+    """An overload the server answered (429, 503, a pool timeout, sqlite's lock), as opposed
+    to no answer in time, which a hung server gives too: worth a quick second try of a small
+    call such as a cleanup, where waiting out a hung server again would only delay the exit."""
+    return is_overload(exc) and "Read timed out" not in str(exc)
+
+
 def with_overload_retries(fn, tries: int = OVERLOAD_TRIES):
     """Call ``fn`` (one object's whole import, which cleans up after itself on failure); when
     it fails because the server is overloaded, pause every caller (:func:`wait_until_calm`)

@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from .api_setup import as_list as _as_list
+from .api_setup import copy_sides as _copy_sides
 from .api_setup import endpoint as _endpoint
 from .api_setup import engine as _engine
 from .api_setup import live as _live
 from .api_setup import migration as _migration
 from .api_setup import part_options as _part_options
 from .api_setup import source as _source
-from .api_setup import tracking_of as _tracking_of
 from .handlers import model_version as version_handler
 from .handlers import registered_model as model_handler
 from .handlers import run as run_handler
@@ -172,8 +172,7 @@ def copy_model_version(
     """
     from .transfer.staging import export_space
 
-    src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
-    dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
+    src, dst = _copy_sides(src_mlflow_uri, dst_mlflow_uri, src_registry_uri, dst_registry_uri)
     report = Report()
     with _engine(workers, report, readers=workers) as engine, _live(src, engine) as live:
         version_handler.copy(
@@ -236,8 +235,7 @@ def copy_model(
         export_latest_versions=export_latest_versions,
         export_deleted_runs=export_deleted_runs,
     )
-    src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
-    dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
+    src, dst = _copy_sides(src_mlflow_uri, dst_mlflow_uri, src_registry_uri, dst_registry_uri)
     report = Report()
     with (
         _engine(workers, report, readers=workers) as engine,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from .api_setup import as_list as _as_list
+from .api_setup import copy_sides as _copy_sides
 from .api_setup import endpoint as _endpoint
 from .api_setup import engine as _engine
 from .api_setup import live as _live
 from .api_setup import migration as _migration
 from .api_setup import source as _source
-from .api_setup import tracking_of as _tracking_of
 from .handlers import registered_model as model_handler
 from .handlers import run as run_handler
 from .handlers.run_selection import RunSelection
@@ -197,8 +197,7 @@ def copy_all(
         ),
         other_kinds=experiments in (None, "all"),  # as export_all: all or a chosen few
     )
-    src = _source(src_mlflow_uri or _tracking_of(src_registry_uri), src_registry_uri)
-    dst = _endpoint(dst_mlflow_uri or _tracking_of(dst_registry_uri), dst_registry_uri)
+    src, dst = _copy_sides(src_mlflow_uri, dst_mlflow_uri, src_registry_uri, dst_registry_uri)
     report = Report()
     with (
         _engine(workers, report, readers=workers) as engine,

@@ -61,6 +61,19 @@ def tracking_of(registry_uri: str | None) -> str | None:
     return registry_uri
 
 
+def copy_sides(
+    src_mlflow_uri: str | None,
+    dst_mlflow_uri: str | None,
+    src_registry_uri: str | None,
+    dst_registry_uri: str | None,
+) -> tuple[Endpoint, Endpoint]:
+    """The source and destination of a copy: each tracking URI left out is derived from its
+    registry URI (:func:`tracking_of`); both checked, the source as :func:`source` checks it."""
+    src = source(src_mlflow_uri or tracking_of(src_registry_uri), src_registry_uri)
+    dst = endpoint(dst_mlflow_uri or tracking_of(dst_registry_uri), dst_registry_uri)
+    return src, dst
+
+
 def as_list(value: list[str] | str | None) -> list[str]:
     """A list option given as a list or as comma-separated text, blanks dropped."""
     if isinstance(value, str):
